@@ -1,0 +1,33 @@
+import type { Logger } from '../lib/logger.ts';
+import { EXIT } from './exit-codes.ts';
+
+/**
+ * First SIGTERM/SIGINT: run `graceful` (workers finish their active jobs, queues and Redis close).
+ * A second signal forces exit at once.
+ */
+export function installShutdown(logger: Logger, graceful: () => Promise<void>): () => void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: forcing exit');
+      process.exit(EXIT.interrupted);
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down gracefully (send the signal again to force)');
+    graceful().then(
+      () => {
+        process.exitCode ??= EXIT.ok;
+      },
+      (err: unknown) => {
+        logger.error({ err }, 'error during shutdown');
+        process.exitCode = EXIT.failure;
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  return () => {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  };
+}

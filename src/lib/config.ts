@@ -1,0 +1,418 @@
+import { z } from 'zod';
+import { ConfigError } from './errors.ts';
+
+/**
+ * The only place that reads the process environment. Everything else receives a parsed, frozen
+ * {@link Config}. Tests build configs with {@link loadConfig} from a plain object.
+ */
+
+export type Env = Record<string, string | undefined>;
+
+/** The process environment, read once by the composition root (`src/cli`). */
+export function processEnv(): Env {
+  return process.env;
+}
+
+const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+
+const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
+const optionalUrl = z.preprocess(emptyToUndefined, z.url({ error: 'expected an absolute URL' }).optional());
+
+function intInRange(min: number, max: number, def: number) {
+  return z.preprocess(
+    emptyToUndefined,
+    z.coerce
+      .number({ error: `expected a whole number from ${min} to ${max}` })
+      .int({ error: `expected a whole number from ${min} to ${max}` })
+      .min(min, { error: `expected a whole number from ${min} to ${max}` })
+      .max(max, { error: `expected a whole number from ${min} to ${max}` })
+      .default(def),
+  );
+}
+
+function optionalInt(min: number, max: number) {
+  return z.preprocess(
+    emptyToUndefined,
+    z.coerce
+      .number({ error: `expected a whole number from ${min} to ${max}` })
+      .int({ error: `expected a whole number from ${min} to ${max}` })
+      .min(min, { error: `expected a whole number from ${min} to ${max}` })
+      .max(max, { error: `expected a whole number from ${min} to ${max}` })
+      .optional(),
+  );
+}
+
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parses `500ms`, `30s`, `10m`, `3d`, or a bare number of milliseconds. Returns undefined when invalid. */
+export function parseDurationMs(text: string): number | undefined {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/i.exec(text);
+  if (!match) return undefined;
+  const unit = (match[2] ?? 'ms').toLowerCase();
+  const factor = DURATION_UNITS_MS[unit];
+  if (factor === undefined) return undefined;
+  return Math.round(Number(match[1]) * factor);
+}
+
+function duration(def: string) {
+  return z.preprocess(
+    (v) => emptyToUndefined(v) ?? def,
+    z.string().transform((text, ctx) => {
+      const ms = parseDurationMs(text);
+      if (ms === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'expected a duration such as 30s, 10m, 3d or a number of ms',
+        });
+        return z.NEVER;
+      }
+      return ms;
+    }),
+  );
+}
+
+/** AES-256 key: 32 bytes given as 64 hex characters or base64. */
+const encryptionKey = z.preprocess(
+  emptyToUndefined,
+  z
+    .string()
+    .transform((text, ctx) => {
+      const trimmed = text.trim();
+      const key = /^[0-9a-fA-F]{64}$/.test(trimmed)
+        ? Buffer.from(trimmed, 'hex')
+        : /^[A-Za-z0-9+/_-]+={0,2}$/.test(trimmed)
+          ? Buffer.from(trimmed, 'base64')
+          : undefined;
+      if (key?.length !== 32) {
+        ctx.addIssue({ code: 'custom', message: 'expected 32 bytes as 64 hex characters or base64' });
+        return z.NEVER;
+      }
+      return key;
+    })
+    .optional(),
+);
+
+const logLevel = z.preprocess(
+  emptyToUndefined,
+  z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      error: 'expected one of fatal, error, warn, info, debug, trace, silent',
+    })
+    .default('info'),
+);
+
+const deliveryChannel = z.enum(['doorflow', 'webhook', 'email', 'sms']);
+export type DeliveryChannel = z.infer<typeof deliveryChannel>;
+
+const expiryPolicy = z.preprocess(
+  emptyToUndefined,
+  z.enum(['reissue', 'revoke', 'alert'], { error: 'expected reissue, revoke or alert' }).default('reissue'),
+);
+
+const adminAuth = z.preprocess(
+  emptyToUndefined,
+  z.enum(['token', 'basic'], { error: 'expected token or basic' }).default('token'),
+);
+
+/** Environment variable → schema. Keys are the documented variable names (see `.env.example`). */
+const envSchema = z.object({
+  REDIS_URL: optionalUrl,
+  QUEUE_PREFIX: z.preprocess(emptyToUndefined, z.string().default('{dfp}')),
+  LOG_LEVEL: logLevel,
+
+  DOORFLOW_BASE_URL: z.preprocess(
+    emptyToUndefined,
+    z.url({ error: 'expected an absolute URL' }).default('https://api.doorflow.com'),
+  ),
+  DOORFLOW_ACCESS_TOKEN: optionalString,
+  DOORFLOW_REFRESH_TOKEN: optionalString,
+  DOORFLOW_CLIENT_ID: optionalString,
+  DOORFLOW_CLIENT_SECRET: optionalString,
+  DOORFLOW_RATE_LIMIT: z.preprocess(
+    emptyToUndefined,
+    z.coerce
+      .number({ error: 'expected a positive number of requests per second' })
+      .positive({ error: 'expected a positive number of requests per second' })
+      .max(10_000, { error: 'expected at most 10000 requests per second' })
+      .default(5),
+  ),
+  DOORFLOW_MAX_IN_FLIGHT: intInRange(1, 1000, 8),
+  DOORFLOW_TIMEOUT_MS: intInRange(100, 600_000, 30_000),
+  HID_CREDENTIAL_TYPE_ID: optionalInt(1, 2_147_483_647),
+
+  WEBHOOK_SECRET: optionalString,
+  WEBHOOK_ACCEPT_SEED_FORMAT: z.preprocess(emptyToUndefined, z.stringbool().default(false)),
+  ENCRYPTION_KEY: encryptionKey,
+
+  DELIVERY_DEFAULT: z.preprocess(emptyToUndefined, deliveryChannel.default('doorflow')),
+  DELIVERY_WEBHOOK_URL: optionalUrl,
+  DELIVERY_WEBHOOK_SECRET: optionalString,
+  SMTP_URL: optionalUrl,
+  MAIL_FROM: optionalString,
+  APP_NAME: z.preprocess(emptyToUndefined, z.string().default('HID Mobile Access')),
+  SUPPORT_CONTACT: optionalString,
+  TEMPLATES_DIR: optionalString,
+  SMS_BASE_URL: optionalUrl,
+  SMS_ACCOUNT_SID: optionalString,
+  SMS_AUTH_TOKEN: optionalString,
+  SMS_FROM: optionalString,
+
+  INVITATION_WAIT_MAX: duration('30m'),
+  REMINDER_AFTER: duration('3d'),
+  REMINDER_MAX: intInRange(0, 100, 2),
+  INVITATION_TTL: duration('7d'),
+  EXPIRY_POLICY: expiryPolicy,
+  REISSUE_MAX: intInRange(0, 100, 1),
+  STUCK_PROVISIONING_AFTER: duration('10m'),
+  STATUS_POLL_AFTER: duration('15m'),
+  ALERT_WEBHOOK_URL: optionalUrl,
+  NOTIFY_WEBHOOK_URL: optionalUrl,
+
+  JOB_ATTEMPTS: intInRange(1, 1000, 12),
+  JOB_BACKOFF_MS: intInRange(100, 3_600_000, 2_000),
+  JOB_BACKOFF_MAX_MS: intInRange(1_000, 86_400_000, 1_800_000),
+  WORKER_CONCURRENCY: intInRange(1, 1000, 16),
+
+  ADMIN_TOKEN: optionalString,
+  ADMIN_AUTH: adminAuth,
+  ADMIN_USER: optionalString,
+  ADMIN_PASSWORD: optionalString,
+  SERVE_PORT: intInRange(0, 65_535, 8080),
+  SERVE_HOST: z.preprocess(emptyToUndefined, z.string().default('0.0.0.0')),
+  AUDIT_RETENTION: duration('90d'),
+
+  BAMBOOHR_API_KEY: optionalString,
+  BAMBOOHR_BASE_URL: optionalUrl,
+  SYNC_SCOPE_PREFIX: optionalString,
+});
+
+type ParsedEnv = z.infer<typeof envSchema>;
+
+/** The whole configuration, parsed once at start-up and passed down. Durations are milliseconds. */
+export interface Config {
+  readonly redisUrl: string | undefined;
+  readonly queuePrefix: string;
+  readonly logLevel: ParsedEnv['LOG_LEVEL'];
+  readonly doorflow: {
+    readonly baseUrl: string;
+    readonly accessToken: string | undefined;
+    readonly refreshToken: string | undefined;
+    readonly clientId: string | undefined;
+    readonly clientSecret: string | undefined;
+    /** Requests per second for the whole fleet. */
+    readonly rateLimitPerSec: number;
+    /** Concurrent requests per process. */
+    readonly maxInFlight: number;
+    readonly timeoutMs: number;
+    /** When unset, discovered from `/api/3/credential_types`, falling back to 8. */
+    readonly hidCredentialTypeId: number | undefined;
+  };
+  readonly webhook: { readonly secret: string | undefined; readonly acceptSeedFormat: boolean };
+  readonly encryptionKey: Buffer | undefined;
+  readonly delivery: {
+    readonly defaultChannel: DeliveryChannel;
+    readonly webhookUrl: string | undefined;
+    readonly webhookSecret: string | undefined;
+    readonly smtpUrl: string | undefined;
+    readonly mailFrom: string | undefined;
+    readonly appName: string;
+    readonly supportContact: string | undefined;
+    readonly templatesDir: string | undefined;
+    readonly sms: {
+      readonly baseUrl: string | undefined;
+      readonly accountSid: string | undefined;
+      readonly authToken: string | undefined;
+      readonly from: string | undefined;
+    };
+  };
+  readonly lifecycle: {
+    readonly invitationWaitMaxMs: number;
+    readonly reminderAfterMs: number;
+    readonly reminderMax: number;
+    readonly invitationTtlMs: number;
+    readonly expiryPolicy: ParsedEnv['EXPIRY_POLICY'];
+    readonly reissueMax: number;
+    readonly stuckProvisioningAfterMs: number;
+    readonly statusPollAfterMs: number;
+    readonly alertWebhookUrl: string | undefined;
+    readonly notifyWebhookUrl: string | undefined;
+  };
+  readonly jobs: {
+    readonly attempts: number;
+    readonly backoffMs: number;
+    readonly backoffMaxMs: number;
+    readonly concurrency: number;
+  };
+  readonly admin: {
+    readonly token: string | undefined;
+    readonly auth: ParsedEnv['ADMIN_AUTH'];
+    readonly user: string | undefined;
+    readonly password: string | undefined;
+    readonly port: number;
+    readonly host: string;
+    readonly auditRetentionMs: number;
+  };
+  readonly hris: {
+    readonly bamboohrApiKey: string | undefined;
+    readonly bamboohrBaseUrl: string | undefined;
+    readonly syncScopePrefix: string | undefined;
+  };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Buffer.isBuffer(value)) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/**
+ * Parses the environment (and CLI overrides, which win) into a frozen {@link Config}.
+ * Throws one {@link ConfigError} listing every bad variable and what it expects.
+ */
+export function loadConfig(env: Env, overrides: Env = {}): Config {
+  const merged: Env = { ...env };
+  for (const [key, value] of Object.entries(overrides)) if (value !== undefined) merged[key] = value;
+  const result = envSchema.safeParse(merged);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => ({
+      variable: String(issue.path[0] ?? '(config)'),
+      expected: issue.message,
+    }));
+    throw new ConfigError(problems);
+  }
+  const e = result.data;
+  const problems: { variable: string; expected: string }[] = [];
+  if (e.DOORFLOW_REFRESH_TOKEN && !(e.DOORFLOW_CLIENT_ID && e.DOORFLOW_CLIENT_SECRET)) {
+    for (const variable of ['DOORFLOW_CLIENT_ID', 'DOORFLOW_CLIENT_SECRET'] as const) {
+      if (!e[variable]) problems.push({ variable, expected: 'required when DOORFLOW_REFRESH_TOKEN is set' });
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return deepFreeze<Config>({
+    redisUrl: e.REDIS_URL,
+    queuePrefix: e.QUEUE_PREFIX,
+    logLevel: e.LOG_LEVEL,
+    doorflow: {
+      baseUrl: e.DOORFLOW_BASE_URL.replace(/\/+$/, ''),
+      accessToken: e.DOORFLOW_ACCESS_TOKEN,
+      refreshToken: e.DOORFLOW_REFRESH_TOKEN,
+      clientId: e.DOORFLOW_CLIENT_ID,
+      clientSecret: e.DOORFLOW_CLIENT_SECRET,
+      rateLimitPerSec: e.DOORFLOW_RATE_LIMIT,
+      maxInFlight: e.DOORFLOW_MAX_IN_FLIGHT,
+      timeoutMs: e.DOORFLOW_TIMEOUT_MS,
+      hidCredentialTypeId: e.HID_CREDENTIAL_TYPE_ID,
+    },
+    webhook: { secret: e.WEBHOOK_SECRET, acceptSeedFormat: e.WEBHOOK_ACCEPT_SEED_FORMAT },
+    encryptionKey: e.ENCRYPTION_KEY,
+    delivery: {
+      defaultChannel: e.DELIVERY_DEFAULT,
+      webhookUrl: e.DELIVERY_WEBHOOK_URL,
+      webhookSecret: e.DELIVERY_WEBHOOK_SECRET,
+      smtpUrl: e.SMTP_URL,
+      mailFrom: e.MAIL_FROM,
+      appName: e.APP_NAME,
+      supportContact: e.SUPPORT_CONTACT,
+      templatesDir: e.TEMPLATES_DIR,
+      sms: {
+        baseUrl: e.SMS_BASE_URL,
+        accountSid: e.SMS_ACCOUNT_SID,
+        authToken: e.SMS_AUTH_TOKEN,
+        from: e.SMS_FROM,
+      },
+    },
+    lifecycle: {
+      invitationWaitMaxMs: e.INVITATION_WAIT_MAX,
+      reminderAfterMs: e.REMINDER_AFTER,
+      reminderMax: e.REMINDER_MAX,
+      invitationTtlMs: e.INVITATION_TTL,
+      expiryPolicy: e.EXPIRY_POLICY,
+      reissueMax: e.REISSUE_MAX,
+      stuckProvisioningAfterMs: e.STUCK_PROVISIONING_AFTER,
+      statusPollAfterMs: e.STATUS_POLL_AFTER,
+      alertWebhookUrl: e.ALERT_WEBHOOK_URL,
+      notifyWebhookUrl: e.NOTIFY_WEBHOOK_URL,
+    },
+    jobs: {
+      attempts: e.JOB_ATTEMPTS,
+      backoffMs: e.JOB_BACKOFF_MS,
+      backoffMaxMs: e.JOB_BACKOFF_MAX_MS,
+      concurrency: e.WORKER_CONCURRENCY,
+    },
+    admin: {
+      token: e.ADMIN_TOKEN,
+      auth: e.ADMIN_AUTH,
+      user: e.ADMIN_USER,
+      password: e.ADMIN_PASSWORD,
+      port: e.SERVE_PORT,
+      host: e.SERVE_HOST,
+      auditRetentionMs: e.AUDIT_RETENTION,
+    },
+    hris: {
+      bamboohrApiKey: e.BAMBOOHR_API_KEY,
+      bamboohrBaseUrl: e.BAMBOOHR_BASE_URL,
+      syncScopePrefix: e.SYNC_SCOPE_PREFIX,
+    },
+  });
+}
+
+/** Values that must never appear in logs, errors or reports. */
+export function secretValues(config: Config): string[] {
+  const values = [
+    config.doorflow.accessToken,
+    config.doorflow.refreshToken,
+    config.doorflow.clientSecret,
+    config.webhook.secret,
+    config.delivery.webhookSecret,
+    config.delivery.sms.authToken,
+    config.admin.token,
+    config.admin.password,
+    config.hris.bamboohrApiKey,
+    config.encryptionKey?.toString('hex'),
+    config.encryptionKey?.toString('base64'),
+  ];
+  return values.filter((v): v is string => typeof v === 'string' && v.length >= 4);
+}
+
+function mask(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  return value.length <= 8 ? '****' : `${value.slice(0, 2)}****${value.slice(-2)}`;
+}
+
+function maskUrl(url: string | undefined): string | undefined {
+  if (!url) return url;
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '****';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}
+
+/** A printable copy of the config with every secret masked (for `config check`). */
+export function describeConfig(config: Config): Record<string, unknown> {
+  return {
+    ...config,
+    redisUrl: maskUrl(config.redisUrl) ?? '(embedded redis-server for demo/tests)',
+    doorflow: {
+      ...config.doorflow,
+      accessToken: mask(config.doorflow.accessToken),
+      refreshToken: mask(config.doorflow.refreshToken),
+      clientSecret: mask(config.doorflow.clientSecret),
+    },
+    webhook: { ...config.webhook, secret: mask(config.webhook.secret) },
+    encryptionKey: config.encryptionKey ? '**** (32 bytes)' : undefined,
+    delivery: {
+      ...config.delivery,
+      smtpUrl: maskUrl(config.delivery.smtpUrl),
+      webhookSecret: mask(config.delivery.webhookSecret),
+      sms: { ...config.delivery.sms, authToken: mask(config.delivery.sms.authToken) },
+    },
+    admin: { ...config.admin, token: mask(config.admin.token), password: mask(config.admin.password) },
+    hris: { ...config.hris, bamboohrApiKey: mask(config.hris.bamboohrApiKey) },
+  };
+}

@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { describeConfig, loadConfig, parseDurationMs, secretValues } from '../../src/lib/config.ts';
+import { ConfigError } from '../../src/lib/errors.ts';
+
+describe('loadConfig', () => {
+  it('applies documented defaults', () => {
+    const config = loadConfig({});
+    expect(config.doorflow.baseUrl).toBe('https://api.doorflow.com');
+    expect(config.doorflow.rateLimitPerSec).toBe(5);
+    expect(config.doorflow.maxInFlight).toBe(8);
+    expect(config.queuePrefix).toBe('{dfp}');
+    expect(config.doorflow.hidCredentialTypeId).toBeUndefined();
+    expect(config.lifecycle.reminderAfterMs).toBe(3 * 86_400_000);
+    expect(config.lifecycle.invitationTtlMs).toBe(7 * 86_400_000);
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.doorflow)).toBe(true);
+  });
+
+  it('names every bad variable in one error', () => {
+    let caught: unknown;
+    try {
+      loadConfig({
+        DOORFLOW_RATE_LIMIT: 'fast',
+        REDIS_URL: 'not a url',
+        ENCRYPTION_KEY: 'abc',
+        LOG_LEVEL: 'loud',
+      });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    const error = caught as ConfigError;
+    const variables = error.problems.map((p) => p.variable).sort();
+    expect(variables).toEqual(['DOORFLOW_RATE_LIMIT', 'ENCRYPTION_KEY', 'LOG_LEVEL', 'REDIS_URL']);
+    expect(error.message).toContain('DOORFLOW_RATE_LIMIT: expected a positive number of requests per second');
+    expect(error.message).toContain('ENCRYPTION_KEY: expected 32 bytes as 64 hex characters or base64');
+  });
+
+  it('never echoes a rejected secret value in the error', () => {
+    const badKey = 'zz'.repeat(40);
+    expect(() => loadConfig({ ENCRYPTION_KEY: badKey })).toThrow(ConfigError);
+    try {
+      loadConfig({ ENCRYPTION_KEY: badKey });
+    } catch (error) {
+      expect((error as Error).message).not.toContain(badKey);
+    }
+  });
+
+  it('requires client credentials with a refresh token', () => {
+    expect(() => loadConfig({ DOORFLOW_REFRESH_TOKEN: 'r1' })).toThrow(/DOORFLOW_CLIENT_ID: required/);
+  });
+
+  it('accepts a 32-byte key as hex or base64', () => {
+    const hex = 'ab'.repeat(32);
+    expect(loadConfig({ ENCRYPTION_KEY: hex }).encryptionKey?.length).toBe(32);
+    const b64 = Buffer.alloc(32, 7).toString('base64');
+    expect(loadConfig({ ENCRYPTION_KEY: b64 }).encryptionKey?.equals(Buffer.alloc(32, 7))).toBe(true);
+  });
+
+  it('lets CLI overrides win over the environment', () => {
+    const config = loadConfig({ DOORFLOW_RATE_LIMIT: '5' }, { DOORFLOW_RATE_LIMIT: '50' });
+    expect(config.doorflow.rateLimitPerSec).toBe(50);
+  });
+
+  it('masks secrets when described', () => {
+    const config = loadConfig({
+      DOORFLOW_ACCESS_TOKEN: 'access-token-123456',
+      ADMIN_TOKEN: 'admin-secret-99',
+    });
+    const text = JSON.stringify(describeConfig(config));
+    expect(text).not.toContain('access-token-123456');
+    expect(text).not.toContain('admin-secret-99');
+    expect(secretValues(config)).toContain('access-token-123456');
+  });
+});
+
+describe('parseDurationMs', () => {
+  it.each([
+    ['500', 500],
+    ['500ms', 500],
+    ['30s', 30_000],
+    ['10m', 600_000],
+    ['2h', 7_200_000],
+    ['3d', 259_200_000],
+  ])('%s → %d ms', (text, ms) => {
+    expect(parseDurationMs(text)).toBe(ms);
+  });
+  it('rejects garbage', () => {
+    expect(parseDurationMs('soon')).toBeUndefined();
+  });
+});
