@@ -1,0 +1,182 @@
+import { createTransport } from 'nodemailer';
+import QRCode from 'qrcode';
+import { ProvisionerError } from '../errors.ts';
+import {
+  DEFAULT_TEMPLATES,
+  loadTemplates,
+  renderTemplate,
+  type TemplateSet,
+  type TemplateValues,
+} from './templates.ts';
+
+/**
+ * The email channel: an invitation message with clear instructions, the code as text and as an
+ * inline QR image, sent over SMTP (`SMTP_URL`, e.g. `smtp://user:pass@mail.example.com:587`).
+ */
+
+/** Fixed QR options, so the same code always yields the same PNG (tests regenerate and compare). */
+export const QR_PNG_OPTIONS = {
+  type: 'png',
+  errorCorrectionLevel: 'M',
+  margin: 2,
+  width: 240,
+} as const;
+
+/** Content id of the inline QR image the HTML template refers to (`cid:`). */
+export const QR_CONTENT_ID = 'invitation-qr@doorflow-provisioner';
+
+export async function invitationQrPng(code: string): Promise<Buffer> {
+  return await QRCode.toBuffer(code, QR_PNG_OPTIONS);
+}
+
+/** One invitation (or reminder) email. `code` is secret: it goes into the message and nowhere else. */
+export interface InvitationEmail {
+  to: string;
+  firstName: string;
+  lastName: string;
+  code: string;
+  /** ISO-8601; when unknown the message says the code is valid for a limited time. */
+  expiresAt?: string | null | undefined;
+  /** Reminders get a "Reminder: " prefix in the subject and body. */
+  reminder?: boolean;
+}
+
+export interface EmailSettings {
+  smtpUrl: string | undefined;
+  mailFrom: string | undefined;
+  appName: string;
+  supportContact: string | undefined;
+  templatesDir: string | undefined;
+  /** Connection, greeting and socket time-outs in ms. Default 30 000. */
+  timeoutMs?: number;
+}
+
+export interface ComposedEmail {
+  subject: string;
+  text: string;
+  html: string;
+  qrPng: Buffer;
+}
+
+export const DEFAULT_SUPPORT_CONTACT = 'your security or facilities team';
+
+/** Human-readable expiry, in UTC so the text does not depend on the server's time zone. */
+export function formatExpiry(expiresAt: string | null | undefined): string {
+  if (!expiresAt) return 'a limited time (ask if it has expired)';
+  const ms = Date.parse(expiresAt);
+  return Number.isNaN(ms) ? expiresAt : new Date(ms).toUTCString().replace('GMT', 'UTC');
+}
+
+export function templateValues(
+  settings: Pick<EmailSettings, 'appName' | 'supportContact'>,
+  msg: Omit<InvitationEmail, 'to'>,
+): TemplateValues {
+  return {
+    first_name: msg.firstName,
+    last_name: msg.lastName,
+    app_name: settings.appName,
+    code: msg.code,
+    support_contact: settings.supportContact ?? DEFAULT_SUPPORT_CONTACT,
+    expires_at: formatExpiry(msg.expiresAt),
+    qr_cid: QR_CONTENT_ID,
+    reminder_prefix: msg.reminder ? 'Reminder: ' : '',
+  };
+}
+
+/** Renders subject, plain text and HTML, and the QR image (pure apart from PNG encoding). */
+export async function composeInvitationEmail(
+  templates: TemplateSet,
+  settings: Pick<EmailSettings, 'appName' | 'supportContact'>,
+  msg: InvitationEmail,
+): Promise<ComposedEmail> {
+  const values = { ...templateValues(settings, msg) };
+  return {
+    // Header injection guard: a subject is one line whatever a custom template contains.
+    subject: renderTemplate(templates.emailSubject, values, { html: false })
+      .replace(/[\r\n]+/g, ' ')
+      .trim(),
+    text: renderTemplate(templates.emailText, values, { html: false }),
+    html: renderTemplate(templates.emailHtml, values, { html: true }),
+    qrPng: await invitationQrPng(msg.code),
+  };
+}
+
+export interface EmailSender {
+  send(msg: InvitationEmail, options?: { signal?: AbortSignal }): Promise<{ messageId: string }>;
+  close(): void;
+}
+
+/** Classifies an SMTP failure: 5xx replies and bad envelopes are permanent, the rest retryable. */
+export function classifySmtpError(err: unknown): ProvisionerError {
+  const e = err as { code?: string; responseCode?: number; message?: string };
+  const reply = typeof e.responseCode === 'number' ? ` (SMTP ${e.responseCode})` : '';
+  if (e.code === 'EAUTH' || e.code === 'ENOAUTH') {
+    return new ProvisionerError('smtp_auth_failed', `SMTP authentication failed${reply}`, { cause: err });
+  }
+  const transientReply = typeof e.responseCode === 'number' && e.responseCode >= 400 && e.responseCode < 500;
+  if (!transientReply && ((e.responseCode ?? 0) >= 500 || e.code === 'EENVELOPE')) {
+    return new ProvisionerError('email_rejected', `SMTP server rejected the message${reply}`, { cause: err });
+  }
+  return new ProvisionerError('smtp_unavailable', `SMTP delivery failed${reply}: ${e.code ?? 'error'}`, {
+    cause: err,
+    retryable: true,
+  });
+}
+
+/**
+ * An SMTP sender. Templates load lazily once (so a bad `TEMPLATES_DIR` fails the first job
+ * loudly rather than the process at start-up of unrelated commands).
+ */
+export function createEmailSender(settings: EmailSettings): EmailSender {
+  if (!settings.smtpUrl) {
+    throw new ProvisionerError('email_not_configured', 'SMTP_URL is not set: the email channel cannot send');
+  }
+  if (!settings.mailFrom) {
+    throw new ProvisionerError('email_not_configured', 'MAIL_FROM is not set: the email channel cannot send');
+  }
+  const timeout = settings.timeoutMs ?? 30_000;
+  const transport = createTransport({
+    url: settings.smtpUrl,
+    connectionTimeout: timeout,
+    greetingTimeout: timeout,
+    socketTimeout: timeout,
+  });
+  let templates: Promise<TemplateSet> | undefined;
+  const mailFrom = settings.mailFrom;
+  return {
+    async send(msg, options = {}) {
+      templates ??= settings.templatesDir
+        ? loadTemplates(settings.templatesDir)
+        : Promise.resolve(DEFAULT_TEMPLATES);
+      const composed = await composeInvitationEmail(await templates, settings, msg);
+      try {
+        const info = await transport.sendMail({
+          from: mailFrom,
+          to: msg.to,
+          subject: composed.subject,
+          text: composed.text,
+          html: composed.html,
+          attachments: [
+            {
+              filename: 'invitation-qr.png',
+              content: composed.qrPng,
+              contentType: 'image/png',
+              cid: QR_CONTENT_ID,
+              contentDisposition: 'inline',
+            },
+          ],
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
+        if (info.rejected.length > 0 && info.accepted.length === 0) {
+          throw Object.assign(new Error('recipient rejected'), { code: 'EENVELOPE' });
+        }
+        return { messageId: info.messageId };
+      } catch (err) {
+        throw classifySmtpError(err);
+      }
+    },
+    close() {
+      transport.close();
+    },
+  };
+}

@@ -1,0 +1,126 @@
+import { got } from 'got';
+import { ProvisionerError, RETRYABLE_NETWORK_CODES, RETRYABLE_STATUSES } from '../errors.ts';
+import { parseRetryAfterMs } from '../backoff.ts';
+
+/**
+ * The SMS channel over the Twilio Messages API shape, so Twilio or any compatible provider works:
+ * `POST {base}/2010-04-01/Accounts/{sid}/Messages.json`, form-encoded `To`, `From`, `Body`,
+ * HTTP Basic auth `sid:token`. One request per message, no HTTP-level retry (BullMQ retries).
+ */
+
+export const DEFAULT_SMS_BASE_URL = 'https://api.twilio.com';
+
+export interface SmsSettings {
+  /** Default {@link DEFAULT_SMS_BASE_URL}. */
+  baseUrl: string | undefined;
+  accountSid: string | undefined;
+  authToken: string | undefined;
+  /** Sender number (E.164) or alphanumeric sender id, as the provider allows. */
+  from: string | undefined;
+  /** Whole-request time-out in ms. Default 15 000. */
+  timeoutMs?: number;
+}
+
+export interface SmsSender {
+  /** Sends one message; `body` may contain a code, so it is never logged or put in errors. */
+  send(to: string, body: string, options?: { signal?: AbortSignal }): Promise<{ sid: string | undefined }>;
+}
+
+const E164 = /^\+[1-9]\d{6,14}$/;
+
+/**
+ * Normalises a phone number to E.164: strips spaces, dots, dashes and parentheses and turns a
+ * leading `00` into `+`. Returns undefined when the result is not E.164: we never guess a country.
+ */
+export function toE164(raw: string | null | undefined): string | undefined {
+  if (!raw) return undefined;
+  let n = raw.trim().replace(/[\s.\-()/]/g, '');
+  if (n.startsWith('00')) n = `+${n.slice(2)}`;
+  return E164.test(n) ? n : undefined;
+}
+
+/** GSM-7 segment length; longer texts are split (and billed) as several messages. */
+export const SMS_SEGMENT_CHARS = 160;
+
+export function createSmsSender(settings: SmsSettings): SmsSender {
+  const { accountSid, authToken, from } = settings;
+  if (!accountSid || !authToken || !from) {
+    throw new ProvisionerError(
+      'sms_not_configured',
+      'SMS_ACCOUNT_SID, SMS_AUTH_TOKEN and SMS_FROM must be set for the sms channel',
+    );
+  }
+  const base = (settings.baseUrl ?? DEFAULT_SMS_BASE_URL).replace(/\/+$/, '');
+  const url = `${base}/2010-04-01/Accounts/${encodeURIComponent(accountSid)}/Messages.json`;
+  const authorization = `Basic ${Buffer.from(`${accountSid}:${authToken}`).toString('base64')}`;
+  return {
+    async send(to, body, options = {}) {
+      const number = toE164(to);
+      if (!number) {
+        throw new ProvisionerError(
+          'invalid_mobile',
+          'mobile number is not in E.164 format (e.g. +447700900123)',
+        );
+      }
+      let response: {
+        statusCode: number;
+        body: string;
+        headers: Record<string, string | string[] | undefined>;
+      };
+      try {
+        response = await got.post(url, {
+          form: { To: number, From: from, Body: body },
+          headers: { authorization, accept: 'application/json' },
+          throwHttpErrors: false,
+          retry: { limit: 0 },
+          timeout: { request: settings.timeoutMs ?? 15_000 },
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
+      } catch (err) {
+        const code = (err as { code?: string }).code ?? 'error';
+        throw new ProvisionerError('sms_unavailable', `SMS provider unreachable: ${code}`, {
+          cause: err,
+          retryable: RETRYABLE_NETWORK_CODES.has(code) || code.startsWith('ERR_'),
+        });
+      }
+      const status = response.statusCode;
+      if (status >= 200 && status < 300) {
+        return { sid: parseSid(response.body) };
+      }
+      const detail = providerError(response.body);
+      const message = `SMS provider answered ${status}${detail ? `: ${detail}` : ''}`;
+      if (status === 401 || status === 403) {
+        throw new ProvisionerError('sms_auth_failed', message);
+      }
+      const retryAfterMs = parseRetryAfterMs(response.headers['retry-after'], undefined);
+      throw new ProvisionerError(
+        RETRYABLE_STATUSES.has(status) ? 'sms_unavailable' : 'sms_rejected',
+        message,
+        {
+          retryable: RETRYABLE_STATUSES.has(status),
+          ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+        },
+      );
+    },
+  };
+}
+
+function parseSid(body: string): string | undefined {
+  try {
+    const parsed = JSON.parse(body) as { sid?: unknown };
+    return typeof parsed.sid === 'string' ? parsed.sid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Twilio errors carry `code` and `message`; the message never echoes our Body. */
+function providerError(body: string): string | undefined {
+  try {
+    const parsed = JSON.parse(body) as { code?: unknown; message?: unknown };
+    const parts = [parsed.code, parsed.message].filter((p) => typeof p === 'string' || typeof p === 'number');
+    return parts.length > 0 ? parts.join(' ').slice(0, 200) : undefined;
+  } catch {
+    return undefined;
+  }
+}
