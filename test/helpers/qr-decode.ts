@@ -1,5 +1,4 @@
 import { createRequire } from 'node:module';
-import jsQR from 'jsqr';
 
 interface DecodedPng {
   width: number;
@@ -7,7 +6,14 @@ interface DecodedPng {
   data: Buffer;
 }
 // pngjs ships no types; it is qrcode's own dependency, used here only to read pixels back.
-const pngjs = createRequire(import.meta.url)('pngjs') as { PNG: { sync: { read(buf: Buffer): DecodedPng } } };
+const require = createRequire(import.meta.url);
+const pngjs = require('pngjs') as { PNG: { sync: { read(buf: Buffer): DecodedPng } } };
+// jsqr's CommonJS default export does not type-check as callable under NodeNext; load it the same way.
+const jsQR = require('jsqr') as (
+  data: Uint8ClampedArray,
+  width: number,
+  height: number,
+) => { data: string } | null;
 
 /** Decodes a QR code from a PNG, or undefined when none is found. */
 export function decodeQrPng(png: Buffer): string | undefined {
