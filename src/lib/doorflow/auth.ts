@@ -1,0 +1,309 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
+import type { Clock } from '../clock.ts';
+import type { Config } from '../config.ts';
+import { DoorFlowError } from '../errors.ts';
+import { type Logger, secretRegistry } from '../logger.ts';
+import { abortedError, errorFromResponse, type FailedResponse, sanitizedCause } from './http-errors.ts';
+import { compareAndDelete, compareAndExpire, luaScript } from './lua.ts';
+
+/**
+ * Bearer tokens, shared by every process through Redis (`${prefix}:tokens`: access, refresh,
+ * expiresAt, refreshAt, seed). DoorFlow rotates refresh tokens, so a refresh is single-flight
+ * across the fleet: whoever holds `${prefix}:tokens:lock` refreshes, after re-reading the hash
+ * (someone may have refreshed already, and presenting a used refresh token kills the grant);
+ * everybody else waits for the hash to change and reuses the new token.
+ */
+
+/** Refresh this long before expiry (as the official SDK does), or at half-life for short tokens. */
+export const REFRESH_EARLY_MS = 5 * 60_000;
+const LOCK_TTL_MS = 15_000;
+const POLL_MS = 100;
+
+export interface TokenState {
+  access: string | undefined;
+  refresh: string | undefined;
+  /** Epoch ms; undefined when unknown (a configured token: we learn of expiry from a 401). */
+  expiresAt: number | undefined;
+  refreshAt: number | undefined;
+  /** sha256 prefix of a refresh token DoorFlow refused; it is never presented again. */
+  deadRefresh: string | undefined;
+}
+
+/** POSTs the form to `/oauth/token` (the client spends budget on it) and returns the response. */
+export type TokenEndpoint = (form: Record<string, string>) => Promise<FailedResponse>;
+
+export interface TokenManagerDeps {
+  config: Config['doorflow'];
+  redis: Redis;
+  prefix: string;
+  logger: Logger;
+  clock: Clock;
+  postToken: TokenEndpoint;
+}
+
+export interface TokenManager {
+  /** Whether a refresh token and client credentials are configured. */
+  readonly canRefresh: boolean;
+  /** The token for the next request; refreshes first when it is about to expire. */
+  accessToken(signal?: AbortSignal): Promise<string>;
+  /** After DoorFlow answered 401 to `rejected`: a newer token (refreshing once, fleet-wide). */
+  renewAfterUnauthorized(rejected: string, signal?: AbortSignal): Promise<string>;
+  /** The current shared token state (for `config check`). */
+  state(): Promise<TokenState>;
+}
+
+/** Seeds the hash from the configuration unless it already holds tokens grown from the same seed. */
+const seedScript = luaScript(`
+if redis.call('HGET', KEYS[1], 'seed') ~= ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[1], 'seed', ARGV[1], 'access', ARGV[2], 'refresh', ARGV[3])
+  return 1
+end
+return 0
+`);
+
+const fingerprint = (value: string) => createHash('sha256').update(value).digest('hex').slice(0, 16);
+
+function unauthorized(message: string, upstreamCode?: string, cause?: unknown): DoorFlowError {
+  return new DoorFlowError('unauthorized', message, {
+    status: 401,
+    upstreamCode,
+    retryable: false,
+    ...(cause === undefined ? {} : { cause }),
+  });
+}
+
+export function createTokenManager(deps: TokenManagerDeps): TokenManager {
+  const { config, redis, logger, clock } = deps;
+  const key = `${deps.prefix}:tokens`;
+  const lockKey = `${deps.prefix}:tokens:lock`;
+  const canRefresh = Boolean(config.refreshToken && config.clientId && config.clientSecret);
+  let seeded: Promise<void> | undefined;
+  let inflight: Promise<TokenState> | undefined;
+
+  const seed = () => {
+    seeded ??= seedScript
+      .run(
+        redis,
+        [key],
+        [
+          fingerprint(`${config.accessToken ?? ''}\n${config.refreshToken ?? ''}`),
+          config.accessToken ?? '',
+          config.refreshToken ?? '',
+        ],
+      )
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          seeded = undefined;
+          throw err;
+        },
+      );
+    return seeded;
+  };
+
+  async function read(): Promise<TokenState> {
+    const [access, refresh, expiresAt, refreshAt, deadRefresh] = await redis.hmget(
+      key,
+      'access',
+      'refresh',
+      'expiresAt',
+      'refreshAt',
+      'deadRefresh',
+    );
+    secretRegistry.add(access);
+    secretRegistry.add(refresh);
+    return {
+      access: access || undefined,
+      refresh: refresh || undefined,
+      expiresAt: expiresAt ? Number(expiresAt) : undefined,
+      refreshAt: refreshAt ? Number(refreshAt) : undefined,
+      deadRefresh: deadRefresh || undefined,
+    };
+  }
+
+  const due = (s: TokenState) => s.refreshAt !== undefined && clock.now() >= s.refreshAt;
+  /** A token someone else obtained after `stale` was handed out. */
+  const fresher = (s: TokenState, stale: string | undefined) =>
+    s.access !== undefined && s.access !== stale && !due(s);
+
+  function assertPresentable(s: TokenState): string {
+    if (!s.refresh)
+      throw unauthorized('No DoorFlow refresh token is available: re-authorize the application');
+    if (s.deadRefresh === fingerprint(s.refresh)) {
+      throw unauthorized(
+        'DoorFlow refused the refresh token earlier: re-authorize and set DOORFLOW_REFRESH_TOKEN',
+        'invalid_grant',
+      );
+    }
+    return s.refresh;
+  }
+
+  /** Runs under the lock: re-read, then refresh only if nobody did. */
+  async function refreshUnderLock(stale: string | undefined): Promise<TokenState> {
+    const current = await read();
+    if (fresher(current, stale)) return current;
+    const refreshToken = assertPresentable(current);
+    const response = await deps.postToken({
+      grant_type: 'refresh_token',
+      refresh_token: refreshToken,
+      client_id: config.clientId ?? '',
+      client_secret: config.clientSecret ?? '',
+    });
+    const body = (response.body ?? {}) as Record<string, unknown>;
+    if (response.status < 200 || response.status >= 300 || typeof body.access_token !== 'string') {
+      const error = errorFromResponse({ method: 'POST', route: '/oauth/token' }, response);
+      if (error.status === 400 || error.status === 401) {
+        await redis.hset(key, 'deadRefresh', fingerprint(refreshToken));
+        logger.error({ upstreamCode: error.upstreamCode }, 'DoorFlow refused the token refresh');
+        throw unauthorized(
+          `DoorFlow token refresh failed (${error.upstreamCode ?? error.status}): re-authorize the application`,
+          error.upstreamCode,
+          sanitizedCause(error),
+        );
+      }
+      throw new DoorFlowError('token_refresh_failed', `DoorFlow token refresh failed: ${error.message}`, {
+        status: error.status,
+        upstreamCode: error.upstreamCode,
+        retryable: error.status === undefined || error.retryable,
+        retryAfterMs: error.retryAfterMs,
+        cause: sanitizedCause(error),
+      });
+    }
+    const lifetimeMs = Number(body.expires_in) > 0 ? Number(body.expires_in) * 1000 : 3_600_000;
+    const now = clock.now();
+    const next: TokenState = {
+      access: body.access_token,
+      refresh:
+        typeof body.refresh_token === 'string' && body.refresh_token ? body.refresh_token : refreshToken,
+      expiresAt: now + lifetimeMs,
+      refreshAt: now + lifetimeMs - Math.min(REFRESH_EARLY_MS, lifetimeMs / 2),
+      deadRefresh: undefined,
+    };
+    secretRegistry.add(next.access);
+    secretRegistry.add(next.refresh);
+    await redis
+      .multi()
+      .hset(key, {
+        access: next.access ?? '',
+        refresh: next.refresh ?? '',
+        expiresAt: String(next.expiresAt),
+        refreshAt: String(next.refreshAt),
+      })
+      .hdel(key, 'deadRefresh')
+      .exec();
+    logger.info(
+      { expiresAt: new Date(next.expiresAt ?? 0).toISOString() },
+      'refreshed the DoorFlow access token',
+    );
+    return next;
+  }
+
+  /** Fleet-wide single flight: take the lock or wait for whoever holds it. */
+  async function refreshFleetWide(stale: string | undefined): Promise<TokenState> {
+    const deadline = Date.now() + config.timeoutMs * 2 + 30_000;
+    for (;;) {
+      const lockValue = randomUUID();
+      if ((await redis.set(lockKey, lockValue, 'PX', LOCK_TTL_MS, 'NX')) === 'OK') {
+        // Keep the lock while a slow token request (or a budget pause) runs.
+        const watchdog = setInterval(() => {
+          compareAndExpire.run(redis, [lockKey], [lockValue, LOCK_TTL_MS]).catch(() => {});
+        }, LOCK_TTL_MS / 3);
+        watchdog.unref();
+        try {
+          return await refreshUnderLock(stale);
+        } finally {
+          clearInterval(watchdog);
+          await compareAndDelete.run(redis, [lockKey], [lockValue]).catch(() => {});
+        }
+      }
+      await sleep(POLL_MS);
+      const current = await read();
+      if (fresher(current, stale)) return current;
+      if (current.refresh && current.deadRefresh === fingerprint(current.refresh)) assertPresentable(current);
+      if (Date.now() > deadline) {
+        throw new DoorFlowError(
+          'token_refresh_timeout',
+          'Timed out waiting for another process to refresh the DoorFlow token',
+          {
+            retryable: true,
+          },
+        );
+      }
+    }
+  }
+
+  /** Process-wide single flight on top; each caller may stop waiting on its own signal. */
+  async function refresh(stale: string | undefined, signal?: AbortSignal): Promise<TokenState> {
+    if (!inflight) {
+      inflight = refreshFleetWide(stale).finally(() => {
+        inflight = undefined;
+      });
+    }
+    const shared = inflight;
+    if (!signal) return await shared;
+    if (signal.aborted) throw abortedError(signal);
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(abortedError(signal));
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    shared.catch(() => {});
+    try {
+      return await Promise.race([shared, aborted]);
+    } finally {
+      if (onAbort) signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  return {
+    canRefresh,
+    async accessToken(signal) {
+      if (!canRefresh) {
+        if (!config.accessToken)
+          throw unauthorized('No DoorFlow access token configured (DOORFLOW_ACCESS_TOKEN)');
+        return config.accessToken;
+      }
+      await seed();
+      const current = await read();
+      if (current.access && !due(current)) return current.access;
+      try {
+        const next = await refresh(current.access, signal);
+        if (!next.access) throw unauthorized('DoorFlow token refresh returned no access token');
+        return next.access;
+      } catch (err) {
+        // A token that is due but not yet expired still works while the refresh is retried later.
+        const stillValid =
+          current.access && current.expiresAt !== undefined && clock.now() < current.expiresAt;
+        if (stillValid && err instanceof DoorFlowError && err.retryable && err.code !== 'aborted') {
+          logger.warn({ err }, 'early DoorFlow token refresh failed; using the current token meanwhile');
+          return current.access as string;
+        }
+        throw err;
+      }
+    },
+    async renewAfterUnauthorized(rejected, signal) {
+      if (!canRefresh)
+        throw unauthorized('DoorFlow rejected the access token and no refresh token is configured');
+      await seed();
+      const next = await refresh(rejected, signal);
+      if (!next.access || next.access === rejected)
+        throw unauthorized('DoorFlow token refresh gave no new token');
+      return next.access;
+    },
+    async state() {
+      if (canRefresh) await seed();
+      return canRefresh
+        ? await read()
+        : {
+            access: config.accessToken,
+            refresh: undefined,
+            expiresAt: undefined,
+            refreshAt: undefined,
+            deadRefresh: undefined,
+          };
+    },
+  };
+}

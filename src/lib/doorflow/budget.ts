@@ -1,0 +1,234 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
+import pLimit from 'p-limit';
+import type { Logger } from '../logger.ts';
+import { abortedError } from './http-errors.ts';
+import { luaScript } from './lua.ts';
+
+/**
+ * The fleet-wide DoorFlow request budget.
+ *
+ * Two layers, both in Redis so every process of the fleet shares them:
+ * 1. A reserving GCRA (`${prefix}:budget` holds the theoretical arrival time in µs of Redis server
+ *    time): each request books the next free slot, one emission interval after the previous one,
+ *    and sleeps until it. Booking instead of polling means no slot is lost to contention, so
+ *    sustained use is the scheduled rate. Spacing instead of bursts means network jitter cannot pile
+ *    two seconds' worth of requests into one window.
+ * 2. A sliding-window log (`${prefix}:budget:log`, a sorted set of commit times) checked at the
+ *    moment a request is really sent: at most floor(R) commits in any 1 s of Redis time, whatever a
+ *    late timer or a stalled event loop did to the schedule.
+ * A 429 sets `${prefix}:budget:pause` (PX): both scripts refuse to hand out slots before it ends.
+ * Per process, p-limit caps requests in flight (waiting for a slot counts as in flight, which also
+ * bounds how far ahead one process can book).
+ */
+
+/** Books the next slot. Returns the wait in µs from now (Redis time). */
+const reserveScript = luaScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local start = tonumber(redis.call('GET', KEYS[1]) or '0')
+if start < now then start = now end
+local pttl = redis.call('PTTL', KEYS[2])
+if pttl > 0 and now + pttl * 1000 > start then start = now + pttl * 1000 end
+local tat = start + interval
+redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', math.ceil((tat - now) / 1000) + 2000)
+return math.floor(start - now)
+`);
+
+/**
+ * Commits one request at the moment it is sent. Returns {0, 0} when granted, {1, µs} when paused,
+ * {2, µs} when the last second already holds the window's cap.
+ */
+const commitScript = luaScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local pttl = redis.call('PTTL', KEYS[2])
+if pttl > 0 then return {1, pttl * 1000} end
+local window = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', now - window))
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return {2, math.floor(tonumber(oldest[2]) + window - now) + 1}
+end
+redis.call('ZADD', KEYS[1], string.format('%.0f', now), ARGV[3])
+redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000) + 1000)
+return {0, 0}
+`);
+
+/** Sets the pause unless a longer one is already running. Returns the pause now in force (ms). */
+const pauseScript = luaScript(`
+local pttl = redis.call('PTTL', KEYS[1])
+local ms = tonumber(ARGV[1])
+if pttl < ms then
+  redis.call('SET', KEYS[1], '1', 'PX', ms)
+  return ms
+end
+return pttl
+`);
+
+const WINDOW_US = 1_000_000;
+
+/** Why a request waited. */
+export type BudgetWaitReason = 'rate' | 'pause' | 'window';
+
+export interface BudgetWaitEvent {
+  reason: BudgetWaitReason;
+  /** How long this request slept, in ms. */
+  waitMs: number;
+}
+
+/** Counters since the budget was created (for metrics). */
+export interface BudgetStats {
+  /** Requests granted. */
+  granted: number;
+  /** Grants that had to sleep at all. */
+  waited: number;
+  totalWaitMs: number;
+  maxWaitMs: number;
+  /** Sleeps caused by a fleet-wide 429 pause. */
+  pauseWaits: number;
+  /** Pauses this process set after a 429. */
+  pausesSet: number;
+}
+
+export interface BudgetOptions {
+  redis: Redis;
+  /** Key prefix (hash-tagged), e.g. `{dfp}`. */
+  prefix: string;
+  /** Requests per second for the whole fleet (`DOORFLOW_RATE_LIMIT`). */
+  ratePerSec: number;
+  /** Concurrent requests in this process (`DOORFLOW_MAX_IN_FLIGHT`). */
+  maxInFlight: number;
+  /**
+   * Fraction of `ratePerSec` the schedule aims at (default 0.97): a little room so network jitter
+   * between our send and the server's count does not push a window over the limit.
+   */
+  headroom?: number;
+  logger?: Logger;
+  /** Called after every sleep (for metrics). */
+  onWait?: (event: BudgetWaitEvent) => void;
+}
+
+export interface RequestBudget {
+  /** Runs `fn` (one HTTP request) inside the in-flight cap once the fleet budget grants it. */
+  run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T>;
+  /** Waits for one unit of the fleet budget without taking an in-flight slot (token refresh). */
+  acquire(signal?: AbortSignal): Promise<void>;
+  /** Pauses every process of the fleet for `ms` (after a 429). */
+  pause(ms: number): Promise<void>;
+  /** Remaining fleet-wide pause in ms (0 when none). */
+  pausedForMs(): Promise<number>;
+  stats(): BudgetStats;
+  readonly activeCount: number;
+  readonly pendingCount: number;
+}
+
+export function createBudget(options: BudgetOptions): RequestBudget {
+  const { redis, prefix } = options;
+  if (!(options.ratePerSec > 0)) throw new RangeError('ratePerSec must be positive');
+  const headroom = Math.min(1, Math.max(0.5, options.headroom ?? 0.97));
+  const intervalUs = Math.ceil(WINDOW_US / (options.ratePerSec * headroom));
+  const windowCap = Math.max(1, Math.floor(options.ratePerSec));
+  const keys = {
+    tat: `${prefix}:budget`,
+    log: `${prefix}:budget:log`,
+    pause: `${prefix}:budget:pause`,
+  };
+  const limit = pLimit(options.maxInFlight);
+  const member = `${process.pid}:${randomUUID().slice(0, 8)}`;
+  let sequence = 0;
+  const stats: BudgetStats = {
+    granted: 0,
+    waited: 0,
+    totalWaitMs: 0,
+    maxWaitMs: 0,
+    pauseWaits: 0,
+    pausesSet: 0,
+  };
+
+  async function nap(us: number, reason: BudgetWaitReason, signal: AbortSignal | undefined): Promise<number> {
+    const ms = Math.ceil(us / 1000);
+    if (ms <= 0) return 0;
+    try {
+      await sleep(ms, undefined, signal ? { signal } : undefined);
+    } catch (err) {
+      throw abortedError(signal, err);
+    }
+    if (reason === 'pause') stats.pauseWaits++;
+    options.onWait?.({ reason, waitMs: ms });
+    return ms;
+  }
+
+  async function acquire(signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) throw abortedError(signal);
+    let waitedMs = 0;
+    for (;;) {
+      const waitUs = Number(await reserveScript.run(redis, [keys.tat, keys.pause], [intervalUs]));
+      waitedMs += await nap(waitUs, 'rate', signal);
+      let verdict: [number, number];
+      for (;;) {
+        sequence++;
+        verdict = (await commitScript.run(
+          redis,
+          [keys.log, keys.pause],
+          [WINDOW_US, windowCap, `${member}:${sequence}`],
+        )) as [number, number];
+        if (verdict[0] !== 2) break;
+        waitedMs += await nap(verdict[1], 'window', signal);
+      }
+      if (verdict[0] === 0) break;
+      // Paused after we booked: sleep it out, then book a fresh slot behind the pause.
+      waitedMs += await nap(verdict[1], 'pause', signal);
+    }
+    stats.granted++;
+    if (waitedMs > 0) {
+      stats.waited++;
+      stats.totalWaitMs += waitedMs;
+      stats.maxWaitMs = Math.max(stats.maxWaitMs, waitedMs);
+    }
+  }
+
+  return {
+    acquire,
+    async run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+      if (signal?.aborted) throw abortedError(signal);
+      const task = limit(async () => {
+        if (signal?.aborted) throw abortedError(signal);
+        await acquire(signal);
+        return await fn();
+      });
+      if (!signal) return await task;
+      // p-limit cannot drop a queued task, so an aborted caller stops waiting for it; the task
+      // itself sees the aborted signal when it starts and ends at once.
+      let onAbort: (() => void) | undefined;
+      const aborted = new Promise<never>((_, reject) => {
+        onAbort = () => reject(abortedError(signal));
+        signal.addEventListener('abort', onAbort, { once: true });
+      });
+      task.catch(() => {});
+      try {
+        return await Promise.race([task, aborted]);
+      } finally {
+        if (onAbort) signal.removeEventListener('abort', onAbort);
+      }
+    },
+    async pause(ms: number): Promise<void> {
+      const duration = Math.max(1, Math.ceil(ms));
+      const inForce = Number(await pauseScript.run(redis, [keys.pause], [duration]));
+      stats.pausesSet++;
+      options.logger?.warn({ pauseMs: inForce }, 'DoorFlow rate limited us: pausing every process');
+    },
+    async pausedForMs(): Promise<number> {
+      return Math.max(0, await redis.pttl(keys.pause));
+    },
+    stats: () => ({ ...stats }),
+    get activeCount() {
+      return limit.activeCount;
+    },
+    get pendingCount() {
+      return limit.pendingCount;
+    },
+  };
+}

@@ -1,0 +1,306 @@
+import type { Redis } from 'ioredis';
+import { type Clock, systemClock } from '../clock.ts';
+import type { Config } from '../config.ts';
+import { DoorFlowError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import { createTokenManager, type TokenState } from './auth.ts';
+import { type BudgetStats, type BudgetWaitEvent, createBudget } from './budget.ts';
+import { errorFromRequestError, errorFromResponse, invalidResponseError } from './http-errors.ts';
+import { clampPerPage, hasMorePages, maxPages, parseCountHeader } from './pagination.ts';
+import { createHttp, createSend, type RawResponse } from './transport.ts';
+import type {
+  CallOptions,
+  CreateCredentialResult,
+  Credential,
+  CredentialInput,
+  CredentialType,
+  DeleteCredentialResult,
+  DoorFlowApi,
+  ListPeopleFilter,
+  Page,
+  Person,
+  PersonInput,
+} from './types.ts';
+
+/** The HID type id when neither configured nor discoverable (the seed account's id). */
+export const FALLBACK_HID_CREDENTIAL_TYPE_ID = 8;
+
+export interface DoorFlowClientDeps {
+  config: Config['doorflow'];
+  redis: Redis;
+  /** Key prefix shared by the fleet (`QUEUE_PREFIX`), e.g. `{dfp}`. */
+  prefix: string;
+  logger: Logger;
+  /** Time for token expiry decisions (the budget always uses Redis server time). */
+  clock?: Clock;
+  /** Called whenever a request slept for the budget (metrics). */
+  onBudgetWait?: (event: BudgetWaitEvent) => void;
+}
+
+/** The DoorFlow API over HTTP, plus what the composition root and `config check` need. */
+export interface DoorFlowClient extends DoorFlowApi {
+  /** `HID_CREDENTIAL_TYPE_ID`, else the type whose label/slug has "hid" and "mobile", else 8. Cached. */
+  resolveHidCredentialTypeId(options?: CallOptions): Promise<number>;
+  /** `GET /oauth/token/info` (scopes, expiry) for connectivity checks. */
+  tokenInfo(options?: CallOptions): Promise<Record<string, unknown>>;
+  /** Shared token state (never log it: it holds secrets). */
+  tokenState(): Promise<TokenState>;
+  budgetStats(): BudgetStats;
+  /** Releases sockets. The Redis connection belongs to the caller. */
+  close(): Promise<void>;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export function createDoorFlowClient(deps: DoorFlowClientDeps): DoorFlowClient {
+  const { config, logger } = deps;
+  const clock = deps.clock ?? systemClock;
+  const transport = createHttp(config);
+  const budget = createBudget({
+    redis: deps.redis,
+    prefix: deps.prefix,
+    ratePerSec: config.rateLimitPerSec,
+    maxInFlight: config.maxInFlight,
+    logger,
+    ...(deps.onBudgetWait ? { onWait: deps.onBudgetWait } : {}),
+  });
+  const tokens = createTokenManager({
+    config,
+    redis: deps.redis,
+    prefix: deps.prefix,
+    logger,
+    clock,
+    // The token call spends budget but takes no in-flight slot (a caller may hold one while renewing).
+    async postToken(form) {
+      await budget.acquire();
+      const res = await transport.http.post('oauth/token', { form }).catch((err: unknown) => {
+        throw errorFromRequestError({ method: 'POST', route: '/oauth/token' }, err);
+      });
+      return { status: res.statusCode, headers: res.headers, body: parseJson(res.body) };
+    },
+  });
+  const send = createSend({ http: transport.http, tokens, budget, logger });
+  const base = new URL(`${config.baseUrl}/`);
+  let hidTypeId: Promise<number> | undefined;
+
+  function parseJson(text: string): unknown {
+    try {
+      return JSON.parse(text);
+    } catch {
+      return text;
+    }
+  }
+
+  function object<T>(res: RawResponse, what: string): T {
+    if (!isObject(res.body)) throw invalidResponseError(res.site, res.status, `expected ${what}`, res.body);
+    return res.body as T;
+  }
+
+  function array<T>(res: RawResponse, what: string, wrapper?: string): T[] {
+    const body = res.body;
+    if (Array.isArray(body)) return body.filter(isObject) as T[];
+    if (wrapper && isObject(body) && Array.isArray(body[wrapper]))
+      return (body[wrapper] as unknown[]).filter(isObject) as T[];
+    throw invalidResponseError(res.site, res.status, `expected a list of ${what}`, body);
+  }
+
+  async function fetchPage<T>(
+    path: string,
+    params: Record<string, string | number>,
+    page: number,
+    perPage: number,
+    options: CallOptions | undefined,
+    what: string,
+  ): Promise<Page<T>> {
+    const res = await send({
+      method: 'GET',
+      path,
+      searchParams: { ...params, page, per_page: perPage },
+      signal: options?.signal,
+    });
+    return {
+      items: array<T>(res, what),
+      total: parseCountHeader(res.headers.total),
+      perPage: parseCountHeader(res.headers['per-page']),
+      page,
+    };
+  }
+
+  /** Walks every page; skips items already seen (offset pages shift when the list changes). */
+  async function* paginate<T extends { id: unknown }>(
+    path: string,
+    params: Record<string, string | number>,
+    options: CallOptions | undefined,
+    what: string,
+  ): AsyncGenerator<T> {
+    const perPage = clampPerPage(undefined);
+    const seen = new Set<unknown>();
+    for (let page = 1; ; page++) {
+      const result = await fetchPage<T>(path, params, page, perPage, options, what);
+      for (const item of result.items) {
+        if (seen.has(item.id)) continue;
+        seen.add(item.id);
+        yield item;
+      }
+      const facts = { page, requestedPerPage: perPage, perPageHeader: result.perPage, total: result.total };
+      if (!hasMorePages({ ...facts, received: result.items.length })) return;
+      if (page >= maxPages(result.total, result.perPage ?? perPage)) return;
+    }
+  }
+
+  const peopleParams = (filter: Omit<ListPeopleFilter, 'page' | 'per_page'> = {}) => {
+    const params: Record<string, string> = {};
+    if (filter.system_id !== undefined) params.system_id = filter.system_id;
+    if (filter.email !== undefined) params.email = filter.email;
+    if (filter.since_utc !== undefined) params.since_utc = filter.since_utc;
+    return params;
+  };
+
+  const credentialsPath = (personId: number) =>
+    `api/3/people/${encodeURIComponent(String(personId))}/credentials`;
+
+  async function listPersonCredentials(personId: number, options?: CallOptions): Promise<Credential[]> {
+    const out: Credential[] = [];
+    for await (const c of paginate<Credential>(credentialsPath(personId), {}, options, 'credentials'))
+      out.push(c);
+    return out;
+  }
+
+  async function listCredentialTypes(options?: CallOptions): Promise<CredentialType[]> {
+    const res = await send({ method: 'GET', path: 'api/3/credential_types', signal: options?.signal });
+    // The spec sends a bare array; a guide shows {"credential_types":[{id,name,format}]}.
+    return array<CredentialType>(res, 'credential types', 'credential_types').map((t) => ({
+      ...t,
+      label: typeof t.label === 'string' ? t.label : typeof t.name === 'string' ? t.name : '',
+    }));
+  }
+
+  return {
+    async listPeople(filter = {}, options) {
+      const perPage = clampPerPage(filter.per_page);
+      const page = Math.max(1, Math.floor(filter.page ?? 1));
+      return await fetchPage<Person>('api/3/people', peopleParams(filter), page, perPage, options, 'people');
+    },
+    iteratePeople(filter, options) {
+      return paginate<Person>('api/3/people', peopleParams(filter), options, 'people');
+    },
+    async getPerson(personId, options) {
+      const res = await send({ method: 'GET', path: `api/3/people/${personId}`, signal: options?.signal });
+      return object<Person>(res, 'a person');
+    },
+    async createPerson(input: PersonInput, options) {
+      const res = await send({ method: 'POST', path: 'api/3/people', json: input, signal: options?.signal });
+      return object<Person>(res, 'the created person');
+    },
+    async updatePerson(personId, input, options) {
+      const res = await send({
+        method: 'PUT',
+        path: `api/3/people/${personId}`,
+        json: input,
+        signal: options?.signal,
+      });
+      // The spec answers 201 with the person; tolerate an empty 2xx by reading it back.
+      if (isObject(res.body) && 'id' in res.body) return res.body as Person;
+      const again = await send({ method: 'GET', path: `api/3/people/${personId}`, signal: options?.signal });
+      return object<Person>(again, 'a person');
+    },
+    listPersonCredentials,
+    iterateCredentials(options) {
+      return paginate<Credential>('api/3/credentials', {}, options, 'credentials');
+    },
+    async createCredential(personId, input: CredentialInput, options): Promise<CreateCredentialResult> {
+      const res = await send({
+        method: 'POST',
+        path: credentialsPath(personId),
+        json: { person_credential: input },
+        accept: [409],
+        signal: options?.signal,
+      });
+      if (res.status !== 409)
+        return { credential: object<Credential>(res, 'the created credential'), created: true };
+      // 409: one credential per type per person; the body is the existing one.
+      if (isObject(res.body) && typeof res.body.id === 'string')
+        return { credential: res.body as Credential, created: false };
+      const existing = (await listPersonCredentials(personId, options)).find(
+        (c) => c.credential_type_id === input.credential_type_id,
+      );
+      if (existing) return { credential: existing, created: false };
+      throw errorFromResponse(res.site, res);
+    },
+    async getCredential(personId, credentialId, options) {
+      const res = await send({
+        method: 'GET',
+        path: `${credentialsPath(personId)}/${encodeURIComponent(credentialId)}`,
+        ...(options?.ackToken ? { searchParams: { ack_token: options.ackToken } } : {}),
+        signal: options?.signal,
+      });
+      return object<Credential>(res, 'a credential');
+    },
+    async deleteCredential(personId, credentialId, options): Promise<DeleteCredentialResult> {
+      const res = await send({
+        method: 'DELETE',
+        path: `${credentialsPath(personId)}/${encodeURIComponent(credentialId)}`,
+        signal: options?.signal,
+      });
+      return { status: res.status };
+    },
+    listCredentialTypes,
+    async getResource(url, options) {
+      let target: URL;
+      try {
+        target = new URL(url);
+      } catch {
+        throw new DoorFlowError('foreign_resource_url', 'Refusing a malformed DoorFlow resource URL', {
+          retryable: false,
+        });
+      }
+      // Our bearer token goes only to the configured DoorFlow origin and base path.
+      if (target.origin !== base.origin || !target.pathname.startsWith(base.pathname)) {
+        throw new DoorFlowError(
+          'foreign_resource_url',
+          `Refusing to fetch a resource outside ${base.origin}${base.pathname} (got ${target.origin})`,
+          { retryable: false },
+        );
+      }
+      const res = await send({
+        method: 'GET',
+        path: target.pathname.slice(base.pathname.length),
+        searchParams: target.searchParams,
+        signal: options?.signal,
+      });
+      return res.body;
+    },
+    async resolveHidCredentialTypeId(options) {
+      if (config.hidCredentialTypeId !== undefined) return config.hidCredentialTypeId;
+      hidTypeId ??= listCredentialTypes(options).then(
+        (types) => {
+          const match = types.find((t) => {
+            const text = `${t.label ?? ''} ${t.slug ?? ''}`.toLowerCase();
+            return text.includes('hid') && text.includes('mobile');
+          });
+          if (match && Number.isInteger(Number(match.id))) return Number(match.id);
+          logger.warn(
+            { fallback: FALLBACK_HID_CREDENTIAL_TYPE_ID },
+            'no HID Mobile credential type found in DoorFlow; set HID_CREDENTIAL_TYPE_ID',
+          );
+          return FALLBACK_HID_CREDENTIAL_TYPE_ID;
+        },
+        (err: unknown) => {
+          hidTypeId = undefined;
+          throw err;
+        },
+      );
+      return await hidTypeId;
+    },
+    async tokenInfo(options) {
+      const res = await send({ method: 'GET', path: 'oauth/token/info', signal: options?.signal });
+      return object<Record<string, unknown>>(res, 'token info');
+    },
+    tokenState: () => tokens.state(),
+    budgetStats: () => budget.stats(),
+    async close() {
+      transport.close();
+    },
+  };
+}
