@@ -1,0 +1,55 @@
+import type { Got } from 'got';
+import type { Redis } from 'ioredis';
+import type { Clock } from '../lib/clock.ts';
+import type { Config } from '../lib/config.ts';
+import type { DeadLetterStore } from '../lib/dead-letter.ts';
+import type { DoorFlowApi } from '../lib/doorflow/types.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { PeopleIndex } from '../lib/people-index.ts';
+import type { Queues } from '../lib/queues.ts';
+import type { RunStore } from '../lib/runs.ts';
+
+/** What every processor receives; built once by the composition root. No singletons inside handlers. */
+export interface ProcessorDeps {
+  config: Config;
+  doorflow: DoorFlowApi;
+  /** The account's HID Mobile Access credential type id (resolved once by the client). */
+  hidCredentialTypeId(): Promise<number>;
+  /** A plain connection for our own keys (runs, locks, indexes); not BullMQ's blocking one. */
+  redis: Redis;
+  prefix: string;
+  queues: Queues;
+  runs: RunStore;
+  deadLetters: DeadLetterStore;
+  people: PeopleIndex;
+  /** HTTP for outbound deliveries (webhook); retries are off, BullMQ is the one retry layer. */
+  http: Got;
+  clock: Clock;
+  logger: Logger;
+}
+
+/** Per-job helpers given to a handler. */
+export interface JobContext {
+  logger: Logger;
+  jobId: string;
+  /** Failed attempts before this one. */
+  attemptsMade: number;
+  signal: AbortSignal | undefined;
+  /**
+   * Moves the job to the delayed set ("not ready yet") without spending an attempt; throw the
+   * returned error right away.
+   */
+  delay(ms: number): Promise<Error>;
+  /** Replaces the job's stored data (e.g. to remember when a wait started, or to drop a code). */
+  updateData(data: Record<string, unknown>): Promise<void>;
+}
+
+/** Lock TTL: long enough for a step's calls including time-outs; a recovered job retakes its own lock. */
+export function lockTtlMs(config: Config): number {
+  return Math.max(60_000, config.doorflow.timeoutMs * 4);
+}
+
+/** A short random delay for lock contention (another job works on the same person). */
+export function contentionDelayMs(): number {
+  return 200 + Math.floor(Math.random() * 600);
+}

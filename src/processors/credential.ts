@@ -1,0 +1,128 @@
+import { encryptSecret } from '../lib/crypto.ts';
+import { type Credential, LIVE_CREDENTIAL_STATUSES } from '../lib/doorflow/types.ts';
+import { DoorFlowError, ProvisionerError } from '../lib/errors.ts';
+import { tryLock } from '../lib/locks.ts';
+import { type CredentialPayload, credentialPayloadSchema, stepJobId } from '../lib/queues.ts';
+import { contentionDelayMs, type JobContext, lockTtlMs, type ProcessorDeps } from './context.ts';
+
+/**
+ * Step 2: exactly one live HID Mobile Access credential per person. Reuse a live one; else create;
+ * a 409 adopts the credential DoorFlow returns; 422 `limit_reached` is permanent (`licence_limit`).
+ * The list call is skipped for a person this chain just created (it cannot have credentials),
+ * unless an earlier attempt sent a create whose answer was lost.
+ */
+
+export const queueName = 'credential' as const;
+export const payloadSchema = credentialPayloadSchema;
+
+const STATUS_PREFERENCE = ['active', 'provisioning', 'invited'];
+
+/** The live HID credential to keep when a person already has some (most advanced, then oldest listed). */
+export function pickLiveCredential(credentials: Credential[], typeId: number): Credential | undefined {
+  const live = credentials.filter(
+    (c) => c.credential_type_id === typeId && LIVE_CREDENTIAL_STATUSES.has(String(c.status ?? 'invited')),
+  );
+  live.sort(
+    (a, b) => STATUS_PREFERENCE.indexOf(String(a.status)) - STATUS_PREFERENCE.indexOf(String(b.status)),
+  );
+  return live[0];
+}
+
+export async function handle(
+  p: CredentialPayload,
+  deps: ProcessorDeps,
+  ctx: JobContext,
+): Promise<{ credentialId: string; created: boolean }> {
+  const release = await tryLock(
+    deps.redis,
+    `${deps.prefix}:lock:cred:${p.personId}`,
+    ctx.jobId,
+    lockTtlMs(deps.config),
+  );
+  if (!release) throw await ctx.delay(contentionDelayMs());
+  let credential: Credential;
+  let created = false;
+  try {
+    ({ credential, created } = await ensureCredential(p, deps, ctx));
+  } finally {
+    await release();
+  }
+  let encryptedCode: string | undefined;
+  if (p.delivery !== 'doorflow' && credential.invitation_code) {
+    const key = deps.config.encryptionKey;
+    if (!key)
+      throw new ProvisionerError(
+        'encryption_key_missing',
+        'ENCRYPTION_KEY is required to carry invitation codes',
+        { retryable: false },
+      );
+    encryptedCode = encryptSecret(key, credential.invitation_code);
+  }
+  await deps.runs.move(p.runId, p.key, 'invitation', { personId: p.personId, credentialId: credential.id });
+  await deps.queues.add(
+    'invitation',
+    {
+      runId: p.runId,
+      key: p.key,
+      gen: p.gen,
+      delivery: p.delivery,
+      entry: p.entry,
+      personId: p.personId,
+      credentialId: credential.id,
+      credentialStatus: credential.status ?? null,
+      credentialCreated: created,
+      ...(encryptedCode ? { encryptedCode, expiresAt: credential.invitation_expires_at ?? null } : {}),
+    },
+    { jobId: stepJobId(p.runId, p.key, p.gen) },
+  );
+  return { credentialId: credential.id, created };
+}
+
+async function ensureCredential(
+  p: CredentialPayload,
+  deps: ProcessorDeps,
+  ctx: JobContext,
+): Promise<{ credential: Credential; created: boolean }> {
+  const call = { signal: ctx.signal };
+  const typeId = await deps.hidCredentialTypeId();
+  const pendingKey = `${deps.prefix}:cred:pending:${p.personId}`;
+  const mustList = !p.personCreated || (await deps.redis.exists(pendingKey)) === 1;
+  if (mustList) {
+    const existing = pickLiveCredential(await deps.doorflow.listPersonCredentials(p.personId, call), typeId);
+    if (existing) {
+      await deps.redis.del(pendingKey);
+      return { credential: existing, created: false };
+    }
+  }
+  await deps.redis.set(pendingKey, Date.now(), 'EX', 86_400);
+  try {
+    const result = await deps.doorflow.createCredential(
+      p.personId,
+      { credential_type_id: typeId, value: null },
+      call,
+    );
+    if (!result.created && !LIVE_CREDENTIAL_STATUSES.has(String(result.credential.status ?? 'invited'))) {
+      // 409 with a credential still revoking: a new one can be made once it is gone.
+      throw new ProvisionerError(
+        'credential_not_live',
+        `existing credential is ${result.credential.status}`,
+        {
+          retryable: true,
+        },
+      );
+    }
+    ctx.logger.info({ credentialId: result.credential.id, adopted: !result.created }, 'credential ready');
+    await deps.redis.del(pendingKey);
+    // A 409 adoption is someone else's (or our lost) create: it is still the one credential.
+    return { credential: result.credential, created: true };
+  } catch (err) {
+    if (err instanceof DoorFlowError && err.code === 'licence_limit') {
+      await deps.redis.del(pendingKey);
+      throw new ProvisionerError('licence_limit', 'HID Mobile Access licence limit reached', {
+        retryable: false,
+        cause: err,
+      });
+    }
+    throw err;
+  }
+}

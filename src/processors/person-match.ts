@@ -1,0 +1,93 @@
+import { ProvisionerError } from '../lib/errors.ts';
+import type { Person, PersonInput } from '../lib/doorflow/types.ts';
+import type { PersonSnapshot } from '../lib/people-index.ts';
+import type { RosterEntry } from '../lib/roster.ts';
+
+/** Pure matching and diffing for the person step (unit-tested). */
+
+/** The person fields a roster entry maps to (only those the entry carries). */
+export function personInputFor(entry: RosterEntry): PersonInput {
+  const input: PersonInput = { first_name: entry.first_name, last_name: entry.last_name };
+  if (entry.email !== undefined) input.email = entry.email;
+  if (entry.system_id !== undefined) input.system_id = entry.system_id;
+  if (entry.mobile !== undefined) input.mobile = entry.mobile;
+  if (entry.department !== undefined) input.department = entry.department;
+  if (entry.job_title !== undefined) input.job_title = entry.job_title;
+  if (entry.group_ids !== undefined) input.group_ids = entry.group_ids;
+  return input;
+}
+
+const norm = (v: unknown): string => (typeof v === 'string' ? v.trim() : v == null ? '' : String(v));
+
+/** The mapped fields that differ (email compared case-insensitively, groups as a set); undefined if none. */
+export function fieldsToUpdate(entry: RosterEntry, current: PersonSnapshot): PersonInput | undefined {
+  const wanted = personInputFor(entry);
+  const diff: Record<string, unknown> = {};
+  let changed = false;
+  for (const field of [
+    'first_name',
+    'last_name',
+    'system_id',
+    'mobile',
+    'department',
+    'job_title',
+  ] as const) {
+    const value = wanted[field];
+    if (value === undefined) continue;
+    if (norm(value) !== norm(current[field])) {
+      diff[field] = value;
+      changed = true;
+    }
+  }
+  if (wanted.email !== undefined && norm(wanted.email).toLowerCase() !== norm(current.email).toLowerCase()) {
+    diff.email = wanted.email;
+    changed = true;
+  }
+  if (wanted.group_ids !== undefined) {
+    const have = new Set(current.group_ids ?? []);
+    const want = new Set(wanted.group_ids);
+    if (have.size !== want.size || [...want].some((g) => !have.has(g))) {
+      diff.group_ids = wanted.group_ids;
+      changed = true;
+    }
+  }
+  return changed ? (diff as PersonInput) : undefined;
+}
+
+/** DoorFlow's email filter is partial and case-insensitive: keep exact matches only, oldest first. */
+export function exactEmailMatches<T extends { id: number; email?: string | null }>(
+  people: T[],
+  email: string,
+): T[] {
+  const wanted = email.trim().toLowerCase();
+  return people.filter((p) => (p.email ?? '').trim().toLowerCase() === wanted).sort((a, b) => a.id - b.id);
+}
+
+export function exactSystemIdMatches<T extends { id: number; system_id?: string | null }>(
+  people: T[],
+  systemId: string,
+): T[] {
+  return people.filter((p) => (p.system_id ?? '').trim() === systemId.trim()).sort((a, b) => a.id - b.id);
+}
+
+/**
+ * Which existing person is this entry: the `system_id` match wins; else an exact email match,
+ * unless that person carries a different `system_id` (someone else holds the email: permanent).
+ */
+export function chooseExisting<T extends PersonSnapshot | Person>(
+  entry: RosterEntry,
+  bySystemId: T | undefined,
+  byEmail: T | undefined,
+): T | undefined {
+  if (bySystemId) return bySystemId;
+  if (!byEmail) return undefined;
+  const other = norm(byEmail.system_id);
+  if (entry.system_id && other && other !== entry.system_id.trim()) {
+    throw new ProvisionerError(
+      'email_conflict',
+      `person ${byEmail.id} already has this email with a different system_id`,
+      { retryable: false },
+    );
+  }
+  return byEmail;
+}

@@ -1,0 +1,145 @@
+import { DoorFlowError, ProvisionerError } from '../lib/errors.ts';
+import { snapshotOf, type PersonSnapshot } from '../lib/people-index.ts';
+import { type PersonPayload, personPayloadSchema, stepJobId } from '../lib/queues.ts';
+import { tryLock } from '../lib/locks.ts';
+import { contentionDelayMs, type JobContext, lockTtlMs, type ProcessorDeps } from './context.ts';
+import {
+  chooseExisting,
+  exactEmailMatches,
+  exactSystemIdMatches,
+  fieldsToUpdate,
+  personInputFor,
+} from './person-match.ts';
+
+/**
+ * Step 1: find or create the DoorFlow person for a roster entry, never two people for one key.
+ * Order: what we already mapped for this key → the run's prefetched index (or a remote lookup by
+ * system_id, then exact email) → create. A create whose response was lost leaves a pending mark,
+ * so the retry looks up before creating again. PUT only when a mapped field differs.
+ */
+
+export const queueName = 'person' as const;
+export const payloadSchema = personPayloadSchema;
+
+export interface PersonResult {
+  personId: number;
+  created: boolean;
+  updated: boolean;
+}
+
+export async function handle(p: PersonPayload, deps: ProcessorDeps, ctx: JobContext): Promise<PersonResult> {
+  const release = await tryLock(
+    deps.redis,
+    `${deps.prefix}:lock:person:${p.key}`,
+    ctx.jobId,
+    lockTtlMs(deps.config),
+  );
+  if (!release) throw await ctx.delay(contentionDelayMs());
+  let result: PersonResult;
+  try {
+    result = await settlePerson(p, deps, ctx);
+  } finally {
+    await release();
+  }
+  const next = { runId: p.runId, key: p.key, gen: p.gen, delivery: p.delivery, entry: p.entry };
+  await deps.runs.move(p.runId, p.key, 'credential', { personId: result.personId });
+  await deps.queues.add(
+    'credential',
+    { ...next, personId: result.personId, personCreated: result.created },
+    { jobId: stepJobId(p.runId, p.key, p.gen) },
+  );
+  return result;
+}
+
+async function settlePerson(p: PersonPayload, deps: ProcessorDeps, ctx: JobContext): Promise<PersonResult> {
+  const call = { signal: ctx.signal };
+  let existing = await fromMapping(p, deps, ctx);
+  if (!existing) {
+    const pending = await deps.people.isPending(p.key);
+    existing = p.indexed && !pending ? await fromIndex(p, deps) : await fromRemote(p, deps, ctx);
+  }
+  if (existing) {
+    const diff = fieldsToUpdate(p.entry, existing);
+    let snapshot = existing;
+    if (diff) {
+      ctx.logger.info({ personId: existing.id, fields: Object.keys(diff) }, 'updating person');
+      snapshot = snapshotOf(await deps.doorflow.updatePerson(existing.id, diff, call));
+    }
+    await deps.people.remember(p.key, { ...snapshot, id: existing.id });
+    return { personId: existing.id, created: false, updated: diff !== undefined };
+  }
+  await deps.people.markPending(p.key);
+  let created: PersonSnapshot;
+  try {
+    created = snapshotOf(await deps.doorflow.createPerson(personInputFor(p.entry), call));
+  } catch (err) {
+    // A 422 may mean the email is taken by a person our index missed: look up once and adopt.
+    if (err instanceof DoorFlowError && err.status === 422 && err.fieldErrors.email) {
+      const found = await fromRemote(p, deps, ctx);
+      if (found) {
+        await deps.people.remember(p.key, found);
+        return { personId: found.id, created: false, updated: false };
+      }
+    }
+    throw err;
+  }
+  ctx.logger.info({ personId: created.id }, 'created person');
+  await deps.people.remember(p.key, created);
+  return { personId: created.id, created: true, updated: false };
+}
+
+/** The person this key was settled to before (any run), with a current snapshot. */
+async function fromMapping(
+  p: PersonPayload,
+  deps: ProcessorDeps,
+  ctx: JobContext,
+): Promise<PersonSnapshot | undefined> {
+  const id = await deps.people.mappedId(p.key);
+  if (id === undefined) return undefined;
+  const indexed =
+    (p.entry.system_id ? await deps.people.bySystemId(p.entry.system_id) : undefined) ??
+    (p.entry.email ? await deps.people.byEmail(p.entry.email) : undefined);
+  if (indexed?.id === id) return indexed;
+  try {
+    return snapshotOf(await deps.doorflow.getPerson(id, { signal: ctx.signal }));
+  } catch (err) {
+    if (err instanceof DoorFlowError && err.status === 404) {
+      // Deleted in DoorFlow since: forget the mapping and match afresh.
+      await deps.people.forget(p.key);
+      return undefined;
+    }
+    throw err;
+  }
+}
+
+async function fromIndex(p: PersonPayload, deps: ProcessorDeps): Promise<PersonSnapshot | undefined> {
+  const bySid = p.entry.system_id ? await deps.people.bySystemId(p.entry.system_id) : undefined;
+  const byEmail = !bySid && p.entry.email ? await deps.people.byEmail(p.entry.email) : undefined;
+  return chooseExisting(p.entry, bySid, byEmail);
+}
+
+async function fromRemote(
+  p: PersonPayload,
+  deps: ProcessorDeps,
+  ctx: JobContext,
+): Promise<PersonSnapshot | undefined> {
+  const call = { signal: ctx.signal };
+  let bySid: PersonSnapshot | undefined;
+  if (p.entry.system_id) {
+    const page = await deps.doorflow.listPeople({ system_id: p.entry.system_id, per_page: 100 }, call);
+    const match = exactSystemIdMatches(page.items, p.entry.system_id)[0];
+    if (match) bySid = snapshotOf(match);
+  }
+  let byEmail: PersonSnapshot | undefined;
+  if (!bySid && p.entry.email) {
+    const page = await deps.doorflow.listPeople({ email: p.entry.email, per_page: 100 }, call);
+    const match = exactEmailMatches(page.items, p.entry.email)[0];
+    if (match) byEmail = snapshotOf(match);
+  }
+  if (!p.entry.system_id && !p.entry.email) {
+    throw new ProvisionerError('invalid_payload', 'entry has neither system_id nor email', {
+      retryable: false,
+    });
+  }
+  return chooseExisting(p.entry, bySid, byEmail);
+}
