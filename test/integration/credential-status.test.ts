@@ -1,0 +1,97 @@
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  countByStatus,
+  credentialsOfPerson,
+  getCredentialRecord,
+  getHistory,
+  personIdForSystemId,
+  recordStatus,
+  stuckProvisioningIds,
+} from '../../src/lib/credential-status.ts';
+import { deletePrefix, testRedis, uniquePrefix } from '../helpers/redis.ts';
+
+describe('credential status store', () => {
+  let redis: Redis;
+  const prefix = uniquePrefix('cs');
+  beforeAll(() => {
+    redis = testRedis();
+  });
+  afterAll(async () => {
+    await deletePrefix(redis, prefix);
+    await redis.quit();
+  });
+
+  it('keeps the current status, a timestamped history, and ignores repeats, stale and post-terminal changes', async () => {
+    const t0 = Date.UTC(2026, 0, 1);
+    const meta = { personId: 42, systemId: 'E-001', channel: 'email' };
+    expect(
+      (await recordStatus(redis, prefix, { id: 'c1', status: 'invited', atMs: t0, source: 'create', meta }))
+        .outcome,
+    ).toBe('changed');
+    expect(
+      (await recordStatus(redis, prefix, { id: 'c1', status: 'invited', atMs: t0 + 5, source: 'poll' }))
+        .outcome,
+    ).toBe('same');
+    expect(
+      await recordStatus(redis, prefix, {
+        id: 'c1',
+        status: 'provisioning',
+        atMs: t0 + 10,
+        source: 'webhook',
+      }),
+    ).toEqual({
+      outcome: 'changed',
+      previous: 'invited',
+    });
+    // A reordered, older event does not move the status back.
+    expect(
+      (await recordStatus(redis, prefix, { id: 'c1', status: 'invited', atMs: t0 + 1, source: 'webhook' }))
+        .outcome,
+    ).toBe('stale');
+    await recordStatus(redis, prefix, {
+      id: 'c1',
+      status: 'weird-new-status',
+      atMs: t0 + 20,
+      source: 'webhook',
+    });
+    await recordStatus(redis, prefix, { id: 'c1', status: 'revoked', atMs: t0 + 30, source: 'webhook' });
+    expect(
+      (await recordStatus(redis, prefix, { id: 'c1', status: 'revoking', atMs: t0 + 40, source: 'revoke' }))
+        .outcome,
+    ).toBe('stale');
+
+    const rec = await getCredentialRecord(redis, prefix, 'c1');
+    expect(rec).toMatchObject({
+      id: 'c1',
+      status: 'revoked',
+      since: t0 + 30,
+      personId: 42,
+      systemId: 'E-001',
+      channel: 'email',
+    });
+    const history = await getHistory(redis, prefix, 'c1');
+    expect(history.map((h) => [h.from, h.status, h.source])).toEqual([
+      [null, 'invited', 'create'],
+      ['invited', 'provisioning', 'webhook'],
+      ['provisioning', 'weird-new-status', 'webhook'],
+      ['weird-new-status', 'revoked', 'webhook'],
+    ]);
+    expect(history[1]?.at).toBe(new Date(t0 + 10).toISOString());
+    expect(await credentialsOfPerson(redis, prefix, 42)).toEqual(['c1']);
+    expect(await personIdForSystemId(redis, prefix, 'E-001')).toBe(42);
+  });
+
+  it('counts by status and finds credentials stuck in provisioning', async () => {
+    const t0 = Date.UTC(2026, 0, 2);
+    await recordStatus(redis, prefix, { id: 'p1', status: 'provisioning', atMs: t0, source: 'webhook' });
+    await recordStatus(redis, prefix, {
+      id: 'p2',
+      status: 'provisioning',
+      atMs: t0 + 9 * 60_000,
+      source: 'webhook',
+    });
+    expect(await stuckProvisioningIds(redis, prefix, t0 + 10 * 60_000 + 1, 10 * 60_000)).toEqual(['p1']);
+    expect(await countByStatus(redis, prefix)).toMatchObject({ provisioning: 2, revoked: 1 });
+  });
+});
