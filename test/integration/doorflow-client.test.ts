@@ -1,0 +1,241 @@
+import type { Redis } from 'ioredis';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/lib/clock.ts';
+import { loadConfig } from '../../src/lib/config.ts';
+import { createDoorFlowClient, type DoorFlowClient } from '../../src/lib/doorflow/client.ts';
+import { DoorFlowError } from '../../src/lib/errors.ts';
+import { silentLogger } from '../../src/lib/logger.ts';
+import { type FakeDoorFlow, type FakeDoorFlowOptions, startFakeDoorFlow } from '../helpers/fake-doorflow.ts';
+import { deletePrefix, testRedis, uniquePrefix } from '../helpers/redis.ts';
+
+let redis: Redis;
+let prefix: string;
+let fake: FakeDoorFlow | undefined;
+const clients: DoorFlowClient[] = [];
+
+beforeEach(() => {
+  redis = testRedis();
+  prefix = uniquePrefix('df');
+});
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) await c.close();
+  await fake?.close();
+  fake = undefined;
+  await deletePrefix(redis, prefix);
+  await redis.quit();
+});
+
+async function setup(
+  fakeOptions: FakeDoorFlowOptions = {},
+  env: Record<string, string> = {},
+  clock?: ManualClock,
+): Promise<{ fake: FakeDoorFlow; client: DoorFlowClient }> {
+  fake = await startFakeDoorFlow(fakeOptions);
+  const config = loadConfig({
+    DOORFLOW_BASE_URL: fake.url,
+    DOORFLOW_ACCESS_TOKEN: 'fake-token',
+    DOORFLOW_RATE_LIMIT: '200',
+    DOORFLOW_TIMEOUT_MS: '5000',
+    ...env,
+  });
+  const client = createDoorFlowClient({
+    config: config.doorflow,
+    redis,
+    prefix,
+    logger: silentLogger(),
+    ...(clock ? { clock } : {}),
+  });
+  clients.push(client);
+  return { fake, client };
+}
+
+async function caught(promise: Promise<unknown>): Promise<DoorFlowError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(DoorFlowError);
+  return err as DoorFlowError;
+}
+
+const refreshEnv = {
+  DOORFLOW_ACCESS_TOKEN: 'stale-access',
+  DOORFLOW_REFRESH_TOKEN: 'refresh-0',
+  DOORFLOW_CLIENT_ID: 'client-1',
+  DOORFLOW_CLIENT_SECRET: 'secret-1',
+};
+const refreshFake = {
+  accessTokens: [],
+  refreshToken: 'refresh-0',
+  clientId: 'client-1',
+  clientSecret: 'secret-1',
+};
+
+describe('DoorFlow client over HTTP', () => {
+  it('walks 250 people in three pages of 100 using the Total header', async () => {
+    const { fake, client } = await setup({ people: 250 });
+    const ids: number[] = [];
+    for await (const person of client.iteratePeople()) ids.push(person.id);
+    expect(ids).toHaveLength(250);
+    expect(new Set(ids).size).toBe(250);
+    const pages = fake.requests.filter((r) => r.path === '/api/3/people');
+    expect(pages.map((r) => [r.query.get('page'), r.query.get('per_page')])).toEqual([
+      ['1', '100'],
+      ['2', '100'],
+      ['3', '100'],
+    ]);
+    const third = await client.listPeople({ page: 3, per_page: 500 });
+    expect(third).toMatchObject({ total: 250, perPage: 100, page: 3 });
+    expect(third.items).toHaveLength(50);
+    const bySystemId = await client.listPeople({ system_id: 'S7' });
+    expect(bySystemId.items.map((p) => p.id)).toEqual([7]);
+  });
+
+  it('maps a 422 to a typed error with field errors, and limit_reached to licence_limit', async () => {
+    const { client } = await setup({ people: 1, licenceLimit: 0 });
+    const invalid = await caught(client.createPerson({ first_name: 'Only' }));
+    expect(invalid).toMatchObject({ code: 'validation_failed', status: 422, retryable: false });
+    expect(invalid.fieldErrors).toEqual({ first_name: ["can't be blank"] });
+    const licence = await caught(client.createCredential(1, { credential_type_id: 8 }));
+    expect(licence).toMatchObject({ code: 'licence_limit', status: 422, retryable: false });
+    expect(licence.fieldErrors.limit_reached).toEqual([
+      'HID Mobile licence limit reached, contact DoorFlow Support',
+    ]);
+    const badType = await caught(client.createCredential(1, { credential_type_id: 999 }));
+    expect(badType.fieldErrors).toEqual({ credential_type_id: ['is not valid'] });
+  });
+
+  it('returns the existing credential on 409 and keeps invitation fields and unknown fields', async () => {
+    const { fake, client } = await setup({ people: 1, invitationCode: 'ABCD-EFGH-JKLM-NPQR' });
+    const first = await client.createCredential(1, { credential_type_id: 8 });
+    expect(first.created).toBe(true);
+    expect(first.credential).toMatchObject({
+      status: 'invited',
+      invitation_code: 'ABCD-EFGH-JKLM-NPQR',
+      future_field: { nested: true },
+    });
+    expect(first.credential.invitation_expires_at).toMatch(/^\d{4}-\d\d-\d\dT/);
+    const second = await client.createCredential(1, { credential_type_id: 8 });
+    expect(second).toEqual({ credential: first.credential, created: false });
+    const posts = fake.requests.filter((r) => r.method === 'POST');
+    expect(posts.map((r) => r.status)).toEqual([201, 409]);
+    const deleted = await client.deleteCredential(1, first.credential.id);
+    expect(deleted).toEqual({ status: 202 });
+    const again = await client.getCredential(1, first.credential.id, { ackToken: 'ack-123' });
+    expect(again.status).toBe('revoking');
+    expect(fake.requests.at(-1)?.query.get('ack_token')).toBe('ack-123');
+    expect(await client.listPersonCredentials(1)).toHaveLength(1);
+  });
+
+  it('reads credential types as a bare array or wrapped, and resolves the HID type id', async () => {
+    const { client } = await setup({ typesShape: 'wrapped', hidTypeId: 14 });
+    const types = await client.listCredentialTypes();
+    expect(types.map((t) => t.id)).toEqual([1, 14]);
+    expect(await client.resolveHidCredentialTypeId()).toBe(14);
+    await fake?.close();
+    const bare = await setup({ hidTypeId: 9 }, { HID_CREDENTIAL_TYPE_ID: '21' });
+    expect((await bare.client.listCredentialTypes()).map((t) => t.id)).toEqual([1, 9]);
+    expect(await bare.client.resolveHidCredentialTypeId()).toBe(21);
+  });
+
+  it('fetches webhook resources only from the DoorFlow origin', async () => {
+    const { fake, client } = await setup({ people: 1 });
+    const { credential } = await client.createCredential(1, { credential_type_id: 8 });
+    const body = await client.getResource(
+      `${fake.url}/api/3/people/1/credentials/${credential.id}?ack_token=ack-9`,
+    );
+    expect(body).toMatchObject({ id: credential.id });
+    expect(fake.requests.at(-1)?.query.get('ack_token')).toBe('ack-9');
+    const before = fake.requests.length;
+    const foreign = await caught(client.getResource('http://127.0.0.2:1/api/3/people/1?ack_token=x'));
+    expect(foreign).toMatchObject({ code: 'foreign_resource_url', retryable: false });
+    expect(foreign.message).not.toContain('ack_token');
+    expect(fake.requests.length).toBe(before);
+  });
+
+  it('on 401 refreshes the token once, stores the rotated pair in Redis, and retries the call', async () => {
+    const { fake, client } = await setup({ ...refreshFake, people: 3 }, refreshEnv);
+    const page = await client.listPeople();
+    expect(page.items).toHaveLength(3);
+    expect(fake.requests.map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual([
+      'GET /api/3/people 401',
+      'POST /oauth/token 200',
+      'GET /api/3/people 200',
+    ]);
+    const stored = await redis.hgetall(`${prefix}:tokens`);
+    expect(stored.refresh).toBe(fake.currentRefreshToken());
+    expect(stored.access).toBe(fake.requests.at(-1)?.token);
+    expect(Number(stored.expiresAt)).toBeGreaterThan(Date.now());
+    expect(await redis.exists(`${prefix}:tokens:lock`)).toBe(0);
+  });
+
+  it('refreshes 5 minutes before expiry without waiting for a 401', async () => {
+    const clock = new ManualClock(Date.now());
+    const { fake, client } = await setup({ ...refreshFake, people: 1 }, refreshEnv, clock);
+    await client.listPeople();
+    expect(fake.tokenRequests).toHaveLength(1);
+    clock.advance(54 * 60_000);
+    await client.listPeople();
+    expect(fake.tokenRequests).toHaveLength(1);
+    clock.advance(2 * 60_000); // 4 minutes left
+    await client.listPeople();
+    expect(fake.tokenRequests).toHaveLength(2);
+    expect(fake.requests.filter((r) => r.status === 401)).toHaveLength(1);
+  });
+
+  it('a refused refresh is a non-retryable 401 and the dead refresh token is not presented again', async () => {
+    const { fake, client } = await setup({ ...refreshFake, refreshToken: 'something-else' }, refreshEnv);
+    const first = await caught(client.listPeople());
+    expect(first).toMatchObject({ code: 'unauthorized', upstreamCode: 'invalid_grant', retryable: false });
+    const second = await caught(client.listPeople());
+    expect(second).toMatchObject({ code: 'unauthorized', retryable: false });
+    expect(fake.tokenRequests).toHaveLength(1);
+  });
+
+  it('a 401 with a static bearer token is not retryable', async () => {
+    const { fake, client } = await setup({ accessTokens: ['other'] });
+    const err = await caught(client.getPerson(1));
+    expect(err).toMatchObject({ code: 'unauthorized', status: 401, retryable: false });
+    expect(fake.requests).toHaveLength(1);
+  });
+
+  it('retries a GET after a 5xx but never a POST', async () => {
+    const { fake, client } = await setup({ people: 1 });
+    fake.inject({
+      method: 'GET',
+      path: /^\/api\/3\/people\/1$/,
+      status: 503,
+      body: { error: 'unavailable' },
+    });
+    expect((await client.getPerson(1)).id).toBe(1);
+    expect(fake.requests.map((r) => r.status)).toEqual([503, 200]);
+    fake.inject({ method: 'POST', path: /people$/, status: 500, body: { error: 'internal_server_error' } });
+    const err = await caught(client.createPerson({ first_name: 'A', last_name: 'B' }));
+    expect(err).toMatchObject({ code: 'server_error', status: 500, retryable: true });
+    expect(fake.requests.filter((r) => r.method === 'POST')).toHaveLength(1);
+  });
+
+  it('a 429 pauses the fleet budget for Retry-After, then the GET goes through', async () => {
+    const { fake, client } = await setup({ people: 1 });
+    fake.inject({ method: 'GET', path: /people$/, status: 429, headers: { 'Retry-After': '1' }, body: {} });
+    const started = performance.now();
+    await client.listPeople();
+    const [limited, retried] = fake.requests;
+    expect(limited?.status).toBe(429);
+    expect(retried?.status).toBe(200);
+    expect((retried?.at ?? 0) - (limited?.at ?? 0)).toBeGreaterThanOrEqual(995);
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(client.budgetStats().pausesSet).toBe(1);
+  });
+
+  it('waiting for the budget honours the AbortSignal', async () => {
+    const { fake, client } = await setup({ people: 1 });
+    await redis.set(`${prefix}:budget:pause`, '1', 'PX', 10_000);
+    const started = performance.now();
+    const err = await caught(client.listPeople({}, { signal: AbortSignal.timeout(200) }));
+    expect(err).toMatchObject({ code: 'aborted', retryable: true });
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(fake.requests).toHaveLength(0);
+  });
+});
