@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { z } from 'zod';
 import { stripSecrets } from '../lib/dead-letter.ts';
 import { errorCode, isRetryable, PayloadError } from '../lib/errors.ts';
-import { BACKOFF_TYPE, backoffStrategy, type QueueName } from '../lib/queues.ts';
+import { backoffStrategy, type QueueName } from '../lib/queues.ts';
 import type { JobContext, ProcessorDeps } from './context.ts';
 import * as credential from './credential.ts';
 import * as deliverWebhook from './deliver-webhook.ts';

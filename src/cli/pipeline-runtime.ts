@@ -1,0 +1,114 @@
+import got from 'got';
+import type { Redis } from 'ioredis';
+import { type Clock, systemClock } from '../lib/clock.ts';
+import type { Config } from '../lib/config.ts';
+import { DeadLetterStore } from '../lib/dead-letter.ts';
+import { createDoorFlowClient, type DoorFlowClient } from '../lib/doorflow/client.ts';
+import type { Logger } from '../lib/logger.ts';
+import { PeopleIndex } from '../lib/people-index.ts';
+import { createQueues, type Queues } from '../lib/queues.ts';
+import { createRedis } from '../lib/redis.ts';
+import { RunStore } from '../lib/runs.ts';
+import type { ProcessorDeps } from '../processors/context.ts';
+import type { IntakeDeps } from '../producers/intake.ts';
+
+/**
+ * Composition of the pipeline's parts for a command (worker, import, dlq, runs, demo) and for
+ * tests: two Redis connections (commands + BullMQ workers), the queue registry, run records, the
+ * dead-letter store, the people index and the DoorFlow client. `close()` releases all of it.
+ */
+export interface Pipeline {
+  readonly config: Config;
+  readonly redis: Redis;
+  /** BullMQ worker connection (retries forever); opened lazily. */
+  workerConnection(): Redis;
+  readonly queues: Queues;
+  readonly runs: RunStore;
+  readonly deadLetters: DeadLetterStore;
+  readonly people: PeopleIndex;
+  /** The DoorFlow client; opened lazily (dlq/runs commands never need it). */
+  doorflow(): DoorFlowClient;
+  processorDeps(): ProcessorDeps;
+  intakeDeps(withDoorFlow?: boolean): IntakeDeps;
+  close(): Promise<void>;
+}
+
+export function buildPipeline(
+  config: Config,
+  options: { redisUrl: string; logger: Logger; clock?: Clock; role?: 'worker' | 'producer' },
+): Pipeline {
+  const prefix = config.queuePrefix;
+  const clock = options.clock ?? systemClock;
+  const redis = createRedis(options.redisUrl, options.role ?? 'producer');
+  redis.on('error', (err) => options.logger.debug({ err }, 'redis connection error'));
+  let workerRedis: Redis | undefined;
+  let client: DoorFlowClient | undefined;
+  const queues = createQueues(redis, prefix, config.jobs);
+  const runs = new RunStore(redis, prefix, () => clock.now());
+  const deadLetters = new DeadLetterStore(redis, prefix, () => clock.now());
+  const people = new PeopleIndex(redis, prefix);
+  const http = got.extend({ retry: { limit: 0 } });
+  const doorflow = () => {
+    client ??= createDoorFlowClient({
+      config: config.doorflow,
+      redis,
+      prefix,
+      logger: options.logger,
+      clock,
+    });
+    return client;
+  };
+  const pipeline: Pipeline = {
+    config,
+    redis,
+    workerConnection() {
+      workerRedis ??= createRedis(options.redisUrl, 'worker');
+      return workerRedis;
+    },
+    queues,
+    runs,
+    deadLetters,
+    people,
+    doorflow,
+    processorDeps() {
+      const api = doorflow();
+      return {
+        config,
+        doorflow: api,
+        hidCredentialTypeId: () => api.resolveHidCredentialTypeId(),
+        redis,
+        prefix,
+        queues,
+        runs,
+        deadLetters,
+        people,
+        http,
+        clock,
+        logger: options.logger,
+      };
+    },
+    intakeDeps(withDoorFlow = true) {
+      return {
+        config,
+        queues,
+        runs,
+        people,
+        logger: options.logger,
+        ...(withDoorFlow ? { doorflow: doorflow() } : {}),
+      };
+    },
+    async close() {
+      await queues.close();
+      await client?.close();
+      for (const connection of [workerRedis, redis]) {
+        if (!connection) continue;
+        try {
+          await connection.quit();
+        } catch {
+          connection.disconnect();
+        }
+      }
+    },
+  };
+  return pipeline;
+}
