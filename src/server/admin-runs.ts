@@ -1,0 +1,197 @@
+import express, { type Request, type Response, type Router } from 'express';
+import type { DeadLetter, DeadLetterStore } from '../lib/dead-letter.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { Queues } from '../lib/queues.ts';
+import { entryOutcome, type RunRecord, type RunStore, runSucceeded } from '../lib/runs.ts';
+import type { AdminAuth, AdminPrincipal } from './admin-auth.ts';
+import { html, isoTime, layout, postButton, type SafeHtml } from './admin-html.ts';
+
+/**
+ * `/admin/runs`: runs with their counts and outcome, one run's entries by outcome with error codes,
+ * and the dead-letter entries with replay buttons (per entry and per error code). Replay calls
+ * `DeadLetterStore.replay`, the same code as `dlq replay`. Pages show keys, ids, statuses and error
+ * codes only: no invitation code or token is in any of the stores read here, and the renderer
+ * blanks anything shaped like one anyway. Mount behind the admin auth middleware.
+ */
+
+export interface AdminRunsDeps {
+  runs: RunStore;
+  deadLetters: DeadLetterStore;
+  queues: Queues;
+  auth: AdminAuth;
+  logger: Logger;
+}
+
+/** Entries shown per outcome group on a run page. */
+const GROUP_LIMIT = 500;
+const DEAD_LIMIT = 500;
+
+function principal(res: Response): AdminPrincipal | undefined {
+  return res.locals.admin as AdminPrincipal | undefined;
+}
+
+function page(res: Response, title: string, body: SafeHtml): void {
+  const who = principal(res);
+  res
+    .set('Cache-Control', 'no-store')
+    .set(
+      'Content-Security-Policy',
+      "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+    )
+    .set('X-Content-Type-Options', 'nosniff')
+    .type('html')
+    .send(layout(title, body, { logout: who?.via === 'cookie', ...(who?.csrf ? { csrf: who.csrf } : {}) }));
+}
+
+function runOutcome(run: RunRecord): { text: string; cls: string } {
+  if (run.finishedAt === undefined) return { text: 'running', cls: 'pending' };
+  return runSucceeded(run)
+    ? { text: 'succeeded', cls: 'ok' }
+    : { text: 'finished with failures', cls: 'bad' };
+}
+
+function failedCount(run: RunRecord): number {
+  return run.dead + (run.counts.invalid ?? 0);
+}
+
+function deadTable(letters: DeadLetter[], csrf: string | undefined, back: string, runId?: string): SafeHtml {
+  if (letters.length === 0) return html`<p id="no-dead-letters">No dead-letter entries.</p>`;
+  const byCode = new Map<string, number>();
+  for (const d of letters) byCode.set(d.code, (byCode.get(d.code) ?? 0) + 1);
+  const codeButtons = [...byCode].map(
+    ([code, n]) =>
+      html`<li>${code} (${n}) ${postButton('/admin/dead-letters/replay', `Replay all ${code}`, csrf, { code, back, ...(runId ? { run: runId } : {}) })}</li>`,
+  );
+  const rows = letters.slice(0, DEAD_LIMIT).map(
+    (
+      d,
+    ) => html`<tr data-dead-letter="${d.id}"><td>${d.id}</td><td><a href="/admin/runs/${encodeURIComponent(d.runId)}">${d.runId}</a></td>
+<td>${d.key}</td><td>${d.queue}</td><td class="bad">${d.code}</td><td>${d.httpStatus ?? ''}</td><td>${d.message}</td>
+<td>${d.attempts}</td><td>${isoTime(d.lastFailedAt)}</td>
+<td>${postButton(`/admin/dead-letters/${encodeURIComponent(d.id)}/replay`, 'Replay', csrf, { back })}</td></tr>`,
+  );
+  const more = letters.length > DEAD_LIMIT ? html`<p>… and ${letters.length - DEAD_LIMIT} more.</p>` : html``;
+  return html`<ul class="codes">${codeButtons}</ul>
+<table id="dead-letters"><thead><tr><th>id</th><th>run</th><th>key</th><th>step</th><th>error code</th><th>HTTP</th>
+<th>message</th><th>attempts</th><th>last failure (UTC)</th><th></th></tr></thead><tbody>${rows}</tbody></table>${more}`;
+}
+
+function flash(req: Request): SafeHtml {
+  const replayed = req.query.replayed;
+  if (typeof replayed !== 'string') return html``;
+  const skipped = typeof req.query.skipped === 'string' ? req.query.skipped : '0';
+  return html`<p class="flash" role="status">Replayed ${replayed} dead-letter entr${replayed === '1' ? 'y' : 'ies'}; skipped ${skipped}.</p>`;
+}
+
+export function adminRunsRouter(deps: AdminRunsDeps): Router {
+  const router = express.Router();
+  const form = express.urlencoded({ extended: false, limit: '8kb' });
+
+  router.get('/admin', (_req, res) => res.redirect(302, '/admin/runs'));
+
+  router.get('/admin/runs', async (req, res) => {
+    const [runs, letters] = await Promise.all([deps.runs.list(50), deps.deadLetters.list()]);
+    const rows = runs.map((run) => {
+      const outcome = runOutcome(run);
+      return html`<tr data-run="${run.id}"><td><a href="/admin/runs/${encodeURIComponent(run.id)}">${run.id}</a></td>
+<td>${run.source}</td><td>${run.delivery}</td><td>${isoTime(run.createdAt)}</td><td>${isoTime(run.finishedAt)}</td>
+<td>${run.total}</td><td>${run.counts.provisioned ?? 0}</td><td>${run.counts.already_provisioned ?? 0}</td>
+<td>${failedCount(run)}</td><td class="${outcome.cls}">${outcome.text}</td></tr>`;
+    });
+    const csrf = principal(res)?.csrf;
+    page(
+      res,
+      'Runs',
+      html`${flash(req)}<table id="runs"><thead><tr><th>run</th><th>source</th><th>delivery</th><th>started (UTC)</th>
+<th>finished (UTC)</th><th>entries</th><th>provisioned</th><th>already provisioned</th><th>failed</th><th>outcome</th></tr></thead>
+<tbody>${rows}</tbody></table>${runs.length === 0 ? html`<p>No runs yet.</p>` : html``}
+<h2>Dead letters</h2>${deadTable(letters, csrf, '/admin/runs')}`,
+    );
+  });
+
+  router.get('/admin/runs/:id', async (req, res) => {
+    const run = await deps.runs.get(req.params.id);
+    if (!run) {
+      res.status(404);
+      page(res, 'Run not found', html`<p>No run ${req.params.id}.</p>`);
+      return;
+    }
+    const [entries, letters] = await Promise.all([
+      deps.runs.entries(run.id),
+      deps.deadLetters.list({ runId: run.id }),
+    ]);
+    const groups = new Map<string, typeof entries>();
+    for (const e of entries) {
+      const outcome = entryOutcome(e.status, e.detail).replace(/:.*$/, '');
+      groups.set(outcome, [...(groups.get(outcome) ?? []), e]);
+    }
+    const order = ['failed', 'pending', 'provisioned', 'already_provisioned'];
+    const sections = [...groups]
+      .sort(([a], [b]) => order.indexOf(a) - order.indexOf(b))
+      .map(([outcome, list]) => {
+        const rows = list.slice(0, GROUP_LIMIT).map(
+          (e) => html`<tr data-entry="${e.key}"><td>${e.key}</td><td>${entryOutcome(e.status, e.detail)}</td>
+<td>${e.detail.personId ?? ''}</td><td>${e.detail.credentialId ?? ''}</td><td>${e.detail.channel ?? ''}</td>
+<td class="${e.detail.code && outcome === 'failed' ? 'bad' : ''}">${outcome === 'failed' ? (e.detail.code ?? '') : ''}</td>
+<td>${isoTime(e.detail.at)}</td></tr>`,
+        );
+        const more =
+          list.length > GROUP_LIMIT ? html`<p>… and ${list.length - GROUP_LIMIT} more.</p>` : html``;
+        return html`<h3 id="group-${outcome}">${outcome} (${list.length})</h3><table class="entries"><thead><tr><th>key</th>
+<th>outcome</th><th>person id</th><th>credential id</th><th>channel</th><th>error code</th><th>updated (UTC)</th></tr></thead>
+<tbody>${rows}</tbody></table>${more}`;
+      });
+    const outcome = runOutcome(run);
+    const counts = Object.entries(run.counts)
+      .filter(([, n]) => n > 0)
+      .map(([status, n]) => html`<li>${status}: ${n}</li>`);
+    page(
+      res,
+      `Run ${run.id}`,
+      html`${flash(req)}<p>Source ${run.source}; delivery ${run.delivery}; started ${isoTime(run.createdAt)}; finished
+${isoTime(run.finishedAt) || '—'}; outcome <strong class="${outcome.cls}" id="run-outcome">${outcome.text}</strong>.</p>
+<ul id="run-counts"><li>entries: ${run.total}</li>${counts}</ul>
+<h2>Dead letters</h2>${deadTable(letters, principal(res)?.csrf, `/admin/runs/${run.id}`, run.id)}
+<h2>Entries</h2>${sections}`,
+    );
+  });
+
+  const backTo = (value: unknown): string =>
+    typeof value === 'string' && /^\/admin\/runs(\/[\w.-]+)?$/.test(value) ? value : '/admin/runs';
+
+  const replay = async (req: Request, res: Response, letters: DeadLetter[]) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    if (!deps.auth.checkCsrf(res, body._csrf)) {
+      res.status(403).json({ error: 'forbidden', message: 'missing or wrong CSRF token' });
+      return;
+    }
+    const result = await deps.deadLetters.replay(letters, { queues: deps.queues, runs: deps.runs });
+    deps.logger.info(
+      { replayed: result.replayed.length, skipped: result.skipped.length, via: principal(res)?.via },
+      'dead letters replayed from the admin page',
+    );
+    const back = backTo(body.back);
+    res.redirect(303, `${back}?replayed=${result.replayed.length}&skipped=${result.skipped.length}`);
+  };
+
+  router.post('/admin/dead-letters/replay', form, async (req, res) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    if (typeof body.code !== 'string' || body.code === '') {
+      res.status(400).json({ error: 'bad_request', message: 'code is required' });
+      return;
+    }
+    const runId = typeof body.run === 'string' && body.run !== '' ? body.run : undefined;
+    await replay(req, res, await deps.deadLetters.list({ code: body.code, ...(runId ? { runId } : {}) }));
+  });
+
+  router.post('/admin/dead-letters/:id/replay', form, async (req, res) => {
+    const letter = await deps.deadLetters.get(req.params.id);
+    if (!letter) {
+      res.status(404).json({ error: 'not_found', message: 'no such dead-letter entry' });
+      return;
+    }
+    await replay(req, res, [letter]);
+  });
+
+  return router;
+}

@@ -1,0 +1,71 @@
+import express, { type Router } from 'express';
+import type { Redis } from 'ioredis';
+import { DEFAULT_HEARTBEAT_STALE_MS, liveWorkers } from '../lib/heartbeat.ts';
+
+/**
+ * `/healthz`: the process is up and serving (no dependencies, so an orchestrator does not restart
+ * the server because Redis blinked). `/readyz`: Redis answers PING and at least one worker has
+ * heartbeated recently (see `src/lib/heartbeat.ts`); 503 with the failing checks otherwise.
+ */
+
+export interface HealthOptions {
+  redis: Redis;
+  prefix: string;
+  /** Workers are stale after this long without a beat. Default 20 s. */
+  staleAfterMs?: number;
+  /** Readiness requires a live worker. Default true. */
+  requireWorkers?: boolean;
+  /** PING time-out. Default 2 s. */
+  timeoutMs?: number;
+}
+
+interface Check {
+  ok: boolean;
+  detail: string;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+export function healthRouter(options: HealthOptions): Router {
+  const router = express.Router();
+  const timeoutMs = options.timeoutMs ?? 2_000;
+  router.get('/healthz', (_req, res) => {
+    res.set('Cache-Control', 'no-store').json({ status: 'ok', uptime_s: Math.round(process.uptime()) });
+  });
+  router.get('/readyz', async (_req, res) => {
+    const checks: Record<string, Check> = {};
+    try {
+      const pong = await withTimeout(options.redis.ping(), timeoutMs);
+      checks.redis = { ok: pong === 'PONG', detail: pong };
+    } catch (err) {
+      checks.redis = { ok: false, detail: err instanceof Error ? err.message : String(err) };
+    }
+    if (options.requireWorkers ?? true) {
+      if (checks.redis.ok) {
+        try {
+          const ids = await withTimeout(
+            liveWorkers(options.redis, options.prefix, options.staleAfterMs ?? DEFAULT_HEARTBEAT_STALE_MS),
+            timeoutMs,
+          );
+          checks.workers = { ok: ids.length > 0, detail: `${ids.length} live worker(s)` };
+        } catch (err) {
+          checks.workers = { ok: false, detail: err instanceof Error ? err.message : String(err) };
+        }
+      } else {
+        checks.workers = { ok: false, detail: 'redis unreachable' };
+      }
+    }
+    const ready = Object.values(checks).every((c) => c.ok);
+    res
+      .status(ready ? 200 : 503)
+      .set('Cache-Control', 'no-store')
+      .json({ status: ready ? 'ready' : 'not_ready', checks });
+  });
+  return router;
+}
