@@ -41,11 +41,6 @@ export const REPORT_COLUMNS: readonly (keyof ReportRow)[] = [
 
 export type ReportFormat = 'csv' | 'json';
 
-/** Hash of roster key → display name, written at intake (names are not in the entry detail). */
-export function runNamesKey(prefix: string, runId: string): string {
-  return `${prefix}:run:${runId}:names`;
-}
-
 export interface RunReportDeps {
   redis: Redis;
   prefix: string;
@@ -69,7 +64,7 @@ export async function buildRunReport(deps: RunReportDeps, runId: string): Promis
   if (!run) return undefined;
   const [entries, names, dead] = await Promise.all([
     deps.runs.entries(runId),
-    deps.redis.hgetall(runNamesKey(deps.prefix, runId)),
+    deps.runs.names(runId),
     deps.deadLetters ? deps.deadLetters.list({ runId }) : Promise.resolve([]),
   ]);
   const deadByKey = new Map(dead.map((d) => [d.key, d]));

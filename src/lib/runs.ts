@@ -180,6 +180,19 @@ export class RunStore {
     return changed;
   }
 
+  /**
+   * Display names by roster key, for `runs report`. Kept apart from the entry detail, which each
+   * move replaces.
+   */
+  async setNames(runId: string, names: Record<string, string>): Promise<void> {
+    if (Object.keys(names).length > 0)
+      await this.redis.hset(`${runKeys(this.prefix, runId).run}:names`, names);
+  }
+
+  async names(runId: string): Promise<Record<string, string>> {
+    return await this.redis.hgetall(`${runKeys(this.prefix, runId).run}:names`);
+  }
+
   async countRetry(runId: string, step: string): Promise<void> {
     await this.redis.hincrby(runKeys(this.prefix, runId).run, `retries:${step}`, 1);
   }

@@ -116,6 +116,12 @@ export async function enqueueEntries(
   const result: IntakeResult = { accepted: 0, duplicates: 0, rejected: [] };
   let batch: { payload: PayloadInput<'person'>; opts: { jobId: string } }[] = [];
   const flush = async () => {
+    await deps.runs.setNames(
+      run.runId,
+      Object.fromEntries(
+        batch.map((j) => [j.payload.key, `${j.payload.entry.first_name} ${j.payload.entry.last_name}`]),
+      ),
+    );
     await deps.queues.addBulk('person', batch);
     batch = [];
   };
