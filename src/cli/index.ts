@@ -3,9 +3,10 @@ import { Command, CommanderError } from 'commander';
 import { ProvisionerError } from '../lib/errors.ts';
 import { EXIT } from './exit-codes.ts';
 import { registerConfigCommand } from './config-check.ts';
+import { registerSimulateCommand } from './simulate.ts';
 
 /** Each command lives in its own module and registers itself here. */
-const registrations: ((program: Command) => void)[] = [registerConfigCommand];
+const registrations: ((program: Command) => void)[] = [registerConfigCommand, registerSimulateCommand];
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
