@@ -1,0 +1,84 @@
+import type { Express } from 'express';
+import type { Redis } from 'ioredis';
+import type { Config } from '../lib/config.ts';
+import type { DeadLetterStore } from '../lib/dead-letter.ts';
+import type { Logger } from '../lib/logger.ts';
+import { type Metrics, queueJobCounts, type ScrapeSources } from '../lib/metrics.ts';
+import { QUEUE_NAMES, type Queues } from '../lib/queues.ts';
+import type { RunStore } from '../lib/runs.ts';
+import { type AdminAccess, type AdminAuth, createAdminAuth, resolveAdminAccess } from './admin-auth.ts';
+import { mountQueuesDashboard } from './admin-queues.ts';
+import { adminRunsRouter } from './admin-runs.ts';
+import { healthRouter } from './health.ts';
+import { metricsRouter } from './metrics-route.ts';
+
+/**
+ * Mounts the ops surface on the `serve` app in one call: `/healthz`, `/readyz`, `/metrics`,
+ * `/login` + `/logout`, and everything under `/admin` behind the admin auth (Bull Board at
+ * `/admin/queues`, runs and dead letters at `/admin/runs`). Also points the metrics' scrape-time
+ * gauges at the queues and the dead-letter store.
+ */
+
+export interface OpsDeps {
+  config: Config;
+  /** A plain (non-blocking) connection for health checks and stores. */
+  redis: Redis;
+  queues: Queues;
+  runs: RunStore;
+  deadLetters: DeadLetterStore;
+  metrics: Metrics;
+  logger: Logger;
+  /** From `serve --insecure-local`: no credentials needed, but bound to 127.0.0.1. */
+  insecureLocal?: boolean;
+  /** Bull Board without retry/clean. Default false. */
+  readOnlyQueues?: boolean;
+  /** `/readyz` requires a heartbeating worker. Default true. */
+  requireWorkers?: boolean;
+  /** Extra scrape-time sources (credentials by status, stuck provisioning) from other areas. */
+  scrapeSources?: Omit<ScrapeSources, 'jobCounts' | 'deadLetterSize'>;
+  /** Set the session cookie's Secure flag (serve behind HTTPS). Default false. */
+  secureCookie?: boolean;
+}
+
+export interface MountedOps {
+  access: AdminAccess;
+  auth: AdminAuth;
+}
+
+/**
+ * Resolves admin access first, so a missing ADMIN_TOKEN fails start-up (ConfigError) before any
+ * route exists. Bind the server to `access.host`.
+ */
+export function mountOps(app: Express, deps: OpsDeps): MountedOps {
+  const access = resolveAdminAccess(deps.config.admin, { insecureLocal: deps.insecureLocal ?? false });
+  const auth = createAdminAuth(deps.config.admin, access, { secureCookie: deps.secureCookie ?? false });
+  const queues = QUEUE_NAMES.map((name) => deps.queues.get(name));
+
+  deps.metrics.setScrapeSources({
+    ...deps.scrapeSources,
+    jobCounts: queueJobCounts(queues),
+    deadLetterSize: () => deps.deadLetters.count(),
+  });
+
+  app.use(
+    healthRouter({ redis: deps.redis, prefix: deps.config.queuePrefix, requireWorkers: deps.requireWorkers ?? true }),
+  );
+  if (deps.metrics.registry) app.use(metricsRouter(deps.metrics.registry));
+  app.use(auth.loginRouter());
+  // One guard for the whole subtree: unknown /admin paths answer 401 too, not 404.
+  app.use('/admin', (req, res, next) => auth.middleware(req, res, next));
+  mountQueuesDashboard(app, (_req, _res, next) => next(), { queues, readOnly: deps.readOnlyQueues ?? false });
+  app.use(
+    adminRunsRouter({
+      runs: deps.runs,
+      deadLetters: deps.deadLetters,
+      queues: deps.queues,
+      auth,
+      logger: deps.logger,
+    }),
+  );
+  if (access.mode === 'open') {
+    deps.logger.warn('admin pages are open without authentication (--insecure-local): bound to 127.0.0.1');
+  }
+  return { access, auth };
+}
