@@ -172,6 +172,8 @@ const envSchema = z.object({
   JOB_BACKOFF_MS: intInRange(100, 3_600_000, 2_000),
   JOB_BACKOFF_MAX_MS: intInRange(1_000, 86_400_000, 1_800_000),
   WORKER_CONCURRENCY: intInRange(1, 1000, 16),
+  WORKER_LOCK_DURATION: duration('30s'),
+  WORKER_MAX_STALLED: intInRange(1, 1000, 10),
 
   ADMIN_TOKEN: optionalString,
   ADMIN_AUTH: adminAuth,
@@ -242,6 +244,10 @@ export interface Config {
     readonly backoffMs: number;
     readonly backoffMaxMs: number;
     readonly concurrency: number;
+    /** Job lock; a crashed worker's jobs are recovered after about this long. */
+    readonly lockDurationMs: number;
+    /** How often a job may be recovered from a crashed worker before it fails. */
+    readonly maxStalledCount: number;
   };
   readonly admin: {
     readonly token: string | undefined;
@@ -341,6 +347,8 @@ export function loadConfig(env: Env, overrides: Env = {}): Config {
       backoffMs: e.JOB_BACKOFF_MS,
       backoffMaxMs: e.JOB_BACKOFF_MAX_MS,
       concurrency: e.WORKER_CONCURRENCY,
+      lockDurationMs: e.WORKER_LOCK_DURATION,
+      maxStalledCount: e.WORKER_MAX_STALLED,
     },
     admin: {
       token: e.ADMIN_TOKEN,

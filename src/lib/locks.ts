@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { luaScript } from './doorflow/lua.ts';
 
 /**
  * Short per-resource locks (person per roster key, credential per person, delivery per
@@ -7,19 +8,19 @@ import type { Redis } from 'ioredis';
  * of a job), it takes its own lock back at once instead of waiting for the TTL.
  */
 
-const ACQUIRE_LUA = `
+const ACQUIRE = luaScript(`
 local current = redis.call('GET', KEYS[1])
 if current == false or current == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   return 1
 end
 return 0
-`;
+`);
 
-const RELEASE_LUA = `
+const RELEASE = luaScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
-`;
+`);
 
 /** Tries to take `key` for `owner`; resolves to a release function, or undefined when held by another. */
 export async function tryLock(
@@ -28,9 +29,9 @@ export async function tryLock(
   owner: string,
   ttlMs: number,
 ): Promise<(() => Promise<void>) | undefined> {
-  const ok = Number(await redis.eval(ACQUIRE_LUA, 1, key, owner, ttlMs)) === 1;
+  const ok = Number(await ACQUIRE.run(redis, [key], [owner, ttlMs])) === 1;
   if (!ok) return undefined;
   return async () => {
-    await redis.eval(RELEASE_LUA, 1, key, owner);
+    await RELEASE.run(redis, [key], [owner]);
   };
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { luaScript } from './doorflow/lua.ts';
 import type { DeliveryChannelName } from './roster.ts';
 
 /**
@@ -52,7 +53,7 @@ export interface RunRecord {
   dead: number;
 }
 
-const TRANSITION_LUA = `
+const TRANSITION = luaScript(`
 local function rank(s)
   if s == 'person' then return 1 end
   if s == 'credential' then return 2 end
@@ -89,16 +90,16 @@ if detail ~= '' then redis.call('HSET', KEYS[3], key, detail) end
 redis.call('HINCRBY', KEYS[1], 'count:' .. new, 1)
 if isdead(new) then redis.call('HINCRBY', KEYS[1], 'dead', 1) end
 return 1
-`;
+`);
 
-const CHECK_FINISHED_LUA = `
+const CHECK_FINISHED = luaScript(`
 if ARGV[2] == 'close' then redis.call('HSET', KEYS[1], 'intake', 'closed') end
 local h = redis.call('HMGET', KEYS[1], 'intake', 'total', 'count:provisioned', 'count:already_provisioned', 'count:invalid', 'dead')
 local finished = h[1] == 'closed' and (tonumber(h[2]) or 0) == (tonumber(h[3]) or 0) + (tonumber(h[4]) or 0) + (tonumber(h[5]) or 0) + (tonumber(h[6]) or 0)
 if finished then redis.call('HSETNX', KEYS[1], 'finishedAt', ARGV[1]) return 1 end
 redis.call('HDEL', KEYS[1], 'finishedAt')
 return 0
-`;
+`);
 
 export interface RunKeys {
   run: string;
@@ -200,14 +201,14 @@ export class RunStore {
   /** Marks intake complete (no more entries) and checks whether the run is already finished. */
   async closeIntake(runId: string): Promise<boolean> {
     return (
-      (await this.redis.eval(CHECK_FINISHED_LUA, 1, runKeys(this.prefix, runId).run, this.now(), 'close')) ===
+      (await CHECK_FINISHED.run(this.redis, [runKeys(this.prefix, runId).run], [this.now(), 'close'])) ===
       1
     );
   }
 
   async checkFinished(runId: string): Promise<boolean> {
     return (
-      (await this.redis.eval(CHECK_FINISHED_LUA, 1, runKeys(this.prefix, runId).run, this.now(), 'check')) ===
+      (await CHECK_FINISHED.run(this.redis, [runKeys(this.prefix, runId).run], [this.now(), 'check'])) ===
       1
     );
   }
@@ -260,17 +261,10 @@ export class RunStore {
   ): Promise<number> {
     const keys = runKeys(this.prefix, runId);
     const json = detail ? JSON.stringify({ ...detail, at: detail.at ?? this.now() }) : '';
-    const result = await this.redis.eval(
-      TRANSITION_LUA,
-      3,
-      keys.run,
-      keys.status,
-      keys.entries,
-      key,
-      status,
-      json,
-      this.now(),
-      mode,
+    const result = await TRANSITION.run(
+      this.redis,
+      [keys.run, keys.status, keys.entries],
+      [key, status, json, this.now(), mode],
     );
     return Number(result);
   }

@@ -35,11 +35,11 @@ export interface StartWorkersOptions {
   extraProcessors?: ProcessorDefinition[];
   /** Jobs per queue per process. Default `config.jobs.concurrency`. */
   concurrency?: number;
-  /** Job lock (ms) before a silent worker's job counts as stalled. Default 30 000. */
+  /** Job lock (ms) before a silent worker's job counts as stalled. Default `config.jobs.lockDurationMs`. */
   lockDurationMs?: number;
   /** How often stalled jobs are looked for (ms). Default `lockDurationMs`. */
   stalledIntervalMs?: number;
-  /** A job may stall this often (worker crashes) before it fails. Default 10. */
+  /** A job may stall this often (worker crashes) before it fails. Default `config.jobs.maxStalledCount`. */
   maxStalledCount?: number;
 }
 
@@ -61,7 +61,7 @@ export async function startWorkers(
   const definitions = [...pipelineProcessors, ...(options.extraProcessors ?? [])].filter(
     (d) => !options.queues || options.queues.includes(d.queueName),
   );
-  const lockDuration = options.lockDurationMs ?? 30_000;
+  const lockDuration = options.lockDurationMs ?? deps.config.jobs.lockDurationMs;
   const workers = definitions.map((definition) => {
     const worker = new Worker(
       definition.queueName,
@@ -72,7 +72,7 @@ export async function startWorkers(
         concurrency: options.concurrency ?? deps.config.jobs.concurrency,
         lockDuration,
         stalledInterval: options.stalledIntervalMs ?? lockDuration,
-        maxStalledCount: options.maxStalledCount ?? 10,
+        maxStalledCount: options.maxStalledCount ?? deps.config.jobs.maxStalledCount,
         settings: { backoffStrategy: backoffStrategy(deps.config.jobs) },
         autorun: true,
       },
@@ -129,7 +129,9 @@ async function runJob(
     if (!parsed.success)
       throw new PayloadError(`job payload is invalid: ${parsed.error.issues[0]?.message ?? ''}`);
     const result = await definition.handle(parsed.data as never, deps, ctx);
-    if (typeof data.runId === 'string' && typeof data.key === 'string') {
+    // Only a job that ran before (crash, retry, replay) can have left a dead letter behind.
+    const ranBefore = job.attemptsMade > 0 || (job.attemptsStarted ?? 0) > 1 || Number(data.gen ?? 0) > 0;
+    if (ranBefore && typeof data.runId === 'string' && typeof data.key === 'string') {
       await deps.deadLetters.clear(data.runId, data.key, definition.queueName);
     }
     return result;
