@@ -57,6 +57,15 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000) + 1000)
 return {0, 0}
 `);
 
+/** Moves a commit to when the request really left (first requests of a process start slowly). */
+const settleScript = luaScript(`
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if score then
+  redis.call('ZADD', KEYS[1], 'XX', string.format('%.0f', tonumber(score) + tonumber(ARGV[2])), ARGV[1])
+end
+return 0
+`);
+
 /** Sets the pause unless a longer one is already running. Returns the pause now in force (ms). */
 const pauseScript = luaScript(`
 local pttl = redis.call('PTTL', KEYS[1])
@@ -69,6 +78,15 @@ return pttl
 `);
 
 const WINDOW_US = 1_000_000;
+/** A request that left this much later than its commit has its log entry moved (ms). */
+const SETTLE_THRESHOLD_MS = 3;
+
+/** One granted request; hand it back to {@link RequestBudget.settle} once it has been sent. */
+export interface BudgetGrant {
+  readonly member: string;
+  /** Local epoch ms when the commit was confirmed. */
+  readonly committedAt: number;
+}
 
 /** Why a request waited. */
 export type BudgetWaitReason = 'rate' | 'pause' | 'window';
@@ -102,7 +120,7 @@ export interface BudgetOptions {
   /** Concurrent requests in this process (`DOORFLOW_MAX_IN_FLIGHT`). */
   maxInFlight: number;
   /**
-   * Fraction of `ratePerSec` the schedule aims at (default 0.97): a little room so network jitter
+   * Fraction of `ratePerSec` the schedule aims at (default 0.96): a little room so network jitter
    * between our send and the server's count does not push a window over the limit.
    */
   headroom?: number;
@@ -113,9 +131,15 @@ export interface BudgetOptions {
 
 export interface RequestBudget {
   /** Runs `fn` (one HTTP request) inside the in-flight cap once the fleet budget grants it. */
-  run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T>;
+  run<T>(fn: (grant: BudgetGrant) => Promise<T>, signal?: AbortSignal): Promise<T>;
   /** Waits for one unit of the fleet budget without taking an in-flight slot (token refresh). */
-  acquire(signal?: AbortSignal): Promise<void>;
+  acquire(signal?: AbortSignal): Promise<BudgetGrant>;
+  /**
+   * Tells the budget when the granted request really left (epoch ms, e.g. got's
+   * `timings.upload`). A late request moves its entry in the sliding log so the window counts it
+   * where the server does.
+   */
+  settle(grant: BudgetGrant, sentAtMs: number | undefined): void;
   /** Pauses every process of the fleet for `ms` (after a 429). */
   pause(ms: number): Promise<void>;
   /** Remaining fleet-wide pause in ms (0 when none). */
@@ -128,7 +152,7 @@ export interface RequestBudget {
 export function createBudget(options: BudgetOptions): RequestBudget {
   const { redis, prefix } = options;
   if (!(options.ratePerSec > 0)) throw new RangeError('ratePerSec must be positive');
-  const headroom = Math.min(1, Math.max(0.5, options.headroom ?? 0.97));
+  const headroom = Math.min(1, Math.max(0.5, options.headroom ?? 0.96));
   const intervalUs = Math.ceil(WINDOW_US / (options.ratePerSec * headroom));
   const windowCap = Math.max(1, Math.floor(options.ratePerSec));
   const keys = {
@@ -161,20 +185,21 @@ export function createBudget(options: BudgetOptions): RequestBudget {
     return ms;
   }
 
-  async function acquire(signal?: AbortSignal): Promise<void> {
+  async function acquire(signal?: AbortSignal): Promise<BudgetGrant> {
     if (signal?.aborted) throw abortedError(signal);
     let waitedMs = 0;
+    let id = '';
     for (;;) {
       const waitUs = Number(await reserveScript.run(redis, [keys.tat, keys.pause], [intervalUs]));
       waitedMs += await nap(waitUs, 'rate', signal);
       let verdict: [number, number];
       for (;;) {
         sequence++;
-        verdict = (await commitScript.run(
-          redis,
-          [keys.log, keys.pause],
-          [WINDOW_US, windowCap, `${member}:${sequence}`],
-        )) as [number, number];
+        id = `${member}:${sequence}`;
+        verdict = (await commitScript.run(redis, [keys.log, keys.pause], [WINDOW_US, windowCap, id])) as [
+          number,
+          number,
+        ];
         if (verdict[0] !== 2) break;
         waitedMs += await nap(verdict[1], 'window', signal);
       }
@@ -188,16 +213,23 @@ export function createBudget(options: BudgetOptions): RequestBudget {
       stats.totalWaitMs += waitedMs;
       stats.maxWaitMs = Math.max(stats.maxWaitMs, waitedMs);
     }
+    return { member: id, committedAt: Date.now() };
   }
 
   return {
     acquire,
-    async run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    settle(grant, sentAtMs) {
+      const lateMs = (sentAtMs ?? grant.committedAt) - grant.committedAt;
+      if (lateMs < SETTLE_THRESHOLD_MS) return;
+      settleScript.run(redis, [keys.log], [grant.member, Math.round(lateMs * 1000)]).catch((err: unknown) => {
+        options.logger?.debug({ err }, 'could not settle a budget grant');
+      });
+    },
+    async run<T>(fn: (grant: BudgetGrant) => Promise<T>, signal?: AbortSignal): Promise<T> {
       if (signal?.aborted) throw abortedError(signal);
       const task = limit(async () => {
         if (signal?.aborted) throw abortedError(signal);
-        await acquire(signal);
-        return await fn();
+        return await fn(await acquire(signal));
       });
       if (!signal) return await task;
       // p-limit cannot drop a queued task, so an aborted caller stops waiting for it; the task

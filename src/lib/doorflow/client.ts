@@ -73,10 +73,11 @@ export function createDoorFlowClient(deps: DoorFlowClientDeps): DoorFlowClient {
     clock,
     // The token call spends budget but takes no in-flight slot (a caller may hold one while renewing).
     async postToken(form) {
-      await budget.acquire();
+      const grant = await budget.acquire();
       const res = await transport.http.post('oauth/token', { form }).catch((err: unknown) => {
         throw errorFromRequestError({ method: 'POST', route: '/oauth/token' }, err);
       });
+      budget.settle(grant, res.timings.upload ?? res.timings.response);
       return { status: res.statusCode, headers: res.headers, body: parseJson(res.body) };
     },
   });

@@ -131,17 +131,22 @@ export function createSend(deps: TransportDeps): Send {
       const started = performance.now();
       let response: RawResponse;
       try {
-        const res = await budget.run(
-          () =>
-            http(spec.path, {
+        const res = await budget.run(async (grant) => {
+          try {
+            const r = await http(spec.path, {
               method: spec.method,
               ...(spec.searchParams ? { searchParams: spec.searchParams } : {}),
               ...(spec.json === undefined ? {} : { json: spec.json }),
               headers: { authorization: `Bearer ${token}` },
               ...(signal ? { signal } : {}),
-            }),
-          signal,
-        );
+            });
+            budget.settle(grant, r.timings.upload ?? r.timings.response);
+            return r;
+          } catch (err) {
+            budget.settle(grant, (err as { timings?: { upload?: number } }).timings?.upload);
+            throw err;
+          }
+        }, signal);
         response = {
           site,
           status: res.statusCode,
