@@ -105,7 +105,8 @@ export function auditedDoorFlow<T extends DoorFlowApi>(
         action: 'person.update',
         targetType: 'person',
         targetId: String(personId),
-        ...(known ? { before: pick(known, changed) } : {}),
+        // A field the person did not have is recorded as null, so before/after line up.
+        ...(known ? { before: Object.fromEntries(changed.map((f) => [f, known[f] ?? null])) } : {}),
         after: pick(input as Record<string, unknown>, changed),
       });
       return person;

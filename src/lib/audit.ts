@@ -111,7 +111,16 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
       // Exact MINID trimming: audit volume is small, and an approximate trim would keep whole
       // old macro-nodes past the retention.
       const minId = Math.max(0, clock.now() - options.retentionMs);
-      const id = await redis.xadd(key, 'MINID', '=', String(minId), '*', 'e', JSON.stringify(stored));
+      const body = JSON.stringify(stored);
+      // The id carries `at` so time queries and trimming follow the injected clock. Should another
+      // process have written a later id already (clock skew), Redis picks the next id itself.
+      let id: string | null;
+      try {
+        id = await redis.xadd(key, 'MINID', '=', String(minId), `${at}-*`, 'e', body);
+      } catch (err) {
+        if (!/equal or smaller/i.test((err as Error).message)) throw err;
+        id = await redis.xadd(key, 'MINID', '=', String(minId), '*', 'e', body);
+      }
       options.metrics?.auditRecorded(entry.action);
       return id ?? '';
     },

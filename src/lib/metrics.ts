@@ -76,7 +76,8 @@ export function routeLabel(pathOrUrl: string): string {
   return path
     .split('/')
     .map((segment, i, all) => {
-      if (/^\d+$/.test(segment)) return ':id';
+      // `/api/3/…`: the API version is part of the route, not an id.
+      if (/^\d+$/.test(segment)) return all[i - 1] === 'api' ? segment : ':id';
       // Credential ids are hashids: anything right after `credentials/` is an id.
       if (i > 0 && all[i - 1] === 'credentials' && segment !== '') return ':id';
       return segment;
@@ -168,7 +169,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     registers,
   });
 
-  // Scrape-time gauges: a failing source leaves its gauge empty rather than failing the scrape.
+  // Scrape-time gauges: a failing source empties its gauge (NaN) rather than failing the scrape.
   new Gauge({
     name: `${prefix}jobs`,
     help: 'Jobs in each queue by state (BullMQ getJobCounts at scrape time)',
@@ -187,7 +188,8 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     help: 'Entries in the dead-letter store',
     registers,
     async collect() {
-      const n = await sources.deadLetterSize?.().catch(() => undefined);
+      // NaN says "unknown" when the source failed; 0 would claim there are none.
+      const n = await sources.deadLetterSize?.().catch(() => Number.NaN);
       if (n !== undefined) this.set(n);
     },
   });
@@ -207,7 +209,8 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     help: 'Credentials in provisioning longer than STUCK_PROVISIONING_AFTER',
     registers,
     async collect() {
-      const n = await sources.stuckProvisioning?.().catch(() => undefined);
+      // NaN says "unknown" when the source failed; 0 would claim there are none.
+      const n = await sources.stuckProvisioning?.().catch(() => Number.NaN);
       if (n !== undefined) this.set(n);
     },
   });

@@ -61,7 +61,11 @@ export function mountOps(app: Express, deps: OpsDeps): MountedOps {
   });
 
   app.use(
-    healthRouter({ redis: deps.redis, prefix: deps.config.queuePrefix, requireWorkers: deps.requireWorkers ?? true }),
+    healthRouter({
+      redis: deps.redis,
+      prefix: deps.config.queuePrefix,
+      requireWorkers: deps.requireWorkers ?? true,
+    }),
   );
   if (deps.metrics.registry) app.use(metricsRouter(deps.metrics.registry));
   app.use(auth.loginRouter());
