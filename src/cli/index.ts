@@ -4,9 +4,20 @@ import { ProvisionerError } from '../lib/errors.ts';
 import { EXIT } from './exit-codes.ts';
 import { registerConfigCommand } from './config-check.ts';
 import { registerSimulateCommand } from './simulate.ts';
+import { registerDlqCommand } from './dlq.ts';
+import { registerImportCommand } from './import.ts';
+import { registerRunsCommand } from './runs.ts';
+import { registerWorkerCommand } from './worker.ts';
 
 /** Each command lives in its own module and registers itself here. */
-const registrations: ((program: Command) => void)[] = [registerConfigCommand, registerSimulateCommand];
+const registrations: ((program: Command) => void)[] = [
+  registerConfigCommand,
+  registerSimulateCommand,
+  registerWorkerCommand,
+  registerImportCommand,
+  registerRunsCommand,
+  registerDlqCommand,
+];
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {

@@ -1,0 +1,133 @@
+import type { Queues } from '../lib/queues.ts';
+import { type EntryDetail, entryOutcome, type RunRecord, type RunStore, runSucceeded } from '../lib/runs.ts';
+
+/** Per-step and per-outcome views of a run for `runs show`, `import --wait` and `demo`. */
+
+export const STEP_QUEUES = [
+  'person',
+  'credential',
+  'invitation',
+  'delivery-webhook',
+  'delivery-email',
+  'delivery-sms',
+] as const;
+
+export interface StepCounts {
+  step: string;
+  waiting: number;
+  active: number;
+  done: number;
+  /** Failed attempts that were retried. */
+  failed: number;
+  dead: number;
+}
+
+export interface RunView {
+  run: RunRecord;
+  succeeded: boolean;
+  steps: StepCounts[];
+  outcomes: Record<string, number>;
+  entries: {
+    key: string;
+    line?: number;
+    outcome: string;
+    personId?: number;
+    credentialId?: string;
+    message?: string;
+  }[];
+}
+
+/** Active jobs of this run per queue (a bounded read: at most concurrency × workers jobs). */
+async function activeByStep(queues: Queues, runId: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const step of STEP_QUEUES) {
+    const jobs = await queues.get(step).getActive(0, 999);
+    out[step] = jobs.filter((j) => (j?.data as { runId?: string } | undefined)?.runId === runId).length;
+  }
+  return out;
+}
+
+export async function buildRunView(
+  deps: { runs: RunStore; queues: Queues },
+  runId: string,
+  options: { withEntries?: boolean; withActive?: boolean } = {},
+): Promise<RunView | undefined> {
+  const run = await deps.runs.get(runId);
+  if (!run) return undefined;
+  const active = options.withActive === false ? {} : await activeByStep(deps.queues, runId);
+  const steps: StepCounts[] = STEP_QUEUES.map((step) => {
+    const pending = run.counts[step] ?? 0;
+    const act = Math.min(pending, active[step] ?? 0);
+    return {
+      step,
+      waiting: pending - act,
+      active: act,
+      done: run.done[step] ?? 0,
+      failed: run.retries[step] ?? 0,
+      dead: run.counts[`dead:${step}`] ?? 0,
+    };
+  }).filter((s) => !s.step.startsWith('delivery-') || s.waiting + s.active + s.done + s.failed + s.dead > 0);
+  const outcomes: Record<string, number> = {};
+  const entries: RunView['entries'] = [];
+  if (options.withEntries !== false) {
+    for (const { key, status, detail } of await deps.runs.entries(runId)) {
+      const outcome = entryOutcome(status, detail);
+      outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+      entries.push(entryRow(key, outcome, detail));
+    }
+    entries.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || a.key.localeCompare(b.key));
+  }
+  return { run, succeeded: runSucceeded(run), steps, outcomes, entries };
+}
+
+function entryRow(key: string, outcome: string, d: EntryDetail): RunView['entries'][number] {
+  return {
+    key,
+    outcome,
+    ...(d.line !== undefined ? { line: d.line } : {}),
+    ...(d.personId !== undefined ? { personId: d.personId } : {}),
+    ...(d.credentialId !== undefined ? { credentialId: d.credentialId } : {}),
+    ...(d.message !== undefined && !outcome.startsWith('provisioned') ? { message: d.message } : {}),
+  };
+}
+
+const iso = (ms: number | undefined) => (ms === undefined ? '—' : new Date(ms).toISOString());
+
+/** Plain-text summary: header, step table, outcome counts, then the entries that did not succeed. */
+export function formatRunView(view: RunView, options: { maxProblems?: number } = {}): string {
+  const { run } = view;
+  const lines: string[] = [];
+  const state = run.finishedAt
+    ? view.succeeded
+      ? 'finished: all provisioned'
+      : 'finished with failures'
+    : 'in progress';
+  lines.push(`Run ${run.id} (${run.source}, delivery ${run.delivery}) — ${state}`);
+  lines.push(`  started ${iso(run.createdAt)}   finished ${iso(run.finishedAt)}   entries ${run.total}`);
+  lines.push('');
+  lines.push(
+    `  ${'step'.padEnd(18)}${'waiting'.padStart(9)}${'active'.padStart(8)}${'done'.padStart(8)}${'failed'.padStart(8)}${'dead'.padStart(7)}`,
+  );
+  for (const s of view.steps) {
+    lines.push(
+      `  ${s.step.padEnd(18)}${String(s.waiting).padStart(9)}${String(s.active).padStart(8)}${String(s.done).padStart(8)}${String(s.failed).padStart(8)}${String(s.dead).padStart(7)}`,
+    );
+  }
+  lines.push('');
+  for (const [outcome, n] of Object.entries(view.outcomes).sort((a, b) => b[1] - a[1])) {
+    lines.push(`  ${outcome.padEnd(32)}${String(n).padStart(7)}`);
+  }
+  const problems = view.entries.filter((e) => !e.outcome.endsWith('provisioned'));
+  const max = options.maxProblems ?? 20;
+  if (problems.length > 0) {
+    lines.push('');
+    lines.push('  Entries not provisioned:');
+    for (const e of problems.slice(0, max)) {
+      const where = e.line !== undefined ? `line ${e.line} ` : '';
+      lines.push(`    ${where}${e.key}: ${e.outcome}${e.message ? ` (${e.message})` : ''}`);
+    }
+    if (problems.length > max)
+      lines.push(`    … and ${problems.length - max} more (runs show ${run.id} --json)`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,44 @@
+import type { Command } from 'commander';
+import { checkEvictionPolicy } from '../lib/redis.ts';
+import { QUEUE_NAMES, type QueueName } from '../lib/queues.ts';
+import { buildConfig, buildRuntime, resolveRedisUrl } from '../main.ts';
+import { startWorkers } from '../processors/index.ts';
+import { buildPipeline } from './pipeline-runtime.ts';
+import { installShutdown } from './shutdown.ts';
+
+/**
+ * `worker`: runs the pipeline's processors. Any number of worker processes may share one Redis:
+ * they split the jobs and the DoorFlow request budget. SIGTERM/SIGINT lets active jobs finish.
+ */
+export function registerWorkerCommand(program: Command): void {
+  program
+    .command('worker')
+    .description('Process the provisioning queues (run as many as you like against one Redis)')
+    .option('--queues <names>', `comma-separated subset of: ${QUEUE_NAMES.join(', ')}`)
+    .option('--concurrency <n>', 'jobs per queue in this process (default WORKER_CONCURRENCY)')
+    .action(async (options: { queues?: string; concurrency?: string }) => {
+      const config = buildConfig();
+      const runtime = buildRuntime(config);
+      const { url } = await resolveRedisUrl(runtime, { allowEmbedded: false });
+      const pipeline = buildPipeline(config, { redisUrl: url, logger: runtime.logger, role: 'worker' });
+      runtime.onClose(() => pipeline.close());
+      await checkEvictionPolicy(pipeline.redis, runtime.logger);
+      const queues = options.queues?.split(',').map((q) => q.trim()) as QueueName[] | undefined;
+      const unknown = queues?.filter((q) => !QUEUE_NAMES.includes(q));
+      if (unknown && unknown.length > 0) throw new Error(`unknown queue(s): ${unknown.join(', ')}`);
+      const concurrency = options.concurrency ? Number(options.concurrency) : undefined;
+      if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency > 0)) {
+        throw new Error('--concurrency expects a positive whole number');
+      }
+      const workers = await startWorkers(pipeline.processorDeps(), {
+        connection: pipeline.workerConnection(),
+        ...(queues ? { queues } : {}),
+        ...(concurrency ? { concurrency } : {}),
+      });
+      runtime.onClose(() => workers.close());
+      installShutdown(runtime.logger, () => runtime.close());
+      runtime.logger.info({ pid: process.pid }, 'worker ready');
+      // Stay alive until a signal: the workers' connections keep the event loop running.
+      await new Promise<void>((resolve) => runtime.onClose(() => resolve()));
+    });
+}
