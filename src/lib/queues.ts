@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { backoffDelayMs } from './backoff.ts';
 import type { Config } from './config.ts';
+import { lifecycleQueues } from './lifecycle-payloads.ts';
 import { deliveryChannelSchema, rosterEntrySchema } from './roster.ts';
 
 /**
@@ -69,9 +70,14 @@ export const queueRegistry = {
   'delivery-webhook': deliveryPayloadSchema,
   'delivery-email': deliveryPayloadSchema,
   'delivery-sms': deliveryPayloadSchema,
-  'status-events': openPayload,
-  reminder: openPayload,
-  revocation: openPayload,
+  // Lifecycle queues (delivery & lifecycle area): schemas in lifecycle-payloads.ts.
+  'status-events': lifecycleQueues['status-events'],
+  'status-poll': lifecycleQueues['status-poll'],
+  reminder: lifecycleQueues.reminder,
+  expiry: lifecycleQueues.expiry,
+  'stuck-check': lifecycleQueues['stuck-check'],
+  revocation: lifecycleQueues.revocation,
+  reissue: lifecycleQueues.reissue,
   sync: openPayload,
 } as const;
 
