@@ -153,11 +153,21 @@ async function runJob(
   }
 }
 
+/** The HTTP status behind an error (ours may wrap the client's error as `cause`). */
+function httpStatusOf(err: unknown): number | undefined {
+  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 4; depth++) {
+    const status = (e as { status?: unknown }).status;
+    if (typeof status === 'number') return status;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
 async function recordDead(queue: QueueName, deps: ProcessorDeps, job: Job, err: unknown): Promise<void> {
   const data = (job.data ?? {}) as Record<string, unknown>;
   const runId = typeof data.runId === 'string' ? data.runId : 'unknown';
   const key = typeof data.key === 'string' ? data.key : `job:${job.id}`;
-  const status = (err as { status?: unknown }).status;
+  const status = httpStatusOf(err);
   const code = errorCode(err);
   const message = err instanceof Error ? err.message : String(err);
   await deps.deadLetters.store({
