@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { type Config, type Env, loadConfig, processEnv, secretValues } from './lib/config.ts';
+import { createDoorFlowClient, type DoorFlowClient } from './lib/doorflow/client.ts';
 import { createLogger, type Logger } from './lib/logger.ts';
 import { createRedis, type EmbeddedRedis, type RedisRole, startEmbeddedRedis } from './lib/redis.ts';
 
@@ -81,4 +82,19 @@ export function openRedis(runtime: Runtime, url: string, role: RedisRole): Redis
     }
   });
   return redis;
+}
+
+/**
+ * The one DoorFlow client of this process: the fleet-wide budget and the shared tokens live under
+ * the queue prefix in `redis`, so every process of the fleet shares them. Closes with the runtime.
+ */
+export function buildDoorFlowClient(runtime: Runtime, redis: Redis): DoorFlowClient {
+  const client = createDoorFlowClient({
+    config: runtime.config.doorflow,
+    redis,
+    prefix: runtime.config.queuePrefix,
+    logger: runtime.logger.child({ component: 'doorflow' }),
+  });
+  runtime.onClose(() => client.close());
+  return client;
 }

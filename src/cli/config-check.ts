@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { describeConfig } from '../lib/config.ts';
+import { checkDoorFlowConnectivity } from '../lib/doorflow/connectivity.ts';
 import { checkEvictionPolicy } from '../lib/redis.ts';
-import { buildConfig, buildRuntime, openRedis } from '../main.ts';
+import { buildConfig, buildDoorFlowClient, buildRuntime, openRedis } from '../main.ts';
 import { EXIT } from './exit-codes.ts';
 
 interface CheckResult {
@@ -29,6 +30,11 @@ export function registerConfigCommand(program: Command): void {
               ok: false,
               detail: 'REDIS_URL is not set (demo/simulate use an embedded one)',
             });
+            checks.push({
+              name: 'doorflow',
+              ok: false,
+              detail: 'skipped: needs REDIS_URL (budget and tokens live in Redis)',
+            });
           } else {
             const redis = openRedis(runtime, cfg.redisUrl, 'producer');
             try {
@@ -46,6 +52,12 @@ export function registerConfigCommand(program: Command): void {
                 detail: err instanceof Error ? err.message : String(err),
               });
             }
+            // DoorFlow: the client keeps its budget and tokens in Redis, so it is checked with it.
+            const doorflow = await checkDoorFlowConnectivity(
+              buildDoorFlowClient(runtime, redis),
+              cfg.doorflow,
+            );
+            checks.push({ name: 'doorflow', ok: doorflow.ok, detail: doorflow.detail });
           }
         }
       } finally {

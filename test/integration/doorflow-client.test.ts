@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/lib/clock.ts';
 import { loadConfig } from '../../src/lib/config.ts';
 import { createDoorFlowClient, type DoorFlowClient } from '../../src/lib/doorflow/client.ts';
+import { checkDoorFlowConnectivity } from '../../src/lib/doorflow/connectivity.ts';
 import { DoorFlowError } from '../../src/lib/errors.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
 import { type FakeDoorFlow, type FakeDoorFlowOptions, startFakeDoorFlow } from '../helpers/fake-doorflow.ts';
@@ -11,6 +12,7 @@ import { deletePrefix, testRedis, uniquePrefix } from '../helpers/redis.ts';
 let redis: Redis;
 let prefix: string;
 let fake: FakeDoorFlow | undefined;
+const fakes: FakeDoorFlow[] = [];
 const clients: DoorFlowClient[] = [];
 
 beforeEach(() => {
@@ -20,7 +22,7 @@ beforeEach(() => {
 
 afterEach(async () => {
   for (const c of clients.splice(0)) await c.close();
-  await fake?.close();
+  for (const f of fakes.splice(0)) await f.close();
   fake = undefined;
   await deletePrefix(redis, prefix);
   await redis.quit();
@@ -32,6 +34,7 @@ async function setup(
   clock?: ManualClock,
 ): Promise<{ fake: FakeDoorFlow; client: DoorFlowClient }> {
   fake = await startFakeDoorFlow(fakeOptions);
+  fakes.push(fake);
   const config = loadConfig({
     DOORFLOW_BASE_URL: fake.url,
     DOORFLOW_ACCESS_TOKEN: 'fake-token',
@@ -133,7 +136,6 @@ describe('DoorFlow client over HTTP', () => {
     const types = await client.listCredentialTypes();
     expect(types.map((t) => t.id)).toEqual([1, 14]);
     expect(await client.resolveHidCredentialTypeId()).toBe(14);
-    await fake?.close();
     const bare = await setup({ hidTypeId: 9 }, { HID_CREDENTIAL_TYPE_ID: '21' });
     expect((await bare.client.listCredentialTypes()).map((t) => t.id)).toEqual([1, 9]);
     expect(await bare.client.resolveHidCredentialTypeId()).toBe(21);
@@ -237,5 +239,21 @@ describe('DoorFlow client over HTTP', () => {
     expect(err).toMatchObject({ code: 'aborted', retryable: true });
     expect(performance.now() - started).toBeLessThan(2_000);
     expect(fake.requests).toHaveLength(0);
+  });
+
+  it('config check connectivity lists credential types and reports the HID type id', async () => {
+    const { client } = await setup({ hidTypeId: 12 });
+    const config = loadConfig({
+      DOORFLOW_BASE_URL: fake?.url ?? '',
+      DOORFLOW_ACCESS_TOKEN: 'fake-token',
+    }).doorflow;
+    const report = await checkDoorFlowConnectivity(client, config);
+    expect(report).toMatchObject({ ok: true, hidCredentialTypeId: 12, hidSource: 'discovered' });
+    expect(report.detail).toContain('HID Mobile type id 12 (discovered)');
+    const denied = await setup({ accessTokens: ['other'] });
+    const failed = await checkDoorFlowConnectivity(denied.client, config);
+    expect(failed.ok).toBe(false);
+    expect(failed.detail).toContain('unauthorized');
+    expect(failed.detail).not.toContain('fake-token');
   });
 });
