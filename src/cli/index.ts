@@ -8,6 +8,7 @@ import { registerDlqCommand } from './dlq.ts';
 import { registerImportCommand } from './import.ts';
 import { registerRunsCommand } from './runs.ts';
 import { registerWorkerCommand } from './worker.ts';
+import { registerAuditCommand } from './audit.ts';
 
 /** Each command lives in its own module and registers itself here. */
 const registrations: ((program: Command) => void)[] = [
@@ -17,6 +18,7 @@ const registrations: ((program: Command) => void)[] = [
   registerImportCommand,
   registerRunsCommand,
   registerDlqCommand,
+  registerAuditCommand,
 ];
 
 function packageVersion(): string {

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { EXIT } from './exit-codes.ts';
 import { withPipelineCommand as withPipeline } from './pipeline-runtime.ts';
 import { buildRunView, formatRunView } from './run-summary.ts';
+import { registerRunsReportCommand } from './runs-report.ts';
 
 const iso = (ms: number | undefined) => (ms === undefined ? '—' : new Date(ms).toISOString());
 
@@ -48,4 +49,5 @@ export function registerRunsCommand(program: Command): void {
         return EXIT.ok;
       });
     });
+  registerRunsReportCommand(runs);
 }

@@ -1,0 +1,54 @@
+import { writeFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { buildRunReport, formatReport, type ReportFormat } from '../lib/run-report.ts';
+import { EXIT } from './exit-codes.ts';
+import { withPipelineCommand as withPipeline } from './pipeline-runtime.ts';
+
+/**
+ * `runs report ID|latest [--format csv|json] [--out FILE]`: one line per roster entry (key, name,
+ * person id, credential id, status, step, delivery channel and time, error code) — the hand-back
+ * after an onboarding event. Holds no invitation code or token. The file is created owner-only:
+ * it lists people.
+ */
+export function registerRunsReportCommand(runs: Command): void {
+  runs
+    .command('report')
+    .description('One line per roster entry: ids, status, delivery channel and time, error code (no secrets)')
+    .argument('<id>', 'run id, or "latest"')
+    .option('--format <format>', 'csv or json', 'csv')
+    .option('--out <file>', 'write to this file instead of stdout')
+    .action(async (id: string, options: { format: string; out?: string }) => {
+      if (options.format !== 'csv' && options.format !== 'json') {
+        console.error('error: --format expects csv or json');
+        process.exitCode = EXIT.usage;
+        return;
+      }
+      const format: ReportFormat = options.format;
+      await withPipeline(async (pipeline) => {
+        const runId = id === 'latest' ? await pipeline.runs.latestId() : id;
+        const rows = runId
+          ? await buildRunReport(
+              {
+                redis: pipeline.redis,
+                prefix: pipeline.config.queuePrefix,
+                runs: pipeline.runs,
+                deadLetters: pipeline.deadLetters,
+              },
+              runId,
+            )
+          : undefined;
+        if (!rows) {
+          console.error(`error: no run ${id}`);
+          return EXIT.failure;
+        }
+        const text = formatReport(rows, format);
+        if (options.out) {
+          await writeFile(options.out, text, { mode: 0o600 });
+          console.error(`wrote ${rows.length} entries to ${options.out}`);
+        } else {
+          process.stdout.write(text);
+        }
+        return EXIT.ok;
+      });
+    });
+}
