@@ -15,6 +15,7 @@ import {
   errorFromResponse,
   type FailedResponse,
 } from './http-errors.ts';
+import type { Metrics } from '../metrics.ts';
 
 /**
  * One request through the whole stack: token → budget (in-flight cap + fleet rate) → got →
@@ -47,6 +48,8 @@ export const GET_ATTEMPTS = 3;
 const MAX_INLINE_RETRY_AFTER_MS = 10_000;
 /** Fleet pause after a 429 that says nothing about how long to wait. */
 export const DEFAULT_429_PAUSE_MS = 1_000;
+/** A bogus Retry-After (a date years ahead) must not freeze the fleet: pauses are capped. */
+export const MAX_429_PAUSE_MS = 10 * 60_000;
 const GET_BACKOFF = { baseMs: 250, maxMs: 2_000, jitter: 0.5 };
 
 /** The one got instance: base URL, per-phase time-outs, no got-level retries, no redirects. */
@@ -101,12 +104,14 @@ export interface TransportDeps {
   tokens: TokenManager;
   budget: RequestBudget;
   logger: Logger;
+  /** Counts every HTTP attempt by route template and status (`'error'` for network failures). */
+  metrics?: Pick<Metrics, 'doorflowRequest'>;
 }
 
 export type Send = (spec: RequestSpec) => Promise<RawResponse>;
 
 export function createSend(deps: TransportDeps): Send {
-  const { http, tokens, budget, logger } = deps;
+  const { http, tokens, budget, logger, metrics } = deps;
 
   async function waitBeforeRetry(attempt: number, error: DoorFlowError, signal?: AbortSignal) {
     // After a 429 the fleet-wide pause already makes the next attempt wait.
@@ -156,6 +161,7 @@ export function createSend(deps: TransportDeps): Send {
       } catch (err) {
         if (signal?.aborted) throw abortedError(signal, err);
         const error = errorFromRequestError(site, err);
+        metrics?.doorflowRequest(site.route, error.status ?? 'error', performance.now() - started);
         logger.debug(
           { ...site, attempt, code: error.code, ms: Math.round(performance.now() - started) },
           'DoorFlow request failed',
@@ -168,6 +174,7 @@ export function createSend(deps: TransportDeps): Send {
         throw error;
       }
       const ms = Math.round(performance.now() - started);
+      metrics?.doorflowRequest(site.route, response.status, ms);
       logger.debug({ ...site, attempt, status: response.status, ms }, 'DoorFlow request');
       if (response.status === 401 && renewedFrom === undefined && tokens.canRefresh) {
         // Refresh once (fleet-wide single flight) and repeat the call; a 401 means it was not done.
@@ -179,7 +186,9 @@ export function createSend(deps: TransportDeps): Send {
         return response;
       }
       const error = errorFromResponse(site, response);
-      if (response.status === 429) await budget.pause(error.retryAfterMs ?? DEFAULT_429_PAUSE_MS);
+      if (response.status === 429) {
+        await budget.pause(Math.min(error.retryAfterMs ?? DEFAULT_429_PAUSE_MS, MAX_429_PAUSE_MS));
+      }
       if (
         attempt < maxAttempts &&
         error.retryable &&
