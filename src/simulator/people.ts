@@ -86,7 +86,9 @@ function apply(
   }
   if ('organisation_id' in input) next.organisation_id = input.organisation_id;
   if (Object.keys(errors).length === 0) {
+    const before = target.email;
     Object.assign(target, next);
+    if (!creating) ctx.state.reindexEmail(target.id, before, target.email);
     target.groups = (target.group_ids ?? []).map((id) => ({ id }));
     target.roles = ((target.role_ids as number[] | undefined) ?? []).map((id) => ({ id }));
   }
@@ -124,6 +126,7 @@ function create(req: SimRequest, ctx: SimContext): SimResponse {
   if (Object.keys(errors).length > 0) return unprocessable(errors);
   person.id = ctx.state.nextPersonId();
   ctx.state.people.set(person.id, { person, deleted: false, updatedAtMs: now });
+  ctx.state.reindexEmail(person.id, undefined, person.email);
   if (ctx.faults.lostResponse(req.seq, 'person')) return { status: 201, lose: true };
   return json(201, person);
 }
@@ -158,6 +161,7 @@ function remove(req: SimRequest, ctx: SimContext): SimResponse {
   const rec = personFrom(req, ctx);
   if (!rec) return notFound('Person');
   rec.deleted = true;
+  ctx.state.reindexEmail(rec.person.id, rec.person.email, undefined);
   touch(rec, ctx.now());
   // A deleted person's mobile passes are revoked, freeing their licences.
   for (const c of ctx.state.credentialsOf(rec.person.id)) {

@@ -53,6 +53,9 @@ export class SimState {
   readonly credentials = new Map<string, CredentialRecord>();
   readonly byInvitationId = new Map<string, string>();
   readonly byCode = new Map<string, string>();
+  /** Lower-cased email → live person id, and person id → credential ids: creates stay O(1) at 10k+ people. */
+  readonly #byEmail = new Map<string, number>();
+  readonly #byPerson = new Map<number, string[]>();
   #nextPersonId = 1;
   #credentialSeq = 0;
 
@@ -63,6 +66,8 @@ export class SimState {
     this.credentials.clear();
     this.byInvitationId.clear();
     this.byCode.clear();
+    this.#byEmail.clear();
+    this.#byPerson.clear();
     this.#nextPersonId = 1;
     this.#credentialSeq = 0;
   }
@@ -82,10 +87,16 @@ export class SimState {
 
   /** A live person (other than `exceptId`) holding this email, compared case-insensitively. */
   emailTaken(email: string, exceptId?: number): boolean {
-    const wanted = email.trim().toLowerCase();
-    return this.livePeople().some(
-      (r) => r.person.id !== exceptId && (r.person.email ?? '').trim().toLowerCase() === wanted,
-    );
+    const holder = this.#byEmail.get(email.trim().toLowerCase());
+    return holder !== undefined && holder !== exceptId && this.livePerson(holder) !== undefined;
+  }
+
+  /** Keeps the email index in step after a create, update or delete. */
+  reindexEmail(personId: number, before: string | null | undefined, after: string | null | undefined): void {
+    const old = before?.trim().toLowerCase();
+    if (old && this.#byEmail.get(old) === personId) this.#byEmail.delete(old);
+    const next = after?.trim().toLowerCase();
+    if (next) this.#byEmail.set(next, personId);
   }
 
   /** A fresh credential sequence number with its hashid, HID alias and invitation code. */
@@ -102,6 +113,9 @@ export class SimState {
 
   addCredential(rec: CredentialRecord): void {
     this.credentials.set(rec.id, rec);
+    const mine = this.#byPerson.get(rec.personId) ?? [];
+    mine.push(rec.id);
+    this.#byPerson.set(rec.personId, mine);
     if (rec.hidInvitationId) this.byInvitationId.set(rec.hidInvitationId, rec.id);
     if (rec.invitationCode) this.byCode.set(rec.invitationCode, rec.id);
   }
@@ -114,7 +128,10 @@ export class SimState {
   }
 
   credentialsOf(personId: number): CredentialRecord[] {
-    return [...this.credentials.values()].filter((c) => c.personId === personId && !c.deleted);
+    const ids = this.#byPerson.get(personId) ?? [];
+    return ids
+      .map((id) => this.credentials.get(id))
+      .filter((c): c is CredentialRecord => c !== undefined && !c.deleted);
   }
 
   /** A credential holds its type's slot (and an HID licence) until revoked/deleted/expired. */

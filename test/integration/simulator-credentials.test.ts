@@ -16,6 +16,7 @@ beforeEach(() => {
     invitationCodeDelayMs: 0,
     includeInvitationCode: true,
     credentialTypesFormat: 'array',
+    revokeDelayMs: 30,
   });
   sim.stallProvisioning(false);
 });
@@ -131,7 +132,8 @@ describe('simulator credentials', () => {
   });
 
   it('invitation_code appears on GET only after invitationCodeDelayMs, and never when switched off', async () => {
-    sim.configure({ invitationCodeDelayMs: 150 });
+    // Long enough that the early GET below comes first even on a loaded machine.
+    sim.configure({ invitationCodeDelayMs: 1000 });
     const pid = await person();
     const created = (await createHid(pid)).body as Credential;
     expect(created.invitation_code).toBeUndefined();
@@ -160,6 +162,8 @@ describe('simulator credentials', () => {
     expect(byAlias.status).toBe(200);
     expect((byAlias.body as Credential).id).toBe(created.id);
 
+    // Long enough that the GET below sees `revoking` even on a loaded machine.
+    sim.configure({ revokeDelayMs: 800 });
     const del = await call('DELETE', `/api/3/people/${pid}/credentials/${alias}`);
     expect(del.status).toBe(202);
     expect(del.type).toMatch(/^text\/plain/);
