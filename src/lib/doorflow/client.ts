@@ -3,6 +3,7 @@ import { type Clock, systemClock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import { DoorFlowError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
 import { createTokenManager, type TokenState } from './auth.ts';
 import { type BudgetStats, type BudgetWaitEvent, createBudget } from './budget.ts';
 import { errorFromRequestError, errorFromResponse, invalidResponseError } from './http-errors.ts';
@@ -35,6 +36,8 @@ export interface DoorFlowClientDeps {
   clock?: Clock;
   /** Called whenever a request slept for the budget (metrics). */
   onBudgetWait?: (event: BudgetWaitEvent) => void;
+  /** Records requests by route and status, and budget waits (when `onBudgetWait` is not given). */
+  metrics?: Pick<Metrics, 'doorflowRequest' | 'budgetWait'>;
 }
 
 /** The DoorFlow API over HTTP, plus what the composition root and `config check` need. */
@@ -63,7 +66,11 @@ export function createDoorFlowClient(deps: DoorFlowClientDeps): DoorFlowClient {
     ratePerSec: config.rateLimitPerSec,
     maxInFlight: config.maxInFlight,
     logger,
-    ...(deps.onBudgetWait ? { onWait: deps.onBudgetWait } : {}),
+    ...(deps.onBudgetWait
+      ? { onWait: deps.onBudgetWait }
+      : deps.metrics
+        ? { onWait: (event: BudgetWaitEvent) => deps.metrics?.budgetWait(event.waitMs) }
+        : {}),
   });
   const tokens = createTokenManager({
     config,
@@ -81,7 +88,13 @@ export function createDoorFlowClient(deps: DoorFlowClientDeps): DoorFlowClient {
       return { status: res.statusCode, headers: res.headers, body: parseJson(res.body) };
     },
   });
-  const send = createSend({ http: transport.http, tokens, budget, logger });
+  const send = createSend({
+    http: transport.http,
+    tokens,
+    budget,
+    logger,
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
+  });
   const base = new URL(`${config.baseUrl}/`);
   let hidTypeId: Promise<number> | undefined;
 
