@@ -197,7 +197,7 @@ export class JsonFeedAdapter implements RosterAdapter {
         }
       }
       const bodyNext = mapping.next ? asText(getPath(body, mapping.next)) : undefined;
-      const next =
+      const next: string | undefined =
         (bodyNext ? new URL(bodyNext, url).toString() : undefined) ?? nextFromLinkHeader(headers.link, url);
       if (next) url = next;
       else if (
