@@ -242,13 +242,15 @@ POST /__sim/tokens/expire, POST /__sim/oauth/code, GET /__sim/people, /__sim/cre
         lines.push(`  WEBHOOK_SECRET=${o.webhook.secret}`);
         if (o.webhook.format === 'seed') lines.push('  WEBHOOK_ACCEPT_SEED_FORMAT=true');
       }
-      console.log(lines.join('\n'));
-      await new Promise<void>((resolve) => {
+      // Signals are handled before the URL is printed: whoever reads it may SIGTERM at once.
+      const stopped = new Promise<void>((resolve) => {
         installShutdown(logger, async () => {
           await sim.close();
           console.log('simulator stopped');
           resolve();
         });
       });
+      console.log(lines.join('\n'));
+      await stopped;
     });
 }
