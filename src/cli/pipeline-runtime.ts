@@ -4,7 +4,9 @@ import { type Clock, systemClock } from '../lib/clock.ts';
 import type { Config } from '../lib/config.ts';
 import { DeadLetterStore } from '../lib/dead-letter.ts';
 import { createDoorFlowClient, type DoorFlowClient } from '../lib/doorflow/client.ts';
+import { type AuditLog, createAuditLog } from '../lib/audit.ts';
 import type { Logger } from '../lib/logger.ts';
+import { type Metrics, noopMetrics } from '../lib/metrics.ts';
 import { PeopleIndex } from '../lib/people-index.ts';
 import { createQueues, type Queues } from '../lib/queues.ts';
 import { createRedis } from '../lib/redis.ts';
@@ -27,6 +29,10 @@ export interface Pipeline {
   readonly runs: RunStore;
   readonly deadLetters: DeadLetterStore;
   readonly people: PeopleIndex;
+  /** No-op unless the composition root passed one. */
+  readonly metrics: Metrics;
+  /** Audit log of DoorFlow changes (every processor write goes through it). */
+  readonly audit: AuditLog;
   /** The DoorFlow client; opened lazily (dlq/runs commands never need it). */
   doorflow(): DoorFlowClient;
   processorDeps(): ProcessorDeps;
@@ -36,7 +42,14 @@ export interface Pipeline {
 
 export function buildPipeline(
   config: Config,
-  options: { redisUrl: string; logger: Logger; clock?: Clock; role?: 'worker' | 'producer' },
+  options: {
+    redisUrl: string;
+    logger: Logger;
+    clock?: Clock;
+    role?: 'worker' | 'producer';
+    /** The process's metrics recorder (built in the composition root); no-op when absent. */
+    metrics?: Metrics;
+  },
 ): Pipeline {
   const prefix = config.queuePrefix;
   const clock = options.clock ?? systemClock;
@@ -48,6 +61,8 @@ export function buildPipeline(
   const runs = new RunStore(redis, prefix, () => clock.now());
   const deadLetters = new DeadLetterStore(redis, prefix, () => clock.now());
   const people = new PeopleIndex(redis, prefix);
+  const metrics = options.metrics ?? noopMetrics;
+  const audit = createAuditLog({ redis, prefix, retentionMs: config.admin.auditRetentionMs, clock, metrics });
   const http = got.extend({ retry: { limit: 0 } });
   const doorflow = () => {
     client ??= createDoorFlowClient({
@@ -56,6 +71,7 @@ export function buildPipeline(
       prefix,
       logger: options.logger,
       clock,
+      metrics,
     });
     return client;
   };
@@ -70,6 +86,8 @@ export function buildPipeline(
     runs,
     deadLetters,
     people,
+    metrics,
+    audit,
     doorflow,
     processorDeps() {
       const api = doorflow();
@@ -86,6 +104,8 @@ export function buildPipeline(
         http,
         clock,
         logger: options.logger,
+        metrics,
+        audit,
       };
     },
     intakeDeps(withDoorFlow = true) {

@@ -4,7 +4,9 @@ import type { Clock } from '../lib/clock.ts';
 import type { Config } from '../lib/config.ts';
 import type { DeadLetterStore } from '../lib/dead-letter.ts';
 import type { DoorFlowApi } from '../lib/doorflow/types.ts';
+import type { AuditLog } from '../lib/audit.ts';
 import type { Logger } from '../lib/logger.ts';
+import type { Metrics } from '../lib/metrics.ts';
 import type { PeopleIndex } from '../lib/people-index.ts';
 import type { Queues } from '../lib/queues.ts';
 import type { RunStore } from '../lib/runs.ts';
@@ -26,6 +28,10 @@ export interface ProcessorDeps {
   http: Got;
   clock: Clock;
   logger: Logger;
+  /** Job outcomes and durations, deliveries (optional: tests that do not care leave it out). */
+  metrics?: Metrics;
+  /** When set, every DoorFlow write a job makes is audited with its run and roster key. */
+  audit?: AuditLog;
 }
 
 /** Per-job helpers given to a handler. */

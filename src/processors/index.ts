@@ -1,6 +1,8 @@
+import { hostname } from 'node:os';
 import { DelayedError, type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { z } from 'zod';
+import { auditedDoorFlow } from '../lib/audit-doorflow.ts';
 import { stripSecrets } from '../lib/dead-letter.ts';
 import { errorCode, isRetryable, PayloadError } from '../lib/errors.ts';
 import { backoffStrategy, type QueueName } from '../lib/queues.ts';
@@ -16,6 +18,9 @@ import * as person from './person.ts';
  * failures (permanent → UnrecoverableError), and on the final failure records a dead letter and
  * marks the run entry dead.
  */
+
+/** Who the audit log says made a worker's changes. */
+const AUDIT_ACTOR = `worker:${hostname()}:${process.pid}`;
 
 /** A step handler as one processor module exports it. */
 export interface ProcessorDefinition {
@@ -124,11 +129,29 @@ async function runJob(
       await job.updateData(next);
     },
   };
+  const started = performance.now();
+  // Every DoorFlow write of this job is audited with its run and roster key.
+  const jobDeps: ProcessorDeps = deps.audit
+    ? {
+        ...deps,
+        doorflow: auditedDoorFlow(
+          deps.doorflow,
+          deps.audit,
+          {
+            actor: AUDIT_ACTOR,
+            ...(typeof data.runId === 'string' ? { runId: data.runId } : {}),
+            ...(typeof data.key === 'string' ? { key: data.key } : {}),
+          },
+          logger,
+        ),
+      }
+    : deps;
   try {
     const parsed = definition.payloadSchema.safeParse(job.data);
     if (!parsed.success)
       throw new PayloadError(`job payload is invalid: ${parsed.error.issues[0]?.message ?? ''}`);
-    const result = await definition.handle(parsed.data as never, deps, ctx);
+    const result = await definition.handle(parsed.data as never, jobDeps, ctx);
+    deps.metrics?.job(definition.queueName, 'completed', performance.now() - started);
     // Only a job that ran before (crash, retry, replay) can have left a dead letter behind.
     const ranBefore = job.attemptsMade > 0 || (job.attemptsStarted ?? 0) > 1 || Number(data.gen ?? 0) > 0;
     if (ranBefore && typeof data.runId === 'string' && typeof data.key === 'string') {
@@ -140,6 +163,7 @@ async function runJob(
     const retryable = isRetryable(err);
     const final = !retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     const code = errorCode(err);
+    deps.metrics?.job(definition.queueName, 'failed', performance.now() - started, code);
     if (final) {
       logger.warn({ err, code }, 'job failed for good: dead-lettered');
       await recordDead(definition.queueName, deps, job, err);
