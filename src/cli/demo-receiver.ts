@@ -22,6 +22,8 @@ export interface DeliveryReceiver {
   readonly url: string;
   /** Accepted (verified) deliveries, in arrival order. */
   readonly accepted: ReceivedDelivery[];
+  /** Verified repeats of a delivery id already accepted (answered 200, not recorded again). */
+  repeats(): number;
   /** Requests refused for a bad or missing signature/timestamp. */
   rejected(): number;
   /** Requests answered with an injected failure. */
@@ -61,6 +63,8 @@ export async function startDeliveryReceiver(options: {
   const accepted: ReceivedDelivery[] = [];
   let rejected = 0;
   let failed = 0;
+  let repeats = 0;
+  const seen = new Set<string>();
   let failureRate = options.failureRate ?? 0;
   const random = options.random ?? Math.random;
   const server = createServer((req, res) => {
@@ -80,11 +84,20 @@ export async function startDeliveryReceiver(options: {
           return;
         }
         const body = JSON.parse(raw) as {
+          delivery_id?: string;
           run_id: string;
           person: { id: number; system_id: string | null };
           credential: { id: string };
           invitation_code?: string;
         };
+        // Idempotency: a send cut off by a worker crash is retried with the same delivery id.
+        const id = body.delivery_id ?? `${body.credential.id}.webhook`;
+        if (seen.has(id)) {
+          repeats++;
+          res.writeHead(200).end();
+          return;
+        }
+        seen.add(id);
         accepted.push({
           runId: body.run_id,
           personId: body.person.id,
@@ -105,6 +118,7 @@ export async function startDeliveryReceiver(options: {
     url: `http://127.0.0.1:${port}/deliveries`,
     accepted,
     rejected: () => rejected,
+    repeats: () => repeats,
     failedOnPurpose: () => failed,
     countsByCredential() {
       const counts = new Map<string, number>();

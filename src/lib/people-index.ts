@@ -127,11 +127,23 @@ export class PeopleIndex {
   }
 
   /** Marks that a create is about to be sent (kept a day: long enough for any retry). */
-  async markPending(key: string): Promise<void> {
-    await this.redis.set(this.#pending(key), Date.now(), 'EX', 86_400);
+  async markPending(key: string, now: number): Promise<void> {
+    await this.redis.set(this.#pending(key), `inflight:${now}`, 'EX', 86_400);
   }
 
-  async isPending(key: string): Promise<boolean> {
-    return (await this.redis.exists(this.#pending(key))) === 1;
+  /** The create request ended without an answer we could use (lost response, time-out). */
+  async markPendingUnknown(key: string, now: number): Promise<void> {
+    await this.redis.set(this.#pending(key), `ended:${now}`, 'EX', 86_400, 'XX');
+  }
+
+  /**
+   * Whether a create was sent for this key and not settled: `inflight` (its process may have
+   * crashed mid-request, or may still be waiting for the answer) or `ended` (the request failed).
+   */
+  async pending(key: string): Promise<{ state: 'inflight' | 'ended'; at: number } | undefined> {
+    const raw = await this.redis.get(this.#pending(key));
+    if (!raw) return undefined;
+    const [state, at] = raw.split(':');
+    return { state: state === 'ended' ? 'ended' : 'inflight', at: Number(at) || 0 };
   }
 }

@@ -38,9 +38,16 @@ export function signWebhook(secret: string, timestamp: number, rawBody: string):
   return createHmac('sha256', secret).update(`${timestamp}.${rawBody}`).digest('hex');
 }
 
+/** The idempotency key of a credential's webhook delivery. */
+export function deliveryId(credentialId: string): string {
+  return `${credentialId}.${CHANNEL}`;
+}
+
 /** The JSON body the receiver gets. */
 export function webhookBody(p: DeliveryPayload, code: string, instructions: string): Record<string, unknown> {
   return {
+    /** Stable per credential and channel: a receiver drops repeats (a send cut off by a crash is retried). */
+    delivery_id: deliveryId(p.credentialId),
     run_id: p.runId,
     person: {
       id: p.personId,
@@ -119,6 +126,7 @@ export async function handle(p: DeliveryPayload, deps: ProcessorDeps, ctx: JobCo
       headers: {
         'content-type': 'application/json',
         'x-provisioner-timestamp': String(timestamp),
+        'x-provisioner-delivery': deliveryId(p.credentialId),
         'x-provisioner-signature': signWebhook(webhookSecret, timestamp, rawBody),
       },
       throwHttpErrors: false,

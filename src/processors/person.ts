@@ -55,7 +55,14 @@ async function settlePerson(p: PersonPayload, deps: ProcessorDeps, ctx: JobConte
   const call = { signal: ctx.signal };
   let existing = await fromMapping(p, deps, ctx);
   if (!existing) {
-    const pending = await deps.people.isPending(p.key);
+    const pending = await deps.people.pending(p.key);
+    if (pending?.state === 'inflight') {
+      // A create was sent by an attempt that never saw its end (crashed, or a stalled copy still
+      // waiting). Wait until that request must have finished, then the lookup below sees its result.
+      const settleAt = pending.at + deps.config.doorflow.timeoutMs + 1_000;
+      const now = deps.clock.now();
+      if (now < settleAt) throw await ctx.delay(settleAt - now);
+    }
     existing = p.indexed && !pending ? await fromIndex(p, deps) : await fromRemote(p, deps, ctx);
   }
   if (existing) {
@@ -68,11 +75,12 @@ async function settlePerson(p: PersonPayload, deps: ProcessorDeps, ctx: JobConte
     await deps.people.remember(p.key, { ...snapshot, id: existing.id });
     return { personId: existing.id, created: false, updated: diff !== undefined };
   }
-  await deps.people.markPending(p.key);
+  await deps.people.markPending(p.key, deps.clock.now());
   let created: PersonSnapshot;
   try {
     created = snapshotOf(await deps.doorflow.createPerson(personInputFor(p.entry), call));
   } catch (err) {
+    await deps.people.markPendingUnknown(p.key, deps.clock.now());
     // A 422 may mean the email is taken by a person our index missed: look up once and adopt.
     if (err instanceof DoorFlowError && err.status === 422 && err.fieldErrors.email) {
       const found = await fromRemote(p, deps, ctx);

@@ -1,0 +1,93 @@
+import { decryptSecret } from '../lib/crypto.ts';
+import { findDelivery, recordDelivery } from '../lib/deliveries.ts';
+import { ProvisionerError } from '../lib/errors.ts';
+import { startTracking } from '../lib/lifecycle.ts';
+import { tryLock } from '../lib/locks.ts';
+import type { DeliveryPayload } from '../lib/queues.ts';
+import { contentionDelayMs, type JobContext, lockTtlMs, type ProcessorDeps } from './context.ts';
+import { sendCode } from './send-code.ts';
+
+/**
+ * Delivery through a channel we send ourselves (email, sms), shaped like deliver-webhook.ts:
+ * a confirmed send is recorded once (`delivered:{credential}:{channel}`), so a retried or
+ * replayed job never sends again; the code is decrypted just before sending and dropped from the
+ * job data afterwards. Tracking starts here (reminders, expiry, polling), keeping the one
+ * encrypted reminder copy described in lib/delivery/code-store.ts.
+ */
+export async function deliverOwn(
+  channel: 'email' | 'sms',
+  p: DeliveryPayload,
+  deps: ProcessorDeps,
+  ctx: JobContext,
+): Promise<string> {
+  const finish = async (outcome: 'provisioned' | 'already_provisioned') => {
+    await deps.runs.move(p.runId, p.key, outcome, {
+      personId: p.personId,
+      credentialId: p.credentialId,
+      channel,
+    });
+    await ctx.updateData({ ...p, encryptedCode: undefined });
+    return outcome;
+  };
+  const before = await findDelivery(deps.redis, deps.prefix, p.credentialId, channel);
+  if (before) return await finish(before.runId === p.runId ? 'provisioned' : 'already_provisioned');
+
+  const release = await tryLock(
+    deps.redis,
+    `${deps.prefix}:lock:deliver:${p.credentialId}:${channel}`,
+    ctx.jobId,
+    lockTtlMs(deps.config),
+  );
+  if (!release) throw await ctx.delay(contentionDelayMs());
+  try {
+    const raced = await findDelivery(deps.redis, deps.prefix, p.credentialId, channel);
+    if (raced) return await finish(raced.runId === p.runId ? 'provisioned' : 'already_provisioned');
+    const key = deps.config.encryptionKey;
+    if (!p.encryptedCode || !key) {
+      throw new ProvisionerError(
+        'code_missing',
+        'delivery job carries no invitation code (replay from invitation)',
+      );
+    }
+    await sendCode(
+      deps,
+      channel,
+      {
+        personId: p.personId,
+        systemId: p.entry.system_id,
+        firstName: p.entry.first_name,
+        lastName: p.entry.last_name,
+        email: p.entry.email,
+        mobile: p.entry.mobile,
+      },
+      {
+        credentialId: p.credentialId,
+        credentialStatus: p.credentialStatus,
+        code: decryptSecret(key, p.encryptedCode),
+        expiresAt: p.expiresAt,
+        runId: p.runId,
+      },
+      ctx.signal,
+    );
+    await recordDelivery(deps.redis, deps.prefix, p.credentialId, channel, {
+      runId: p.runId,
+      key: p.key,
+      at: deps.clock.now(),
+    });
+    ctx.logger.info({ credentialId: p.credentialId, channel }, 'invitation delivered');
+    await startTracking(deps, {
+      credentialId: p.credentialId,
+      personId: p.personId,
+      channel,
+      systemId: p.entry.system_id,
+      key: p.key,
+      runId: p.runId,
+      expiresAt: p.expiresAt,
+      status: p.credentialStatus,
+      encryptedCode: p.encryptedCode,
+    }).catch((err: unknown) => ctx.logger.warn({ err }, 'could not start lifecycle tracking'));
+    return await finish('provisioned');
+  } finally {
+    await release();
+  }
+}
