@@ -23,18 +23,22 @@ import { luaScript } from './lua.ts';
  * bounds how far ahead one process can book).
  */
 
-/** Books the next slot. Returns the wait in µs from now (Redis time). */
+/** Books the next slot. Returns {wait in µs from now (Redis time), 1 when a 429 pause set it}. */
 const reserveScript = luaScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
 local start = tonumber(redis.call('GET', KEYS[1]) or '0')
 if start < now then start = now end
+local paused = 0
 local pttl = redis.call('PTTL', KEYS[2])
-if pttl > 0 and now + pttl * 1000 > start then start = now + pttl * 1000 end
+if pttl > 0 and now + pttl * 1000 > start then
+  start = now + pttl * 1000
+  paused = 1
+end
 local tat = start + interval
 redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', math.ceil((tat - now) / 1000) + 2000)
-return math.floor(start - now)
+return {math.floor(start - now), paused}
 `);
 
 /**
@@ -91,11 +95,15 @@ export interface BudgetGrant {
 /** Why a request waited. */
 export type BudgetWaitReason = 'rate' | 'pause' | 'window';
 
+/** One request that had to wait; emitted once per granted request. */
 export interface BudgetWaitEvent {
+  /** The strongest cause among its sleeps (pause > window > rate). */
   reason: BudgetWaitReason;
-  /** How long this request slept, in ms. */
+  /** How long this request slept in total, in ms. */
   waitMs: number;
 }
+
+const RANK: Record<BudgetWaitReason, number> = { rate: 0, window: 1, pause: 2 };
 
 /** Counters since the budget was created (for metrics). */
 export interface BudgetStats {
@@ -125,7 +133,7 @@ export interface BudgetOptions {
    */
   headroom?: number;
   logger?: Logger;
-  /** Called after every sleep (for metrics). */
+  /** Called once per granted request that waited, with its total wait (for metrics). */
   onWait?: (event: BudgetWaitEvent) => void;
 }
 
@@ -181,7 +189,6 @@ export function createBudget(options: BudgetOptions): RequestBudget {
       throw abortedError(signal, err);
     }
     if (reason === 'pause') stats.pauseWaits++;
-    options.onWait?.({ reason, waitMs: ms });
     return ms;
   }
 
@@ -189,9 +196,19 @@ export function createBudget(options: BudgetOptions): RequestBudget {
     if (signal?.aborted) throw abortedError(signal);
     let waitedMs = 0;
     let id = '';
+    let waitReason: BudgetWaitReason = 'rate';
+    // Sums the sleeps; the strongest cause wins (a pause outranks the window cap and the schedule).
+    const wait = async (us: number, reason: BudgetWaitReason) => {
+      const ms = await nap(us, reason, signal);
+      if (ms > 0 && RANK[reason] > RANK[waitReason]) waitReason = reason;
+      waitedMs += ms;
+    };
     for (;;) {
-      const waitUs = Number(await reserveScript.run(redis, [keys.tat, keys.pause], [intervalUs]));
-      waitedMs += await nap(waitUs, 'rate', signal);
+      const [waitUs, paused] = (await reserveScript.run(redis, [keys.tat, keys.pause], [intervalUs])) as [
+        number,
+        number,
+      ];
+      await wait(waitUs, paused === 1 ? 'pause' : 'rate');
       let verdict: [number, number];
       for (;;) {
         sequence++;
@@ -201,17 +218,18 @@ export function createBudget(options: BudgetOptions): RequestBudget {
           number,
         ];
         if (verdict[0] !== 2) break;
-        waitedMs += await nap(verdict[1], 'window', signal);
+        await wait(verdict[1], 'window');
       }
       if (verdict[0] === 0) break;
       // Paused after we booked: sleep it out, then book a fresh slot behind the pause.
-      waitedMs += await nap(verdict[1], 'pause', signal);
+      await wait(verdict[1], 'pause');
     }
     stats.granted++;
     if (waitedMs > 0) {
       stats.waited++;
       stats.totalWaitMs += waitedMs;
       stats.maxWaitMs = Math.max(stats.maxWaitMs, waitedMs);
+      options.onWait?.({ reason: waitReason, waitMs: waitedMs });
     }
     return { member: id, committedAt: Date.now() };
   }
