@@ -6,6 +6,7 @@ import type { PayloadInput, Queues } from '../lib/queues.ts';
 import { stepJobId } from '../lib/queues.ts';
 import { type DeliveryChannelName, type RosterEntry, rosterEntrySchema, rosterKey } from '../lib/roster.ts';
 import type { RunStore } from '../lib/runs.ts';
+import { waitForWindow } from './backpressure.ts';
 
 /**
  * Intake: the one way roster entries enter the pipeline. Starts a run (prefetching the account's
@@ -37,6 +38,8 @@ export interface StartRunOptions {
   /** Rebuild the people index before enqueueing (default: when a DoorFlow client is given). */
   prefetch?: boolean;
   signal?: AbortSignal;
+  /** Backpressure window (entries); unbounded when unset. */
+  window?: number;
 }
 
 export interface RejectedEntry {
@@ -110,12 +113,24 @@ export async function enqueueEntries(
   deps: IntakeDeps,
   run: RunHandle,
   entries: Iterable<unknown> | AsyncIterable<unknown>,
-  options: { batchSize?: number } = {},
+  options: {
+    batchSize?: number;
+    /** At most this many unsettled entries of the run in Redis at once (backpressure). */
+    window?: number;
+    signal?: AbortSignal | undefined;
+    /** Called after each batch is enqueued (progress). */
+    onBatch?: (accepted: number) => void;
+  } = {},
 ): Promise<IntakeResult> {
-  const batchSize = options.batchSize ?? 200;
+  const batchSize = Math.min(options.batchSize ?? 200, options.window ?? Number.POSITIVE_INFINITY);
   const result: IntakeResult = { accepted: 0, duplicates: 0, rejected: [] };
   let batch: { payload: PayloadInput<'person'>; opts: { jobId: string } }[] = [];
   const flush = async () => {
+    if (batch.length === 0) return;
+    // The batch is already registered in the run, so "outstanding ≤ window" bounds what is in Redis.
+    if (options.window !== undefined) {
+      await waitForWindow(deps.runs, run.runId, options.window, { signal: options.signal });
+    }
     await deps.runs.setNames(
       run.runId,
       Object.fromEntries(
@@ -124,6 +139,7 @@ export async function enqueueEntries(
     );
     await deps.queues.addBulk('person', batch);
     batch = [];
+    options.onBatch?.(result.accepted);
   };
   let index = 0;
   for await (const raw of entries) {
@@ -182,7 +198,10 @@ export async function intake(
   entries: Iterable<unknown> | AsyncIterable<unknown>,
 ): Promise<RunHandle & IntakeResult> {
   const run = await startRun(deps, options);
-  const result = await enqueueEntries(deps, run, entries);
+  const result = await enqueueEntries(deps, run, entries, {
+    ...(options.window !== undefined ? { window: options.window } : {}),
+    signal: options.signal,
+  });
   await closeRun(deps, run.runId);
   deps.logger.info({ runId: run.runId, ...result, rejected: result.rejected.length }, 'intake finished');
   return { ...run, ...result };

@@ -1,0 +1,185 @@
+import type { DeliveryChannelName } from '../lib/roster.ts';
+import { isRowProblem, type SourceEntry, type SourceItem } from './adapter.ts';
+import { DEFAULT_WINDOW } from './backpressure.ts';
+import { openCsvBytes } from './csv-source.ts';
+import { type CsvRoster, openCsvRoster } from './csv.ts';
+import { type IntakeDeps, type IntakeResult, intake } from './intake.ts';
+import { dedupeBatches, ErrorsFileWriter, ProblemSummary } from './row-errors.ts';
+
+/**
+ * `import FILE.csv`: stream the file through the CSV producer, report invalid and duplicate rows
+ * (screen summary, `--errors` file), and feed valid entries to intake with backpressure. With
+ * `--strict` a first pass validates the whole file and nothing is enqueued if any row is invalid;
+ * with `--dry-run` nothing touches Redis or DoorFlow.
+ */
+
+export interface CsvImportOptions {
+  file: string;
+  /** The run's channel (`--delivery`, else DELIVERY_DEFAULT). */
+  delivery: DeliveryChannelName;
+  /** Whether `--delivery` was given: then it is written into every entry. */
+  deliveryExplicit?: boolean;
+  map?: readonly string[];
+  delimiter?: string;
+  defaultCountry?: string;
+  errorsPath?: string;
+  strict?: boolean;
+  dryRun?: boolean;
+  /** Default {@link DEFAULT_WINDOW}. */
+  window?: number;
+  prefetch?: boolean;
+  signal?: AbortSignal;
+  /** Today as YYYY-MM-DD (termination dates). */
+  today?: string;
+  onProgress?: (progress: ImportProgress) => void;
+}
+
+export interface ImportProgress {
+  read: number;
+  valid: number;
+  invalid: number;
+}
+
+export interface CsvImportSummary {
+  file: string;
+  dryRun: boolean;
+  /** `--strict` found invalid rows: nothing was enqueued. */
+  strictRejected: boolean;
+  delimiter: string;
+  headers: readonly string[];
+  ignoredColumns: readonly string[];
+  rows: {
+    read: number;
+    valid: number;
+    invalid: number;
+    duplicates: number;
+    blank: number;
+    /** Rows marked inactive/terminated: nothing to provision. */
+    inactive: number;
+    /** Rows with more fields than the header (extra fields ignored). */
+    extraFields: number;
+  };
+  problems: { reasons: { reason: string; count: number }[]; samples: { line: number; reason: string }[] };
+  errorsFile: string | undefined;
+  run: (Pick<IntakeResult, 'accepted' | 'duplicates'> & { runId: string; rejected: number }) | undefined;
+}
+
+async function openRoster(options: CsvImportOptions): Promise<CsvRoster> {
+  const bytes = await openCsvBytes({ file: options.file }, options.signal);
+  return openCsvRoster(bytes, {
+    ...(options.map ? { map: options.map } : {}),
+    ...(options.delimiter ? { delimiter: options.delimiter } : {}),
+    ...(options.defaultCountry ? { defaultCountry: options.defaultCountry } : {}),
+    ...(options.deliveryExplicit ? { delivery: options.delivery } : {}),
+    fallbackDelivery: options.delivery,
+    today: options.today ?? new Date().toISOString().slice(0, 10),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+}
+
+export async function importCsv(
+  deps: IntakeDeps | undefined,
+  options: CsvImportOptions,
+): Promise<CsvImportSummary> {
+  const summary = new ProblemSummary();
+  const counts = { inactive: 0 };
+  let errors: ErrorsFileWriter | undefined;
+  let roster: CsvRoster | undefined;
+  let run: CsvImportSummary['run'];
+  let strictRejected = false;
+  const openErrors = (headers: readonly string[]) => {
+    if (options.errorsPath && !errors) errors = new ErrorsFileWriter(options.errorsPath, headers);
+  };
+  try {
+    if (options.dryRun || options.strict || !deps) {
+      // Validation pass (the whole job for --dry-run; the gate for --strict).
+      const opened = await openRoster(options);
+      roster = opened;
+      openErrors(opened.header.headers);
+      await validateAll(opened);
+      strictRejected = options.strict === true && summary.total > 0;
+    }
+    if (!options.dryRun && !strictRejected && deps) {
+      // Entries flow from the parser straight into intake; problems are recorded on the way.
+      const validationDone = roster !== undefined;
+      const entries = async function* (): AsyncGenerator<SourceEntry> {
+        const live = await openRoster(options);
+        roster = live;
+        if (!validationDone) openErrors(live.header.headers);
+        for await (const batch of dedupeBatches(live.batches(1000))) {
+          for (const item of batch as SourceItem[]) {
+            if (isRowProblem(item)) {
+              if (!validationDone) {
+                summary.add(item);
+                await errors?.write(item);
+              }
+            } else if (item.active === false) {
+              if (!validationDone) counts.inactive += 1;
+            } else yield item;
+          }
+          options.onProgress?.({
+            read: live.stats.read,
+            valid: live.stats.valid,
+            invalid: live.stats.invalid,
+          });
+        }
+      };
+      const result = await intake(
+        deps,
+        {
+          source: `csv:${options.file}`,
+          delivery: options.delivery,
+          ...(options.prefetch !== undefined ? { prefetch: options.prefetch } : {}),
+          ...(options.signal ? { signal: options.signal } : {}),
+          window: options.window ?? DEFAULT_WINDOW,
+        },
+        entries(),
+      );
+      run = {
+        runId: result.runId,
+        accepted: result.accepted,
+        duplicates: result.duplicates,
+        rejected: result.rejected.length,
+      };
+    }
+  } finally {
+    await errors?.close();
+  }
+  const finalRoster = roster as CsvRoster | undefined;
+  return {
+    file: options.file,
+    dryRun: options.dryRun === true,
+    strictRejected,
+    delimiter: finalRoster?.header.delimiter ?? ',',
+    headers: finalRoster?.header.headers ?? [],
+    ignoredColumns: finalRoster?.header.ignored ?? [],
+    rows: {
+      read: finalRoster?.stats.read ?? 0,
+      valid: (finalRoster?.stats.valid ?? 0) - summary.duplicates,
+      invalid: finalRoster?.stats.invalid ?? 0,
+      duplicates: summary.duplicates,
+      blank: finalRoster?.stats.blank ?? 0,
+      inactive: counts.inactive,
+      extraFields: finalRoster?.stats.extraFields ?? 0,
+    },
+    problems: { reasons: summary.reasons(), samples: summary.samples },
+    errorsFile: errors?.path,
+    run,
+  };
+
+  async function validateAll(opened: CsvRoster): Promise<void> {
+    for await (const batch of dedupeBatches(opened.batches(1000))) {
+      for (const item of batch as SourceItem[]) {
+        if (isRowProblem(item)) {
+          summary.add(item);
+          await errors?.write(item);
+        } else if (item.active === false) counts.inactive += 1;
+      }
+      options.onProgress?.({
+        read: opened.stats.read,
+        valid: opened.stats.valid,
+        invalid: opened.stats.invalid,
+      });
+    }
+  }
+}
