@@ -211,6 +211,30 @@ describe('simulator admin surface', () => {
     );
     expect(s.options().faults.serverErrorRate).toBe(1);
 
+    const people = (await (await fetch(`${s.url}/__sim/people`)).json()) as { deleted: boolean }[];
+    expect(people).toMatchObject([{ first_name: 'A', deleted: false }]);
+    const minted = (await (
+      await fetch(`${s.url}/__sim/oauth/code`, {
+        method: 'POST',
+        body: '{}',
+        headers: { 'content-type': 'application/json' },
+      })
+    ).json()) as { code: string };
+    const token = await fetch(`${s.url}/oauth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `grant_type=authorization_code&code=${minted.code}&client_id=sim-client&client_secret=sim-secret`,
+    });
+    const access = ((await token.json()) as { access_token: string }).access_token;
+    const expire = await fetch(`${s.url}/__sim/tokens/expire`, { method: 'POST' });
+    expect(await expire.json()).toEqual({ expired: 1 });
+    const after = await fetch(`${s.url}/api/3/credentials`, {
+      headers: { authorization: `Bearer ${access}` },
+    });
+    expect(after.status).toBe(401);
+    const hooks = (await (await fetch(`${s.url}/__sim/webhooks`)).json()) as { deliveries: unknown[] };
+    expect(hooks.deliveries).toEqual([]);
+
     expect((await fetch(`${s.url}/__sim/reset`, { method: 'POST' })).status).toBe(200);
     expect(s.stats()).toMatchObject({ people: 0, requestsTotal: 0, writeCount: 0 });
   });

@@ -168,4 +168,28 @@ describe('simulator people', () => {
     expect(stats.duplicates).toEqual({ peopleBySystemId: 1, peopleByEmail: 0, liveHidCredentials: 0 });
     expect(stats.duplicateDetails.peopleBySystemId).toEqual([{ key: 'S1', ids: [a.id, a.id + 1] }]);
   });
+
+  it('malformed JSON → 400; unknown /api/3 routes → 404 (after auth); GET /api/3/account', async () => {
+    const bad = await fetch(`${sim.url}/api/3/people`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${sim.accessToken}`, 'content-type': 'application/json' },
+      body: '{"first_name":',
+    });
+    expect(bad.status).toBe(400);
+    expect((await call('GET', '/api/3/nothing-here')).status).toBe(404);
+    expect((await fetch(`${sim.url}/api/3/nothing-here`)).status).toBe(401);
+    const account = await call('GET', '/api/3/account');
+    expect(account.body).toMatchObject({ passport: { hid_mobile_access: true } });
+  });
+
+  it('deleting a person revokes their mobile pass', async () => {
+    const p = (await call('POST', '/api/3/people', { first_name: 'A', last_name: 'B' })).body as Person;
+    const c = await call('POST', `/api/3/people/${p.id}/credentials`, {
+      person_credential: { credential_type_id: 8 },
+    });
+    expect(c.status).toBe(201);
+    await call('DELETE', `/api/3/people/${p.id}`);
+    expect(['revoking', 'revoked']).toContain(sim.credentials()[0]?.status);
+    expect((await call('GET', `/api/3/people/${p.id}/credentials`)).status).toBe(404);
+  });
 });

@@ -42,7 +42,15 @@ afterAll(async () => {
 beforeEach(() => {
   sim.reset();
   sim.configure({
-    webhook: { format: 'real', badSignatureRate: 0, duplicateRate: 0, reorderRate: 0, maxAttempts: 5 },
+    webhook: {
+      format: 'real',
+      badSignatureRate: 0,
+      duplicateRate: 0,
+      reorderRate: 0,
+      maxAttempts: 5,
+      batchWindowMs: 40,
+      redeliverUnackedMs: 0,
+    },
   });
   received = [];
   statuses = [];
@@ -169,6 +177,17 @@ describe('simulator webhooks (real format)', () => {
       deliveriesDropped: 1,
       deliveriesSucceeded: 0,
     });
+  });
+
+  it('re-sends an unacknowledged event once after redeliverUnackedMs, with the same ack_token', async () => {
+    sim.configure({ webhook: { redeliverUnackedMs: 50 } });
+    await hidFor(1);
+    await waitFor(() => received.length >= 2);
+    await sim.webhooksIdle();
+    const [first, second] = received.map((r) => JSON.parse(r.raw) as RealEvent[]);
+    expect(second).toEqual(first);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(received.length).toBe(2);
   });
 
   it('fault options: bad signatures and duplicate deliveries', async () => {
