@@ -52,11 +52,13 @@ export class Lifecycle {
   }
 
   #after(ms: number, fn: () => void): void {
-    if (ms > MAX_TIMER_MS) return;
+    // Longer waits (a 30-day invitation) are chained through shorter timers.
+    const step = Math.min(Math.max(0, ms), MAX_TIMER_MS);
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
-      fn();
-    }, ms);
+      if (ms > MAX_TIMER_MS) this.#after(ms - MAX_TIMER_MS, fn);
+      else fn();
+    }, step);
     timer.unref();
     this.#timers.add(timer);
   }

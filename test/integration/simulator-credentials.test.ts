@@ -266,6 +266,19 @@ describe('simulator lifecycle hooks', () => {
     expect(sim.stats().credentials).toEqual({ active: 1, expired: 1 });
   });
 
+  it('an invitation left alone expires by itself at invitation_expires_at', async () => {
+    sim.configure({ invitationTtlSec: 1 });
+    try {
+      const pid = await person();
+      const cred = (await createHid(pid)).body as Credential;
+      expect(Date.parse(cred.invitation_expires_at ?? '') - Date.now()).toBeLessThanOrEqual(1000);
+      const expired = await until(pid, cred.id, (c) => c.status === 'expired');
+      expect(expired.invitation_code).toBeUndefined();
+    } finally {
+      sim.configure({ invitationTtlSec: 30 * 86_400 });
+    }
+  });
+
   it('the same hooks over HTTP under /__sim', async () => {
     const pid = await person();
     const cred = (await createHid(pid)).body as Credential;
