@@ -1,12 +1,12 @@
 import type { Redis } from 'ioredis';
 import { type Clock, systemClock } from '../clock.ts';
 import type { Config } from '../config.ts';
-import { DoorFlowError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { createTokenManager, type TokenState } from './auth.ts';
 import { type BudgetStats, type BudgetWaitEvent, createBudget } from './budget.ts';
 import { errorFromRequestError, errorFromResponse, invalidResponseError } from './http-errors.ts';
+import { resolveResourceUrl } from './resource-url.ts';
 import { clampPerPage, hasMorePages, maxPages, parseCountHeader } from './pagination.ts';
 import { createHttp, createSend, type RawResponse } from './transport.ts';
 import type {
@@ -95,7 +95,6 @@ export function createDoorFlowClient(deps: DoorFlowClientDeps): DoorFlowClient {
     logger,
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
   });
-  const base = new URL(`${config.baseUrl}/`);
   let hidTypeId: Promise<number> | undefined;
 
   function parseJson(text: string): unknown {
@@ -261,28 +260,8 @@ export function createDoorFlowClient(deps: DoorFlowClientDeps): DoorFlowClient {
     },
     listCredentialTypes,
     async getResource(url, options) {
-      let target: URL;
-      try {
-        target = new URL(url);
-      } catch {
-        throw new DoorFlowError('foreign_resource_url', 'Refusing a malformed DoorFlow resource URL', {
-          retryable: false,
-        });
-      }
-      // Our bearer token goes only to the configured DoorFlow origin and base path.
-      if (target.origin !== base.origin || !target.pathname.startsWith(base.pathname)) {
-        throw new DoorFlowError(
-          'foreign_resource_url',
-          `Refusing to fetch a resource outside ${base.origin}${base.pathname} (got ${target.origin})`,
-          { retryable: false },
-        );
-      }
-      const res = await send({
-        method: 'GET',
-        path: target.pathname.slice(base.pathname.length),
-        searchParams: target.searchParams,
-        signal: options?.signal,
-      });
+      const target = resolveResourceUrl(config.baseUrl, url);
+      const res = await send({ method: 'GET', ...target, signal: options?.signal });
       return res.body;
     },
     async resolveHidCredentialTypeId(options) {
