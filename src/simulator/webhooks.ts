@@ -49,6 +49,9 @@ interface Unit {
   events: WebhookEvent[];
 }
 
+/** Duplicates are sent this much later, past the next whole second of `Timestamp`. */
+const DUPLICATE_AFTER_MS = 1100;
+
 export function signReal(secret: string, timestamp: string, rawBody: string): string {
   return createHmac('sha256', secret).update(`${timestamp}.${rawBody}`).digest('hex');
 }
@@ -276,10 +279,15 @@ export class WebhookDispatcher {
     if (ok) {
       this.stats.deliveriesSucceeded++;
       if (this.deps.random().chance('webhookDuplicate', unit.id, opts.duplicateRate)) {
-        await this.#post(unit, attempt, true);
+        // A second delivery of the same events a second later: a fresh Timestamp and Signature, so
+        // receivers must dedupe on the event (ack_token), not just reject a replayed signature.
+        this.#timer(DUPLICATE_AFTER_MS, () => {
+          void this.#post(unit, attempt, true).finally(() => this.#done(unit));
+        });
+      } else {
+        this.#done(unit);
       }
       this.#scheduleRedelivery(unit);
-      this.#done(unit);
       return;
     }
     this.stats.attemptsFailed++;
