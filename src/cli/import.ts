@@ -2,11 +2,12 @@ import { access } from 'node:fs/promises';
 import cliProgress from 'cli-progress';
 import { type Command, Option } from 'commander';
 import type { Config } from '../lib/config.ts';
-import { ConfigError, type ConfigProblem } from '../lib/errors.ts';
+import { ConfigError, type ConfigProblem, PayloadError } from '../lib/errors.ts';
 import { DELIVERY_CHANNELS, type DeliveryChannelName } from '../lib/roster.ts';
 import { buildConfig, buildRuntime, resolveRedisUrl } from '../main.ts';
-import { readRosterCsv } from '../producers/csv-minimal.ts';
-import { intake } from '../producers/intake.ts';
+import { importCsv } from '../producers/csv-import.ts';
+import { isSupportedCountry, SUPPORTED_COUNTRIES } from '../producers/phone.ts';
+import { createImportProgress, describeImport } from './import-report.ts';
 import { EXIT } from './exit-codes.ts';
 import { buildPipeline, type Pipeline } from './pipeline-runtime.ts';
 import { buildRunView, formatRunView } from './run-summary.ts';
@@ -75,72 +76,125 @@ export async function waitForRun(
   return view.succeeded ? EXIT.ok : EXIT.failure;
 }
 
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+interface ImportFlags {
+  delivery?: DeliveryChannelName;
+  wait?: boolean;
+  prefetch: boolean;
+  map: string[];
+  delimiter?: string;
+  errors?: string;
+  strict?: boolean;
+  dryRun?: boolean;
+  json?: boolean;
+  window: string;
+  defaultCountry?: string;
+}
+
 export function registerImportCommand(program: Command): void {
   program
     .command('import')
-    .description('Import a roster CSV (system_id,first_name,last_name,email,mobile) as a new run')
-    .argument('<file>', 'CSV file with a header row')
+    .description(
+      'Import a roster CSV as a new run (streamed; header aliases such as "Employee ID", "Given Name")',
+    )
+    .argument('<file>', 'CSV file with a header row (, ; or tab separated; UTF-8 with or without BOM)')
     .addOption(
       new Option('--delivery <channel>', 'how invitations reach people').choices([...DELIVERY_CHANNELS]),
     )
     .option('--wait', 'wait until the run finishes; exit 0 only if every entry was provisioned')
     .option('--no-prefetch', 'do not list the account’s people first (one lookup per entry instead)')
-    .action(
-      async (
-        file: string,
-        options: { delivery?: DeliveryChannelName; wait?: boolean; prefetch: boolean },
-      ) => {
-        const config = buildConfig();
-        const channel = options.delivery ?? config.delivery.defaultChannel;
+    .option('--map <spec>', 'map a column: "Badge Ref=system_id" (repeatable)', collect, [])
+    .option('--delimiter <d>', 'field delimiter: , ; tab or | (default: detected from the header)')
+    .option('--errors <file>', 'write rejected rows to this CSV (line, reason, original fields)')
+    .option('--strict', 'reject the whole file if any row is invalid')
+    .option('--dry-run', 'validate and report only; touch neither Redis nor DoorFlow')
+    .option('--json', 'print a machine-readable summary')
+    .option('--window <n>', 'at most this many entries of the run waiting in Redis at once', '20000')
+    .option('--default-country <cc>', 'country for national mobile numbers (e.g. GB)')
+    .action(async (file: string, options: ImportFlags) => {
+      const config = buildConfig();
+      const channel = options.delivery ?? config.delivery.defaultChannel;
+      const window = Number(options.window);
+      if (!Number.isInteger(window) || window < 1) {
+        console.error('error: --window expects a positive whole number');
+        process.exitCode = EXIT.usage;
+        return;
+      }
+      if (options.defaultCountry && !isSupportedCountry(options.defaultCountry)) {
+        console.error(
+          `error: --default-country ${options.defaultCountry} is not supported (${SUPPORTED_COUNTRIES.join(', ')})`,
+        );
+        process.exitCode = EXIT.usage;
+        return;
+      }
+      if (!options.dryRun) {
         const problems = deliveryProblems(config, channel);
         if (problems.length > 0) throw new ConfigError(problems);
-        try {
-          await access(file);
-        } catch {
-          console.error(`error: cannot read ${file}`);
+      }
+      try {
+        await access(file);
+      } catch {
+        console.error(`error: cannot read ${file}`);
+        process.exitCode = EXIT.usage;
+        return;
+      }
+      const runtime = buildRuntime(config);
+      const controller = new AbortController();
+      const onSignal = () => controller.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      const progress = createImportProgress(Boolean(process.stderr.isTTY) && !options.json);
+      try {
+        let pipeline: Pipeline | undefined;
+        if (!options.dryRun) {
+          const { url } = await resolveRedisUrl(runtime, { allowEmbedded: false });
+          pipeline = buildPipeline(config, { redisUrl: url, logger: runtime.logger });
+          const opened = pipeline;
+          runtime.onClose(() => opened.close());
+        }
+        const summary = await importCsv(pipeline?.intakeDeps(true), {
+          file,
+          delivery: channel,
+          deliveryExplicit: options.delivery !== undefined,
+          map: options.map,
+          ...(options.delimiter ? { delimiter: options.delimiter } : {}),
+          ...(options.defaultCountry ? { defaultCountry: options.defaultCountry } : {}),
+          ...(options.errors ? { errorsPath: options.errors } : {}),
+          strict: options.strict === true,
+          dryRun: options.dryRun === true,
+          window,
+          prefetch: options.prefetch,
+          signal: controller.signal,
+          onProgress: progress.update,
+        });
+        progress.stop();
+        if (options.json) console.log(JSON.stringify(summary, null, 2));
+        else for (const line of describeImport(summary)) console.log(line);
+        if (summary.strictRejected) process.exitCode = EXIT.failure;
+        else if (options.wait && pipeline && summary.run) {
+          process.exitCode = await waitForRun(pipeline, summary.run.runId, {
+            tty: Boolean(process.stdout.isTTY) && !options.json,
+            signal: controller.signal,
+          });
+        } else {
+          const rejected = summary.run
+            ? summary.run.rejected
+            : summary.rows.invalid - summary.rows.duplicates;
+          process.exitCode = rejected > 0 ? EXIT.failure : EXIT.ok;
+        }
+      } catch (err) {
+        progress.stop();
+        if (err instanceof PayloadError) {
+          console.error(`error: ${err.message}`);
           process.exitCode = EXIT.usage;
           return;
         }
-        const runtime = buildRuntime(config);
-        const controller = new AbortController();
-        const onSignal = () => controller.abort();
-        process.once('SIGINT', onSignal);
-        process.once('SIGTERM', onSignal);
-        try {
-          const { url } = await resolveRedisUrl(runtime, { allowEmbedded: false });
-          const pipeline = buildPipeline(config, { redisUrl: url, logger: runtime.logger });
-          runtime.onClose(() => pipeline.close());
-          const result = await intake(
-            pipeline.intakeDeps(true),
-            {
-              source: `csv:${file}`,
-              delivery: channel,
-              prefetch: options.prefetch,
-              signal: controller.signal,
-            },
-            readRosterCsv(file),
-          );
-          console.log(
-            `run ${result.runId}: ${result.accepted} entries queued, ${result.duplicates} duplicate keys skipped, ${result.rejected.length} rejected`,
-          );
-          for (const r of result.rejected.slice(0, 20)) {
-            console.log(
-              `  rejected ${r.line !== undefined ? `line ${r.line} ` : ''}${r.key}: ${r.code} (${r.message})`,
-            );
-          }
-          if (options.wait) {
-            process.exitCode = await waitForRun(pipeline, result.runId, {
-              tty: Boolean(process.stdout.isTTY),
-              signal: controller.signal,
-            });
-          } else {
-            process.exitCode = result.rejected.length > 0 ? EXIT.failure : EXIT.ok;
-          }
-        } finally {
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
-          await runtime.close();
-        }
-      },
-    );
+        throw err;
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        await runtime.close();
+      }
+    });
 }

@@ -3,7 +3,7 @@ import { isRowProblem, type SourceEntry, type SourceItem } from './adapter.ts';
 import { DEFAULT_WINDOW } from './backpressure.ts';
 import { openCsvBytes } from './csv-source.ts';
 import { type CsvRoster, openCsvRoster } from './csv.ts';
-import { type IntakeDeps, type IntakeResult, intake } from './intake.ts';
+import { closeRun, enqueueEntries, type IntakeDeps, type IntakeResult, startRun } from './intake.ts';
 import { dedupeBatches, ErrorsFileWriter, ProblemSummary } from './row-errors.ts';
 
 /**
@@ -100,8 +100,17 @@ export async function importCsv(
       strictRejected = options.strict === true && summary.total > 0;
     }
     if (!options.dryRun && !strictRejected && deps) {
-      // Entries flow from the parser straight into intake; problems are recorded on the way.
+      const handle = await startRun(deps, {
+        source: `csv:${options.file}`,
+        delivery: options.delivery,
+        ...(options.prefetch !== undefined ? { prefetch: options.prefetch } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
       const validationDone = roster !== undefined;
+      let rejected = 0;
+      let duplicates = 0;
+      // Entries flow from the parser straight into intake. Invalid rows are recorded in the run
+      // (`failed: invalid_entry` in its report); in-file duplicates are counted and skipped.
       const entries = async function* (): AsyncGenerator<SourceEntry> {
         const live = await openRoster(options);
         roster = live;
@@ -113,6 +122,14 @@ export async function importCsv(
                 summary.add(item);
                 await errors?.write(item);
               }
+              if (item.reason.startsWith('duplicate key')) {
+                duplicates += 1;
+                continue;
+              }
+              const key = item.key ?? `line:${item.line}`;
+              const detail = { code: 'invalid_entry', message: item.reason, line: item.line };
+              if (await deps.runs.addEntry(handle.runId, key, 'invalid', detail)) rejected += 1;
+              else duplicates += 1;
             } else if (item.active === false) {
               if (!validationDone) counts.inactive += 1;
             } else yield item;
@@ -124,22 +141,16 @@ export async function importCsv(
           });
         }
       };
-      const result = await intake(
-        deps,
-        {
-          source: `csv:${options.file}`,
-          delivery: options.delivery,
-          ...(options.prefetch !== undefined ? { prefetch: options.prefetch } : {}),
-          ...(options.signal ? { signal: options.signal } : {}),
-          window: options.window ?? DEFAULT_WINDOW,
-        },
-        entries(),
-      );
+      const result = await enqueueEntries(deps, handle, entries(), {
+        window: options.window ?? DEFAULT_WINDOW,
+        signal: options.signal,
+      });
+      await closeRun(deps, handle.runId);
       run = {
-        runId: result.runId,
+        runId: handle.runId,
         accepted: result.accepted,
-        duplicates: result.duplicates,
-        rejected: result.rejected.length,
+        duplicates: result.duplicates + duplicates,
+        rejected: result.rejected.length + rejected,
       };
     }
   } finally {

@@ -1,0 +1,65 @@
+import cliProgress from 'cli-progress';
+import type { CsvImportSummary, ImportProgress } from '../producers/csv-import.ts';
+
+/** User-facing output of `import`: a progress bar on a TTY and the end-of-import summary. */
+
+export interface ImportProgressBar {
+  update(progress: ImportProgress): void;
+  stop(): void;
+}
+
+/** Rows read, valid, invalid — redrawn at most ~10 times a second, on stderr so stdout stays clean. */
+export function createImportProgress(tty: boolean): ImportProgressBar {
+  if (!tty) return { update() {}, stop() {} };
+  const bar = new cliProgress.SingleBar(
+    {
+      format: ' reading {read} rows | {valid} valid | {invalid} invalid',
+      stream: process.stderr,
+      hideCursor: true,
+      fps: 10,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  let started = false;
+  return {
+    update(p) {
+      if (!started) bar.start(0, 0, p);
+      started = true;
+      bar.update(0, { ...p });
+    },
+    stop() {
+      if (started) bar.stop();
+      started = false;
+    },
+  };
+}
+
+export function describeImport(summary: CsvImportSummary): string[] {
+  const lines: string[] = [];
+  const { rows } = summary;
+  const delimiter = summary.delimiter === '\t' ? 'tab' : summary.delimiter;
+  lines.push(
+    `${summary.file}: ${rows.read} rows read (delimiter ${delimiter}), ${rows.valid} valid, ` +
+      `${rows.invalid} invalid, ${rows.duplicates} duplicate keys${rows.inactive ? `, ${rows.inactive} inactive skipped` : ''}`,
+  );
+  if (summary.ignoredColumns.length > 0) {
+    lines.push(`ignored columns (no mapping): ${summary.ignoredColumns.join(', ')}`);
+  }
+  if (rows.extraFields > 0)
+    lines.push(`${rows.extraFields} row(s) had more fields than the header (ignored)`);
+  for (const { reason, count } of summary.problems.reasons) lines.push(`  ${count} × ${reason}`);
+  for (const s of summary.problems.samples.slice(0, 10)) lines.push(`  line ${s.line}: ${s.reason}`);
+  const problemCount = rows.invalid + rows.duplicates;
+  if (problemCount > 10 && !summary.errorsFile) lines.push('  … use --errors FILE for the full list');
+  if (summary.errorsFile) lines.push(`rejected rows written to ${summary.errorsFile}`);
+  if (summary.strictRejected) {
+    lines.push(`--strict: ${rows.invalid} invalid row(s); nothing was imported`);
+  } else if (summary.dryRun) {
+    lines.push(`dry run: ${rows.valid} entries would be queued; nothing was written`);
+  } else if (summary.run) {
+    lines.push(
+      `run ${summary.run.runId}: ${summary.run.accepted} entries queued, ${summary.run.duplicates} duplicate keys skipped, ${summary.run.rejected} rejected`,
+    );
+  }
+  return lines;
+}
