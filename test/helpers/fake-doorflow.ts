@@ -27,6 +27,8 @@ export interface InjectedResponse {
   body?: unknown | ((req: IncomingMessage) => unknown);
   /** How many requests to answer this way (default 1). */
   times?: number;
+  /** Wait this long before answering (to trip client time-outs). */
+  delayMs?: number;
 }
 
 export interface FakeDoorFlowOptions {
@@ -235,6 +237,8 @@ export async function startFakeDoorFlow(options: FakeDoorFlowOptions = {}) {
         if (rule.times <= 0) injected.splice(injected.indexOf(rule), 1);
         const body =
           typeof rule.body === 'function' ? (rule.body as (r: IncomingMessage) => unknown)(req) : rule.body;
+        if (rule.delayMs) await new Promise((r) => setTimeout(r, rule.delayMs));
+        if (res.destroyed) return 0;
         return json(res, rule.status, body, rule.headers);
       }
       if (url.pathname === '/oauth/token/info')

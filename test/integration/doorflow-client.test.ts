@@ -256,4 +256,41 @@ describe('DoorFlow client over HTTP', () => {
     expect(failed.detail).toContain('unauthorized');
     expect(failed.detail).not.toContain('fake-token');
   });
+
+  it('two clients on separate connections, both due for refresh at once, refresh once', async () => {
+    const clock = new ManualClock(Date.now());
+    const first = await setup({ ...refreshFake, people: 1, tokenDelayMs: 200 }, refreshEnv, clock);
+    await first.client.listPeople();
+    const other = testRedis();
+    try {
+      const config = loadConfig({
+        ...refreshEnv,
+        DOORFLOW_BASE_URL: first.fake.url,
+        DOORFLOW_RATE_LIMIT: '200',
+      });
+      const second = createDoorFlowClient({
+        config: config.doorflow,
+        redis: other,
+        prefix,
+        logger: silentLogger(),
+        clock,
+      });
+      clients.push(second);
+      clock.advance(58 * 60_000);
+      await Promise.all([first.client.listPeople(), second.listPeople(), first.client.getPerson(1)]);
+      expect(first.fake.tokenRequests.map((t) => t.ok)).toEqual([true, true]);
+      expect(first.fake.requests.filter((r) => r.status === 401)).toHaveLength(1);
+    } finally {
+      await other.quit();
+    }
+  });
+
+  it('a time-out is a retryable timeout error; a GET is tried three times, each spending budget', async () => {
+    const { fake, client } = await setup({ people: 1 }, { DOORFLOW_TIMEOUT_MS: '300' });
+    fake.inject({ method: 'GET', path: /people\/1$/, status: 200, body: {}, delayMs: 1_000, times: 3 });
+    const err = await caught(client.getPerson(1));
+    expect(err).toMatchObject({ code: 'timeout', retryable: true, status: undefined });
+    expect(fake.requests).toHaveLength(3);
+    expect(client.budgetStats().granted).toBe(3);
+  });
 });
