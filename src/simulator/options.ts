@@ -41,8 +41,8 @@ export const faultOptionsSchema = z.strictObject({
 });
 
 export const webhookOptionsSchema = z.strictObject({
-  /** Where to POST credential status changes; unset = no webhooks. */
-  url: z.url().optional(),
+  /** Where to POST credential status changes; unset = no webhooks (`null` in a patch switches them off). */
+  url: z.url().nullable().optional(),
   secret: z.string().min(1).optional(),
   /** `real` = DoorFlow's array of thin notices; `seed` = one `credential.status_changed` object per POST. */
   format: z.enum(['real', 'seed']).optional(),
@@ -231,7 +231,11 @@ export function mergeOptions(
     oauthClients: oauthClients
       ? oauthClients.map((c) => ({ ...c, scopes: c.scopes ?? ALL_SCOPES }))
       : base.oauthClients,
-    webhook: { ...base.webhook, ...definedOnly(webhook) },
+    webhook: {
+      ...base.webhook,
+      ...definedOnly(webhook),
+      url: webhook?.url === null ? undefined : (webhook?.url ?? base.webhook.url),
+    },
     faults: {
       ...base.faults,
       ...definedOnly(faults),

@@ -45,6 +45,10 @@ describe('simulator options', () => {
     );
     expect(next.faults).toMatchObject({ latencyMs: 10, lostResponse: { person: 0.5, credential: 0.2 } });
     expect(next.licenceLimit).toBe(4);
+    const hooked = mergeOptions(base, { webhook: { url: 'http://127.0.0.1:1/hook' } });
+    expect(hooked.webhook.url).toBe('http://127.0.0.1:1/hook');
+    expect(mergeOptions(hooked, { webhook: { secret: 's' } }).webhook.url).toBe('http://127.0.0.1:1/hook');
+    expect(mergeOptions(hooked, { webhook: { url: null } }).webhook.url).toBeUndefined();
     const tokens = mergeOptions(base, {
       accessTokens: ['a', { token: 'b', scopes: ['account.person.readonly'] }],
     });
