@@ -3,7 +3,9 @@ import { checkEvictionPolicy } from '../lib/redis.ts';
 import { QUEUE_NAMES, type QueueName } from '../lib/queues.ts';
 import { buildConfig, buildRuntime, resolveRedisUrl } from '../main.ts';
 import { startWorkers } from '../processors/index.ts';
+import { createMetrics } from '../lib/metrics.ts';
 import { buildPipeline } from './pipeline-runtime.ts';
+import { startWorkerOps } from './worker-ops.ts';
 import { installShutdown } from './shutdown.ts';
 
 /**
@@ -16,11 +18,18 @@ export function registerWorkerCommand(program: Command): void {
     .description('Process the provisioning queues (run as many as you like against one Redis)')
     .option('--queues <names>', `comma-separated subset of: ${QUEUE_NAMES.join(', ')}`)
     .option('--concurrency <n>', 'jobs per queue in this process (default WORKER_CONCURRENCY)')
-    .action(async (options: { queues?: string; concurrency?: string }) => {
+    .option('--metrics-port <port>', "serve this worker's Prometheus /metrics on SERVE_HOST:port")
+    .action(async (options: { queues?: string; concurrency?: string; metricsPort?: string }) => {
       const config = buildConfig();
       const runtime = buildRuntime(config);
       const { url } = await resolveRedisUrl(runtime, { allowEmbedded: false });
-      const pipeline = buildPipeline(config, { redisUrl: url, logger: runtime.logger, role: 'worker' });
+      const metrics = createMetrics();
+      const pipeline = buildPipeline(config, {
+        redisUrl: url,
+        logger: runtime.logger,
+        role: 'worker',
+        metrics,
+      });
       runtime.onClose(() => pipeline.close());
       await checkEvictionPolicy(pipeline.redis, runtime.logger);
       const queues = options.queues?.split(',').map((q) => q.trim()) as QueueName[] | undefined;
@@ -36,6 +45,9 @@ export function registerWorkerCommand(program: Command): void {
         ...(concurrency ? { concurrency } : {}),
       });
       runtime.onClose(() => workers.close());
+      await startWorkerOps(runtime, pipeline, {
+        ...(options.metricsPort ? { metricsPort: Number(options.metricsPort) } : {}),
+      });
       installShutdown(runtime.logger, () => runtime.close());
       runtime.logger.info({ pid: process.pid }, 'worker ready');
       // Stay alive until a signal: the workers' connections keep the event loop running.

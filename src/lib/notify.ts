@@ -4,7 +4,7 @@ import type { Logger } from './logger.ts';
 
 /**
  * Optional run-finished notification: when `NOTIFY_WEBHOOK_URL` is set, the run summary (counts and
- * failures by error code, never names, codes or tokens) is POSTed there once per run. "Once" holds
+ * failures by error code, never names, codes or tokens) is POSTed there once per finish. "Once" holds
  * across a fleet of workers: a Redis `SET NX` marker claims the send, and is released again when
  * the POST fails so a later finisher may try.
  */
@@ -38,8 +38,15 @@ export interface NotifierOptions {
 }
 
 export interface RunNotifier {
-  /** Sends the summary unless it was already sent for this run. Never throws; returns whether it sent. */
+  /** Whether a summary for this finish still has to be sent (cheap: no summary needed to ask). */
+  wants(runId: string, finishedAt: string | undefined): Promise<boolean>;
+  /** Sends the summary unless it was already sent for this finish. Never throws; returns whether it sent. */
   runFinished(summary: RunFinishedSummary): Promise<boolean>;
+}
+
+/** One marker per finish: a run replayed and finished again is reported again. */
+function markerKey(prefix: string, runId: string, finishedAt: string | undefined): string {
+  return `${prefix}:notify:${runId}:${finishedAt ?? ''}`;
 }
 
 /** The JSON body POSTed to the webhook. */
@@ -61,9 +68,13 @@ export function createRunNotifier(options: NotifierOptions): RunNotifier {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const markerTtlMs = options.markerTtlMs ?? 30 * 86_400_000;
   return {
+    async wants(runId, finishedAt) {
+      if (!url) return false;
+      return (await redis.exists(markerKey(options.prefix, runId, finishedAt))) === 0;
+    },
     async runFinished(summary) {
       if (!url) return false;
-      const marker = `${options.prefix}:notify:${summary.runId}`;
+      const marker = markerKey(options.prefix, summary.runId, summary.finishedAt);
       try {
         const claimed = await redis.set(marker, String(Date.now()), 'PX', markerTtlMs, 'NX');
         if (claimed !== 'OK') return false;

@@ -152,6 +152,12 @@ async function runJob(
       throw new PayloadError(`job payload is invalid: ${parsed.error.issues[0]?.message ?? ''}`);
     const result = await definition.handle(parsed.data as never, jobDeps, ctx);
     deps.metrics?.job(definition.queueName, 'completed', performance.now() - started);
+    if (definition.queueName.startsWith('delivery-')) {
+      deps.metrics?.delivery(
+        definition.queueName.slice(9),
+        typeof result === 'string' ? result : 'completed',
+      );
+    }
     // Only a job that ran before (crash, retry, replay) can have left a dead letter behind.
     const ranBefore = job.attemptsMade > 0 || (job.attemptsStarted ?? 0) > 1 || Number(data.gen ?? 0) > 0;
     if (ranBefore && typeof data.runId === 'string' && typeof data.key === 'string') {
@@ -164,6 +170,9 @@ async function runJob(
     const final = !retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     const code = errorCode(err);
     deps.metrics?.job(definition.queueName, 'failed', performance.now() - started, code);
+    if (definition.queueName.startsWith('delivery-')) {
+      deps.metrics?.delivery(definition.queueName.slice(9), final ? 'failed' : 'retrying');
+    }
     if (final) {
       logger.warn({ err, code }, 'job failed for good: dead-lettered');
       await recordDead(definition.queueName, deps, job, err);
