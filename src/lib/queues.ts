@@ -60,6 +60,22 @@ export const deliveryPayloadSchema = z.object({
   expiresAt: z.string().nullish(),
 });
 
+/**
+ * Roster sync leavers and rehires (producers area, `processors/offboard.ts`): `offboard` revokes the
+ * person's live HID credentials (pending invitations included) then sets `enabled: false`; never a
+ * delete. `reenable` sets `enabled: true` for a rehire.
+ */
+export const offboardPayloadSchema = z.object({
+  runId: z.string().min(1),
+  key: z.string().min(1),
+  personId: z.number().int().positive(),
+  action: z.enum(['offboard', 'reenable']).default('offboard'),
+  /** Set `enabled: false` after revoking (false when the person is already disabled). */
+  disable: z.boolean().default(true),
+  reason: z.string().default('sync'),
+});
+export type OffboardPayload = z.output<typeof offboardPayloadSchema>;
+
 /** Queues other areas fill in; their payloads are validated by their own processors. */
 const openPayload = z.record(z.string(), z.unknown());
 
@@ -78,6 +94,7 @@ export const queueRegistry = {
   'stuck-check': lifecycleQueues['stuck-check'],
   revocation: lifecycleQueues.revocation,
   reissue: lifecycleQueues.reissue,
+  offboard: offboardPayloadSchema,
   sync: openPayload,
 } as const;
 
