@@ -35,7 +35,7 @@ export {
   simulatorPatchSchema,
 } from './options.ts';
 export type { DuplicateGroup, SimulatorStats } from './stats.ts';
-export { signReal, signSeed } from './webhooks.ts';
+export { signReal, signSeed } from './webhook-payload.ts';
 
 /** Options of {@link startSimulator}: the JSON-able options (validated) plus an optional logger. */
 export type SimulatorOptions = SimulatorOptionsInput & { logger?: Logger };

@@ -1,26 +1,14 @@
-import { createHmac } from 'node:crypto';
 import type { Logger } from '../lib/logger.ts';
-import type { StatusChange, WebhookAction } from './lifecycle.ts';
+import type { StatusChange } from './lifecycle.ts';
 import type { ResolvedWebhook } from './options.ts';
 import type { SeededRandom } from './prng.ts';
+import { signReal, signSeed, type WebhookEvent, webhookBody } from './webhook-payload.ts';
 
 /**
  * Outgoing webhooks. Events are collected for `batchWindowMs`, then sent: `real` format as one
  * signed JSON array per batch, `seed` format as one signed object per event. Failed deliveries are
  * retried with doubling backoff; acks are recorded when the resource URL is fetched with its token.
  */
-
-export interface WebhookEvent {
-  seq: number;
-  action: WebhookAction;
-  credentialId: string;
-  personId: number;
-  oldStatus: string | null;
-  newStatus: string | null;
-  atMs: number;
-  ackToken: string;
-  redelivered: boolean;
-}
 
 /** One attempt, kept for inspection (the last 1000). */
 export interface DeliveryRecord {
@@ -51,14 +39,6 @@ interface Unit {
 
 /** Duplicates are sent this much later, past the next whole second of `Timestamp`. */
 const DUPLICATE_AFTER_MS = 1100;
-
-export function signReal(secret: string, timestamp: string, rawBody: string): string {
-  return createHmac('sha256', secret).update(`${timestamp}.${rawBody}`).digest('hex');
-}
-
-export function signSeed(secret: string, rawBody: string): string {
-  return createHmac('sha256', secret).update(rawBody).digest('hex');
-}
 
 export class WebhookDispatcher {
   #queue: WebhookEvent[] = [];
@@ -196,34 +176,10 @@ export class WebhookDispatcher {
     }
   }
 
-  #body(unit: Unit, format: 'real' | 'seed'): string {
-    if (format === 'seed') {
-      const e = unit.events[0] as WebhookEvent;
-      return JSON.stringify({
-        event: 'credential.status_changed',
-        credential_id: e.credentialId,
-        person_id: e.personId,
-        old_status: e.oldStatus,
-        new_status: e.newStatus,
-        timestamp: new Date(e.atMs).toISOString(),
-      });
-    }
-    return JSON.stringify(
-      unit.events.map((e) => ({
-        action: e.action,
-        resource: this.deps.resourceUrl(e.personId, e.credentialId, e.ackToken),
-        resource_type: 'PersonCredential',
-        resource_id: e.credentialId,
-        account_id: this.deps.accountId(),
-        ack_token: e.ackToken,
-      })),
-    );
-  }
-
   async #post(unit: Unit, attempt: number, duplicate: boolean): Promise<boolean> {
     const opts = this.deps.options();
     const rnd = this.deps.random();
-    const body = this.#body(unit, opts.format);
+    const body = webhookBody(unit.events, opts.format, this.deps.resourceUrl, this.deps.accountId());
     const timestamp = String(Math.floor(Date.now() / 1000));
     const bad = rnd.chance('webhookBadSignature', unit.id * 64 + attempt, opts.badSignatureRate);
     const secret = bad ? `${opts.secret}:not-the-secret` : opts.secret;
