@@ -1,0 +1,151 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type Clock, ManualClock, systemClock } from '../../src/lib/clock.ts';
+import type { Env } from '../../src/lib/config.ts';
+import { getCredentialRecord, type CredentialRecord } from '../../src/lib/credential-status.ts';
+import { silentLogger } from '../../src/lib/logger.ts';
+import type { QueueName } from '../../src/lib/queues.ts';
+import { startWorkers } from '../../src/processors/index.ts';
+import { lifecycleProcessors } from '../../src/processors/lifecycle-processors.ts';
+import { buildServer, type RunningServer } from '../../src/server/app.ts';
+import {
+  doorflowWebhookModule,
+  statusEventEnqueuer,
+  WEBHOOK_PATH,
+} from '../../src/server/doorflow-webhooks.ts';
+import type { SimulatorOptions } from '../../src/simulator/index.ts';
+import { type Harness, startHarness } from './pipeline.ts';
+import { type SmtpReceiver, startSmtpReceiver } from './smtp-receiver.ts';
+
+export const DOORFLOW_WEBHOOK_SECRET = 'sim-app-webhook-secret';
+
+/** A JSON-collecting HTTP endpoint (ALERT_WEBHOOK_URL). */
+export interface Collector {
+  url: string;
+  bodies: Record<string, unknown>[];
+  close(): Promise<void>;
+}
+
+export async function startCollector(): Promise<Collector> {
+  const bodies: Record<string, unknown>[] = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      bodies.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>);
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/alerts`,
+    bodies,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+export interface LifecycleHarness {
+  h: Harness;
+  smtp: SmtpReceiver;
+  alerts: Collector;
+  clock: Clock;
+  /** Set when a manual clock drives the lifecycle. */
+  manual: ManualClock | undefined;
+  serve: RunningServer | undefined;
+  prefix: string;
+  /** Moves every delayed job of these queues to waiting (they re-delay themselves if not due). */
+  promote(...queues: QueueName[]): Promise<void>;
+  record(credentialId: string): Promise<CredentialRecord | undefined>;
+  waitFor<T>(
+    what: string,
+    probe: () => Promise<T | undefined> | T | undefined,
+    timeoutMs?: number,
+  ): Promise<T>;
+  close(): Promise<void>;
+}
+
+/**
+ * The pipeline harness plus the lifecycle: an SMTP receiver, the lifecycle processors on a
+ * (optionally manual) clock, and — with `webhooks` — `serve`'s receiver wired to the simulator.
+ */
+export async function startLifecycle(
+  options: {
+    env?: Env;
+    sim?: SimulatorOptions;
+    webhooks?: 'real' | 'seed' | false;
+    manualClock?: boolean;
+  } = {},
+): Promise<LifecycleHarness> {
+  const smtp = await startSmtpReceiver();
+  const alerts = await startCollector();
+  const h = await startHarness({
+    ...(options.sim ? { sim: options.sim } : {}),
+    env: {
+      SMTP_URL: smtp.url,
+      MAIL_FROM: 'access@example.com',
+      WEBHOOK_SECRET: DOORFLOW_WEBHOOK_SECRET,
+      ALERT_WEBHOOK_URL: alerts.url,
+      ...options.env,
+    },
+  });
+  const manual = options.manualClock ? new ManualClock(Date.now()) : undefined;
+  const clock = manual ?? systemClock;
+  const prefix = h.config.queuePrefix;
+  h.workers = await startWorkers(
+    { ...h.pipeline.processorDeps(), clock },
+    {
+      connection: h.pipeline.workerConnection(),
+      extraProcessors: lifecycleProcessors,
+      lockDurationMs: 5_000,
+    },
+  );
+  let serve: RunningServer | undefined;
+  if (options.webhooks) {
+    const module = doorflowWebhookModule({
+      secret: DOORFLOW_WEBHOOK_SECRET,
+      acceptSeedFormat: options.webhooks === 'seed',
+      redis: h.pipeline.redis,
+      prefix,
+      logger: silentLogger(),
+      enqueue: statusEventEnqueuer(h.pipeline.queues),
+    });
+    serve = await buildServer({ logger: silentLogger(), modules: [module] }).start(0, '127.0.0.1');
+    h.sim.configure({
+      webhook: {
+        url: `${serve.url}${WEBHOOK_PATH}`,
+        secret: DOORFLOW_WEBHOOK_SECRET,
+        format: options.webhooks,
+        batchWindowMs: 20,
+      },
+    });
+  }
+  const lh: LifecycleHarness = {
+    h,
+    smtp,
+    alerts,
+    clock,
+    manual,
+    serve,
+    prefix,
+    async promote(...queues) {
+      for (const name of queues) await h.pipeline.queues.get(name).promoteJobs();
+    },
+    record: (id) => getCredentialRecord(h.pipeline.redis, prefix, id),
+    async waitFor(what, probe, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const value = await probe();
+        if (value !== undefined && value !== false) return value;
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    async close() {
+      await serve?.close();
+      await h.close();
+      await smtp.close();
+      await alerts.close();
+    },
+  };
+  return lh;
+}
