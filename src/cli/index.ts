@@ -4,6 +4,7 @@ import { ProvisionerError } from '../lib/errors.ts';
 import { EXIT } from './exit-codes.ts';
 import { registerConfigCommand } from './config-check.ts';
 import { registerSimulateCommand } from './simulate.ts';
+import { registerDemoCommand } from './demo.ts';
 import { registerDlqCommand } from './dlq.ts';
 import { registerImportCommand } from './import.ts';
 import { registerRunsCommand } from './runs.ts';
@@ -18,6 +19,7 @@ const registrations: ((program: Command) => void)[] = [
   registerImportCommand,
   registerRunsCommand,
   registerDlqCommand,
+  registerDemoCommand,
   registerAuditCommand,
 ];
 
