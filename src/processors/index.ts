@@ -10,6 +10,7 @@ import type { JobContext, ProcessorDeps } from './context.ts';
 import * as credential from './credential.ts';
 import * as deliverWebhook from './deliver-webhook.ts';
 import * as invitation from './invitation.ts';
+import * as offboard from './offboard.ts';
 import * as person from './person.ts';
 
 /**
@@ -30,7 +31,13 @@ export interface ProcessorDefinition {
 }
 
 /** The pipeline's processors; other areas append theirs (delivery-email, delivery-sms, …). */
-export const pipelineProcessors: ProcessorDefinition[] = [person, credential, invitation, deliverWebhook];
+export const pipelineProcessors: ProcessorDefinition[] = [
+  person,
+  credential,
+  invitation,
+  deliverWebhook,
+  offboard,
+];
 
 export interface StartWorkersOptions {
   /** Connection BullMQ workers use (`createRedis(url, 'worker')`); each worker duplicates it for blocking. */

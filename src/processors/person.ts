@@ -92,6 +92,8 @@ async function settlePerson(p: PersonPayload, deps: ProcessorDeps, ctx: JobConte
     throw err;
   }
   ctx.logger.info({ personId: created.id }, 'created person');
+  // Roster sync scope: people this tool created may be offboarded by a later sync.
+  await deps.redis.sadd(`${deps.prefix}:managed`, created.id);
   await deps.people.remember(p.key, created);
   return { personId: created.id, created: true, updated: false };
 }
