@@ -1,0 +1,100 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { intake } from '../../src/producers/intake.ts';
+import { type Harness, roster, startHarness } from '../helpers/pipeline.ts';
+
+const CRED_GET = 'GET /api/3/people/:personId/credentials/:credentialId';
+
+describe('pipeline steps', () => {
+  let h: Harness | undefined;
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+
+  it('waits for a late invitation code by delaying the job, then delivers', async () => {
+    h = await startHarness({ sim: { invitationCodeDelayMs: 1_500 } });
+    await h.startWorkers();
+    const run = await intake(h.pipeline.intakeDeps(), { source: 't', delivery: 'webhook' }, roster(10));
+    const done = await h.waitForRun(run.runId);
+    expect(done.counts.provisioned).toBe(10);
+    expect(done.retries.invitation ?? 0).toBe(0);
+    const reads = Object.values(h.sim.stats().requests[CRED_GET] ?? {}).reduce((a, b) => a + b, 0);
+    expect(reads).toBeGreaterThanOrEqual(10);
+    expect(h.receiver.accepted.every((d) => d.hasCode)).toBe(true);
+  });
+
+  it('gives up waiting after INVITATION_WAIT_MAX with a retryable invitation_timeout, then dead-letters', async () => {
+    h = await startHarness({
+      sim: { includeInvitationCode: false },
+      env: { INVITATION_WAIT_MAX: '600ms', JOB_ATTEMPTS: '2', JOB_BACKOFF_MS: '100' },
+    });
+    await h.startWorkers();
+    const run = await intake(h.pipeline.intakeDeps(), { source: 't', delivery: 'webhook' }, roster(3));
+    const done = await h.waitForRun(run.runId);
+    expect(done.counts['dead:invitation']).toBe(3);
+    expect(done.retries.invitation).toBe(3);
+    const dead = await h.pipeline.deadLetters.list({ step: 'invitation' });
+    expect(dead.map((d) => [d.code, d.attempts])).toEqual(Array(3).fill(['invitation_timeout', 2]));
+    expect(h.receiver.accepted).toHaveLength(0);
+  });
+
+  it('mode doorflow: no code is read or stored, nothing is sent by us; an entry without email is rejected', async () => {
+    h = await startHarness();
+    await h.startWorkers();
+    const rows = [...roster(5), { system_id: 'NOMAIL', first_name: 'No', last_name: 'Mail', line: 9 }];
+    const run = await intake(h.pipeline.intakeDeps(), { source: 't', delivery: 'doorflow' }, rows);
+    expect(run.rejected).toEqual([
+      { key: 'sid:NOMAIL', line: 9, code: 'email_required', message: expect.any(String) },
+    ]);
+    const done = await h.waitForRun(run.runId);
+    expect(done.counts.provisioned).toBe(5);
+    expect(done.counts.invalid).toBe(1);
+    expect(h.sim.stats().requests[CRED_GET]).toBeUndefined();
+    expect(h.receiver.accepted).toHaveLength(0);
+    const keys = await h.pipeline.redis.keys(`${h.config.queuePrefix}:delivered:*`);
+    expect(keys).toHaveLength(0);
+  });
+
+  it('adopts existing people (by system_id, else exact email), PUTs only changed fields, reuses a live credential', async () => {
+    h = await startHarness();
+    const api = h.pipeline.doorflow();
+    const rows = roster(4);
+    // 1: same system_id, another last name → one PUT.
+    await api.createPerson({
+      first_name: 'First1',
+      last_name: 'Old',
+      system_id: 'E00001',
+      email: 'person1@example.test',
+    });
+    // 2: same email (other case), no system_id → adopted, PUT sets system_id.
+    await api.createPerson({ first_name: 'First2', last_name: 'Last2', email: 'PERSON2@example.test' });
+    // 3: identical and already holding a live HID credential → no write at all.
+    const p3 = await api.createPerson({
+      first_name: 'First3',
+      last_name: 'Last3',
+      system_id: 'E00003',
+      email: 'person3@example.test',
+    });
+    const typeId = await api.resolveHidCredentialTypeId();
+    await api.createCredential(p3.id, { credential_type_id: typeId, value: null });
+    // A partial email match must not be taken for person 4.
+    await api.createPerson({ first_name: 'X', last_name: 'Y', email: 'person4@example.test.au' });
+    const writesBefore = h.sim.stats().writeCount;
+    await h.startWorkers();
+    const run = await intake(h.pipeline.intakeDeps(), { source: 't', delivery: 'webhook' }, rows);
+    const done = await h.waitForRun(run.runId);
+    expect((done.counts.provisioned ?? 0) + (done.counts.already_provisioned ?? 0)).toBe(4);
+    const stats = h.sim.stats();
+    expect(stats.people).toBe(5);
+    expect(stats.duplicates).toEqual({ peopleBySystemId: 0, peopleByEmail: 0, liveHidCredentials: 0 });
+    const puts = stats.requests['PUT /api/3/people/:personId'] ?? {};
+    expect(Object.values(puts).reduce((a, b) => a + b, 0)).toBe(2);
+    // Writes: 2 PUTs, person 4 created, credentials for 1, 2 and 4.
+    expect(stats.writeCount - writesBefore).toBe(2 + 1 + 3);
+    const people = h.sim.people();
+    expect(people.find((p) => p.system_id === 'E00001')?.last_name).toBe('Last1');
+    expect(people.find((p) => p.email?.toLowerCase() === 'person2@example.test')?.system_id).toBe('E00002');
+    // Person 3's existing invited credential is delivered by us (nothing recorded it before).
+    expect(h.receiver.accepted).toHaveLength(4);
+  });
+});
