@@ -54,6 +54,12 @@ function rowStatus(status: string): ReportRow['status'] {
   return 'pending';
 }
 
+/** `invalid` entries were refused at intake; dead ones name the step they died at. */
+function failedStep(status: string, detail: EntryDetail): string {
+  if (status === 'invalid') return 'intake';
+  return detail.step ?? status.replace(/^dead:/, '');
+}
+
 function iso(ms: number | undefined): string | null {
   return ms === undefined || !Number.isFinite(ms) ? null : new Date(ms).toISOString();
 }
@@ -80,12 +86,7 @@ export async function buildRunReport(deps: RunReportDeps, runId: string): Promis
         person_id: detail.personId ?? numberOrNull(letter?.payload.personId),
         credential_id: detail.credentialId ?? stringOrNull(letter?.payload.credentialId),
         status: state,
-        step:
-          state === 'failed'
-            ? (detail.step ?? status.replace(/^dead:/, ''))
-            : state === 'pending'
-              ? status
-              : null,
+        step: state === 'pending' ? status : state === 'failed' ? failedStep(status, detail) : null,
         delivery_channel: channel ?? run.delivery,
         delivered_at: null,
         error_code: state === 'failed' ? (detail.code ?? letter?.code ?? 'unknown') : null,

@@ -1,4 +1,5 @@
 import type { Express } from 'express';
+import type { HttpModule } from './app.ts';
 import type { Redis } from 'ioredis';
 import type { Config } from '../lib/config.ts';
 import type { DeadLetterStore } from '../lib/dead-letter.ts';
@@ -85,4 +86,20 @@ export function mountOps(app: Express, deps: OpsDeps): MountedOps {
     deps.logger.warn('admin pages are open without authentication (--insecure-local): bound to 127.0.0.1');
   }
   return { access, auth };
+}
+
+/**
+ * The ops surface as an {@link HttpModule} for `buildServer`. Admin access is resolved here, at
+ * construction, so `serve` fails before listening when credentials are missing; bind the server
+ * to `module.access.host` (127.0.0.1 under --insecure-local).
+ */
+export function opsHttpModule(deps: OpsDeps): HttpModule & { readonly access: AdminAccess } {
+  const access = resolveAdminAccess(deps.config.admin, { insecureLocal: deps.insecureLocal ?? false });
+  return {
+    name: 'ops',
+    access,
+    mount(app) {
+      mountOps(app, deps);
+    },
+  };
 }
