@@ -1,4 +1,5 @@
-import { request as httpRequest, Agent } from 'node:http';
+import { Agent, createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type RunningSimulator, type SimulatorOptions, startSimulator } from '../../src/simulator/index.ts';
 
@@ -241,37 +242,55 @@ describe('simulator admin surface', () => {
 });
 
 describe('simulator throughput', () => {
-  it('serves well over a few hundred requests per second on one connection pool', async () => {
-    const s = await sim();
+  /** Requests per second that 16 keep-alive workers get from `url` over `total` GETs. */
+  async function measure(url: string, headers: Record<string, string>, total: number): Promise<number> {
     const agent = new Agent({ keepAlive: true, maxSockets: 16 });
     const get = () =>
       new Promise<number>((resolve, reject) => {
-        const req = httpRequest(
-          `${s.url}/api/3/credential_types`,
-          { agent, headers: { authorization: `Bearer ${s.accessToken}` } },
-          (res) => {
-            res.resume();
-            res.on('end', () => resolve(res.statusCode ?? 0));
-          },
-        );
+        const req = httpRequest(url, { agent, headers }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
         req.on('error', reject);
         req.end();
       });
-    const total = 2000;
     let next = 0;
+    let failures = 0;
     const t0 = performance.now();
     await Promise.all(
       Array.from({ length: 16 }, async () => {
         while (next < total) {
           next++;
-          expect(await get()).toBe(200);
+          if ((await get()) !== 200) failures++;
         }
       }),
     );
     const perSec = total / ((performance.now() - t0) / 1000);
     agent.destroy();
-    // ~1000 req/s is the target on an idle machine; the bound leaves room for a loaded CI box.
-    expect(perSec).toBeGreaterThan(200);
-    expect(s.stats().maxRequestsInAnySecond).toBeGreaterThan(200);
+    expect(failures).toBe(0);
+    return perSec;
+  }
+
+  it('keeps up with a bare node:http server (the ~1000 req/s target depends on the machine)', async () => {
+    // A bare server measured the same way right before: machine load hits both equally.
+    const bare = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('[]');
+    });
+    await new Promise<void>((r) => bare.listen(0, '127.0.0.1', r));
+    const baseline = await measure(`http://127.0.0.1:${(bare.address() as AddressInfo).port}/`, {}, 1500);
+    await new Promise<void>((r) => bare.close(() => r()));
+
+    const s = await sim();
+    const perSec = await measure(
+      `${s.url}/api/3/credential_types`,
+      { authorization: `Bearer ${s.accessToken}` },
+      1500,
+    );
+    console.info(
+      `throughput: simulator ${Math.round(perSec)} req/s, bare node:http ${Math.round(baseline)} req/s`,
+    );
+    expect(perSec).toBeGreaterThan(baseline * 0.5);
+    expect(perSec).toBeGreaterThan(100);
+    expect(s.stats().maxRequestsInAnySecond).toBeGreaterThan(50);
   });
 });
