@@ -10,6 +10,7 @@ import type { JobContext, ProcessorDeps } from './context.ts';
 import * as credential from './credential.ts';
 import * as deliverWebhook from './deliver-webhook.ts';
 import * as invitation from './invitation.ts';
+import { lifecycleProcessors } from './lifecycle-processors.ts';
 import * as offboard from './offboard.ts';
 import * as person from './person.ts';
 
@@ -42,7 +43,7 @@ export const pipelineProcessors: ProcessorDefinition[] = [
 export interface StartWorkersOptions {
   /** Connection BullMQ workers use (`createRedis(url, 'worker')`); each worker duplicates it for blocking. */
   connection: Redis;
-  /** Default: every processor in {@link pipelineProcessors} plus `extraProcessors`. */
+  /** Default: every processor in {@link pipelineProcessors} and `lifecycleProcessors`, plus `extraProcessors`. */
   queues?: QueueName[];
   extraProcessors?: ProcessorDefinition[];
   /** Jobs per queue per process. Default `config.jobs.concurrency`. */
@@ -70,7 +71,12 @@ export async function startWorkers(
   deps: ProcessorDeps,
   options: StartWorkersOptions,
 ): Promise<RunningWorkers> {
-  const definitions = [...pipelineProcessors, ...(options.extraProcessors ?? [])].filter(
+  // One worker per queue: an extra processor for a queue replaces the default one.
+  const byQueue = new Map<QueueName, ProcessorDefinition>();
+  for (const d of [...pipelineProcessors, ...lifecycleProcessors, ...(options.extraProcessors ?? [])]) {
+    byQueue.set(d.queueName, d);
+  }
+  const definitions = [...byQueue.values()].filter(
     (d) => !options.queues || options.queues.includes(d.queueName),
   );
   const lockDuration = options.lockDurationMs ?? deps.config.jobs.lockDurationMs;
