@@ -3,6 +3,7 @@ import { decryptSecret } from '../lib/crypto.ts';
 import { findDelivery, recordDelivery } from '../lib/deliveries.ts';
 import { ProvisionerError, RETRYABLE_STATUSES } from '../lib/errors.ts';
 import { parseRetryAfterMs } from '../lib/backoff.ts';
+import { startTracking } from '../lib/lifecycle.ts';
 import { tryLock } from '../lib/locks.ts';
 import { type DeliveryPayload, deliveryPayloadSchema } from '../lib/queues.ts';
 import { contentionDelayMs, type JobContext, lockTtlMs, type ProcessorDeps } from './context.ts';
@@ -142,6 +143,18 @@ export async function handle(p: DeliveryPayload, deps: ProcessorDeps, ctx: JobCo
         at: deps.clock.now(),
       });
       ctx.logger.info({ credentialId: p.credentialId, status }, 'invitation delivered by webhook');
+      // Lifecycle (reminders, expiry, polling): see lib/lifecycle.ts. Never fails the delivery.
+      await startTracking(deps, {
+        credentialId: p.credentialId,
+        personId: p.personId,
+        channel: CHANNEL,
+        systemId: p.entry.system_id,
+        key: p.key,
+        runId: p.runId,
+        expiresAt: p.expiresAt,
+        status: p.credentialStatus,
+        encryptedCode: p.encryptedCode,
+      }).catch((err: unknown) => ctx.logger.warn({ err }, 'could not start lifecycle tracking'));
       return await finish('provisioned');
     }
     const retryable = RETRYABLE_STATUSES.has(status);

@@ -1,6 +1,7 @@
 import { encryptSecret } from '../lib/crypto.ts';
 import { findDelivery } from '../lib/deliveries.ts';
 import { ProvisionerError } from '../lib/errors.ts';
+import { startTracking } from '../lib/lifecycle.ts';
 import {
   deliveryQueueFor,
   type InvitationPayload,
@@ -34,8 +35,20 @@ export async function handle(p: InvitationPayload, deps: ProcessorDeps, ctx: Job
     });
     return outcome;
   };
-  if (p.delivery === 'doorflow')
+  if (p.delivery === 'doorflow') {
+    // DoorFlow emails the code; we still track the lifecycle (expiry, polling, stuck alerts).
+    await startTracking(deps, {
+      credentialId: p.credentialId,
+      personId: p.personId,
+      channel: 'doorflow',
+      systemId: p.entry.system_id,
+      key: p.key,
+      runId: p.runId,
+      expiresAt: p.expiresAt,
+      status: p.credentialStatus,
+    }).catch((err: unknown) => ctx.logger.warn({ err }, 'could not start lifecycle tracking'));
     return await done(p.credentialCreated ? 'provisioned' : 'already_provisioned');
+  }
 
   const channel = p.delivery;
   const delivered = await findDelivery(deps.redis, deps.prefix, p.credentialId, channel);
