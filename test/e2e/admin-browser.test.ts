@@ -1,0 +1,139 @@
+import { mkdir } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/lib/logger.ts';
+import { createMetrics } from '../../src/lib/metrics.ts';
+import { intake } from '../../src/producers/intake.ts';
+import { buildServer, type RunningServer } from '../../src/server/app.ts';
+import { opsHttpModule } from '../../src/server/ops.ts';
+import { type Harness, roster, startHarness } from '../helpers/pipeline.ts';
+
+/**
+ * Acceptance 1: headless Chromium (Debian's package, driven by playwright-core) signs in, opens the
+ * queues dashboard and the runs page, sees the finished run and its dead letters, clicks replay on
+ * one entry and sees that entry complete. Screenshots go to test-artifacts/ (gitignored).
+ */
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
+const TOKEN = 'browser-admin-token-6c1f0e2d9a';
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: `${ARTIFACTS}${name}.png`, fullPage: true });
+}
+
+describe('admin pages in a real browser', () => {
+  let h: Harness | undefined;
+  let server: RunningServer | undefined;
+  let browser: Browser | undefined;
+  afterEach(async () => {
+    await browser?.close();
+    await server?.close();
+    await h?.close();
+    browser = undefined;
+    server = undefined;
+    h = undefined;
+  });
+
+  it('logs in, sees a finished run and its dead letters, replays one and sees it complete', async () => {
+    await mkdir(ARTIFACTS, { recursive: true });
+    h = await startHarness({ sim: { licenceLimit: 3 }, env: { ADMIN_TOKEN: TOKEN } });
+    await h.startWorkers();
+    const run = await intake(
+      h.pipeline.intakeDeps(),
+      { source: 'onboarding.csv', delivery: 'webhook' },
+      roster(5),
+    );
+    const finished = await h.waitForRun(run.runId);
+    expect(finished.counts.provisioned).toBe(3);
+    expect(finished.dead).toBe(2);
+
+    const built = buildServer({
+      logger: silentLogger(),
+      modules: [
+        opsHttpModule({
+          config: h.config,
+          redis: h.pipeline.redis,
+          queues: h.pipeline.queues,
+          runs: h.pipeline.runs,
+          deadLetters: h.pipeline.deadLetters,
+          metrics: createMetrics(),
+          logger: silentLogger(),
+          requireWorkers: false,
+        }),
+      ],
+    });
+    server = await built.start(0, '127.0.0.1');
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.setDefaultTimeout(20_000);
+
+    // Not signed in: the admin answers 401 with the login form.
+    const denied = await page.goto(`${server.url}/admin/runs`);
+    expect(denied?.status()).toBe(401);
+    await shot(page, 'admin-1-login');
+    await page.fill('input[name="token"]', TOKEN);
+    await Promise.all([page.waitForURL(`${server.url}/admin/runs`), page.click('button[type="submit"]')]);
+
+    // The queues dashboard (Bull Board) renders every queue.
+    await page.goto(`${server.url}/admin/queues`);
+    await page.getByText('credential', { exact: false }).first().waitFor();
+    await page.getByText('delivery-webhook', { exact: false }).first().waitFor();
+    await page.waitForLoadState('networkidle');
+    await page.getByText('Loading', { exact: false }).first().waitFor({ state: 'detached' });
+    await shot(page, 'admin-2-queues');
+    // The credential queue's failed jobs (the licence-limit 422s) are there with retry available.
+    await page.goto(`${server.url}/admin/queues/queue/credential?status=failed`);
+    await page.getByText('licence_limit', { exact: false }).first().waitFor();
+    await shot(page, 'admin-2b-queue-credential-failed');
+
+    // The runs page: the finished run with its counts and the two dead letters.
+    await page.goto(`${server.url}/admin/runs`);
+    const runRow = page.locator(`tr[data-run="${run.runId}"]`);
+    await expect(runRow.textContent()).resolves.toContain('finished with failures');
+    const deadRows = page.locator('#dead-letters tr[data-dead-letter]');
+    expect(await deadRows.count()).toBe(2);
+    await expect(deadRows.first().textContent()).resolves.toContain('licence_limit');
+    await shot(page, 'admin-3-runs');
+    const html = await page.content();
+    for (const c of h.sim.credentials()) if (c.invitation_code) expect(html).not.toContain(c.invitation_code);
+    expect(html).not.toContain(TOKEN);
+
+    // Raise the licence limit, then replay one entry from the page.
+    h.sim.configure({ licenceLimit: 0 });
+    const first = deadRows.first();
+    const letterId = await first.getAttribute('data-dead-letter');
+    const letter = await h.pipeline.deadLetters.get(letterId ?? '');
+    expect(letter?.code).toBe('licence_limit');
+    await Promise.all([page.waitForURL(/replayed=1/), first.getByRole('button', { name: 'Replay' }).click()]);
+    await expect(page.locator('.flash').textContent()).resolves.toContain('Replayed 1 dead-letter entry');
+    expect(await page.locator('#dead-letters tr[data-dead-letter]').count()).toBe(1);
+
+    // The run page shows the replayed entry provisioned once the workers are done with it.
+    const entryRow = page.locator(`#group-provisioned ~ table tr[data-entry="${letter?.key}"]`);
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      await page.goto(`${server.url}/admin/runs/${run.runId}`);
+      if ((await entryRow.count()) > 0) break;
+      if (Date.now() > deadline) throw new Error('the replayed entry did not complete in 30 s');
+      await page.waitForTimeout(250);
+    }
+    await expect(entryRow.textContent()).resolves.toContain('provisioned');
+    await expect(page.locator('#run-outcome').textContent()).resolves.toBe('finished with failures');
+    await expect(page.locator('#group-provisioned').textContent()).resolves.toBe('provisioned (4)');
+    await shot(page, 'admin-4-replayed');
+  });
+});
