@@ -201,15 +201,13 @@ export class RunStore {
   /** Marks intake complete (no more entries) and checks whether the run is already finished. */
   async closeIntake(runId: string): Promise<boolean> {
     return (
-      (await CHECK_FINISHED.run(this.redis, [runKeys(this.prefix, runId).run], [this.now(), 'close'])) ===
-      1
+      (await CHECK_FINISHED.run(this.redis, [runKeys(this.prefix, runId).run], [this.now(), 'close'])) === 1
     );
   }
 
   async checkFinished(runId: string): Promise<boolean> {
     return (
-      (await CHECK_FINISHED.run(this.redis, [runKeys(this.prefix, runId).run], [this.now(), 'check'])) ===
-      1
+      (await CHECK_FINISHED.run(this.redis, [runKeys(this.prefix, runId).run], [this.now(), 'check'])) === 1
     );
   }
 

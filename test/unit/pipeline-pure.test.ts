@@ -128,7 +128,7 @@ describe('invitation polling', () => {
 });
 
 describe('webhook delivery', () => {
-  it('signs `${timestamp}.${rawBody}` so the receiver verifies it; the body carries a delivery id', () => {
+  it('signs "timestamp.rawBody" so the receiver verifies it; the body carries a delivery id', () => {
     const body = webhookBody(
       {
         runId: 'r1',
