@@ -89,11 +89,18 @@ function readConfigFile(file: string): Json {
 export function buildSimulatorOptions(cmd: Command): Json {
   const flags = cmd.opts<Record<string, unknown>>();
   const options: Json = typeof flags.config === 'string' ? readConfigFile(flags.config) : {};
+  // The catch-all first, so --lost-person-rate / --lost-credential-rate can refine it.
+  if (typeof flags.lostResponseRate === 'number') {
+    setPath(options, ['faults', 'lostResponse'], {
+      person: flags.lostResponseRate,
+      credential: flags.lostResponseRate,
+    });
+  }
   for (const [flag, path] of Object.entries(FLAG_PATHS)) {
-    const source = cmd.getOptionValueSource(flag);
     const value = flags[flag];
     if (value === undefined) continue;
-    if (source === 'cli' || source === 'env' || !((path[0] as string) in options))
+    // Typed flags win over the file; CLI defaults (port, host, admin) only fill what the file leaves out.
+    if (cmd.getOptionValueSource(flag) === 'cli' || !((path[0] as string) in options))
       setPath(options, path, value);
   }
   if (Array.isArray(flags.accessToken)) options.accessTokens = flags.accessToken;
@@ -101,15 +108,6 @@ export function buildSimulatorOptions(cmd: Command): Json {
     options.oauthClients = [
       { clientId: flags.clientId ?? 'sim-client', clientSecret: flags.clientSecret ?? 'sim-secret' },
     ];
-  }
-  if (typeof flags.lostResponseRate === 'number') {
-    const lost = { person: flags.lostResponseRate, credential: flags.lostResponseRate };
-    setPath(options, ['faults', 'lostResponse'], {
-      ...lost,
-      ...(((options.faults as Json | undefined)?.lostResponse as Json) ?? {}),
-    });
-    if (cmd.getOptionValueSource('lostResponseRate') === 'cli')
-      setPath(options, ['faults', 'lostResponse'], lost);
   }
   return options;
 }
