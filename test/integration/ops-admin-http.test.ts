@@ -20,7 +20,10 @@ interface Served {
   close(): Promise<void>;
 }
 
-async function serve(env: Env, options: { insecureLocal?: boolean } = {}): Promise<Served> {
+async function serve(
+  env: Env,
+  options: { insecureLocal?: boolean; readOnlyQueues?: boolean } = {},
+): Promise<Served> {
   const prefix = uniquePrefix('opsweb');
   const config = loadConfig({ REDIS_URL: testRedisUrl(), QUEUE_PREFIX: prefix, LOG_LEVEL: 'silent', ...env });
   const pipeline = buildPipeline(config, { redisUrl: testRedisUrl(), logger: silentLogger() });
@@ -196,6 +199,36 @@ describe('ops HTTP surface', () => {
       redirect: 'manual',
     });
     expect(post.status).toBe(403);
+  });
+
+  it('Bull Board: retry and clean work through the auth; read-only mode refuses them', async () => {
+    served = await serve({ ADMIN_TOKEN: TOKEN });
+    const bearer = { authorization: `Bearer ${TOKEN}` };
+    const clean = await fetch(`${served.url}/admin/queues/api/queues/person/clean/completed`, {
+      method: 'PUT',
+      headers: bearer,
+    });
+    expect(clean.status).toBe(200);
+    const retry = await fetch(`${served.url}/admin/queues/api/queues/person/retry/failed`, {
+      method: 'PUT',
+      headers: bearer,
+    });
+    expect(retry.status).toBe(200);
+    expect(
+      (await fetch(`${served.url}/admin/queues/api/queues/person/clean/completed`, { method: 'PUT' })).status,
+    ).toBe(401);
+    await served.close();
+
+    served = await serve({ ADMIN_TOKEN: TOKEN }, { readOnlyQueues: true });
+    const refused = await fetch(`${served.url}/admin/queues/api/queues/person/clean/completed`, {
+      method: 'PUT',
+      headers: bearer,
+    });
+    console.info(`[ops] read-only Bull Board answers clean with ${refused.status}`);
+    expect(refused.status).toBeGreaterThanOrEqual(400);
+    const listing = await fetch(`${served.url}/admin/queues/api/queues`, { headers: bearer });
+    const body = (await listing.json()) as { queues: { name: string; readOnlyMode: boolean }[] };
+    expect(body.queues.every((q) => q.readOnlyMode)).toBe(true);
   });
 
   it('refuses to mount without credentials unless --insecure-local', async () => {
