@@ -124,16 +124,16 @@ describe('admin pages in a real browser', () => {
 
     // The run page shows the replayed entry provisioned once the workers are done with it.
     const entryRow = page.locator(`#group-provisioned ~ table tr[data-entry="${letter?.key}"]`);
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + 60_000;
     for (;;) {
       await page.goto(`${server.url}/admin/runs/${run.runId}`);
       if ((await entryRow.count()) > 0) break;
-      if (Date.now() > deadline) throw new Error('the replayed entry did not complete in 30 s');
+      if (Date.now() > deadline) throw new Error('the replayed entry did not complete in 60 s');
       await page.waitForTimeout(250);
     }
     await expect(entryRow.textContent()).resolves.toContain('provisioned');
     await expect(page.locator('#run-outcome').textContent()).resolves.toBe('finished with failures');
     await expect(page.locator('#group-provisioned').textContent()).resolves.toBe('provisioned (4)');
     await shot(page, 'admin-4-replayed');
-  });
+  }, 150_000);
 });

@@ -171,5 +171,5 @@ describe('runs report and metrics against the simulator', () => {
       sampleValue(after, 'dfp_job_duration_seconds_count', { queue: 'person', outcome: 'completed' }),
     ).toBe(10);
     await client.close();
-  });
+  }, 120_000);
 });
