@@ -244,7 +244,8 @@ export function buildSyncPlan(input: PlanInput): SyncPlan {
     else plan.unchanged += 1;
   }
 
-  for (const person of input.people) {
+  // In id order, so plans (and their printed tables) are stable whatever order DoorFlow lists in.
+  for (const person of [...input.people].sort((a, b) => a.id - b.id)) {
     if (!inScope(person, input.scope)) continue;
     plan.counts.scope += 1;
     if (settled.has(person.id) || !input.sourceComplete) continue;
