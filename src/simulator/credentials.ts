@@ -179,13 +179,6 @@ export function credentialRoutes(): Route[] {
       },
       { scopes: READ_TYPES },
     ),
-    route('GET', '/api/3/account', (_req, ctx) =>
-      json(200, {
-        id: ctx.options().accountId,
-        name: 'DoorFlow Simulator',
-        passport: { hid_mobile_access: true },
-      }),
-    ),
     route(
       'GET',
       '/api/3/credentials',

@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Person } from '../lib/doorflow/types.ts';
 import { type Logger, silentLogger } from '../lib/logger.ts';
+import { accountRoutes } from './account.ts';
 import { adminRoutes, credentialsView, peopleView, type SimCredentialView } from './admin.ts';
 import type { SimContext } from './context.ts';
 import { credentialRoutes } from './credentials.ts';
@@ -143,7 +144,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
       }),
   };
 
-  const routes = [...oauthRoutes(), ...peopleRoutes(), ...credentialRoutes(), ...adminRoutes()];
+  const routes = [
+    ...oauthRoutes(),
+    ...accountRoutes(),
+    ...peopleRoutes(),
+    ...credentialRoutes(),
+    ...adminRoutes(),
+  ];
   const server = createServer(
     { keepAliveTimeout: 10_000 },
     createRequestHandler({ ctx, routes, requests, nextSeq: () => ++seq }),

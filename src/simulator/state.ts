@@ -58,6 +58,8 @@ export class SimState {
   readonly #byPerson = new Map<number, string[]>();
   #nextPersonId = 1;
   #credentialSeq = 0;
+  /** When `POST /api/3/sync` was last accepted. */
+  lastSyncMs: number | undefined;
 
   constructor(private readonly random: () => SeededRandom) {}
 
@@ -70,6 +72,7 @@ export class SimState {
     this.#byPerson.clear();
     this.#nextPersonId = 1;
     this.#credentialSeq = 0;
+    this.lastSyncMs = undefined;
   }
 
   nextPersonId(): number {

@@ -182,6 +182,16 @@ describe('simulator people', () => {
     expect(account.body).toMatchObject({ passport: { hid_mobile_access: true } });
   });
 
+  it("POST /api/3/sync → 202, then 429 rate_limited with retry_in (the contract's one documented 429)", async () => {
+    expect((await call('POST', '/api/3/sync')).status).toBe(202);
+    const again = await call('POST', '/api/3/sync');
+    expect(again.status).toBe(429);
+    expect(again.body).toMatchObject({ error: 'rate_limited', description: expect.any(String) });
+    const retryIn = (again.body as { retry_in: number }).retry_in;
+    expect(retryIn).toBeGreaterThan(55);
+    expect(retryIn).toBeLessThanOrEqual(60);
+  });
+
   it('deleting a person revokes their mobile pass', async () => {
     const p = (await call('POST', '/api/3/people', { first_name: 'A', last_name: 'B' })).body as Person;
     const c = await call('POST', `/api/3/people/${p.id}/credentials`, {
