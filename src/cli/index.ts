@@ -10,6 +10,7 @@ import { registerImportCommand } from './import.ts';
 import { registerRunsCommand } from './runs.ts';
 import { registerWorkerCommand } from './worker.ts';
 import { registerAuditCommand } from './audit.ts';
+import { registerSyncCommand } from './sync.ts';
 
 /** Each command lives in its own module and registers itself here. */
 const registrations: ((program: Command) => void)[] = [
@@ -21,6 +22,7 @@ const registrations: ((program: Command) => void)[] = [
   registerDlqCommand,
   registerDemoCommand,
   registerAuditCommand,
+  registerSyncCommand,
 ];
 
 function packageVersion(): string {

@@ -3,6 +3,7 @@ import { checkEvictionPolicy } from '../lib/redis.ts';
 import { QUEUE_NAMES, type QueueName } from '../lib/queues.ts';
 import { buildConfig, buildRuntime, resolveRedisUrl } from '../main.ts';
 import { startWorkers } from '../processors/index.ts';
+import * as syncJob from '../producers/sync-job.ts';
 import { createMetrics } from '../lib/metrics.ts';
 import { buildPipeline } from './pipeline-runtime.ts';
 import { startWorkerOps } from './worker-ops.ts';
@@ -41,6 +42,8 @@ export function registerWorkerCommand(program: Command): void {
       }
       const workers = await startWorkers(pipeline.processorDeps(), {
         connection: pipeline.workerConnection(),
+        // Scheduled roster syncs (`sync --schedule`) run here too.
+        extraProcessors: [syncJob],
         ...(queues ? { queues } : {}),
         ...(concurrency ? { concurrency } : {}),
       });

@@ -1,0 +1,196 @@
+import { type Command, Option } from 'commander';
+import { PayloadError, ProvisionerError } from '../lib/errors.ts';
+import { silentLogger } from '../lib/logger.ts';
+import { DELIVERY_CHANNELS, type DeliveryChannelName } from '../lib/roster.ts';
+import { buildConfig, buildRuntime, resolveRedisUrl } from '../main.ts';
+import { SourceError } from '../producers/feed-http.ts';
+import type { SyncJobPayload } from '../producers/sync-job.ts';
+import { parseOffboardLimit } from '../producers/sync-plan.ts';
+import { runSync, type SyncDeps, sourceIdOf, waitForSync } from '../producers/sync.ts';
+import { EXIT } from './exit-codes.ts';
+import { buildPipeline, type Pipeline } from './pipeline-runtime.ts';
+import { describeSync } from './sync-report.ts';
+
+/**
+ * `sync --source csv|bamboohr|json …`: compare an HR roster with DoorFlow and apply joiners,
+ * movers and leavers (or print the plan with `--dry-run`). `--schedule CRON [--tz ZONE]` registers
+ * a BullMQ job scheduler so the workers run it; `--unschedule` removes it.
+ */
+
+interface SyncFlags {
+  source: 'csv' | 'bamboohr' | 'json';
+  file?: string;
+  url?: string;
+  company?: string;
+  mapping?: string;
+  header: string[];
+  since?: string;
+  map: string[];
+  delimiter?: string;
+  delivery?: DeliveryChannelName;
+  defaultCountry?: string;
+  dryRun?: boolean;
+  json?: boolean;
+  force?: boolean;
+  maxOffboard?: string;
+  wait?: boolean;
+  schedule?: string;
+  tz?: string;
+  unschedule?: boolean;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+function parseHeaders(list: string[]): Record<string, string> | undefined {
+  if (list.length === 0) return undefined;
+  const headers: Record<string, string> = {};
+  for (const item of list) {
+    const colon = item.indexOf(':');
+    if (colon <= 0) throw new PayloadError('--header expects "Name: value"');
+    headers[item.slice(0, colon).trim()] = item.slice(colon + 1).trim();
+  }
+  return headers;
+}
+
+/** The sync dependencies from a composed pipeline (CLI and tests). */
+export function syncDepsFrom(pipeline: Pipeline, logger = silentLogger()): SyncDeps {
+  const processor = pipeline.processorDeps();
+  return {
+    config: pipeline.config,
+    intake: pipeline.intakeDeps(true),
+    doorflow: processor.doorflow,
+    hidCredentialTypeId: () => processor.hidCredentialTypeId(),
+    redis: pipeline.redis,
+    prefix: pipeline.config.queuePrefix,
+    logger,
+  };
+}
+
+function jobPayload(flags: SyncFlags): SyncJobPayload {
+  const headers = parseHeaders(flags.header);
+  return {
+    source: flags.source,
+    ...(flags.file ? { file: flags.file } : {}),
+    ...(flags.url ? { url: flags.url } : {}),
+    ...(flags.company ? { company: flags.company } : {}),
+    ...(flags.mapping ? { mapping: flags.mapping } : {}),
+    ...(headers ? { headers } : {}),
+    ...(flags.map.length > 0 ? { map: flags.map } : {}),
+    ...(flags.delimiter ? { delimiter: flags.delimiter } : {}),
+    ...(flags.delivery ? { delivery: flags.delivery } : {}),
+    ...(flags.defaultCountry ? { defaultCountry: flags.defaultCountry } : {}),
+    ...(flags.maxOffboard ? { maxOffboard: flags.maxOffboard } : {}),
+    ...(flags.force ? { force: true } : {}),
+  };
+}
+
+export function registerSyncCommand(program: Command): void {
+  program
+    .command('sync')
+    .description(
+      'Sync DoorFlow with an HR roster: joiners get passes, movers are updated, leavers are offboarded',
+    )
+    .addOption(
+      new Option('--source <kind>', 'roster source')
+        .choices(['csv', 'bamboohr', 'json'])
+        .makeOptionMandatory(),
+    )
+    .option('--file <path>', 'CSV roster file (--source csv)')
+    .option('--url <url>', 'CSV or JSON feed URL')
+    .option('--company <name>', 'BambooHR company subdomain (key in BAMBOOHR_API_KEY)')
+    .option('--mapping <file>', 'JSON feed field-mapping file')
+    .option('--header <h>', 'extra request header "Name: value" for feeds (repeatable)', collect, [])
+    .option('--since <iso>', 'BambooHR: only employees changed since (never offboards absentees)')
+    .option('--map <spec>', 'CSV: map a column "Badge Ref=system_id" (repeatable)', collect, [])
+    .option('--delimiter <d>', 'CSV: , ; tab or |')
+    .addOption(
+      new Option('--delivery <channel>', 'how invitations reach joiners').choices([...DELIVERY_CHANNELS]),
+    )
+    .option('--default-country <cc>', 'country for national mobile numbers')
+    .option('--dry-run', 'print the plan; change nothing')
+    .option('--json', 'machine-readable output')
+    .option('--force', 'apply even when a safety check refuses')
+    .option('--max-offboard <n>', 'refuse when more would be offboarded: N or P% (default max(25, 5 %))')
+    .option('--wait', 'wait until joiners are provisioned and leavers offboarded')
+    .option('--schedule <cron>', 'register a nightly job scheduler instead of syncing now, e.g. "0 2 * * *"')
+    .option('--tz <zone>', 'time zone for --schedule, e.g. Europe/London')
+    .option('--unschedule', 'remove the job scheduler of this source')
+    .action(async (flags: SyncFlags) => {
+      if (flags.maxOffboard) parseOffboardLimit(flags.maxOffboard);
+      const config = buildConfig();
+      const runtime = buildRuntime(config);
+      const controller = new AbortController();
+      const onSignal = () => controller.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      try {
+        const { url } = await resolveRedisUrl(runtime, { allowEmbedded: false });
+        const pipeline = buildPipeline(config, { redisUrl: url, logger: runtime.logger });
+        runtime.onClose(() => pipeline.close());
+        const payload = jobPayload(flags);
+        const schedulerId = `sync:${sourceIdOf(payload)}`;
+        const queue = pipeline.queues.get('sync');
+        if (flags.unschedule) {
+          const removed = await queue.removeJobScheduler(schedulerId);
+          console.log(removed ? `removed the schedule ${schedulerId}` : `no schedule ${schedulerId}`);
+          process.exitCode = removed ? EXIT.ok : EXIT.failure;
+          return;
+        }
+        if (flags.schedule) {
+          await queue.upsertJobScheduler(
+            schedulerId,
+            { pattern: flags.schedule, ...(flags.tz ? { tz: flags.tz } : {}) },
+            { name: 'sync', data: payload, opts: { attempts: 1, removeOnComplete: 50, removeOnFail: 50 } },
+          );
+          const next = (await queue.getJobScheduler(schedulerId))?.next;
+          console.log(
+            `scheduled ${schedulerId}: "${flags.schedule}"${flags.tz ? ` (${flags.tz})` : ''}` +
+              `${next ? `, next run ${new Date(next).toISOString()}` : ''}; workers run it`,
+          );
+          return;
+        }
+        const deps = syncDepsFrom(pipeline, runtime.logger);
+        const report = await runSync(deps, {
+          ...payload,
+          ...(flags.since ? { since: flags.since } : {}),
+          dryRun: flags.dryRun === true,
+          signal: controller.signal,
+        });
+        if (flags.json) console.log(JSON.stringify(report, null, 2));
+        else for (const line of describeSync(report)) console.log(line);
+        if (report.refused) {
+          process.exitCode = EXIT.refused;
+          return;
+        }
+        if (flags.wait && report.runId) {
+          const progress = await waitForSync(deps, report.runId, { signal: controller.signal });
+          const run = await pipeline.runs.get(report.runId);
+          const failed = (run?.dead ?? 0) + progress.failed;
+          if (!flags.json)
+            console.log(`sync ${report.runId} finished: ${progress.offboarded} offboarded, ${failed} failed`);
+          process.exitCode = failed > 0 ? EXIT.failure : EXIT.ok;
+          return;
+        }
+        process.exitCode = EXIT.ok;
+      } catch (err) {
+        if (err instanceof SourceError) {
+          console.error(`error: ${err.message}; nothing was changed`);
+          process.exitCode = EXIT.unavailable;
+          return;
+        }
+        if (
+          err instanceof PayloadError ||
+          (err instanceof ProvisionerError && err.code === 'invalid_payload')
+        ) {
+          console.error(`error: ${err.message}`);
+          process.exitCode = EXIT.usage;
+          return;
+        }
+        throw err;
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        await runtime.close();
+      }
+    });
+}
