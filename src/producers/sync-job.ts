@@ -46,6 +46,7 @@ export function syncDepsFromProcessor(deps: ProcessorDeps): SyncDeps {
     redis: deps.redis,
     prefix: deps.prefix,
     logger: deps.logger,
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
   };
 }
 

@@ -3,6 +3,7 @@ import type { Config } from '../lib/config.ts';
 import type { Credential, DoorFlowApi, Person } from '../lib/doorflow/types.ts';
 import { PayloadError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
+import type { Metrics } from '../lib/metrics.ts';
 import type { DeliveryChannelName } from '../lib/roster.ts';
 import { isRowProblem, type RosterAdapter, type SourceEntry, type SourceItem } from './adapter.ts';
 import { BambooHrAdapter } from './bamboohr.ts';
@@ -55,6 +56,8 @@ export interface SyncDeps {
   redis: Redis;
   prefix: string;
   logger: Logger;
+  /** Records the plan's sizes (`dfp_sync_plan_size`); optional. */
+  metrics?: Pick<Metrics, 'syncPlan'>;
 }
 
 export interface SyncReport {
@@ -172,6 +175,12 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Syn
     previousCount: previous === null ? undefined : Number(previous),
     maxOffboard,
     force: options.force === true,
+  });
+  deps.metrics?.syncPlan({
+    create: plan.create.length,
+    update: plan.update.length,
+    offboard: plan.offboard.length,
+    unchanged: plan.unchanged,
   });
   const report: SyncReport = {
     source: metadata.description,
