@@ -11,6 +11,10 @@ import { registerRunsCommand } from './runs.ts';
 import { registerWorkerCommand } from './worker.ts';
 import { registerAuditCommand } from './audit.ts';
 import { registerSyncCommand } from './sync.ts';
+import { registerServeCommand } from './serve.ts';
+import { registerStatusCommand } from './status.ts';
+import { registerRevokeCommand } from './revoke.ts';
+import { registerReissueCommand } from './reissue.ts';
 
 /** Each command lives in its own module and registers itself here. */
 const registrations: ((program: Command) => void)[] = [
@@ -23,6 +27,10 @@ const registrations: ((program: Command) => void)[] = [
   registerDemoCommand,
   registerAuditCommand,
   registerSyncCommand,
+  registerServeCommand,
+  registerStatusCommand,
+  registerRevokeCommand,
+  registerReissueCommand,
 ];
 
 function packageVersion(): string {

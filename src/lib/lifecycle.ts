@@ -201,6 +201,8 @@ export async function requestRevocation(
     reason?: string;
     systemId?: string;
     requestedBy?: string;
+    /** Distinguishes separate requests (e.g. each CLI invocation); equal ids add one job. */
+    requestId?: string;
   },
 ): Promise<string> {
   const payload: RevocationPayload = {
@@ -210,8 +212,9 @@ export async function requestRevocation(
     ...(request.credentialId ? { credentialId: request.credentialId } : {}),
     ...(request.systemId ? { systemId: request.systemId } : {}),
   };
-  // One job per target at a time; a finished job is removed so a later request can run again.
-  const id = jobId('revoke', request.personId, request.credentialId ?? 'all');
-  await queues.add('revocation', payload, { jobId: id, removeOnComplete: true });
+  // Revoking is idempotent (already revoking/revoked sends nothing), so separate requests may
+  // each run; the finished job is kept an hour so `revoke --wait` can read its summary.
+  const id = jobId('revoke', request.personId, request.credentialId ?? 'all', request.requestId ?? 'once');
+  await queues.add('revocation', payload, { jobId: id, removeOnComplete: { age: 3600, count: 10_000 } });
   return id;
 }

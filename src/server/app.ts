@@ -44,9 +44,6 @@ export function buildServer(deps: ServerDeps): BuiltServer {
   // Behind a proxy the client address is the proxy's; we never use req.ip for decisions.
   app.set('trust proxy', false);
 
-  app.get('/healthz', (_req, res) => {
-    res.json({ ok: true });
-  });
   for (const module of deps.modules) {
     module.mount(app);
     deps.logger.debug({ module: module.name }, 'http module mounted');

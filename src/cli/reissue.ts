@@ -1,0 +1,99 @@
+import type { Command } from 'commander';
+import { getCredentialRecord } from '../lib/credential-status.ts';
+import { LIVE_CREDENTIAL_STATUSES } from '../lib/doorflow/types.ts';
+import { parseDurationMs } from '../lib/config.ts';
+import { deliveryChannelSchema } from '../lib/roster.ts';
+import { encodeKey } from '../lib/queues.ts';
+import { buildConfig, buildRuntime, resolveRedisUrl } from '../main.ts';
+import { EXIT } from './exit-codes.ts';
+import { resolvePersonId, waitForJob } from './lifecycle-cli.ts';
+import { buildPipeline } from './pipeline-runtime.ts';
+
+/**
+ * `reissue --person SYSTEM_ID` (new phone): revoke the old credential, create a new one, deliver
+ * the new code — performed by a `worker` (queue `reissue`). Asking again while the replacement is
+ * still waiting to be accepted does nothing (no second new credential); `--force` replaces it anyway.
+ */
+export function registerReissueCommand(program: Command): void {
+  program
+    .command('reissue')
+    .description('Replace a person’s HID Mobile Access credential (new phone): revoke, create, deliver')
+    .requiredOption('--person <systemId>', 'the person, by system_id')
+    .option(
+      '--channel <channel>',
+      'doorflow | webhook | email | sms (default: as first delivered, else DELIVERY_DEFAULT)',
+    )
+    .option('--force', 'replace even a replacement that is still waiting to be accepted')
+    .option('--wait', 'wait until the new credential exists and its code is delivered')
+    .option('--timeout <duration>', 'how long --wait waits', '5m')
+    .action(
+      async (options: {
+        person: string;
+        channel?: string;
+        force?: boolean;
+        wait?: boolean;
+        timeout: string;
+      }) => {
+        const channelArg = options.channel ? deliveryChannelSchema.safeParse(options.channel) : undefined;
+        const timeoutMs = parseDurationMs(options.timeout);
+        if ((channelArg && !channelArg.success) || timeoutMs === undefined) {
+          console.error(
+            'error: --channel expects doorflow, webhook, email or sms; --timeout a duration such as 5m',
+          );
+          process.exitCode = EXIT.usage;
+          return;
+        }
+        const config = buildConfig();
+        const runtime = buildRuntime(config);
+        try {
+          const { url } = await resolveRedisUrl(runtime, { allowEmbedded: false });
+          const pipeline = buildPipeline(config, { redisUrl: url, logger: runtime.logger });
+          runtime.onClose(() => pipeline.close());
+          const personId = await resolvePersonId(pipeline, options.person);
+          if (personId === undefined) {
+            console.log(`${options.person}: not found in DoorFlow`);
+            process.exitCode = EXIT.failure;
+            return;
+          }
+          const hid = await pipeline.doorflow().resolveHidCredentialTypeId();
+          const live = (await pipeline.doorflow().listPersonCredentials(personId)).filter(
+            (c) => c.credential_type_id === hid && LIVE_CREDENTIAL_STATUSES.has(c.status ?? ''),
+          );
+          const current = live.at(-1);
+          if (!current) {
+            console.log(`${options.person}: no live HID credential to replace (use import to issue one)`);
+            process.exitCode = EXIT.failure;
+            return;
+          }
+          const record = await getCredentialRecord(pipeline.redis, config.queuePrefix, current.id);
+          if (record?.replaces && current.status === 'invited' && !options.force) {
+            console.log(
+              `${options.person}: replacement ${current.id} (for ${record.replaces}) is still waiting to be accepted; nothing done (--force to replace it)`,
+            );
+            process.exitCode = EXIT.ok;
+            return;
+          }
+          const channel =
+            channelArg?.data ??
+            (record?.channel as typeof config.delivery.defaultChannel | undefined) ??
+            config.delivery.defaultChannel;
+          const jobId = `reissue--${encodeKey(current.id)}`;
+          await pipeline.queues.add(
+            'reissue',
+            { personId, oldCredentialId: current.id, channel, reason: 'reissue', requestedBy: 'cli' },
+            { jobId },
+          );
+          console.log(`${options.person}: reissue of ${current.id} queued (channel ${channel})`);
+          if (options.wait) {
+            const newId = await waitForJob(pipeline, 'reissue', jobId, Date.now() + timeoutMs);
+            console.log(
+              `${options.person}: new credential ${String(newId)} issued; old ${current.id} revoking`,
+            );
+          }
+          process.exitCode = EXIT.ok;
+        } finally {
+          await runtime.close();
+        }
+      },
+    );
+}

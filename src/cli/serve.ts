@@ -1,0 +1,92 @@
+import type { Command } from 'commander';
+import { ConfigError } from '../lib/errors.ts';
+import { countByStatus, stuckProvisioningIds } from '../lib/credential-status.ts';
+import { createMetrics } from '../lib/metrics.ts';
+import { buildConfig, buildRuntime, resolveRedisUrl } from '../main.ts';
+import { buildServer } from '../server/app.ts';
+import { doorflowWebhookModule, statusEventEnqueuer, WEBHOOK_PATH } from '../server/doorflow-webhooks.ts';
+import { opsHttpModule } from '../server/ops.ts';
+import { buildPipeline } from './pipeline-runtime.ts';
+import { installShutdown } from './shutdown.ts';
+
+/**
+ * `serve`: the HTTP server — DoorFlow webhook receiver (`POST /webhooks/doorflow`), health,
+ * metrics and the admin pages. Webhook events are only verified and enqueued here; `worker`
+ * processes them. Refuses to start without WEBHOOK_SECRET (an unverifiable receiver would let
+ * anyone move credential states).
+ */
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('Serve the DoorFlow webhook receiver, health, metrics and admin pages')
+    .option('--port <port>', 'TCP port (default SERVE_PORT, 8080)')
+    .option('--host <host>', 'bind address (default SERVE_HOST, 0.0.0.0)')
+    .option('--insecure-local', 'admin pages without authentication, bound to 127.0.0.1 only')
+    .action(async (options: { port?: string; host?: string; insecureLocal?: boolean }) => {
+      const config = buildConfig();
+      const secret = config.webhook.secret;
+      if (!secret) {
+        throw new ConfigError([
+          {
+            variable: 'WEBHOOK_SECRET',
+            expected: "required by serve: the DoorFlow app's webhook secret, to verify webhook signatures",
+          },
+        ]);
+      }
+      const port = options.port === undefined ? config.admin.port : Number(options.port);
+      if (!(Number.isInteger(port) && port >= 0 && port <= 65_535)) {
+        throw new Error('--port expects a whole number from 0 to 65535');
+      }
+      const runtime = buildRuntime(config);
+      try {
+        const { url } = await resolveRedisUrl(runtime, { allowEmbedded: false });
+        const metrics = createMetrics();
+        const pipeline = buildPipeline(config, { redisUrl: url, logger: runtime.logger, metrics });
+        runtime.onClose(() => pipeline.close());
+        const prefix = config.queuePrefix;
+        const ops = opsHttpModule({
+          config,
+          redis: pipeline.redis,
+          queues: pipeline.queues,
+          runs: pipeline.runs,
+          deadLetters: pipeline.deadLetters,
+          metrics,
+          logger: runtime.logger,
+          insecureLocal: options.insecureLocal ?? false,
+          scrapeSources: {
+            credentialsByStatus: () => countByStatus(pipeline.redis, prefix),
+            stuckProvisioning: async () =>
+              (
+                await stuckProvisioningIds(
+                  pipeline.redis,
+                  prefix,
+                  Date.now(),
+                  config.lifecycle.stuckProvisioningAfterMs,
+                )
+              ).length,
+          },
+        });
+        const webhooks = doorflowWebhookModule({
+          secret,
+          acceptSeedFormat: config.webhook.acceptSeedFormat,
+          redis: pipeline.redis,
+          prefix,
+          logger: runtime.logger,
+          enqueue: statusEventEnqueuer(pipeline.queues),
+        });
+        const host = options.insecureLocal ? ops.access.host : (options.host ?? config.admin.host);
+        const server = await buildServer({ logger: runtime.logger, modules: [webhooks, ops] }).start(
+          port,
+          host,
+        );
+        runtime.onClose(() => server.close());
+        runtime.logger.info({ url: server.url, webhook: `${server.url}${WEBHOOK_PATH}` }, 'serving');
+        console.log(`serving on ${server.url} (DoorFlow webhooks: ${server.url}${WEBHOOK_PATH})`);
+      } catch (err) {
+        await runtime.close();
+        throw err;
+      }
+      installShutdown(runtime.logger, () => runtime.close());
+      await new Promise<void>((resolve) => runtime.onClose(() => resolve()));
+    });
+}
