@@ -39,7 +39,7 @@ describe('cli: worker shutdown', () => {
     expect(await settled()).toBeLessThan(300);
 
     children.push(await spawnWorker(h.env));
-    const done = await h.waitForRun(run.runId);
+    const done = await h.waitForRun(run.runId, 150_000);
     expect(done.counts.provisioned).toBe(300);
     expect(done.retries).toEqual({});
     expect(h.sim.stats().duplicates).toEqual({
@@ -47,5 +47,5 @@ describe('cli: worker shutdown', () => {
       peopleByEmail: 0,
       liveHidCredentials: 0,
     });
-  });
+  }, 200_000);
 });

@@ -14,7 +14,7 @@ describe('pipeline: dead letters and replay', () => {
     h = await startHarness({ sim: { licenceLimit: 900 } });
     await h.startWorkers();
     const run = await intake(h.pipeline.intakeDeps(), { source: 'test', delivery: 'webhook' }, roster(1000));
-    const first = await h.waitForRun(run.runId);
+    const first = await h.waitForRun(run.runId, 170_000);
     expect(first.counts.provisioned).toBe(900);
     expect(first.dead).toBe(100);
     const dead = await h.pipeline.deadLetters.list({ code: 'licence_limit' });
@@ -37,7 +37,7 @@ describe('pipeline: dead letters and replay', () => {
       runs: h.pipeline.runs,
     });
     expect(replay.replayed).toHaveLength(100);
-    const second = await h.waitForRun(run.runId);
+    const second = await h.waitForRun(run.runId, 100_000);
     console.log(`[acceptance 2] after replay: provisioned=${second.counts.provisioned} dead=${second.dead}`);
     expect(second.counts.provisioned).toBe(1000);
     expect(second.dead).toBe(0);
@@ -68,7 +68,7 @@ describe('pipeline: dead letters and replay', () => {
     expect(counts).toEqual({ waiting: 0, active: 0, delayed: 0 });
     expect(h.sim.stats().writeCount).toBe(writes);
     expect([...h.receiver.countsByCredential().values()].every((n) => n === 1)).toBe(true);
-  });
+  }, 300_000);
 
   it('a dead delivery replays from the invitation step; once it meanwhile succeeded, replay sends and writes nothing', async () => {
     h = await startHarness({ receiverFailureRate: 1, env: { JOB_ATTEMPTS: '2' } });

@@ -15,15 +15,15 @@ describe('pipeline: re-import', () => {
     await h.startWorkers();
     const rows = roster(200);
     const a = await intake(h.pipeline.intakeDeps(), { source: 'a', delivery: 'webhook' }, rows);
-    expect((await h.waitForRun(a.runId)).counts.provisioned).toBe(200);
+    expect((await h.waitForRun(a.runId, 100_000)).counts.provisioned).toBe(200);
     const writes = h.sim.stats().writeCount;
     expect(writes).toBe(400);
     const b = await intake(h.pipeline.intakeDeps(), { source: 'b', delivery: 'webhook' }, rows);
-    const second = await h.waitForRun(b.runId);
+    const second = await h.waitForRun(b.runId, 100_000);
     expect(second.counts.already_provisioned).toBe(200);
     expect(h.sim.stats().writeCount).toBe(writes);
     expect(h.receiver.accepted).toHaveLength(200);
-  });
+  }, 200_000);
 
   it('two concurrent imports of the same file: one person, one credential, one delivery each', async () => {
     h = await startHarness({ sim: { faults: { lostResponse: { person: 0.05, credential: 0.05 } } } });
@@ -33,7 +33,7 @@ describe('pipeline: re-import', () => {
       intake(h.pipeline.intakeDeps(), { source: 'a', delivery: 'webhook' }, rows),
       intake(h.pipeline.intakeDeps(), { source: 'b', delivery: 'webhook' }, rows),
     ]);
-    const [ra, rb] = await Promise.all([h.waitForRun(a.runId), h.waitForRun(b.runId)]);
+    const [ra, rb] = await Promise.all([h.waitForRun(a.runId, 170_000), h.waitForRun(b.runId, 170_000)]);
     const ok = (r: typeof ra) => (r.counts.provisioned ?? 0) + (r.counts.already_provisioned ?? 0);
     expect(ok(ra)).toBe(200);
     expect(ok(rb)).toBe(200);
@@ -45,5 +45,5 @@ describe('pipeline: re-import', () => {
     const counts = h.receiver.countsByCredential();
     expect(counts.size).toBe(200);
     expect([...counts.values()].every((n) => n === 1)).toBe(true);
-  });
+  }, 180_000);
 });
