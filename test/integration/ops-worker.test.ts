@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { liveWorkers } from '../../src/lib/heartbeat.ts';
 import { intake } from '../../src/producers/intake.ts';
-import { BIN, killAndWait } from '../helpers/cli.ts';
+import { BIN, killAndWait, runCli } from '../helpers/cli.ts';
 import { parsePromText, sampleSum, sampleValue } from '../helpers/ops-prom-text.ts';
 import { type Harness, roster, startHarness } from '../helpers/pipeline.ts';
 
@@ -116,6 +116,19 @@ describe('worker process: heartbeat, /metrics, run notification', () => {
     );
     expect(actions.filter((a) => a.action === 'credential.create')).toHaveLength(4);
     expect(actions.every((a) => a.runId === run.runId && a.actor.startsWith('worker:'))).toBe(true);
+
+    // `audit export` (the real CLI) gives the same entries as CSV, with no code or token in it.
+    const csv = await runCli(
+      ['audit', 'export', '--since', '1h', '--run', run.runId, '--format', 'csv'],
+      h.env,
+    );
+    expect(csv.code).toBe(0);
+    const lines = csv.stdout.trimEnd().split('\n');
+    expect(lines[0]).toBe('at,actor,run_id,key,action,target_type,target_id,before,after');
+    expect(lines).toHaveLength(1 + audit.length);
+    expect(lines.filter((l) => l.includes(',credential.create,'))).toHaveLength(4);
+    expect(csv.stdout).not.toMatch(/[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}/);
+    expect(csv.stdout).not.toContain(h.sim.accessToken);
 
     await killAndWait(child, 'SIGTERM');
     expect(child.exitCode).toBe(0);
