@@ -23,7 +23,7 @@ function collect(value: string, previous: string[] | undefined): string[] {
 }
 
 /** flag attribute → where it lands in the options object. */
-const FLAG_PATHS: Record<string, string[]> = {
+export const FLAG_PATHS: Record<string, string[]> = {
   port: ['port'],
   host: ['host'],
   publicUrl: ['publicUrl'],
@@ -42,6 +42,8 @@ const FLAG_PATHS: Record<string, string[]> = {
   webhookSecret: ['webhook', 'secret'],
   webhookFormat: ['webhook', 'format'],
   webhookBatchMs: ['webhook', 'batchWindowMs'],
+  webhookMaxBatch: ['webhook', 'maxBatchSize'],
+  webhookTimeoutMs: ['webhook', 'timeoutMs'],
   webhookMaxAttempts: ['webhook', 'maxAttempts'],
   webhookRetryBaseMs: ['webhook', 'retryBaseMs'],
   webhookRedeliverMs: ['webhook', 'redeliverUnackedMs'],
@@ -166,6 +168,8 @@ export function registerSimulateCommand(program: Command): void {
     .option('--webhook-secret <secret>', 'webhook signing secret (default sim-webhook-secret)')
     .addOption(new Option('--webhook-format <format>', 'webhook payload format').choices(['real', 'seed']))
     .option('--webhook-batch-ms <n>', 'collect events this long per batch (default 50)', num)
+    .option('--webhook-max-batch <n>', 'events per real-format POST at most (default 50)', num)
+    .option('--webhook-timeout-ms <n>', 'per-delivery timeout (default 5000)', num)
     .option('--webhook-max-attempts <n>', 'delivery attempts per batch (default 5)', num)
     .option('--webhook-retry-base-ms <n>', 'first retry delay, doubling (default 250)', num)
     .option(
@@ -198,7 +202,9 @@ export function registerSimulateCommand(program: Command): void {
 Admin routes (unless --no-admin): GET /__sim/stats, POST /__sim/reset, GET|PUT|POST /__sim/config
 (live fault changes, JSON like --config), POST /__sim/invitations/accept {"code"},
 POST /__sim/invitations/expire {"credential_ids"?}, POST /__sim/provisioning/stall {"on"},
-POST /__sim/tokens/expire, POST /__sim/oauth/code, GET /__sim/people, /__sim/credentials, /__sim/webhooks.`,
+POST /__sim/tokens/expire, POST /__sim/oauth/code, GET /__sim/people, /__sim/credentials, /__sim/webhooks.
+Only in --config: scoped tokens ("accessTokens": [{"token","scopes"}]) and several OAuth clients.
+Rates (<p>) are probabilities from 0 to 1, drawn from the seeded PRNG per request.`,
     )
     .action(async (_flags: unknown, cmd: Command) => {
       const startedAt = performance.now();

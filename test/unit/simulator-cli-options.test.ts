@@ -3,8 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildSimulatorOptions, registerSimulateCommand } from '../../src/cli/simulate.ts';
-import { resolveOptions } from '../../src/simulator/options.ts';
+import { buildSimulatorOptions, FLAG_PATHS, registerSimulateCommand } from '../../src/cli/simulate.ts';
+import {
+  faultOptionsSchema,
+  resolveOptions,
+  simulatorOptionsSchema,
+  webhookOptionsSchema,
+} from '../../src/simulator/options.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sim-opts-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -100,5 +105,21 @@ describe('simulate flags → simulator options', () => {
     await expect(program.parseAsync(['node', 'cli', 'simulate', '--rate-limit', 'lots'])).rejects.toThrow(
       /number/,
     );
+  });
+
+  it('every option in the schema has a flag (tokens and clients have their own)', () => {
+    const mapped = new Set(Object.values(FLAG_PATHS).map((p) => p.join('.')));
+    const wanted = [
+      ...Object.keys(simulatorOptionsSchema.shape).filter(
+        (k) => !['webhook', 'faults', 'accessTokens', 'oauthClients'].includes(k),
+      ),
+      ...Object.keys(webhookOptionsSchema.shape).map((k) => `webhook.${k}`),
+      ...Object.keys(faultOptionsSchema.shape)
+        .filter((k) => k !== 'lostResponse')
+        .map((k) => `faults.${k}`),
+      'faults.lostResponse.person',
+      'faults.lostResponse.credential',
+    ];
+    expect(wanted.filter((k) => !mapped.has(k))).toEqual([]);
   });
 });
