@@ -1,0 +1,150 @@
+import { type ChaosEnv, startChaosEnv } from '../harness.ts';
+import { checkInvariants } from '../invariants.ts';
+import { chaosRoster } from '../roster.ts';
+import { between, expectations, type Scenario, type ScenarioResult, sleep } from '../scenario.ts';
+import { seededRandom } from '../fault-proxy.ts';
+
+/**
+ * Process faults during a run: SIGKILL a random worker process every few seconds, and/or SIGKILL
+ * redis-server at given fractions of the run and restart it from its AOF on the same port. The run
+ * must finish with the invariants intact. Scenarios 1 and 3 of the chaos suite, and (reduced) the
+ * CI chaos test.
+ */
+
+export interface KillPlan {
+  people: number;
+  workers: number;
+  /** Worker SIGKILLs, one every [minGapMs, maxGapMs]. */
+  kills: number;
+  minGapMs: number;
+  maxGapMs: number;
+  /** Fractions of the run (settled entries ÷ people) at which Redis is SIGKILLed. */
+  redisCrashesAt: number[];
+  redisDownMs: number;
+  /** Fleet budget (req/s); the simulator's own limit is set 20 % above it. */
+  rate: number;
+  timeoutMs: number;
+  seed?: number;
+  log?: (line: string) => void;
+}
+
+export async function runKillPlan(name: string, plan: KillPlan): Promise<ScenarioResult> {
+  const started = Date.now();
+  const log = plan.log ?? (() => undefined);
+  const random = seededRandom(plan.seed ?? 42);
+  const { failures, expect } = expectations();
+  let env: ChaosEnv | undefined;
+  try {
+    env = await startChaosEnv({
+      workers: plan.workers,
+      sim: { faults: { latencyMs: 2, rateLimitPerSec: Math.ceil(plan.rate * 1.2) } },
+      env: { DOORFLOW_RATE_LIMIT: String(plan.rate) },
+    });
+    const e = env;
+    await e.startWorkers(plan.workers);
+    const rows = chaosRoster(plan.people);
+    const run = await e.intake(rows, name);
+    expect(run.accepted === plan.people, `accepted ${run.accepted} of ${plan.people}`);
+    log(`${name}: ${plan.people} entries enqueued, ${plan.workers} workers`);
+    let finished = false;
+    let kills = 0;
+    const crashes: { at: number; settledBefore: number; settledAfter?: number }[] = [];
+
+    const killLoop = async () => {
+      while (kills < plan.kills && !finished) {
+        await sleep(between(plan.minGapMs, plan.maxGapMs, random));
+        if (finished) break;
+        const index = Math.floor(random() * plan.workers);
+        await e.killWorker(index, 'SIGKILL');
+        kills++;
+        log(
+          `${name}: SIGKILL worker ${index} (${kills}/${plan.kills}), settled ${await e.settled(run.runId)}`,
+        );
+      }
+    };
+    const crashLoop = async () => {
+      for (const fraction of plan.redisCrashesAt) {
+        const target = Math.floor(plan.people * fraction);
+        while (!finished && (await e.settled(run.runId)) < target) await sleep(100);
+        if (finished) break;
+        const settledBefore = await e.settled(run.runId);
+        await e.crashRedis(plan.redisDownMs);
+        const settledAfter = await e.settled(run.runId);
+        crashes.push({ at: fraction, settledBefore, settledAfter });
+        log(`${name}: redis SIGKILL at ${settledBefore} settled, back from AOF with ${settledAfter}`);
+      }
+    };
+    const loops = Promise.all([killLoop(), crashLoop()]);
+    const record = await e.waitForRun(run.runId, plan.timeoutMs).finally(() => {
+      finished = true;
+    });
+    await loops;
+    const invariants = await checkInvariants(e, { rows, runIds: [run.runId] });
+    expect(kills === plan.kills, `only ${kills} of ${plan.kills} worker kills happened before the run ended`);
+    expect(crashes.length === plan.redisCrashesAt.length, `only ${crashes.length} Redis crashes happened`);
+    expect(invariants.ok, `invariants: ${invariants.violations.join('; ')}`);
+    const stats = e.sim.stats();
+    return {
+      name,
+      ok: failures.length === 0,
+      durationMs: Date.now() - started,
+      failures,
+      invariants,
+      figures: {
+        people: plan.people,
+        workers: plan.workers,
+        workerKills: kills,
+        unexpectedWorkerExits: e.unexpectedExits(),
+        redisCrashes: crashes,
+        provisioned: record.counts.provisioned ?? 0,
+        dead: record.dead,
+        retries: record.retries,
+        runSeconds: Math.round((record.finishedAt ?? Date.now()) - record.createdAt) / 1000,
+        doorflowRequests: stats.requestsTotal,
+        writes: stats.writeCount,
+        rateLimited429: stats.rateLimited429,
+      },
+    };
+  } catch (err) {
+    failures.push(err instanceof Error ? err.message : String(err));
+    return { name, ok: false, durationMs: Date.now() - started, failures, figures: {} };
+  } finally {
+    await env?.close();
+  }
+}
+
+export const workerKills: Scenario = {
+  name: 'worker-kills',
+  title: 'kill -9 a random worker every 3–10 s, 20 times, during a 5,000-person run (3 workers)',
+  run: ({ quick, log }) =>
+    runKillPlan('worker-kills', {
+      people: quick ? 1_000 : 5_000,
+      workers: 3,
+      kills: quick ? 5 : 20,
+      minGapMs: quick ? 2_000 : 3_000,
+      maxGapMs: quick ? 4_000 : 10_000,
+      redisCrashesAt: [],
+      redisDownMs: 0,
+      rate: quick ? 100 : 50,
+      timeoutMs: quick ? 240_000 : 900_000,
+      log,
+    }),
+};
+
+export const redisCrashes: Scenario = {
+  name: 'redis-crashes',
+  title: 'Redis SIGKILL at 25 %, 50 %, 75 % of a run, restarted after 5 s from its AOF',
+  run: ({ quick, log }) =>
+    runKillPlan('redis-crashes', {
+      people: quick ? 1_000 : 3_000,
+      workers: 3,
+      kills: 0,
+      minGapMs: 0,
+      maxGapMs: 0,
+      redisCrashesAt: [0.25, 0.5, 0.75],
+      redisDownMs: quick ? 2_000 : 5_000,
+      rate: 100,
+      timeoutMs: 600_000,
+      log,
+    }),
+};
