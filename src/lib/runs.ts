@@ -89,6 +89,13 @@ redis.call('HSET', KEYS[2], key, new)
 if detail ~= '' then redis.call('HSET', KEYS[3], key, detail) end
 redis.call('HINCRBY', KEYS[1], 'count:' .. new, 1)
 if isdead(new) then redis.call('HINCRBY', KEYS[1], 'dead', 1) end
+-- Finish detection in the same script: a settled entry may finish the run, a reopened one unfinishes it.
+if mode ~= 'add' and (terminal(new) or isdead(new) or mode == 'reopen') then
+  local h = redis.call('HMGET', KEYS[1], 'intake', 'total', 'count:provisioned', 'count:already_provisioned', 'count:invalid', 'dead')
+  local settled = (tonumber(h[3]) or 0) + (tonumber(h[4]) or 0) + (tonumber(h[5]) or 0) + (tonumber(h[6]) or 0)
+  if h[1] == 'closed' and (tonumber(h[2]) or 0) == settled then redis.call('HSETNX', KEYS[1], 'finishedAt', now)
+  else redis.call('HDEL', KEYS[1], 'finishedAt') end
+end
 return 1
 `);
 
@@ -164,21 +171,12 @@ export class RunStore {
    * or backward moves are ignored.
    */
   async move(runId: string, key: string, status: EntryStatus, detail?: EntryDetail): Promise<boolean> {
-    const changed = (await this.#transition(runId, key, status, detail, 'move')) === 1;
-    if (
-      changed &&
-      (status === 'provisioned' || status === 'already_provisioned' || status.startsWith('dead:'))
-    ) {
-      await this.checkFinished(runId);
-    }
-    return changed;
+    return (await this.#transition(runId, key, status, detail, 'move')) === 1;
   }
 
   /** A dead entry goes back to a step (dead-letter replay); the run is unfinished again. */
   async reopen(runId: string, key: string, status: EntryStatus): Promise<boolean> {
-    const changed = (await this.#transition(runId, key, status, undefined, 'reopen')) === 1;
-    if (changed) await this.checkFinished(runId);
-    return changed;
+    return (await this.#transition(runId, key, status, undefined, 'reopen')) === 1;
   }
 
   /**
