@@ -15,6 +15,13 @@ import { installShutdown } from './shutdown.ts';
  * processes them. Refuses to start without WEBHOOK_SECRET (an unverifiable receiver would let
  * anyone move credential states).
  */
+interface ServeFlags {
+  port?: string;
+  host?: string;
+  insecureLocal?: boolean;
+  readOnlyQueues?: boolean;
+}
+
 export function registerServeCommand(program: Command): void {
   program
     .command('serve')
@@ -22,7 +29,8 @@ export function registerServeCommand(program: Command): void {
     .option('--port <port>', 'TCP port (default SERVE_PORT, 8080)')
     .option('--host <host>', 'bind address (default SERVE_HOST, 0.0.0.0)')
     .option('--insecure-local', 'admin pages without authentication, bound to 127.0.0.1 only')
-    .action(async (options: { port?: string; host?: string; insecureLocal?: boolean }) => {
+    .option('--read-only-queues', 'the queues dashboard (/admin/queues) without retry, clean or remove')
+    .action(async (options: ServeFlags) => {
       const config = buildConfig();
       const secret = config.webhook.secret;
       if (!secret) {
@@ -53,6 +61,7 @@ export function registerServeCommand(program: Command): void {
           metrics,
           logger: runtime.logger,
           insecureLocal: options.insecureLocal ?? false,
+          readOnlyQueues: options.readOnlyQueues ?? false,
           scrapeSources: {
             credentialsByStatus: () => countByStatus(pipeline.redis, prefix),
             stuckProvisioning: async () =>
