@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { type Clock, ManualClock, systemClock } from '../../src/lib/clock.ts';
 import type { Env } from '../../src/lib/config.ts';
 import { getCredentialRecord, type CredentialRecord } from '../../src/lib/credential-status.ts';
-import { silentLogger } from '../../src/lib/logger.ts';
+import { type Logger, silentLogger } from '../../src/lib/logger.ts';
+import { buildPipeline } from '../../src/cli/pipeline-runtime.ts';
 import type { QueueName } from '../../src/lib/queues.ts';
 import { startWorkers } from '../../src/processors/index.ts';
 import { lifecycleProcessors } from '../../src/processors/lifecycle-processors.ts';
@@ -15,6 +16,7 @@ import {
 } from '../../src/server/doorflow-webhooks.ts';
 import type { SimulatorOptions } from '../../src/simulator/index.ts';
 import { type Harness, startHarness } from './pipeline.ts';
+import { testRedisUrl } from './redis.ts';
 import { type SmtpReceiver, startSmtpReceiver } from './smtp-receiver.ts';
 
 export const DOORFLOW_WEBHOOK_SECRET = 'sim-app-webhook-secret';
@@ -74,6 +76,8 @@ export async function startLifecycle(
     sim?: SimulatorOptions;
     webhooks?: 'real' | 'seed' | false;
     manualClock?: boolean;
+    /** Logger for workers, DoorFlow client and serve (a separate pipeline is built for it). */
+    logger?: Logger;
   } = {},
 ): Promise<LifecycleHarness> {
   const smtp = await startSmtpReceiver();
@@ -91,10 +95,14 @@ export async function startLifecycle(
   const manual = options.manualClock ? new ManualClock(Date.now()) : undefined;
   const clock = manual ?? systemClock;
   const prefix = h.config.queuePrefix;
+  const logger = options.logger ?? silentLogger();
+  const workerPipeline = options.logger
+    ? buildPipeline(h.config, { redisUrl: testRedisUrl(), logger: options.logger, clock })
+    : h.pipeline;
   h.workers = await startWorkers(
-    { ...h.pipeline.processorDeps(), clock },
+    { ...workerPipeline.processorDeps(), clock },
     {
-      connection: h.pipeline.workerConnection(),
+      connection: workerPipeline.workerConnection(),
       extraProcessors: lifecycleProcessors,
       lockDurationMs: 5_000,
     },
@@ -106,10 +114,10 @@ export async function startLifecycle(
       acceptSeedFormat: options.webhooks === 'seed',
       redis: h.pipeline.redis,
       prefix,
-      logger: silentLogger(),
+      logger,
       enqueue: statusEventEnqueuer(h.pipeline.queues),
     });
-    serve = await buildServer({ logger: silentLogger(), modules: [module] }).start(0, '127.0.0.1');
+    serve = await buildServer({ logger, modules: [module] }).start(0, '127.0.0.1');
     h.sim.configure({
       webhook: {
         url: `${serve.url}${WEBHOOK_PATH}`,
@@ -143,6 +151,7 @@ export async function startLifecycle(
     async close() {
       await serve?.close();
       await h.close();
+      if (workerPipeline !== h.pipeline) await workerPipeline.close();
       await smtp.close();
       await alerts.close();
     },
