@@ -46,6 +46,14 @@ function indexFields(s: PersonSnapshot): string[] {
   return fields;
 }
 
+/** What Redis knows about a roster key (see {@link PeopleIndex.known}). */
+export interface KnownPerson {
+  mappedId: number | undefined;
+  pending: { state: 'inflight' | 'ended'; at: number } | undefined;
+  bySystemId: PersonSnapshot | undefined;
+  byEmail: PersonSnapshot | undefined;
+}
+
 export class PeopleIndex {
   constructor(
     private readonly redis: Redis,
@@ -97,6 +105,33 @@ export class PeopleIndex {
     } finally {
       await this.redis.del(tmp);
     }
+  }
+
+  /** Everything the person step needs to know about a key, in one round trip. */
+  async known(key: string, systemId: string | undefined, email: string | undefined): Promise<KnownPerson> {
+    const results = await this.redis
+      .pipeline()
+      .hget(this.#map, key)
+      .get(this.#pending(key))
+      .hget(this.#index, `sid:${systemId ?? ''}`)
+      .hget(this.#index, `email:${(email ?? '').toLowerCase()}`)
+      .exec();
+    const value = (i: number): string | null => {
+      const [err, v] = results?.[i] ?? [null, null];
+      if (err) throw err;
+      return (v as string | null) ?? null;
+    };
+    const mapped = value(0);
+    const pending = value(1);
+    const sid = systemId ? value(2) : null;
+    const mail = email ? value(3) : null;
+    const [state, at] = (pending ?? '').split(':');
+    return {
+      mappedId: mapped ? Number(mapped) : undefined,
+      pending: pending ? { state: state === 'ended' ? 'ended' : 'inflight', at: Number(at) || 0 } : undefined,
+      bySystemId: sid ? (JSON.parse(sid) as PersonSnapshot) : undefined,
+      byEmail: mail ? (JSON.parse(mail) as PersonSnapshot) : undefined,
+    };
   }
 
   async bySystemId(systemId: string): Promise<PersonSnapshot | undefined> {

@@ -1,5 +1,5 @@
 import { DoorFlowError, ProvisionerError } from '../lib/errors.ts';
-import { snapshotOf, type PersonSnapshot } from '../lib/people-index.ts';
+import { type KnownPerson, type PersonSnapshot, snapshotOf } from '../lib/people-index.ts';
 import { type PersonPayload, personPayloadSchema, stepJobId } from '../lib/queues.ts';
 import { tryLock } from '../lib/locks.ts';
 import { contentionDelayMs, type JobContext, lockTtlMs, type ProcessorDeps } from './context.ts';
@@ -53,9 +53,10 @@ export async function handle(p: PersonPayload, deps: ProcessorDeps, ctx: JobCont
 
 async function settlePerson(p: PersonPayload, deps: ProcessorDeps, ctx: JobContext): Promise<PersonResult> {
   const call = { signal: ctx.signal };
-  let existing = await fromMapping(p, deps, ctx);
+  const known = await deps.people.known(p.key, p.entry.system_id, p.entry.email);
+  let existing = await fromMapping(p, deps, ctx, known);
   if (!existing) {
-    const pending = await deps.people.pending(p.key);
+    const pending = known.pending;
     if (pending?.state === 'inflight') {
       // A create was sent by an attempt that never saw its end (crashed, or a stalled copy still
       // waiting). Wait until that request must have finished, then the lookup below sees its result.
@@ -63,7 +64,10 @@ async function settlePerson(p: PersonPayload, deps: ProcessorDeps, ctx: JobConte
       const now = deps.clock.now();
       if (now < settleAt) throw await ctx.delay(settleAt - now);
     }
-    existing = p.indexed && !pending ? await fromIndex(p, deps) : await fromRemote(p, deps, ctx);
+    existing =
+      p.indexed && !pending
+        ? chooseExisting(p.entry, known.bySystemId, known.bySystemId ? undefined : known.byEmail)
+        : await fromRemote(p, deps, ctx);
   }
   if (existing) {
     const diff = fieldsToUpdate(p.entry, existing);
@@ -103,12 +107,11 @@ async function fromMapping(
   p: PersonPayload,
   deps: ProcessorDeps,
   ctx: JobContext,
+  known: KnownPerson,
 ): Promise<PersonSnapshot | undefined> {
-  const id = await deps.people.mappedId(p.key);
+  const id = known.mappedId;
   if (id === undefined) return undefined;
-  const indexed =
-    (p.entry.system_id ? await deps.people.bySystemId(p.entry.system_id) : undefined) ??
-    (p.entry.email ? await deps.people.byEmail(p.entry.email) : undefined);
+  const indexed = known.bySystemId ?? known.byEmail;
   if (indexed?.id === id) return indexed;
   try {
     return snapshotOf(await deps.doorflow.getPerson(id, { signal: ctx.signal }));
@@ -120,12 +123,6 @@ async function fromMapping(
     }
     throw err;
   }
-}
-
-async function fromIndex(p: PersonPayload, deps: ProcessorDeps): Promise<PersonSnapshot | undefined> {
-  const bySid = p.entry.system_id ? await deps.people.bySystemId(p.entry.system_id) : undefined;
-  const byEmail = !bySid && p.entry.email ? await deps.people.byEmail(p.entry.email) : undefined;
-  return chooseExisting(p.entry, bySid, byEmail);
 }
 
 async function fromRemote(
