@@ -5,6 +5,7 @@ import { type DeliveryReceiver, startDeliveryReceiver } from '../src/cli/demo-re
 import { buildPipeline, type Pipeline } from '../src/cli/pipeline-runtime.ts';
 import { type Config, type Env, loadConfig } from '../src/lib/config.ts';
 import { silentLogger } from '../src/lib/logger.ts';
+import { QUEUE_NAMES } from '../src/lib/queues.ts';
 import { type EmbeddedRedis, startEmbeddedRedis } from '../src/lib/redis.ts';
 import type { RunRecord } from '../src/lib/runs.ts';
 import { intake, type IntakeResult, type RunHandle } from '../src/producers/intake.ts';
@@ -86,6 +87,8 @@ export async function startChaosEnv(options: ChaosEnvOptions = {}): Promise<Chao
   const config = loadConfig(env);
   // The 'worker' role retries forever, so this process rides out a Redis restart like the workers.
   const pipeline = buildPipeline(config, { redisUrl: redis.url, logger: silentLogger(), role: 'worker' });
+  // While Redis is down the queues report connection errors; the workers' retries are what matter.
+  for (const name of QUEUE_NAMES) pipeline.queues.get(name).on('error', () => undefined);
   const workers: ChildProcess[] = [];
   const told = new WeakSet<ChildProcess>();
   let unexpected = 0;
