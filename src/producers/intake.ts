@@ -145,14 +145,14 @@ export async function enqueueEntries(
   for await (const raw of entries) {
     const checked = validateEntry(raw, index++);
     if ('rejected' in checked) {
-      await reject(deps, run, checked.rejected, result);
+      await reject(deps, run, checked.rejected, result, raw);
       continue;
     }
     const entry = checked.entry;
     const channel = entry.delivery ?? run.delivery;
     const problem = channelProblem(entry, channel);
     if (problem) {
-      await reject(deps, run, problem, result);
+      await reject(deps, run, problem, result, entry);
       continue;
     }
     const added = await deps.runs.addEntry(
@@ -176,7 +176,13 @@ export async function enqueueEntries(
   return result;
 }
 
-async function reject(deps: IntakeDeps, run: RunHandle, rejected: RejectedEntry, result: IntakeResult) {
+async function reject(
+  deps: IntakeDeps,
+  run: RunHandle,
+  rejected: RejectedEntry,
+  result: IntakeResult,
+  raw: unknown,
+) {
   const added = await deps.runs.addEntry(run.runId, rejected.key, 'invalid', {
     code: rejected.code,
     message: rejected.message,
@@ -184,6 +190,10 @@ async function reject(deps: IntakeDeps, run: RunHandle, rejected: RejectedEntry,
   });
   if (added) result.rejected.push(rejected);
   else result.duplicates++;
+  // The report names refused rows too, so whoever fixes the roster knows whom it concerns.
+  const { first_name, last_name } = (raw ?? {}) as { first_name?: unknown; last_name?: unknown };
+  const name = [first_name, last_name].filter((p) => typeof p === 'string' && p.trim() !== '').join(' ');
+  if (added && name) await deps.runs.setNames(run.runId, { [rejected.key]: name });
 }
 
 /** No more entries: the run can finish once every entry is done or dead. */

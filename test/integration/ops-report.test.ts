@@ -93,7 +93,7 @@ describe('runs report and metrics against the simulator', () => {
         const invalid = bad.includes(row as (typeof bad)[number]);
         return {
           key,
-          name: invalid ? '' : `${row.first_name} ${row.last_name}`,
+          name: `${row.first_name} ${row.last_name}`.trim(),
           person_id: person ? String(person.id) : '',
           credential_id: credential?.id ?? '',
           status: credential ? 'provisioned' : 'failed',
