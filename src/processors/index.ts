@@ -58,8 +58,11 @@ export interface StartWorkersOptions {
 
 export interface RunningWorkers {
   readonly workers: Worker[];
-  /** Stops taking jobs and waits for active ones to finish. */
-  close(): Promise<void>;
+  /**
+   * Stops taking jobs and waits for active ones to finish, at most `graceMs` (default twice
+   * DOORFLOW_TIMEOUT_MS, at least 10 s); then closes forcibly.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 /** A step's run status and dead-letter step name are its queue name. */
@@ -109,8 +112,20 @@ export async function startWorkers(
   deps.logger.info({ queues: definitions.map((d) => d.queueName) }, 'workers started');
   return {
     workers,
-    async close() {
-      await Promise.all(workers.map((w) => w.close()));
+    async close(graceMs = Math.max(10_000, deps.config.doorflow.timeoutMs * 2)) {
+      // Active jobs may finish within the bound; past it they are abandoned and, like a crash,
+      // recovered by another worker once their lock expires (every step is idempotent).
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), graceMs);
+      });
+      const graceful = Promise.all(workers.map((w) => w.close())).then(() => false);
+      const late = await Promise.race([graceful, timedOut]);
+      clearTimeout(timer);
+      if (late) {
+        deps.logger.warn({ graceMs }, 'active jobs did not finish in time: closing workers forcibly');
+        await Promise.all(workers.map((w) => w.close(true)));
+      }
     },
   };
 }
