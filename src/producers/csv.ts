@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import { once } from 'node:events';
 import { type CsvError, type Parser, parse } from 'csv-parse';
 import { PayloadError, ProvisionerError } from '../lib/errors.ts';
 import type { RowProblem, SourceItem, SourceStats } from './adapter.ts';
@@ -160,27 +160,31 @@ export async function openCsvRoster(
     relax_column_count: true,
     relax_quotes: true,
   });
-  async function* replay(): AsyncGenerator<Buffer | string> {
-    yield* peek.head;
+  // Feed the parser directly (peeked chunks first), honouring its backpressure.
+  let feeding = true;
+  const feed = async () => {
+    for (const chunk of peek.head) parser.write(chunk);
     for (;;) {
+      if (!feeding) return;
       const next = await iterator.next();
-      if (next.done) return;
-      yield next.value;
+      if (next.done || !feeding) break;
+      if (!parser.write(next.value)) await once(parser, 'drain');
     }
-  }
-  const input = Readable.from(replay(), { objectMode: false });
-  input.on('error', (err) => parser.destroy(err));
-  input.pipe(parser);
+    if (feeding) parser.end();
+  };
+  feed().catch((err: unknown) => parser.destroy(err instanceof Error ? err : new Error(String(err))));
   const abort = () => {
     const reason = options.signal?.reason;
+    feeding = false;
     parser.destroy(reason instanceof Error ? reason : new ProvisionerError('aborted', 'CSV import aborted'));
-    input.destroy();
   };
   options.signal?.addEventListener('abort', abort, { once: true });
   const cleanup = () => {
     options.signal?.removeEventListener('abort', abort);
-    input.destroy();
+    feeding = false;
     parser.destroy();
+    // Release the source (closes a file stream or an HTTP body we stopped reading early).
+    void iterator.return?.();
   };
 
   const reader = recordReader(parser);

@@ -65,7 +65,11 @@ const FORMATTING = /[\s().\-\u00a0\u2010-\u2015/]/g;
  * `07700 900123` with `GB` → `+447700900123`; `+44 (0)7700 900123` → `+447700900123`;
  * `0044…` → `+44…`. Without a country, only international forms are accepted.
  */
+const E164 = /^\+[1-9]\d{7,14}$/;
+
 export function normaliseMobile(raw: string, defaultCountry?: string): PhoneResult {
+  // Fast path: already E.164 (the common case in clean exports).
+  if (E164.test(raw)) return { ok: true, e164: raw };
   let text = raw.trim().replace(/^tel:/i, '');
   // "+44 (0)20 …" is a common UK habit: the (0) is a trunk prefix that must go.
   text = text.replace(/^(\+\d{1,3})\s*\(0\)/, '$1');

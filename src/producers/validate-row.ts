@@ -91,21 +91,22 @@ export function validateRecord(
   const systemId = text(raw.system_id);
   const email = text(raw.email);
   const key = rosterKey({ system_id: systemId, email });
-  const reject = (reason: string): RowRejection => (key ? { reason, key } : { reason });
 
   const firstName = text(raw.first_name);
   const lastName = text(raw.last_name);
-  if (!firstName && !lastName) return reject('first and last name are required');
-  if (!firstName) return reject('first name is required');
-  if (!lastName) return reject('last name is required');
-  if (!key) return reject('neither system_id nor email: the row has no key');
-  if (email !== undefined && !EMAIL.test(email)) return reject(`invalid email ${JSON.stringify(email)}`);
+  if (!firstName && !lastName) return rejection(key, 'first and last name are required');
+  if (!firstName) return rejection(key, 'first name is required');
+  if (!lastName) return rejection(key, 'last name is required');
+  if (!key) return rejection(key, 'neither system_id nor email: the row has no key');
+  if (email !== undefined && !EMAIL.test(email))
+    return rejection(key, `invalid email ${JSON.stringify(email)}`);
 
   let delivery = options.delivery;
   const rowDelivery = raw.delivery?.trim().toLowerCase();
   if (rowDelivery) {
     if (!CHANNELS.has(rowDelivery)) {
-      return reject(
+      return rejection(
+        key,
         `unknown delivery ${JSON.stringify(rowDelivery)} (expected ${DELIVERY_CHANNELS.join(', ')})`,
       );
     }
@@ -113,14 +114,14 @@ export function validateRecord(
   }
   const effective = delivery ?? options.fallbackDelivery;
   if ((effective === 'doorflow' || effective === 'email') && !email) {
-    return reject(`email is required for ${effective} delivery`);
+    return rejection(key, `email is required for ${effective} delivery`);
   }
 
   let mobile = text(raw.mobile);
   if (effective === 'sms') {
-    if (!mobile) return reject('mobile is required for sms delivery');
+    if (!mobile) return rejection(key, 'mobile is required for sms delivery');
     const phone = normaliseMobile(mobile, options.defaultCountry);
-    if (!phone.ok) return reject(phone.reason);
+    if (!phone.ok) return rejection(key, phone.reason);
     mobile = phone.e164;
   } else if (mobile) {
     // Normalise when we can; otherwise keep what HR typed (DoorFlow stores it as text).
@@ -139,13 +140,17 @@ export function validateRecord(
   const groups = text(raw.groups);
   if (groups) {
     const ids = parseGroups(groups);
-    if (typeof ids === 'string') return reject(ids);
+    if (typeof ids === 'string') return rejection(key, ids);
     if (ids.length > 0) entry.group_ids = ids;
   }
   if (delivery) entry.delivery = delivery;
   if (raw.status !== undefined || raw.termination_date !== undefined)
     entry.active = isActive(raw, options.today);
   return entry;
+}
+
+function rejection(key: string | undefined, reason: string): RowRejection {
+  return key ? { reason, key } : { reason };
 }
 
 export function isRejection(result: SourceEntry | RowRejection): result is RowRejection {
