@@ -1,0 +1,90 @@
+import { startChaosEnv } from '../chaos/harness.ts';
+import { chaosRoster } from '../chaos/roster.ts';
+import type { Env } from '../src/lib/config.ts';
+import type { SimulatorOptions } from '../src/simulator/index.ts';
+import { round, sampleRequests } from './common.ts';
+
+/**
+ * One measured run of the whole pipeline: a private redis-server, the simulator, a delivery
+ * receiver and `workers` real worker processes (`doorflow-provisioner worker`, as deployed).
+ * People are enqueued through intake (as `import` does), then the clock runs until the run record
+ * says every entry is finished. Figures come from the simulator's own counters.
+ */
+
+export interface PipelineRunOptions {
+  people: number;
+  workers: number;
+  /** Fleet budget, req/s (DOORFLOW_RATE_LIMIT). */
+  budget: number;
+  sim?: SimulatorOptions;
+  env?: Env;
+  log?: (line: string) => void;
+  timeoutMs?: number;
+}
+
+export interface PipelineRunFigures {
+  people: number;
+  workers: number;
+  budget: number;
+  provisioned: number;
+  dead: number;
+  wallSeconds: number;
+  peoplePerSecond: number;
+  requests: number;
+  activeSeconds: number;
+  requestsPerSecond: number;
+  maxRequestsInAnySecond: number;
+  rateLimited429: number;
+  callsPerPerson: number;
+  redisPeakUsedMemoryMb: number;
+}
+
+export async function pipelineRun(options: PipelineRunOptions): Promise<PipelineRunFigures> {
+  const env = await startChaosEnv({
+    sim: { seed: 3, ...options.sim },
+    env: {
+      QUEUE_PREFIX: '{bench}',
+      DOORFLOW_RATE_LIMIT: String(options.budget),
+      JOB_BACKOFF_MS: '500',
+      ...options.env,
+    },
+  });
+  try {
+    await env.startWorkers(options.workers);
+    const rows = chaosRoster(options.people);
+    let peakMemory = 0;
+    const memTimer = setInterval(() => {
+      void env.pipeline.redis.info('memory').then((text) => {
+        const used = Number(/used_memory:(\d+)/.exec(text)?.[1] ?? 0);
+        peakMemory = Math.max(peakMemory, used);
+      });
+    }, 500);
+    const sampler = sampleRequests(env.sim);
+    const started = Date.now();
+    const run = await env.intake(rows, 'bench');
+    options.log?.(`  ${options.people} people enqueued in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const record = await env.waitForRun(run.runId, options.timeoutMs ?? 3_600_000);
+    const wall = (Date.now() - started) / 1000;
+    const traffic = sampler.stop();
+    clearInterval(memTimer);
+    const stats = env.sim.stats();
+    return {
+      people: options.people,
+      workers: options.workers,
+      budget: options.budget,
+      provisioned: record.counts.provisioned ?? 0,
+      dead: record.dead,
+      wallSeconds: round(wall, 2),
+      peoplePerSecond: round(options.people / wall, 1),
+      requests: traffic.requests,
+      activeSeconds: round(traffic.activeSeconds, 2),
+      requestsPerSecond: round(traffic.rate, 2),
+      maxRequestsInAnySecond: stats.maxRequestsInAnySecond,
+      rateLimited429: stats.rateLimited429,
+      callsPerPerson: round(stats.requestsTotal / options.people, 3),
+      redisPeakUsedMemoryMb: round(peakMemory / 2 ** 20, 1),
+    };
+  } finally {
+    await env.close();
+  }
+}

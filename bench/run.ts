@@ -1,0 +1,92 @@
+/**
+ * `npm run bench [-- --quick] [-- --only budget,peers]`: runs the benchmarks one after another in
+ * one process (each with its own redis-server, simulator and worker processes), prints each goal
+ * with its measured value and writes every figure to bench/results/<date>-<mode>.json and
+ * bench/results/latest-<mode>.json (BENCHMARKS.md quotes them).
+ * Benchmarks: budget, calls, peers, overhead, ingest, scale-out.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
+import { budgetBench } from './budget.ts';
+import { callsBench } from './calls.ts';
+import { type BenchOptions, type BenchResult, machine, round } from './common.ts';
+import { ingestBench } from './ingest.ts';
+import { overheadBench } from './overhead.ts';
+import { peersBench } from './peers.ts';
+import { scaleOutBench } from './scale-out.ts';
+
+const BENCHMARKS: Record<string, (o: BenchOptions) => Promise<BenchResult>> = {
+  budget: budgetBench,
+  calls: callsBench,
+  peers: peersBench,
+  overhead: overheadBench,
+  ingest: ingestBench,
+  'scale-out': scaleOutBench,
+};
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+async function main(): Promise<void> {
+  const quick = process.argv.includes('--quick');
+  const only = arg('--only')
+    ?.split(',')
+    .map((s) => s.trim());
+  const names = only ?? Object.keys(BENCHMARKS);
+  const unknown = names.filter((n) => !BENCHMARKS[n]);
+  if (unknown.length) {
+    console.error(
+      `unknown benchmark(s) ${unknown.join(', ')}; choose from ${Object.keys(BENCHMARKS).join(', ')}`,
+    );
+    process.exit(2);
+  }
+  const startedAt = new Date();
+  const t0 = Date.now();
+  const log = (line: string) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${line}`);
+  const info = machine();
+  log(`bench ${quick ? 'quick' : 'full'}: ${names.join(', ')} — ${JSON.stringify(info)}`);
+  const results: (BenchResult & { loadAverageAfter: number[] })[] = [];
+  const errors: { name: string; error: string }[] = [];
+  for (const name of names) {
+    log(`▶ ${name}`);
+    try {
+      const result = await BENCHMARKS[name]!({ quick, log });
+      results.push({ ...result, loadAverageAfter: loadavg().map((n) => round(n, 2)) });
+      for (const g of result.goals) log(`  ${g.met ? '✔' : '✘'} ${g.goal}: ${g.value}`);
+    } catch (err) {
+      const error = err instanceof Error ? (err.stack ?? err.message) : String(err);
+      errors.push({ name, error });
+      log(`  ✘ ${name} failed: ${error}`);
+    }
+  }
+  const report = {
+    command: `npm run bench${quick || only ? ' --' : ''}${quick ? ' --quick' : ''}${only ? ` --only ${only.join(',')}` : ''}`,
+    startedAt: startedAt.toISOString(),
+    mode: quick ? 'quick' : 'full',
+    machine: { ...info, loadAverageAtEnd: loadavg().map((n) => round(n, 2)) },
+    results,
+    errors,
+  };
+  await mkdir('bench/results', { recursive: true });
+  const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
+  const body = `${JSON.stringify(report, null, 2)}\n`;
+  await writeFile(`bench/results/${stamp}-${report.mode}.json`, body);
+  await writeFile(`bench/results/latest-${report.mode}.json`, body);
+  console.log('\nbenchmark   goal                                                   value        met');
+  for (const r of results) {
+    for (const g of r.goals) {
+      console.log(
+        `${r.name.padEnd(11)} ${g.goal.padEnd(54)} ${String(g.value).padEnd(12)} ${g.met ? 'yes' : 'NO'}`,
+      );
+    }
+  }
+  for (const e of errors) console.log(`${e.name.padEnd(11)} ERROR ${e.error.split('\n')[0]}`);
+  process.exit(errors.length ? 1 : 0);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
