@@ -139,4 +139,36 @@ describe('reminders, expiry and stuck provisioning on a moved clock', () => {
     await l.promote('stuck-check');
     expect((await alertCounts(l.h.pipeline.redis, l.prefix)).stuck_provisioning).toBe(1);
   });
+  it.each([
+    ['revoke', 'revoking'],
+    ['alert', 'invited'],
+  ] as const)('EXPIRY_POLICY=%s at INVITATION_TTL', async (policy, expected) => {
+    lh = await startLifecycle({
+      manualClock: true,
+      env: { REMINDER_MAX: '0', INVITATION_TTL: '7d', EXPIRY_POLICY: policy },
+      sim: { revokeDelayMs: 60_000 },
+    });
+    const l = lh;
+    const run = await intake(l.h.pipeline.intakeDeps(), { source: 'test', delivery: 'email' }, roster(1));
+    await l.h.waitForRun(run.runId);
+    const [cred] = l.h.sim.credentials();
+    await l.waitFor('tracked', async () => (await l.record(cred?.id ?? ''))?.status === 'invited');
+    // REMINDER_MAX=0: no reminder copy of the code is kept at all.
+    expect(await l.h.pipeline.redis.exists(codeKey(l.prefix, cred?.id ?? ''))).toBe(0);
+    l.manual?.advance(7 * DAY + 60_000);
+    await l.promote('expiry');
+    if (policy === 'revoke') {
+      await l.waitFor('revoking', async () => (await l.record(cred?.id ?? ''))?.status === 'revoking');
+      expect(l.h.sim.credentials()[0]?.status).toBe('revoking');
+    } else {
+      await l.waitFor(
+        'alert',
+        async () => (await alertCounts(l.h.pipeline.redis, l.prefix)).invitation_expired === 1,
+      );
+      expect(l.alerts.bodies.at(-1)).toMatchObject({ alert: 'invitation_expired', credentialId: cred?.id });
+    }
+    expect((await l.record(cred?.id ?? ''))?.status).toBe(expected);
+    expect(l.h.sim.credentials()).toHaveLength(1);
+    expect(l.smtp.messages).toHaveLength(1);
+  });
 });
