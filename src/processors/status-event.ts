@@ -7,7 +7,7 @@ import { isNotFound, lifecycleDeps } from './lifecycle-helpers.ts';
 /**
  * A DoorFlow webhook event, verified and enqueued by `serve`. Real format: GET the `resource` URL
  * (it carries the `ack_token`, so the read also acknowledges the event) and record the status it
- * shows — the notice itself carries none. DESTROY may 404: recorded as `deleted`. Events are
+ * shows — the notice itself carries none. DESTROY may 404: recorded as `revoked`. Events are
  * deduplicated on (resource_type, resource_id, ack_token). Seed format carries the new status.
  */
 
@@ -57,7 +57,8 @@ export async function handle(p: StatusEventPayload, deps: ProcessorDeps, ctx: Jo
     }
   } catch (err) {
     if (!isNotFound(err)) throw err;
-    status = 'deleted';
+    // DESTROY of a mobile credential is the end of its revocation; any other 404 means it is gone.
+    status = p.action.toUpperCase() === 'DESTROY' ? 'revoked' : 'deleted';
   }
   let outcome = 'ignored';
   if (status) {
