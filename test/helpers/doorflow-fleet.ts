@@ -17,8 +17,14 @@ export interface FleetChild {
   kill(): void;
 }
 
-export function spawnChild(args: ChildArgs): FleetChild {
-  const child = spawn(process.execPath, ['--import', 'tsx', SCRIPT, JSON.stringify(args)], {
+/**
+ * `nice`: run the child at a lower CPU priority (POSIX `nice -n`), so that on a crowded machine the
+ * fake server measuring arrival times is not starved by the very processes it measures.
+ */
+export function spawnChild(args: ChildArgs, options: { nice?: number } = {}): FleetChild {
+  const node = [process.execPath, '--import', 'tsx', SCRIPT, JSON.stringify(args)];
+  const [command, ...argv] = options.nice ? ['nice', '-n', String(options.nice), ...node] : node;
+  const child = spawn(command as string, argv, {
     cwd: ROOT,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -62,8 +68,9 @@ export async function startFleet(
   count: number,
   argsFor: (i: number) => ChildArgs,
   durationMs = 0,
+  options: { nice?: number } = {},
 ): Promise<FleetChild[]> {
-  const children = Array.from({ length: count }, (_, i) => spawnChild(argsFor(i)));
+  const children = Array.from({ length: count }, (_, i) => spawnChild(argsFor(i), options));
   try {
     await Promise.all(children.map((c) => c.ready));
   } catch (err) {

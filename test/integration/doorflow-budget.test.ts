@@ -45,7 +45,9 @@ describe('fleet request budget', () => {
     expect(median).toBeGreaterThan(80);
     expect((grantedAt.at(-1) as number) - (grantedAt[0] as number)).toBeGreaterThan(900);
     expect(budget.stats()).toMatchObject({ granted: 12, waited: 11 });
-    expect(waits.filter((w) => w.reason === 'rate')).toHaveLength(11);
+    // One event per grant that waited; the schedule (or the minimum gap behind it) was the cause.
+    expect(waits).toHaveLength(11);
+    expect(waits.every((w) => w.reason === 'rate' || w.reason === 'window')).toBe(true);
   });
 
   it('caps in-flight requests per process', async () => {
@@ -80,9 +82,14 @@ describe('fleet request budget', () => {
     const budget = createBudget({ redis, prefix, ratePerSec: 5, maxInFlight: 1 });
     const grant = await budget.acquire();
     const before = Number(await redis.zscore(`${prefix}:budget:log`, grant.member));
+    expect(before).toBeGreaterThan(0);
     budget.settle(grant, grant.committedAt + 250);
-    await new Promise((r) => setTimeout(r, 50));
-    const after = Number(await redis.zscore(`${prefix}:budget:log`, grant.member));
+    // settle() does not wait for Redis: poll until the entry has moved.
+    let after = before;
+    for (let i = 0; i < 100 && after === before; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      after = Number(await redis.zscore(`${prefix}:budget:log`, grant.member));
+    }
     expect(after - before).toBe(250_000);
   });
 

@@ -17,7 +17,10 @@ import { luaScript } from './lua.ts';
  *    two seconds' worth of requests into one window.
  * 2. A sliding-window log (`${prefix}:budget:log`, a sorted set of commit times) checked at the
  *    moment a request is really sent: at most floor(R) commits in any 1 s of Redis time, whatever a
- *    late timer or a stalled event loop did to the schedule.
+ *    late timer or a stalled event loop did to the schedule; and at least 9/10 of the emission
+ *    interval after the previous commit (`${prefix}:budget:last`), so requests held up together
+ *    leave one by one; and no faster than the schedule over 5 s, so a fleet that fell behind does
+ *    not catch up at the cap. A request that left late moves its log entry to when it really left.
  * A 429 sets `${prefix}:budget:pause` (PX): both scripts refuse to hand out slots before it ends.
  * Per process, p-limit caps requests in flight (waiting for a slot counts as in flight, which also
  * bounds how far ahead one process can book).
@@ -43,21 +46,34 @@ return {math.floor(start - now), paused}
 
 /**
  * Commits one request at the moment it is sent. Returns {0, 0} when granted, {1, µs} when paused,
- * {2, µs} when the last second already holds the window's cap.
+ * {2, µs} when the last commit is closer than the minimum gap, the last second already holds the
+ * window's cap, or the last five seconds hold the schedule's rate. The minimum gap matters after any hold-up (a pause, a full window, a stalled
+ * process): requests that fell behind their slots catch up at a bounded pace instead of leaving
+ * together, and a burst is never echoed one second later by the window.
  */
 const commitScript = luaScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local pttl = redis.call('PTTL', KEYS[2])
 if pttl > 0 then return {1, pttl * 1000} end
+local gap = tonumber(ARGV[4])
+local last = tonumber(redis.call('GET', KEYS[3]) or '0')
+if now < last + gap then return {2, math.floor(last + gap - now) + 1} end
 local window = tonumber(ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', now - window))
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
-  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+local long = tonumber(ARGV[5])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', now - long))
+local since = string.format('(%.0f', now - window)
+if redis.call('ZCOUNT', KEYS[1], since, '+inf') >= tonumber(ARGV[2]) then
+  local oldest = redis.call('ZRANGEBYSCORE', KEYS[1], since, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
   return {2, math.floor(tonumber(oldest[2]) + window - now) + 1}
 end
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[6]) then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return {2, math.floor(tonumber(oldest[2]) + long - now) + 1}
+end
 redis.call('ZADD', KEYS[1], string.format('%.0f', now), ARGV[3])
-redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000) + 1000)
+redis.call('PEXPIRE', KEYS[1], math.ceil(long / 1000) + 1000)
+redis.call('SET', KEYS[3], string.format('%.0f', now), 'PX', math.ceil(window / 1000) + 1000)
 return {0, 0}
 `);
 
@@ -82,6 +98,14 @@ return pttl
 `);
 
 const WINDOW_US = 1_000_000;
+/**
+ * Over this longer window the commits may not exceed the schedule's rate: after a stall the fleet
+ * does not race to make up lost slots (a catch-up stream would fill every second to the cap, and
+ * then any network jitter tips a window over it).
+ */
+const LONG_WINDOW_US = 5_000_000;
+/** Consecutive commits are at least this fraction of the emission interval apart. */
+const MIN_GAP_FRACTION = 0.9;
 /** A request that left this much later than its commit has its log entry moved (ms). */
 const SETTLE_THRESHOLD_MS = 3;
 
@@ -163,10 +187,14 @@ export function createBudget(options: BudgetOptions): RequestBudget {
   const headroom = Math.min(1, Math.max(0.5, options.headroom ?? 0.96));
   const intervalUs = Math.ceil(WINDOW_US / (options.ratePerSec * headroom));
   const windowCap = Math.max(1, Math.floor(options.ratePerSec));
+  const minGapUs = Math.floor(intervalUs * MIN_GAP_FRACTION);
+  // The schedule's own rate over the long window plus one: room for timing noise, none for catching up.
+  const longCap = Math.floor((LONG_WINDOW_US / WINDOW_US) * options.ratePerSec * headroom) + 1;
   const keys = {
     tat: `${prefix}:budget`,
     log: `${prefix}:budget:log`,
     pause: `${prefix}:budget:pause`,
+    last: `${prefix}:budget:last`,
   };
   const limit = pLimit(options.maxInFlight);
   const member = `${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -213,10 +241,11 @@ export function createBudget(options: BudgetOptions): RequestBudget {
       for (;;) {
         sequence++;
         id = `${member}:${sequence}`;
-        verdict = (await commitScript.run(redis, [keys.log, keys.pause], [WINDOW_US, windowCap, id])) as [
-          number,
-          number,
-        ];
+        verdict = (await commitScript.run(
+          redis,
+          [keys.log, keys.pause, keys.last],
+          [WINDOW_US, windowCap, id, minGapUs, LONG_WINDOW_US, longCap],
+        )) as [number, number];
         if (verdict[0] !== 2) break;
         await wait(verdict[1], 'window');
       }
