@@ -20,7 +20,7 @@ describe('cli: import --wait, runs, dlq', () => {
     h = await startHarness();
     dir = await mkdtemp(join(tmpdir(), 'dfp-e2e-'));
     worker = await spawnWorker(h.env);
-  });
+  }, 120_000);
   afterAll(async () => {
     if (worker) await killAndWait(worker, 'SIGTERM');
     await h?.close();
@@ -38,7 +38,7 @@ describe('cli: import --wait, runs, dlq', () => {
     expect(res.stdout).toMatch(/provisioned\s+30/);
     expect(res.stdout).not.toMatch(/[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}/);
     expect(h.receiver.accepted).toHaveLength(30);
-  });
+  }, 120_000);
 
   it('exits 1 and names the failed entries when some are invalid or dead-lettered; dlq replay completes them once', async () => {
     h.sim.configure({ licenceLimit: 35 });
@@ -78,7 +78,7 @@ describe('cli: import --wait, runs, dlq', () => {
       peopleByEmail: 0,
       liveHidCredentials: 0,
     });
-  });
+  }, 300_000);
 
   it('exits 3 naming the missing variables when the delivery channel is not configured', async () => {
     const file = join(dir, 'cfg.csv');
@@ -89,5 +89,5 @@ describe('cli: import --wait, runs, dlq', () => {
     });
     expect(res.code).toBe(3);
     expect(res.stderr).toMatch(/DELIVERY_WEBHOOK_URL/);
-  });
+  }, 120_000);
 });

@@ -49,7 +49,7 @@ describe('pipeline: crash safety', () => {
         children.push(workers[w]!);
       }
     }
-    const finished = await h.waitForRun(run.runId, 170_000);
+    const finished = await h.waitForRun(run.runId, 300_000);
     const stats = h.sim.stats();
     console.log(
       `[acceptance 3] kills=${kills} provisioned=${finished.counts.provisioned} dead=${finished.dead} ` +
@@ -70,5 +70,5 @@ describe('pipeline: crash safety', () => {
     console.log(
       `[acceptance 3] repeated sends dropped by the receiver's delivery-id check: ${h.receiver.repeats()}`,
     );
-  }, 200_000);
+  }, 420_000);
 });
