@@ -47,9 +47,9 @@ return {math.floor(start - now), paused}
 /**
  * Commits one request at the moment it is sent. Returns {0, 0} when granted, {1, µs} when paused,
  * {2, µs} when the last commit is closer than the minimum gap, the last second already holds the
- * window's cap, or the last five seconds hold the schedule's rate. The minimum gap matters after any hold-up (a pause, a full window, a stalled
- * process): requests that fell behind their slots catch up at a bounded pace instead of leaving
- * together, and a burst is never echoed one second later by the window.
+ * window's cap, or the last five seconds hold the schedule's rate. The gap and the 5 s cap matter
+ * after a hold-up (a pause, a stalled process): requests that fell behind their slots leave one by
+ * one at the schedule's pace instead of together, and a burst is never echoed a second later.
  */
 const commitScript = luaScript(`
 local t = redis.call('TIME')
