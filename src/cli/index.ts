@@ -2,36 +2,35 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ProvisionerError } from '../lib/errors.ts';
 import { EXIT } from './exit-codes.ts';
-import { registerConfigCommand } from './config-check.ts';
-import { registerSimulateCommand } from './simulate.ts';
-import { registerDemoCommand } from './demo.ts';
-import { registerDlqCommand } from './dlq.ts';
-import { registerImportCommand } from './import.ts';
-import { registerRunsCommand } from './runs.ts';
-import { registerWorkerCommand } from './worker.ts';
-import { registerAuditCommand } from './audit.ts';
-import { registerSyncCommand } from './sync.ts';
-import { registerServeCommand } from './serve.ts';
-import { registerStatusCommand } from './status.ts';
-import { registerRevokeCommand } from './revoke.ts';
-import { registerReissueCommand } from './reissue.ts';
+type Registration = (program: Command) => void;
 
-/** Each command lives in its own module and registers itself here. */
-const registrations: ((program: Command) => void)[] = [
-  registerConfigCommand,
-  registerSimulateCommand,
-  registerWorkerCommand,
-  registerImportCommand,
-  registerRunsCommand,
-  registerDlqCommand,
-  registerDemoCommand,
-  registerAuditCommand,
-  registerSyncCommand,
-  registerServeCommand,
-  registerStatusCommand,
-  registerRevokeCommand,
-  registerReissueCommand,
-];
+/**
+ * Each command lives in its own module and registers itself. Modules are loaded lazily: a command
+ * loads only its own module (and so its own dependencies), which keeps start-up fast; root help
+ * loads them all.
+ */
+const commands: Record<string, () => Promise<Registration>> = {
+  config: async () => (await import('./config-check.ts')).registerConfigCommand,
+  simulate: async () => (await import('./simulate.ts')).registerSimulateCommand,
+  worker: async () => (await import('./worker.ts')).registerWorkerCommand,
+  import: async () => (await import('./import.ts')).registerImportCommand,
+  runs: async () => (await import('./runs.ts')).registerRunsCommand,
+  dlq: async () => (await import('./dlq.ts')).registerDlqCommand,
+  demo: async () => (await import('./demo.ts')).registerDemoCommand,
+  audit: async () => (await import('./audit.ts')).registerAuditCommand,
+  sync: async () => (await import('./sync.ts')).registerSyncCommand,
+  serve: async () => (await import('./serve.ts')).registerServeCommand,
+  status: async () => (await import('./status.ts')).registerStatusCommand,
+  revoke: async () => (await import('./revoke.ts')).registerRevokeCommand,
+  reissue: async () => (await import('./reissue.ts')).registerReissueCommand,
+};
+
+/** The command a user asked for (`help NAME` counts as NAME), when it is one we know. */
+function requestedCommand(argv: string[]): string | undefined {
+  const words = argv.slice(2).filter((word) => !word.startsWith('-'));
+  const first = words[0] === 'help' ? words[1] : words[0];
+  return first !== undefined && Object.hasOwn(commands, first) ? first : undefined;
+}
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -40,19 +39,28 @@ function packageVersion(): string {
   return pkg.version;
 }
 
-export function buildProgram(): Command {
+export async function buildProgram(argv: string[] = process.argv): Promise<Command> {
   const program = new Command()
     .name('doorflow-provisioner')
     .description('Bulk provisioning of HID Mobile Access passes through DoorFlow, driven by Redis queues.')
     .version(packageVersion(), '-V, --version')
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
+  const only = requestedCommand(argv);
+  const versionOnly = argv.slice(2).some((word) => word === '--version' || word === '-V') && !only;
+  const names = only ? [only] : versionOnly ? [] : Object.keys(commands);
+  const registrations = await Promise.all(names.map((name) => commands[name]!()));
   for (const register of registrations) register(program);
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  // `doorflow-provisioner … | head` closes the pipe early: that is the reader's choice, not a crash.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(EXIT.ok);
+    throw error;
+  });
+  const program = await buildProgram(argv);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
