@@ -27,6 +27,7 @@ import { encodeKey, type Queues } from './queues.ts';
  *   status poll after STATUS_POLL_AFTER.
  * - provisioning: stuck check after STUCK_PROVISIONING_AFTER, status poll.
  * - revoking: status poll.
+ * - expired (DoorFlow expired the invitation): the expiry policy runs at once.
  * - anything else (active, revoked, unknown): no timers; the reminder copy of the code is dropped.
  */
 
@@ -67,6 +68,10 @@ export async function scheduleFor(deps: LifecycleDeps, record: CredentialRecord)
 
   if (!MOVING_STATUSES.has(status)) {
     await dropEncryptedCode(deps.redis, deps.prefix, id);
+    // DoorFlow expired the invitation itself: apply the expiry policy now.
+    if (status === 'expired') {
+      await deps.queues.add('expiry', { ...ref, dueAt: now }, { jobId: jobId('exp-now', id) });
+    }
     return;
   }
   if (status !== 'invited') await dropEncryptedCode(deps.redis, deps.prefix, id);

@@ -15,13 +15,16 @@ import { alert, notYetDue, refreshStatus, revokeOne } from './lifecycle-helpers.
 export const queueName = 'expiry' as const;
 export const payloadSchema = expiryPayloadSchema;
 
+/** Unaccepted invitations: still `invited` at our deadline, or already `expired` by DoorFlow. */
+const EXPIRABLE: ReadonlySet<string> = new Set(['invited', 'expired']);
+
 export async function handle(p: ExpiryPayload, deps: ProcessorDeps, ctx: JobContext): Promise<string> {
   const early = await notYetDue(p.dueAt, deps, ctx);
   if (early) throw early;
   const record = await getCredentialRecord(deps.redis, deps.prefix, p.credentialId);
-  if (record?.status !== 'invited') return 'moot';
+  if (!record || !EXPIRABLE.has(record.status ?? '')) return 'moot';
   const { credential, status } = await refreshStatus(deps, p.personId, p.credentialId, 'poll', ctx.signal);
-  if (status !== 'invited' || !credential) return 'moot';
+  if (!EXPIRABLE.has(status) || !credential) return 'moot';
   await dropEncryptedCode(deps.redis, deps.prefix, p.credentialId);
 
   const { expiryPolicy, reissueMax } = deps.config.lifecycle;

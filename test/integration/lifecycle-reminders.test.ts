@@ -165,10 +165,29 @@ describe('reminders, expiry and stuck provisioning on a moved clock', () => {
         'alert',
         async () => (await alertCounts(l.h.pipeline.redis, l.prefix)).invitation_expired === 1,
       );
+      await l.waitFor('alert webhook', () => (l.alerts.bodies.length > 0 ? true : undefined));
       expect(l.alerts.bodies.at(-1)).toMatchObject({ alert: 'invitation_expired', credentialId: cred?.id });
     }
     expect((await l.record(cred?.id ?? ''))?.status).toBe(expected);
     expect(l.h.sim.credentials()).toHaveLength(1);
     expect(l.smtp.messages).toHaveLength(1);
+  });
+  it('applies EXPIRY_POLICY=reissue at once when DoorFlow itself expires the invitation', async () => {
+    lh = await startLifecycle({ webhooks: 'real', env: { REMINDER_MAX: '0', EXPIRY_POLICY: 'reissue' } });
+    const l = lh;
+    const run = await intake(l.h.pipeline.intakeDeps(), { source: 'test', delivery: 'email' }, roster(1));
+    await l.h.waitForRun(run.runId);
+    await l.smtp.waitFor(1);
+    const [old] = l.h.sim.credentials();
+    await l.waitFor('tracked', async () => (await l.record(old?.id ?? ''))?.status === 'invited');
+    expect(l.h.sim.expireInvitations()).toBe(1);
+    const [, fresh] = await l.smtp.waitFor(2);
+    const replacement = l.h.sim.credentials().find((c) => c.id !== old?.id);
+    expect(replacement?.status).toBe('invited');
+    expect(fresh?.text).toContain(replacement?.invitation_code as string);
+    await l.waitFor(
+      'replacement tracked',
+      async () => (await l.record(replacement?.id ?? ''))?.replaces === old?.id,
+    );
   });
 });
