@@ -12,14 +12,12 @@ describe('pipeline: permanent failures', () => {
 
   it('an email held by a person with another system_id is email_conflict after one attempt; nothing is written', async () => {
     h = await startHarness();
-    await h.pipeline
-      .doorflow()
-      .createPerson({
-        first_name: 'Other',
-        last_name: 'Person',
-        system_id: 'X1',
-        email: 'taken@example.test',
-      });
+    await h.pipeline.doorflow().createPerson({
+      first_name: 'Other',
+      last_name: 'Person',
+      system_id: 'X1',
+      email: 'taken@example.test',
+    });
     const writes = h.sim.stats().writeCount;
     await h.startWorkers();
     const run = await intake(h.pipeline.intakeDeps(), { source: 't', delivery: 'webhook' }, [
