@@ -37,6 +37,12 @@ describe('reminders, expiry and stuck provisioning on a moved clock', () => {
     const [first] = l.h.sim.credentials();
     if (!first) throw new Error('no credential');
     await l.waitFor('tracked', async () => (await l.record(first.id))?.status === 'invited');
+    await l.waitFor('reminder and expiry scheduled', async () =>
+      (await l.h.pipeline.queues.get('reminder').getDelayedCount()) === 1 &&
+      (await l.h.pipeline.queues.get('expiry').getDelayedCount()) === 1
+        ? true
+        : undefined,
+    );
 
     // Not due yet: promoting wakes the reminder, which goes back to sleep.
     await l.promote('reminder');
@@ -48,14 +54,17 @@ describe('reminders, expiry and stuck provisioning on a moved clock', () => {
     const [, r1] = await l.smtp.waitFor(2);
     expect(r1?.subject).toMatch(/^Reminder: /);
     expect(r1?.text).toContain(first.invitation_code as string);
+    await l.waitFor('reminder 2 scheduled', async () =>
+      (await l.h.pipeline.queues.get('reminder').getDelayedCount()) === 1 ? true : undefined,
+    );
 
     clock.advance(3 * DAY);
     await l.promote('reminder');
     const [, , r2] = await l.smtp.waitFor(3);
     expect(r2?.subject).toMatch(/^Reminder: /);
     // REMINDER_MAX=2: no third reminder is scheduled.
+    await l.waitFor('2 reminders recorded', async () => (await l.record(first.id))?.reminders === 2);
     expect(await l.h.pipeline.queues.get('reminder').getDelayedCount()).toBe(0);
-    expect((await l.record(first.id))?.reminders).toBe(2);
 
     clock.advance(1 * DAY);
     await l.promote('expiry');
@@ -117,6 +126,9 @@ describe('reminders, expiry and stuck provisioning on a moved clock', () => {
     l.h.sim.stallProvisioning(true);
     expect(l.h.sim.acceptInvitation(cred?.invitation_code ?? '').ok).toBe(true);
     await l.waitFor('provisioning', async () => (await l.record(cred?.id ?? ''))?.status === 'provisioning');
+    await l.waitFor('stuck check scheduled', async () =>
+      (await l.h.pipeline.queues.get('stuck-check').getDelayedCount()) === 1 ? true : undefined,
+    );
 
     clock.advance(9 * 60_000);
     await l.promote('stuck-check');
@@ -153,6 +165,9 @@ describe('reminders, expiry and stuck provisioning on a moved clock', () => {
     await l.h.waitForRun(run.runId);
     const [cred] = l.h.sim.credentials();
     await l.waitFor('tracked', async () => (await l.record(cred?.id ?? ''))?.status === 'invited');
+    await l.waitFor('expiry scheduled', async () =>
+      (await l.h.pipeline.queues.get('expiry').getDelayedCount()) === 1 ? true : undefined,
+    );
     // REMINDER_MAX=0: no reminder copy of the code is kept at all.
     expect(await l.h.pipeline.redis.exists(codeKey(l.prefix, cred?.id ?? ''))).toBe(0);
     l.manual?.advance(7 * DAY + 60_000);
