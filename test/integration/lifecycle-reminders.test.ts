@@ -47,6 +47,9 @@ describe('reminders, expiry and stuck provisioning on a moved clock', () => {
     // Not due yet: promoting wakes the reminder, which goes back to sleep.
     await l.promote('reminder');
     await new Promise((r) => setTimeout(r, 500));
+    await l.waitFor('reminder back to sleep', async () =>
+      (await l.h.pipeline.queues.get('reminder').getDelayedCount()) === 1 ? true : undefined,
+    );
     expect(l.smtp.messages).toHaveLength(1);
 
     clock.advance(3 * DAY + 60_000);
@@ -133,6 +136,9 @@ describe('reminders, expiry and stuck provisioning on a moved clock', () => {
     clock.advance(9 * 60_000);
     await l.promote('stuck-check');
     await new Promise((r) => setTimeout(r, 500));
+    await l.waitFor('stuck check back to sleep', async () =>
+      (await l.h.pipeline.queues.get('stuck-check').getDelayedCount()) === 1 ? true : undefined,
+    );
     expect((await alertCounts(l.h.pipeline.redis, l.prefix)).stuck_provisioning).toBeUndefined();
 
     clock.advance(2 * 60_000);
