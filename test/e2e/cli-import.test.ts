@@ -58,7 +58,17 @@ describe('cli: import --wait, runs, dlq', () => {
 
     const list = await runCli(['dlq', 'list', '--code', 'licence_limit', '--json'], h.env);
     expect(list.code).toBe(0);
-    expect(JSON.parse(list.stdout)).toHaveLength(5);
+    const records = JSON.parse(list.stdout) as { id: string }[];
+    expect(records).toHaveLength(5);
+    const one = await runCli(['dlq', 'show', records[0]!.id], h.env);
+    expect(one.code).toBe(0);
+    expect(JSON.parse(one.stdout)).toMatchObject({
+      queue: 'credential',
+      code: 'licence_limit',
+      httpStatus: 422,
+      runId,
+    });
+    expect(one.stdout).not.toMatch(/encryptedCode|invitation_code/);
 
     h.sim.configure({ licenceLimit: 0 });
     const replay = await runCli(['dlq', 'replay', '--code', 'licence_limit'], h.env);
@@ -70,6 +80,13 @@ describe('cli: import --wait, runs, dlq', () => {
     expect(again.stdout).toMatch(/replayed 0/);
     expect(h.sim.stats().writeCount).toBe(writes);
 
+    // Replayed entries that succeeded leave no dead letter behind.
+    const after = await runCli(['dlq', 'list', '--run', runId!], h.env);
+    expect(after.stdout).toMatch(/no dead letters/);
+    const purge = await runCli(['dlq', 'purge', '--run', runId!], h.env);
+    expect(purge.stdout).toMatch(/purged 0 dead letter/);
+    const runsList = await runCli(['runs', 'list'], h.env);
+    expect(runsList.stdout).toContain(runId!);
     const show = await runCli(['runs', 'show', runId!, '--json'], h.env);
     const view = JSON.parse(show.stdout) as { outcomes: Record<string, number>; run: { total: number } };
     expect(view.outcomes).toEqual({ provisioned: 10, 'failed: invalid_entry': 1 });
