@@ -33,7 +33,7 @@ export async function openCsvBytes(
   }
   if (!options.url) throw new PayloadError('a CSV source needs --file PATH or --url URL');
   const url = options.url;
-  const http = createFeedHttp(options);
+  const http = createFeedHttp({ ...options, streaming: true });
   const stream = http.stream(url, { headers: { accept: 'text/csv, */*' }, ...(signal ? { signal } : {}) });
   // Map stream failures (HTTP status, reset, time-out) to one error type with a safe message.
   return (async function* () {

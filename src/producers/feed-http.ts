@@ -14,6 +14,8 @@ export interface FeedHttpOptions {
   /** Retries after a 5xx/429/network error. Default 2. */
   retries?: number;
   headers?: Record<string, string>;
+  /** Large downloads (CSV by URL): time out on silence, not on total duration. */
+  streaming?: boolean;
 }
 
 /** A feed request failed: the sync must stop and change nothing. */
@@ -39,7 +41,7 @@ export function createFeedHttp(options: FeedHttpOptions = {}): Got {
   const timeoutMs = options.timeoutMs ?? 30_000;
   return got.extend({
     headers: options.headers ?? {},
-    timeout: { request: timeoutMs },
+    timeout: options.streaming ? { response: timeoutMs, socket: timeoutMs } : { request: timeoutMs },
     retry: {
       limit: options.retries ?? 2,
       methods: ['GET', 'POST'],

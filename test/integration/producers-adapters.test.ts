@@ -93,6 +93,24 @@ describe('BambooHR adapter', () => {
     expect(adapter.metadata().complete).toBe(false);
   });
 
+  it('--since fails as a whole when one employee fetch in the middle keeps failing', async () => {
+    const employees = fakeEmployees(30);
+    hris = await startFakeHris({
+      employees,
+      fault: ({ path }) => (path.includes('/employees/1015?') ? { status: 500 } : undefined),
+    });
+    const adapter = new BambooHrAdapter({
+      company: 'acme',
+      apiKey: 'bamboo-key',
+      baseUrl: hris.url,
+      ...fast,
+    });
+    await expect(collect(adapter, '2000-01-01T00:00:00Z')).rejects.toMatchObject({
+      code: 'source_failed',
+      status: 500,
+    });
+  });
+
   it('fails cleanly on a wrong key, a persistent 5xx, a truncated body and a slow answer', async () => {
     hris = await startFakeHris({ employees: fakeEmployees(5) });
     const base = { company: 'acme', baseUrl: hris.url, ...fast };
@@ -191,6 +209,23 @@ describe('JSON feed adapter', () => {
     ).rejects.toMatchObject({ code: 'source_failed' });
   });
 
+  it('waits for slow pages within the time-out and fails on a page slower than it', async () => {
+    hris = await startFakeHris({
+      employees,
+      fault: ({ path }) => (path.includes('cursor=100') ? { delayMs: 300 } : undefined),
+    });
+    const url = `${hris.url}/feed/next`;
+    expect(
+      await collect(new JsonFeedAdapter({ url, mapping: mapping({ next: 'links.next' }), ...fast })),
+    ).toHaveLength(230);
+    hris.setFault(({ path }) => (path.includes('cursor=100') ? { delayMs: 1_500 } : undefined));
+    await expect(
+      collect(
+        new JsonFeedAdapter({ url, mapping: mapping({ next: 'links.next' }), timeoutMs: 400, retries: 0 }),
+      ),
+    ).rejects.toThrow(/JSON feed page 2: .* failed \(ETIMEDOUT/);
+  });
+
   it('rejects a mapping file with unknown fields or without names', () => {
     expect(() => parseFeedMapping({ first_name: 'a', last_name: 'b', system_id: 'c', shoe: 'd' })).toThrow(
       /"shoe" is not a roster field/,
@@ -213,5 +248,11 @@ describe('CSV source by URL', () => {
     await expect(collect(new CsvSourceAdapter({ url: `${hris.url}/roster.csv`, ...fast }))).rejects.toThrow(
       /answered HTTP 500/,
     );
+    hris.setFault(() => ({ delayMs: 1_500 }));
+    await expect(
+      collect(new CsvSourceAdapter({ url: `${hris.url}/roster.csv`, timeoutMs: 400, retries: 0 })),
+    ).rejects.toMatchObject({ code: 'source_failed' });
+    hris.setFault(() => ({ delayMs: 200 }));
+    expect(await collect(new CsvSourceAdapter({ url: `${hris.url}/roster.csv`, ...fast }))).toHaveLength(40);
   });
 });
