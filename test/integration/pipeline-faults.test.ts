@@ -23,12 +23,13 @@ describe('pipeline: 1,000 entries', () => {
       h = await startHarness({
         sim: {
           faults: {
-            rateLimitPerSec: 1000,
+            rateLimitPerSec: 200,
             hidOrigoFailureRate: 0.2,
             lostResponse: { person: 0.05, credential: 0.05 },
           },
         },
-        env: { DOORFLOW_RATE_LIMIT: '600' },
+        // A budget that binds: the run needs ~2,800 requests, so it is paced by 150/s.
+        env: { DOORFLOW_RATE_LIMIT: '150' },
       });
       await h.startWorkers();
       const run = await intake(
@@ -57,6 +58,7 @@ describe('pipeline: 1,000 entries', () => {
       expect(finished.retries.credential ?? 0).toBeGreaterThan(100);
       expect(finished.retries.person ?? 0).toBeGreaterThan(10);
       expect(stats.rateLimited429).toBe(0);
+      expect(stats.maxRequestsInAnySecond).toBeLessThanOrEqual(200);
     },
     BIG_TIMEOUT_MS,
   );
