@@ -113,6 +113,7 @@ export function formatRunView(view: RunView, options: { maxProblems?: number } =
       `  ${s.step.padEnd(18)}${String(s.waiting).padStart(9)}${String(s.active).padStart(8)}${String(s.done).padStart(8)}${String(s.failed).padStart(8)}${String(s.dead).padStart(7)}`,
     );
   }
+  lines.push('  (failed = attempts that failed and were retried; dead = gave up, see `dlq list`)');
   lines.push('');
   for (const [outcome, n] of Object.entries(view.outcomes).sort((a, b) => b[1] - a[1])) {
     lines.push(`  ${outcome.padEnd(32)}${String(n).padStart(7)}`);
