@@ -156,6 +156,8 @@ export class DeadLetterStore {
       const payload: Record<string, unknown> = { ...record.payload, gen };
       delete payload.waitStartedAt;
       delete payload.polls;
+      // The run's people index may be stale by now: a replayed person step looks DoorFlow up.
+      if (queue === 'person') payload.indexed = false;
       await deps.runs.reopen(record.runId, record.key, queue as EntryStatus);
       await deps.queues.add(queue, payload as never, { jobId: stepJobId(record.runId, record.key, gen) });
       const updated: DeadLetter = { ...record, replays: record.replays + 1, state: 'replayed', payload };
