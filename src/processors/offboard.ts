@@ -2,6 +2,7 @@ import { LIVE_CREDENTIAL_STATUSES } from '../lib/doorflow/types.ts';
 import { DoorFlowError } from '../lib/errors.ts';
 import { type OffboardPayload, offboardPayloadSchema } from '../lib/queues.ts';
 import type { JobContext, ProcessorDeps } from './context.ts';
+import { revokeOne } from './lifecycle-helpers.ts';
 
 /**
  * Roster sync leavers: revoke every live HID Mobile Access credential of the person (invited ones
@@ -57,13 +58,10 @@ export async function handle(
   for (const credential of credentials) {
     if (credential.credential_type_id !== hidType) continue;
     if (!LIVE_CREDENTIAL_STATUSES.has(String(credential.status ?? 'invited'))) continue;
-    try {
-      await deps.doorflow.deleteCredential(p.personId, credential.id, call);
-      revoked += 1;
-    } catch (err) {
-      // Revoked meanwhile (another job, a person in DoorFlow's UI): the goal is reached.
-      if (!(err instanceof DoorFlowError && err.status === 404)) throw err;
-    }
+    // The shared revocation path: DELETE, record `revoking` in the status store (confirmation by
+    // webhook or poll), drop any reminder copy of the code. A 404 (revoked meanwhile) is no error.
+    const outcome = await revokeOne(deps, p.personId, credential, 'offboard', ctx.signal);
+    if (outcome === 'revoking' || outcome === 'revoked') revoked += 1;
   }
   if (p.disable) await deps.doorflow.updatePerson(p.personId, { enabled: false }, call);
   if ((await deps.redis.sadd(marker, `offboard:${p.personId}`)) === 1) {
