@@ -13,7 +13,7 @@ import { type BenchOptions, type BenchResult, round } from './common.ts';
  */
 export async function callsBench({ quick, log }: BenchOptions): Promise<BenchResult> {
   const started = Date.now();
-  const people = quick ? 300 : 2_000;
+  const people = quick ? 1_000 : 2_000;
   const env = await startChaosEnv({ env: { QUEUE_PREFIX: '{bench}', DOORFLOW_RATE_LIMIT: '500' } });
   const dir = await mkdtemp(join(tmpdir(), 'dfp-bench-'));
   try {

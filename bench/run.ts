@@ -72,8 +72,9 @@ async function main(): Promise<void> {
   await mkdir('bench/results', { recursive: true });
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
   const body = `${JSON.stringify(report, null, 2)}\n`;
-  await writeFile(`bench/results/${stamp}-${report.mode}.json`, body);
-  await writeFile(`bench/results/latest-${report.mode}.json`, body);
+  const tag = only ? `${report.mode}-${only.join('+')}` : report.mode;
+  await writeFile(`bench/results/${stamp}-${tag}.json`, body);
+  await writeFile(`bench/results/latest-${tag}.json`, body);
   console.log('\nbenchmark   goal                                                   value        met');
   for (const r of results) {
     for (const g of r.goals) {

@@ -44,8 +44,13 @@ export interface ChaosEnv {
   /** Workers that exited without being told to (then restarted). */
   readonly unexpectedExits: () => number;
   startWorkers(count: number): Promise<void>;
-  /** Sends `signal` to worker `index` and waits for its exit; restarts it unless `restart` is false. */
-  killWorker(index: number, signal: NodeJS.Signals, restart?: boolean): Promise<void>;
+  /**
+   * Sends `signal` to worker `index` and waits for its exit; restarts it unless `restart` is false.
+   * With `awaitRestart: false` the replacement starts in the background (as a supervisor would).
+   */
+  killWorker(index: number, signal: NodeJS.Signals, restart?: boolean, awaitRestart?: boolean): Promise<void>;
+  /** Indexes of workers that are running (not killed, not exited). */
+  liveWorkers(): number[];
   /** SIGKILLs redis-server, waits `downMs`, restarts it from its AOF on the same port and dir. */
   crashRedis(downMs: number): Promise<void>;
   intake(rows: readonly unknown[], source?: string): Promise<RunHandle & IntakeResult>;
@@ -91,6 +96,7 @@ export async function startChaosEnv(options: ChaosEnvOptions = {}): Promise<Chao
   for (const name of QUEUE_NAMES) pipeline.queues.get(name).on('error', () => undefined);
   const workers: ChildProcess[] = [];
   const told = new WeakSet<ChildProcess>();
+  const pending = new Set<Promise<void>>();
   let unexpected = 0;
   let closing = false;
 
@@ -126,12 +132,21 @@ export async function startChaosEnv(options: ChaosEnvOptions = {}): Promise<Chao
     async startWorkers(count) {
       await Promise.all(Array.from({ length: count }, (_, i) => start(workers.length + i)));
     },
-    async killWorker(index, signal, restart = true) {
+    async killWorker(index, signal, restart = true, awaitRestart = true) {
       const child = workers[index];
       if (!child) return;
       told.add(child);
       await killAndWait(child, signal);
-      if (restart) await start(index);
+      if (!restart) return;
+      const restarting = start(index);
+      pending.add(restarting);
+      void restarting.finally(() => pending.delete(restarting)).catch(() => undefined);
+      if (awaitRestart) await restarting;
+    },
+    liveWorkers() {
+      return workers.flatMap((w, i) =>
+        w && !told.has(w) && w.exitCode === null && w.signalCode === null ? [i] : [],
+      );
     },
     async crashRedis(downMs) {
       redis.process.kill('SIGKILL');
@@ -163,6 +178,8 @@ export async function startChaosEnv(options: ChaosEnvOptions = {}): Promise<Chao
     },
     async close() {
       closing = true;
+      // A replacement still starting would outlive us: let it come up, then kill it with the rest.
+      await Promise.allSettled([...pending]);
       await Promise.all(workers.map((w) => killAndWait(w, 'SIGKILL')));
       await pipeline.close().catch(() => undefined);
       await receiver.close();

@@ -81,8 +81,9 @@ async function main(): Promise<void> {
   await mkdir('chaos/results', { recursive: true });
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
   const body = `${JSON.stringify(report, null, 2)}\n`;
-  await writeFile(`chaos/results/${stamp}-${report.mode}.json`, body);
-  await writeFile(`chaos/results/latest-${report.mode}.json`, body);
+  const tag = only ? `${report.mode}-${only.join('+')}` : report.mode;
+  await writeFile(`chaos/results/${stamp}-${tag}.json`, body);
+  await writeFile(`chaos/results/latest-${tag}.json`, body);
   console.log('\nscenario                 result  seconds');
   for (const r of results) {
     console.log(`${r.name.padEnd(24)} ${r.ok ? 'ok    ' : 'FAILED'}  ${(r.durationMs / 1000).toFixed(1)}`);

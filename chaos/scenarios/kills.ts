@@ -54,8 +54,11 @@ export async function runKillPlan(name: string, plan: KillPlan): Promise<Scenari
       while (kills < plan.kills && !finished) {
         await sleep(between(plan.minGapMs, plan.maxGapMs, random));
         if (finished) break;
-        const index = Math.floor(random() * plan.workers);
-        await e.killWorker(index, 'SIGKILL');
+        // A random running worker; its replacement starts in the background, as under a supervisor.
+        const live = e.liveWorkers();
+        if (live.length === 0) continue;
+        const index = live[Math.floor(random() * live.length)] as number;
+        await e.killWorker(index, 'SIGKILL', true, false);
         kills++;
         log(
           `${name}: SIGKILL worker ${index} (${kills}/${plan.kills}), settled ${await e.settled(run.runId)}`,
