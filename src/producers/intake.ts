@@ -141,6 +141,32 @@ export async function enqueueEntries(
     batch = [];
     options.onBatch?.(result.accepted);
   };
+  // Valid entries are registered in the run a chunk at a time: ioredis pipelines the concurrent
+  // script calls (one round trip per chunk instead of per entry), and Redis runs them in order, so
+  // a key repeated within a chunk is still added once.
+  let pending: { entry: RosterEntry; channel: DeliveryChannelName }[] = [];
+  const register = async () => {
+    if (pending.length === 0) return;
+    const chunk = pending;
+    pending = [];
+    const added = await Promise.all(
+      chunk.map(({ entry }) =>
+        deps.runs.addEntry(run.runId, entry.key, 'person', entry.line ? { line: entry.line } : {}),
+      ),
+    );
+    for (const [i, { entry, channel }] of chunk.entries()) {
+      if (!added[i]) {
+        result.duplicates++;
+        continue;
+      }
+      result.accepted++;
+      batch.push({
+        payload: { runId: run.runId, key: entry.key, gen: 0, delivery: channel, entry, indexed: run.indexed },
+        opts: { jobId: stepJobId(run.runId, entry.key) },
+      });
+    }
+    if (batch.length >= batchSize) await flush();
+  };
   let index = 0;
   for await (const raw of entries) {
     const checked = validateEntry(raw, index++);
@@ -155,23 +181,12 @@ export async function enqueueEntries(
       await reject(deps, run, problem, result, entry);
       continue;
     }
-    const added = await deps.runs.addEntry(
-      run.runId,
-      entry.key,
-      'person',
-      entry.line ? { line: entry.line } : {},
-    );
-    if (!added) {
-      result.duplicates++;
-      continue;
-    }
-    result.accepted++;
-    batch.push({
-      payload: { runId: run.runId, key: entry.key, gen: 0, delivery: channel, entry, indexed: run.indexed },
-      opts: { jobId: stepJobId(run.runId, entry.key) },
-    });
-    if (batch.length >= batchSize) await flush();
+    pending.push({ entry, channel });
+    // Registered-but-unqueued entries never exceed one batch (≤ window), or the window wait could
+    // never be satisfied.
+    if (pending.length + batch.length >= batchSize) await register();
   }
+  await register();
   await flush();
   return result;
 }
