@@ -68,13 +68,16 @@ export async function scheduleFor(deps: LifecycleDeps, record: CredentialRecord)
 
   if (!MOVING_STATUSES.has(status)) {
     await dropEncryptedCode(deps.redis, deps.prefix, id);
-    // DoorFlow expired the invitation itself: apply the expiry policy now.
-    if (status === 'expired') {
+    // DoorFlow expired an invitation we issued: apply the expiry policy now.
+    if (status === 'expired' && record.channel) {
       await deps.queues.add('expiry', { ...ref, dueAt: now }, { jobId: jobId('exp-now', id) });
     }
     return;
   }
   if (status !== 'invited') await dropEncryptedCode(deps.redis, deps.prefix, id);
+  // Credentials we did not issue (made in DoorFlow's UI or by another app, seen via webhooks) are
+  // recorded but never reminded, expired or polled — except to confirm a revocation we started.
+  if (!record.channel && status !== 'revoking') return;
 
   const pollDue = since + lc.statusPollAfterMs;
   await deps.queues.add(

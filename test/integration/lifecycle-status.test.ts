@@ -63,4 +63,26 @@ describe('credential lifecycle: invited → provisioning → active', () => {
     const delayed = await l.h.pipeline.queues.get('status-poll').getDelayedCount();
     expect(delayed).toBe(0);
   });
+  it('records credentials issued outside the provisioner but never reminds, expires or polls them', async () => {
+    lh = await startLifecycle({ webhooks: 'real', env: { STATUS_POLL_AFTER: '500ms' } });
+    const l = lh;
+    const df = l.h.pipeline.doorflow();
+    const person = await df.createPerson({
+      first_name: 'Out',
+      last_name: 'Side',
+      email: 'outside@example.test',
+    });
+    const { credential } = await df.createCredential(person.id, {
+      credential_type_id: await df.resolveHidCredentialTypeId(),
+    });
+    await l.waitFor(
+      'recorded from the webhook',
+      async () => (await l.record(credential.id))?.status === 'invited',
+    );
+    await new Promise((r) => setTimeout(r, 1_000));
+    for (const q of ['reminder', 'expiry', 'status-poll'] as const) {
+      expect(await l.h.pipeline.queues.get(q).count()).toBe(0);
+    }
+    expect((await l.record(credential.id))?.channel).toBeUndefined();
+  });
 });
