@@ -25,7 +25,11 @@ describe('delivery channels through the pipeline', () => {
   it('email: one message per person with the right code and QR, retried after a 450, never sent twice', async () => {
     smtp = await startSmtpReceiver();
     h = await startHarness({
-      env: { SMTP_URL: smtp.url, MAIL_FROM: 'access@example.com', SUPPORT_CONTACT: 'Helpdesk +44 20 7946 0000' },
+      env: {
+        SMTP_URL: smtp.url,
+        MAIL_FROM: 'access@example.com',
+        SUPPORT_CONTACT: 'Helpdesk +44 20 7946 0000',
+      },
     });
     await h.startWorkers({ extraProcessors: lifecycleProcessors });
     smtp.rejectNext(450, 2);
