@@ -1,4 +1,5 @@
 import { type Command, Option } from 'commander';
+import { encryptSecret } from '../lib/crypto.ts';
 import { PayloadError, ProvisionerError } from '../lib/errors.ts';
 import { silentLogger } from '../lib/logger.ts';
 import { DELIVERY_CHANNELS, type DeliveryChannelName } from '../lib/roster.ts';
@@ -66,7 +67,23 @@ export function syncDepsFrom(pipeline: Pipeline, logger = silentLogger()): SyncD
   };
 }
 
-function jobPayload(flags: SyncFlags): SyncJobPayload {
+/** What a scheduled job stores: header values (credentials) encrypted with ENCRYPTION_KEY. */
+function scheduledPayload(flags: SyncFlags, key: Buffer | undefined): SyncJobPayload {
+  const { headers, ...payload } = jobPayload(flags);
+  if (!headers) return payload;
+  if (!key)
+    throw new PayloadError(
+      '--schedule with --header needs ENCRYPTION_KEY (header values are stored encrypted)',
+    );
+  return {
+    ...payload,
+    encryptedHeaders: Object.fromEntries(Object.entries(headers).map(([n, v]) => [n, encryptSecret(key, v)])),
+  };
+}
+
+function jobPayload(
+  flags: SyncFlags,
+): Omit<SyncJobPayload, 'encryptedHeaders'> & { headers?: Record<string, string> } {
   const headers = parseHeaders(flags.header);
   return {
     source: flags.source,
@@ -140,7 +157,11 @@ export function registerSyncCommand(program: Command): void {
           await queue.upsertJobScheduler(
             schedulerId,
             { pattern: flags.schedule, ...(flags.tz ? { tz: flags.tz } : {}) },
-            { name: 'sync', data: payload, opts: { attempts: 1, removeOnComplete: 50, removeOnFail: 50 } },
+            {
+              name: 'sync',
+              data: scheduledPayload(flags, config.encryptionKey),
+              opts: { attempts: 1, removeOnComplete: 50, removeOnFail: 50 },
+            },
           );
           const next = (await queue.getJobScheduler(schedulerId))?.next;
           console.log(

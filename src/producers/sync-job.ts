@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { decryptSecret } from '../lib/crypto.ts';
 import { ProvisionerError } from '../lib/errors.ts';
 import type { JobContext, ProcessorDeps } from '../processors/context.ts';
 import { runSync, type SyncDeps, type SyncOptions } from './sync.ts';
@@ -18,7 +19,8 @@ export const payloadSchema = z.object({
   url: z.string().optional(),
   company: z.string().optional(),
   mapping: z.string().optional(),
-  headers: z.record(z.string(), z.string()).optional(),
+  /** Feed request headers, each value AES-256-GCM encrypted with ENCRYPTION_KEY (they carry credentials). */
+  encryptedHeaders: z.record(z.string(), z.string()).optional(),
   map: z.array(z.string()).optional(),
   delimiter: z.string().optional(),
   delivery: z.enum(['doorflow', 'webhook', 'email', 'sms']).optional(),
@@ -55,7 +57,23 @@ export async function handle(
   deps: ProcessorDeps,
   ctx: JobContext,
 ): Promise<{ runId: string | undefined }> {
-  const options: SyncOptions = { ...payload, signal: ctx.signal };
+  const { encryptedHeaders, ...rest } = payload;
+  const options: SyncOptions = { ...rest, signal: ctx.signal };
+  if (encryptedHeaders) {
+    const key = deps.config.encryptionKey;
+    if (!key) {
+      throw new ProvisionerError(
+        'encryption_key_missing',
+        'ENCRYPTION_KEY is required to read the scheduled feed headers',
+        {
+          retryable: false,
+        },
+      );
+    }
+    options.headers = Object.fromEntries(
+      Object.entries(encryptedHeaders).map(([name, token]) => [name, decryptSecret(key, token)]),
+    );
+  }
   const report = await runSync(syncDepsFromProcessor(deps), options);
   if (report.refused) {
     throw new ProvisionerError(
