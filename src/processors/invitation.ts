@@ -82,9 +82,13 @@ export async function handle(p: InvitationPayload, deps: ProcessorDeps, ctx: Job
       const startedAt = p.waitStartedAt ?? now;
       const remaining = startedAt + deps.config.lifecycle.invitationWaitMaxMs - now;
       if (remaining <= 0) {
-        throw new ProvisionerError('invitation_timeout', 'credential has no invitation code yet', {
-          retryable: true,
-        });
+        throw new ProvisionerError(
+          'invitation_timeout',
+          'no invitation code after INVITATION_WAIT_MAX (if this DoorFlow account never returns codes, use --delivery doorflow)',
+          {
+            retryable: true,
+          },
+        );
       }
       const delay = pollDelayMs(p.polls, deps.config.jobs.backoffMs, remaining);
       ctx.logger.debug({ delay, polls: p.polls }, 'invitation code not ready; delaying');
