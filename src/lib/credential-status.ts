@@ -70,15 +70,26 @@ export const byPersonKey = (prefix: string, personId: number) => `${prefix}:cred
 export const personOfKey = (prefix: string, systemId: string) => `${prefix}:creds:person-of:${systemId}`;
 
 // Compare-and-append in one step, so concurrent writers (webhook, poller, revoker) cannot
-// interleave a status and its history entry. A change older than the current one is ignored
-// (reordered webhooks), and terminal statuses are never left.
+// interleave a status and its history entry. Between known statuses only forward moves count
+// (two reads racing can return in either order); an unknown status is ordered by time; terminal
+// statuses are never left.
 const RECORD_SCRIPT = `
 local cur = redis.call('HGET', KEYS[1], 'status')
 local since = tonumber(redis.call('HGET', KEYS[1], 'since') or '0') or 0
 local at = tonumber(ARGV[3])
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'checkedAt', ARGV[3])
 if cur == ARGV[2] then return {0, cur} end
-if cur and (at < since or cur == 'revoked' or cur == 'deleted') then return {-1, cur} end
+local rank = {invited = 1, provisioning = 2, active = 3, expired = 3, revoking = 4, revoked = 5, deleted = 5}
+if cur then
+  if cur == 'revoked' or cur == 'deleted' then return {-1, cur} end
+  local r0, r1 = rank[cur], rank[ARGV[2]]
+  if r0 and r1 then
+    -- Both known: the lifecycle only moves forward, whatever order the observations arrive in.
+    if r1 <= r0 then return {-1, cur} end
+  elseif at < since then
+    return {-1, cur}
+  end
+end
 redis.call('HSET', KEYS[1], 'status', ARGV[2], 'since', ARGV[3], 'source', ARGV[4])
 local entry = cjson.encode({status = ARGV[2], from = cur or cjson.null, at = ARGV[5], source = ARGV[4]})
 redis.call('RPUSH', KEYS[2], entry)

@@ -94,4 +94,21 @@ describe('credential status store', () => {
     expect(await stuckProvisioningIds(redis, prefix, t0 + 10 * 60_000 + 1, 10 * 60_000)).toEqual(['p1']);
     expect(await countByStatus(redis, prefix)).toMatchObject({ provisioning: 2, revoked: 1 });
   });
+  it('keeps known statuses moving forward when racing reads land out of order', async () => {
+    const t0 = Date.UTC(2026, 0, 3);
+    await recordStatus(redis, prefix, { id: 'r1', status: 'active', atMs: t0, source: 'webhook' });
+    const late = await recordStatus(redis, prefix, {
+      id: 'r1',
+      status: 'provisioning',
+      atMs: t0 + 1,
+      source: 'poll',
+    });
+    expect(late.outcome).toBe('stale');
+    // An unknown status is ordered by time only.
+    expect(
+      (await recordStatus(redis, prefix, { id: 'r1', status: 'suspended', atMs: t0 + 2, source: 'poll' }))
+        .outcome,
+    ).toBe('changed');
+    expect((await getCredentialRecord(redis, prefix, 'r1'))?.status).toBe('suspended');
+  });
 });
