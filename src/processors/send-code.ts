@@ -11,7 +11,7 @@ import {
 import { ProvisionerError, RETRYABLE_STATUSES } from '../lib/errors.ts';
 import { parseRetryAfterMs } from '../lib/backoff.ts';
 import type { ProcessorDeps } from './context.ts';
-import { instructionsText, signWebhook, WebhookDeliveryError } from './deliver-webhook.ts';
+import { deliveryId, instructionsText, signWebhook, WebhookDeliveryError } from './deliver-webhook.ts';
 
 /**
  * Sends an invitation code through one of our own channels (email, sms, webhook). Shared by the
@@ -133,8 +133,14 @@ async function postWebhook(
       'DELIVERY_WEBHOOK_URL and DELIVERY_WEBHOOK_SECRET are required',
     );
   }
-  // Same body as the first delivery (deliver-webhook.ts), plus `reminder` on reminders.
+  // Same body as the first delivery (deliver-webhook.ts), plus `reminder` on reminders. The
+  // delivery id stays stable per message, so a receiver can drop a repeat of the same one.
+  const id =
+    inv.reminder !== undefined
+      ? `${deliveryId(inv.credentialId)}.reminder-${inv.reminder}`
+      : deliveryId(inv.credentialId);
   const rawBody = JSON.stringify({
+    delivery_id: id,
     run_id: inv.runId ?? null,
     person: {
       id: to.personId,
@@ -155,6 +161,7 @@ async function postWebhook(
     headers: {
       'content-type': 'application/json',
       'x-provisioner-timestamp': String(timestamp),
+      'x-provisioner-delivery': id,
       'x-provisioner-signature': signWebhook(webhookSecret, timestamp, rawBody),
     },
     throwHttpErrors: false,
