@@ -10,6 +10,9 @@ import { systemClock } from '../lib/clock.ts';
 
 /** Helpers shared by `status`, `revoke` and `reissue`. */
 
+/** Credentials `revoke --wait` reads from DoorFlow itself per round. */
+const POLL_SLICE = 25;
+
 /** A person by system id: the local status index first, then DoorFlow (exact match). */
 export async function resolvePersonId(pipeline: Pipeline, systemId: string): Promise<number | undefined> {
   const local = await personIdForSystemId(pipeline.redis, pipeline.config.queuePrefix, systemId);
@@ -97,7 +100,10 @@ export async function waitForRevoked(
     if (pending.length === 0 || Date.now() > deadline) return pending.map((t) => t.credentialId);
     if (Date.now() - lastPoll >= pollEveryMs) {
       lastPoll = Date.now();
-      for (const t of pending) {
+      // A bounded slice per round (rotating), so a long leavers list does not flood the budget.
+      const slice = pending.slice(0, POLL_SLICE);
+      pending = [...pending.slice(POLL_SLICE), ...slice];
+      for (const t of slice) {
         try {
           const c = await pipeline.doorflow().getCredential(t.personId, t.credentialId);
           await recordAndSchedule(deps, {
