@@ -117,6 +117,8 @@ describe('roster sync against the simulator', () => {
       peopleByEmail: 0,
       liveHidCredentials: 0,
     });
+    // One invitation per person ever provisioned: movers and unchanged people get none again.
+    expect(h.receiver.accepted).toHaveLength(150);
 
     // The same roster again: list calls only, no writes.
     const before = h.sim.stats();
@@ -173,6 +175,19 @@ describe('roster sync against the simulator', () => {
     const disabled = livePeople().filter((p) => p.enabled === false);
     expect(disabled.map((p) => p.system_id).sort()).toEqual(range(141, 150).map((r) => `HR-0${r.id}`));
     for (const p of livePeople().filter((x) => x.enabled !== false)) expect(liveHidOf(p.id)).toHaveLength(1);
+
+    // A truncated feed (60 of the previous 140), forced: applied, with the reasons recorded.
+    const truncated = await sync(range(1, 60), { force: true });
+    expect(truncated.refused).toBe(false);
+    expect(truncated.plan.safety.refusals[0]).toBe(
+      "the source returned 60 entries, fewer than half of the previous sync's 140 (a truncated feed?)",
+    );
+    expect(truncated.plan.offboard).toHaveLength(80);
+    const off = livePeople().filter((p) => p.enabled === false);
+    expect(off.map((p) => p.system_id).sort()).toEqual(
+      range(61, 150).map((r) => `HR-${String(r.id).padStart(4, '0')}`),
+    );
+    for (const p of off) expect(liveHidOf(p.id)).toEqual([]);
   });
 
   it('a JSON feed failing half way (5xx on page 2) fails the sync cleanly and offboards nobody', async () => {
