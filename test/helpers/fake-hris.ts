@@ -37,6 +37,8 @@ export interface FakeHrisOptions {
   pageSize?: number;
   /** Chosen per request; `n` counts requests from 1. */
   fault?: (request: { path: string; n: number }) => Fault | undefined;
+  /** When set, the JSON feeds require `Authorization: Bearer <feedToken>` (401 otherwise). */
+  feedToken?: string;
 }
 
 export interface FakeHris {
@@ -151,6 +153,13 @@ export async function startFakeHris(options: FakeHrisOptions): Promise<FakeHris>
       return send(res, 404, '{}', 'application/json', f);
     }
     const active = options.employees;
+    if (
+      path.startsWith('/feed/') &&
+      options.feedToken &&
+      req.headers.authorization !== `Bearer ${options.feedToken}`
+    ) {
+      return send(res, 401, '{"error":"unauthorized"}', 'application/json', undefined);
+    }
     if (path === '/feed/pages') {
       const page = Number(url.searchParams.get('page') ?? '1');
       const size = Number(url.searchParams.get('per_page') ?? pageSize);

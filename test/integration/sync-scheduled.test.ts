@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import { QueueEvents } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as syncJob from '../../src/producers/sync-job.ts';
+import { encryptSecret } from '../../src/lib/crypto.ts';
+import { silentLogger } from '../../src/lib/logger.ts';
+import { fakeEmployees, startFakeHris } from '../helpers/fake-hris.ts';
 import { type Harness, startHarness } from '../helpers/pipeline.ts';
 import { testRedis } from '../helpers/redis.ts';
 
@@ -60,6 +63,59 @@ describe('scheduled sync job', () => {
     } finally {
       await events.close();
       connection.disconnect();
+    }
+  });
+
+  it('a scheduled JSON-feed sync decrypts its stored auth header, which is never in the job data in clear', async () => {
+    h = await startHarness({ env: { SYNC_SCOPE_PREFIX: 'HR-' } });
+    const hris = await startFakeHris({ employees: fakeEmployees(7), feedToken: 'feed-secret' });
+    dir = await mkdtemp(join(tmpdir(), 'dfp-sched-'));
+    const mappingFile = join(dir, 'mapping.json');
+    await writeFile(
+      mappingFile,
+      JSON.stringify({
+        system_id: 'employee.id',
+        first_name: 'name.first',
+        last_name: 'name.last',
+        email: 'contact.email',
+        records: 'data.people',
+        next: 'links.next',
+      }),
+    );
+    try {
+      const key = h.config.encryptionKey!;
+      const payload = {
+        source: 'json' as const,
+        url: `${hris.url}/feed/next`,
+        mapping: mappingFile,
+        delivery: 'webhook' as const,
+        encryptedHeaders: { Authorization: encryptSecret(key, 'Bearer feed-secret') },
+      };
+      expect(JSON.stringify(payload)).not.toContain('feed-secret');
+      const ctx = {
+        logger: silentLogger(),
+        jobId: 'j1',
+        attemptsMade: 0,
+        signal: undefined,
+        delay: async () => new Error('x'),
+        updateData: async () => {},
+      };
+      const result = await syncJob.handle(
+        syncJob.payloadSchema.parse(payload),
+        h.pipeline.processorDeps(),
+        ctx,
+      );
+      expect(result.runId).toBeDefined();
+      expect(hris.requests.length).toBeGreaterThan(0);
+      expect(hris.requests.every((r) => r.auth === 'Bearer feed-secret')).toBe(true);
+      expect((await h.pipeline.runs.get(result.runId!))?.total).toBe(7);
+      // Without the key the job fails permanently rather than calling the feed unauthenticated.
+      const noKey = { ...h.pipeline.processorDeps(), config: { ...h.config, encryptionKey: undefined } };
+      await expect(syncJob.handle(syncJob.payloadSchema.parse(payload), noKey, ctx)).rejects.toMatchObject({
+        code: 'encryption_key_missing',
+      });
+    } finally {
+      await hris.close();
     }
   });
 });
