@@ -21,10 +21,21 @@ async function main(): Promise<void> {
   const people = Number(process.argv[2] ?? 2000);
   const outDir = process.argv[3] ?? '/tmp/prof';
   const env = await startChaosEnv({
-    env: { QUEUE_PREFIX: '{prof}', DOORFLOW_RATE_LIMIT: '10000', DOORFLOW_MAX_IN_FLIGHT: '100', WORKER_CONCURRENCY: '50' },
+    env: {
+      QUEUE_PREFIX: '{prof}',
+      DOORFLOW_RATE_LIMIT: '10000',
+      DOORFLOW_MAX_IN_FLIGHT: '100',
+      WORKER_CONCURRENCY: '50',
+    },
   });
   const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${outDir}`, BIN, 'worker'], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, DFP_USE_SOURCE: '1', ...env.env, LOG_LEVEL: 'info' } as NodeJS.ProcessEnv,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      DFP_USE_SOURCE: '1',
+      ...env.env,
+      LOG_LEVEL: 'info',
+    } as NodeJS.ProcessEnv,
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   try {
@@ -49,13 +60,18 @@ async function main(): Promise<void> {
     const hits = n.hitCount ?? 0;
     total += hits;
     const url = n.callFrame.url;
-    const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1] ?? (url.includes('/src/') ? `src/${url.split('/src/')[1]}` : url || '(native)');
+    const pkg =
+      /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1] ??
+      (url.includes('/src/') ? `src/${url.split('/src/')[1]}` : url || '(native)');
     const fn = `${n.callFrame.functionName || '(anon)'} ${pkg}:${n.callFrame.lineNumber}`;
     byFn.set(fn, (byFn.get(fn) ?? 0) + hits);
     byPkg.set(pkg, (byPkg.get(pkg) ?? 0) + hits);
   }
   const top = (m: Map<string, number>, k: number) =>
-    [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, k).map(([name, h]) => `${((100 * h) / total).toFixed(1).padStart(5)} %  ${name}`);
+    [...m.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, k)
+      .map(([name, h]) => `${((100 * h) / total).toFixed(1).padStart(5)} %  ${name}`);
   console.log(`by package/file:\n${top(byPkg, 25).join('\n')}\n\nby function:\n${top(byFn, 30).join('\n')}`);
 }
 
