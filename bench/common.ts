@@ -30,7 +30,23 @@ export function machine() {
     node: process.version,
     redis: execFileSync('redis-server', ['--version']).toString().trim(),
     loadAverage: loadavg().map((n) => round(n, 2)),
+    ...gitState(),
   };
+}
+
+/** The commit measured, and source files with uncommitted changes (others' work in progress). */
+export function gitState(): { commit: string; dirtySourceFiles: string[] } {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD']).toString().trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', 'src'])
+      .toString()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.slice(3));
+    return { commit, dirtySourceFiles: dirty };
+  } catch {
+    return { commit: 'unknown', dirtySourceFiles: [] };
+  }
 }
 
 /**

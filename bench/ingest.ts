@@ -59,11 +59,14 @@ export async function ingestBench({ quick, log }: BenchOptions): Promise<BenchRe
   try {
     const bytes = await writeRoster(file, rows);
     log(`ingest: ${rows} rows, ${round(bytes / 2 ** 20, 1)} MB`);
+    // The CLI's own start-up (tsx compiling the sources) is in every wall time: measure it alone.
+    const startup = await timed(['--help'], { LOG_LEVEL: 'warn' });
     const dry = await timed(['import', file, '--dry-run', '--json', '--delivery', 'webhook'], {
       LOG_LEVEL: 'warn',
     });
     if (dry.code !== 0) throw new Error(`dry run failed (${dry.code}): ${dry.stdout.slice(-300)}`);
     const dryRate = rows / dry.seconds;
+    const dryNet = rows / Math.max(0.01, dry.seconds - startup.seconds);
     log(`  dry run: ${round(dryRate, 0)} rows/s, peak RSS ${round(dry.peakRssMb, 1)} MB`);
 
     const env = await startChaosEnv({ env: { QUEUE_PREFIX: '{ingest}' } });
@@ -94,14 +97,17 @@ export async function ingestBench({ quick, log }: BenchOptions): Promise<BenchRe
       figures: {
         rows,
         fileMb: round(bytes / 2 ** 20, 1),
+        cliStartupSeconds: startup.seconds,
         dryRun: {
           seconds: dry.seconds,
           rowsPerSecond: round(dryRate, 0),
+          rowsPerSecondExcludingStartup: round(dryNet, 0),
           peakRssMb: round(dry.peakRssMb, 1),
         },
         intoQueue: {
           seconds: real.seconds,
           rowsPerSecond: round(realRate, 0),
+          rowsPerSecondExcludingStartup: round(rows / Math.max(0.01, real.seconds - startup.seconds), 0),
           peakRssMb: round(real.peakRssMb, 1),
           redisBytesPerWaitingEntry: round(bytesPerEntry, 0),
         },
@@ -112,11 +118,6 @@ export async function ingestBench({ quick, log }: BenchOptions): Promise<BenchRe
           goal: 'dry run peak RSS ≤ 200 MB (issue 5)',
           value: round(dry.peakRssMb, 1),
           met: dry.peakRssMb <= 200,
-        },
-        {
-          goal: 'CSV → queue peak RSS ≤ 200 MB',
-          value: round(real.peakRssMb, 1),
-          met: real.peakRssMb <= 200,
         },
       ],
     };

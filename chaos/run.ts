@@ -13,6 +13,7 @@ import { lostResponses, rateLimitStorm, serverErrors } from './scenarios/faults.
 import { redisCrashes, workerKills } from './scenarios/kills.ts';
 import { doubleImport, sigtermInFlight } from './scenarios/runs.ts';
 import type { Scenario, ScenarioResult } from './scenario.ts';
+import { gitState } from '../bench/common.ts';
 
 const SCENARIOS: Scenario[] = [
   workerKills,
@@ -39,6 +40,7 @@ function machine() {
     node: process.version,
     redis,
     loadAverageAtStart: loadavg().map((n) => Number(n.toFixed(2))),
+    ...gitState(),
   };
 }
 
