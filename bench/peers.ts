@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startSimulator } from '../src/simulator/index.ts';
-import { type BenchOptions, type BenchResult, round } from './common.ts';
+import { type BenchOptions, type BenchResult, round, yieldToSimulator } from './common.ts';
 import type { PeerArgs, PeerResult } from './peers/peer-client.ts';
 import { pipelineRun } from './pipeline-run.ts';
 
@@ -24,6 +24,7 @@ async function runPeerScript(script: string, args: PeerArgs): Promise<PeerResult
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
+  yieldToSimulator(child.pid);
   let out = '';
   let err = '';
   child.stdout.on('data', (c: Buffer) => {

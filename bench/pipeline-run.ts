@@ -2,7 +2,7 @@ import { startChaosEnv } from '../chaos/harness.ts';
 import { chaosRoster } from '../chaos/roster.ts';
 import type { Env } from '../src/lib/config.ts';
 import type { SimulatorOptions } from '../src/simulator/index.ts';
-import { round, sampleRequests } from './common.ts';
+import { round, sampleRequests, yieldToSimulator } from './common.ts';
 
 /**
  * One measured run of the whole pipeline: a private redis-server, the simulator, a delivery
@@ -51,6 +51,7 @@ export async function pipelineRun(options: PipelineRunOptions): Promise<Pipeline
   });
   try {
     await env.startWorkers(options.workers);
+    for (const w of env.workers) yieldToSimulator(w.pid);
     const rows = chaosRoster(options.people);
     let peakMemory = 0;
     const memTimer = setInterval(() => {
@@ -59,8 +60,8 @@ export async function pipelineRun(options: PipelineRunOptions): Promise<Pipeline
         peakMemory = Math.max(peakMemory, used);
       });
     }, 500);
-    const sampler = sampleRequests(env.sim);
     const started = Date.now();
+    const sampler = sampleRequests(env.sim, started);
     const run = await env.intake(rows, 'bench');
     options.log?.(`  ${options.people} people enqueued in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const record = await env.waitForRun(run.runId, options.timeoutMs ?? 3_600_000);
