@@ -5,17 +5,40 @@ import { startTracking } from '../lib/lifecycle.ts';
 import { tryLock } from '../lib/locks.ts';
 import type { DeliveryPayload } from '../lib/queues.ts';
 import { contentionDelayMs, type JobContext, lockTtlMs, type ProcessorDeps } from './context.ts';
-import { sendCode } from './send-code.ts';
+import { type Invitation, type OwnChannel, type Recipient, sendCode } from './send-code.ts';
+
+/** The person a delivery job sends to. */
+export function recipientOf(p: DeliveryPayload): Recipient {
+  return {
+    personId: p.personId,
+    systemId: p.entry.system_id,
+    firstName: p.entry.first_name,
+    lastName: p.entry.last_name,
+    email: p.entry.email,
+    mobile: p.entry.mobile,
+  };
+}
+
+/** The first invitation message of a delivery job, with its decrypted code (secret). */
+export function invitationOf(p: DeliveryPayload, code: string): Invitation {
+  return {
+    credentialId: p.credentialId,
+    credentialStatus: p.credentialStatus,
+    code,
+    expiresAt: p.expiresAt,
+    runId: p.runId,
+  };
+}
 
 /**
- * Delivery through a channel we send ourselves (email, sms), shaped like deliver-webhook.ts:
- * a confirmed send is recorded once (`delivered:{credential}:{channel}`), so a retried or
- * replayed job never sends again; the code is decrypted just before sending and dropped from the
- * job data afterwards. Tracking starts here (reminders, expiry, polling), keeping the one
- * encrypted reminder copy described in lib/delivery/code-store.ts.
+ * Step 4, the one delivery path of every channel we send ourselves (email, sms, webhook): a
+ * confirmed send is recorded once (`delivered:{credential}:{channel}`), so a retried or replayed
+ * job never sends again; the code is decrypted just before sending and dropped from the job data
+ * afterwards. Tracking starts here (reminders, expiry, polling), keeping the one encrypted
+ * reminder copy described in lib/delivery/code-store.ts.
  */
 export async function deliverOwn(
-  channel: 'email' | 'sms',
+  channel: OwnChannel,
   p: DeliveryPayload,
   deps: ProcessorDeps,
   ctx: JobContext,
@@ -40,6 +63,7 @@ export async function deliverOwn(
   );
   if (!release) throw await ctx.delay(contentionDelayMs());
   try {
+    // Re-check under the lock: another run may have sent it while we waited.
     const raced = await findDelivery(deps.redis, deps.prefix, p.credentialId, channel);
     if (raced) return await finish(raced.runId === p.runId ? 'provisioned' : 'already_provisioned');
     const key = deps.config.encryptionKey;
@@ -47,26 +71,14 @@ export async function deliverOwn(
       throw new ProvisionerError(
         'code_missing',
         'delivery job carries no invitation code (replay from invitation)',
+        { retryable: false },
       );
     }
     await sendCode(
       deps,
       channel,
-      {
-        personId: p.personId,
-        systemId: p.entry.system_id,
-        firstName: p.entry.first_name,
-        lastName: p.entry.last_name,
-        email: p.entry.email,
-        mobile: p.entry.mobile,
-      },
-      {
-        credentialId: p.credentialId,
-        credentialStatus: p.credentialStatus,
-        code: decryptSecret(key, p.encryptedCode),
-        expiresAt: p.expiresAt,
-        runId: p.runId,
-      },
+      recipientOf(p),
+      invitationOf(p, decryptSecret(key, p.encryptedCode)),
       ctx.signal,
     );
     await recordDelivery(deps.redis, deps.prefix, p.credentialId, channel, {
@@ -74,7 +86,11 @@ export async function deliverOwn(
       key: p.key,
       at: deps.clock.now(),
     });
-    ctx.logger.info({ credentialId: p.credentialId, channel }, 'invitation delivered');
+    ctx.logger.info(
+      { credentialId: p.credentialId, channel },
+      channel === 'webhook' ? 'invitation delivered by webhook' : 'invitation delivered',
+    );
+    // Lifecycle (reminders, expiry, polling): see lib/lifecycle.ts. Never fails the delivery.
     await startTracking(deps, {
       credentialId: p.credentialId,
       personId: p.personId,

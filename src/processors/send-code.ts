@@ -11,7 +11,13 @@ import {
 import { ProvisionerError, RETRYABLE_STATUSES } from '../lib/errors.ts';
 import { parseRetryAfterMs } from '../lib/backoff.ts';
 import type { ProcessorDeps } from './context.ts';
-import { deliveryId, instructionsText, signWebhook, WebhookDeliveryError } from './deliver-webhook.ts';
+import {
+  instructionsText,
+  signWebhook,
+  WebhookDeliveryError,
+  webhookMessageBody,
+  webhookMessageId,
+} from './webhook-message.ts';
 
 /**
  * Sends an invitation code through one of our own channels (email, sms, webhook). Shared by the
@@ -133,28 +139,10 @@ async function postWebhook(
       'DELIVERY_WEBHOOK_URL and DELIVERY_WEBHOOK_SECRET are required',
     );
   }
-  // Same body as the first delivery (deliver-webhook.ts), plus `reminder` on reminders. The
-  // delivery id stays stable per message, so a receiver can drop a repeat of the same one.
-  const id =
-    inv.reminder !== undefined
-      ? `${deliveryId(inv.credentialId)}.reminder-${inv.reminder}`
-      : deliveryId(inv.credentialId);
-  const rawBody = JSON.stringify({
-    delivery_id: id,
-    run_id: inv.runId ?? null,
-    person: {
-      id: to.personId,
-      system_id: to.systemId ?? null,
-      first_name: to.firstName,
-      last_name: to.lastName,
-      email: to.email ?? null,
-    },
-    credential: { id: inv.credentialId, status: inv.credentialStatus ?? 'invited' },
-    invitation_code: inv.code,
-    invitation_expires_at: inv.expiresAt ?? null,
-    instructions: instructionsText(appName, supportContact),
-    ...(inv.reminder !== undefined ? { reminder: inv.reminder } : {}),
-  });
+  // Same body and delivery id as the first delivery (webhook-message.ts), plus `reminder` on
+  // reminders.
+  const id = webhookMessageId(inv);
+  const rawBody = JSON.stringify(webhookMessageBody(to, inv, instructionsText(appName, supportContact)));
   const timestamp = Math.floor(deps.clock.now() / 1000);
   const response = await deps.http.post(webhookUrl, {
     body: rawBody,
