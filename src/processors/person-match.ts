@@ -1,6 +1,7 @@
 import { ProvisionerError } from '../lib/errors.ts';
 import type { Person, PersonInput } from '../lib/doorflow/types.ts';
 import type { PersonSnapshot } from '../lib/people-index.ts';
+import { changedPersonFields, fieldText } from '../lib/person-fields.ts';
 import type { RosterEntry } from '../lib/roster.ts';
 
 /** Pure matching and diffing for the person step (unit-tested). */
@@ -17,41 +18,9 @@ export function personInputFor(entry: RosterEntry): PersonInput {
   return input;
 }
 
-const norm = (v: unknown): string => (typeof v === 'string' ? v.trim() : v == null ? '' : String(v));
-
 /** The mapped fields that differ (email compared case-insensitively, groups as a set); undefined if none. */
 export function fieldsToUpdate(entry: RosterEntry, current: PersonSnapshot): PersonInput | undefined {
-  const wanted = personInputFor(entry);
-  const diff: Record<string, unknown> = {};
-  let changed = false;
-  for (const field of [
-    'first_name',
-    'last_name',
-    'system_id',
-    'mobile',
-    'department',
-    'job_title',
-  ] as const) {
-    const value = wanted[field];
-    if (value === undefined) continue;
-    if (norm(value) !== norm(current[field])) {
-      diff[field] = value;
-      changed = true;
-    }
-  }
-  if (wanted.email !== undefined && norm(wanted.email).toLowerCase() !== norm(current.email).toLowerCase()) {
-    diff.email = wanted.email;
-    changed = true;
-  }
-  if (wanted.group_ids !== undefined) {
-    const have = new Set(current.group_ids ?? []);
-    const want = new Set(wanted.group_ids);
-    if (have.size !== want.size || [...want].some((g) => !have.has(g))) {
-      diff.group_ids = wanted.group_ids;
-      changed = true;
-    }
-  }
-  return changed ? (diff as PersonInput) : undefined;
+  return changedPersonFields(entry, current, current.group_ids ?? []);
 }
 
 /** DoorFlow's email filter is partial and case-insensitive: keep exact matches only, oldest first. */
@@ -81,7 +50,7 @@ export function chooseExisting<T extends PersonSnapshot | Person>(
 ): T | undefined {
   if (bySystemId) return bySystemId;
   if (!byEmail) return undefined;
-  const other = norm(byEmail.system_id);
+  const other = fieldText(byEmail.system_id);
   if (entry.system_id && other && other !== entry.system_id.trim()) {
     throw new ProvisionerError(
       'email_conflict',

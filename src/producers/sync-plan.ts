@@ -5,6 +5,7 @@ import {
   type PersonInput,
 } from '../lib/doorflow/types.ts';
 import { PayloadError } from '../lib/errors.ts';
+import { changedPersonFields, fieldText } from '../lib/person-fields.ts';
 import type { RosterEntry } from '../lib/roster.ts';
 import type { SourceEntry } from './adapter.ts';
 
@@ -105,7 +106,7 @@ export function offboardThreshold(limit: OffboardLimit | undefined, scope: numbe
   return Math.floor((scope * limit.percent) / 100);
 }
 
-const text = (v: unknown): string => (typeof v === 'string' ? v.trim() : v == null ? '' : String(v));
+const text = fieldText;
 
 /** Person group ids, whether DoorFlow sent `group_ids` or `groups` (ids or `{id}` objects). */
 export function personGroupIds(person: Person): number[] {
@@ -119,40 +120,11 @@ export function personGroupIds(person: Person): number[] {
 }
 
 /**
- * The mapped fields that differ — the same rule as the pipeline's person step (a unit test holds
- * the two together): only fields the entry carries; email case-insensitive; groups as a set.
+ * The mapped fields that differ — the pipeline person step's rule (lib/person-fields.ts), with
+ * group ids read as DoorFlow may send them (`group_ids` or `groups`).
  */
 export function personChanges(entry: RosterEntry, person: Person): PersonInput | undefined {
-  const changes: PersonInput = {};
-  let changed = false;
-  for (const field of [
-    'first_name',
-    'last_name',
-    'system_id',
-    'mobile',
-    'department',
-    'job_title',
-  ] as const) {
-    const wanted = entry[field];
-    if (wanted === undefined) continue;
-    if (text(wanted) !== text(person[field])) {
-      changes[field] = wanted;
-      changed = true;
-    }
-  }
-  if (entry.email !== undefined && text(entry.email).toLowerCase() !== text(person.email).toLowerCase()) {
-    changes.email = entry.email;
-    changed = true;
-  }
-  if (entry.group_ids !== undefined) {
-    const have = new Set(personGroupIds(person));
-    const want = new Set(entry.group_ids);
-    if (have.size !== want.size || [...want].some((g) => !have.has(g))) {
-      changes.group_ids = entry.group_ids;
-      changed = true;
-    }
-  }
-  return changed ? changes : undefined;
+  return changedPersonFields(entry, person, personGroupIds(person));
 }
 
 function inScope(person: Person, scope: SyncScope): boolean {
