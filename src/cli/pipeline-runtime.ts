@@ -11,7 +11,7 @@ import { PeopleIndex } from '../lib/people-index.ts';
 import { createQueues, type Queues } from '../lib/queues.ts';
 import { createRedis } from '../lib/redis.ts';
 import { RunStore } from '../lib/runs.ts';
-import { buildConfig, buildRuntime, resolveRedisUrl } from '../main.ts';
+import { buildConfig, buildRuntime, resolveRedisUrl, type Runtime } from '../main.ts';
 import type { ProcessorDeps } from '../processors/context.ts';
 import type { IntakeDeps } from '../producers/intake.ts';
 
@@ -134,15 +134,20 @@ export function buildPipeline(
   return pipeline;
 }
 
-/** Runs a short command (runs, dlq) against the configured Redis; `fn` returns the exit code. */
-export async function withPipelineCommand(fn: (pipeline: Pipeline) => Promise<number>): Promise<void> {
+/**
+ * Runs a command (runs, dlq, status, revoke, reissue…) against the configured Redis (never an
+ * embedded one); `fn` returns the exit code. Everything opened is closed afterwards.
+ */
+export async function withPipelineCommand(
+  fn: (pipeline: Pipeline, runtime: Runtime) => Promise<number>,
+): Promise<void> {
   const config = buildConfig();
   const runtime = buildRuntime(config);
   try {
     const { url } = await resolveRedisUrl(runtime, { allowEmbedded: false });
     const pipeline = buildPipeline(config, { redisUrl: url, logger: runtime.logger });
     runtime.onClose(() => pipeline.close());
-    process.exitCode = await fn(pipeline);
+    process.exitCode = await fn(pipeline, runtime);
   } finally {
     await runtime.close();
   }

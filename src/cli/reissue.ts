@@ -4,10 +4,9 @@ import { LIVE_CREDENTIAL_STATUSES } from '../lib/doorflow/types.ts';
 import { parseDurationMs } from '../lib/config.ts';
 import { deliveryChannelSchema } from '../lib/roster.ts';
 import { encodeKey } from '../lib/queues.ts';
-import { buildConfig, buildRuntime, resolveRedisUrl } from '../main.ts';
 import { EXIT } from './exit-codes.ts';
 import { resolvePersonId, waitForJob } from './lifecycle-cli.ts';
-import { buildPipeline } from './pipeline-runtime.ts';
+import { withPipelineCommand } from './pipeline-runtime.ts';
 
 /**
  * `reissue --person SYSTEM_ID` (new phone): revoke the old credential, create a new one, deliver
@@ -43,17 +42,12 @@ export function registerReissueCommand(program: Command): void {
           process.exitCode = EXIT.usage;
           return;
         }
-        const config = buildConfig();
-        const runtime = buildRuntime(config);
-        try {
-          const { url } = await resolveRedisUrl(runtime, { allowEmbedded: false });
-          const pipeline = buildPipeline(config, { redisUrl: url, logger: runtime.logger });
-          runtime.onClose(() => pipeline.close());
+        await withPipelineCommand(async (pipeline) => {
+          const config = pipeline.config;
           const personId = await resolvePersonId(pipeline, options.person);
           if (personId === undefined) {
             console.log(`${options.person}: not found in DoorFlow`);
-            process.exitCode = EXIT.failure;
-            return;
+            return EXIT.failure;
           }
           const hid = await pipeline.doorflow().resolveHidCredentialTypeId();
           const live = (await pipeline.doorflow().listPersonCredentials(personId)).filter(
@@ -62,16 +56,14 @@ export function registerReissueCommand(program: Command): void {
           const current = live.at(-1);
           if (!current) {
             console.log(`${options.person}: no live HID credential to replace (use import to issue one)`);
-            process.exitCode = EXIT.failure;
-            return;
+            return EXIT.failure;
           }
           const record = await getCredentialRecord(pipeline.redis, config.queuePrefix, current.id);
           if (record?.replaces && current.status === 'invited' && !options.force) {
             console.log(
               `${options.person}: replacement ${current.id} (for ${record.replaces}) is still waiting to be accepted; nothing done (--force to replace it)`,
             );
-            process.exitCode = EXIT.ok;
-            return;
+            return EXIT.ok;
           }
           const channel =
             channelArg?.data ??
@@ -90,10 +82,8 @@ export function registerReissueCommand(program: Command): void {
               `${options.person}: new credential ${String(newId)} issued; old ${current.id} revoking`,
             );
           }
-          process.exitCode = EXIT.ok;
-        } finally {
-          await runtime.close();
-        }
+          return EXIT.ok;
+        });
       },
     );
 }

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { parseDurationMs } from '../lib/config.ts';
 import { requestRevocation } from '../lib/lifecycle.ts';
-import { buildConfig, buildRuntime, resolveRedisUrl } from '../main.ts';
 import type { RevocationSummary } from '../processors/revocation.ts';
 import { EXIT } from './exit-codes.ts';
 import {
@@ -12,7 +11,7 @@ import {
   waitForJob,
   waitForRevoked,
 } from './lifecycle-cli.ts';
-import { buildPipeline } from './pipeline-runtime.ts';
+import { withPipelineCommand } from './pipeline-runtime.ts';
 
 /**
  * `revoke (--person SYSTEM_ID | --file leavers.csv) [--wait]`: queues revocation of each person's
@@ -40,12 +39,8 @@ export function registerRevokeCommand(program: Command): void {
         process.exitCode = EXIT.usage;
         return;
       }
-      const config = buildConfig();
-      const runtime = buildRuntime(config);
-      try {
-        const { url } = await resolveRedisUrl(runtime, { allowEmbedded: false });
-        const pipeline = buildPipeline(config, { redisUrl: url, logger: runtime.logger });
-        runtime.onClose(() => pipeline.close());
+      await withPipelineCommand(async (pipeline, runtime) => {
+        const config = pipeline.config;
         const targets = options.person
           ? [{ systemId: options.person }]
           : await readLeavers(options.file as string);
@@ -73,10 +68,7 @@ export function registerRevokeCommand(program: Command): void {
         console.log(
           `revocation queued for ${queued.length} person(s)${notFound ? `, ${notFound} not found` : ''}`,
         );
-        if (!options.wait) {
-          process.exitCode = notFound > 0 ? EXIT.failure : EXIT.ok;
-          return;
-        }
+        if (!options.wait) return notFound > 0 ? EXIT.failure : EXIT.ok;
         const deadline = Date.now() + timeoutMs;
         const pending: { personId: number; credentialId: string }[] = [];
         const lines = new Map<string, string>();
@@ -97,13 +89,10 @@ export function registerRevokeCommand(program: Command): void {
         for (const [label, line] of lines) console.log(`${label}: ${line}`);
         if (left.length > 0) {
           console.log(`still revoking after ${options.timeout}: ${left.join(', ')}`);
-          process.exitCode = EXIT.failure;
-          return;
+          return EXIT.failure;
         }
         console.log(`confirmed revoked: ${pending.length} credential(s)`);
-        process.exitCode = notFound > 0 ? EXIT.failure : EXIT.ok;
-      } finally {
-        await runtime.close();
-      }
+        return notFound > 0 ? EXIT.failure : EXIT.ok;
+      });
     });
 }

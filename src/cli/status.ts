@@ -6,10 +6,9 @@ import {
   getHistory,
   type HistoryEntry,
 } from '../lib/credential-status.ts';
-import { buildConfig, buildRuntime, resolveRedisUrl } from '../main.ts';
 import { EXIT } from './exit-codes.ts';
 import { resolvePersonId } from './lifecycle-cli.ts';
-import { buildPipeline, type Pipeline } from './pipeline-runtime.ts';
+import { type Pipeline, withPipelineCommand } from './pipeline-runtime.ts';
 
 /**
  * `status (--person SYSTEM_ID | --credential ID) [--json]`: a credential's current status and its
@@ -85,12 +84,8 @@ export function registerStatusCommand(program: Command): void {
         process.exitCode = EXIT.usage;
         return;
       }
-      const config = buildConfig();
-      const runtime = buildRuntime(config);
-      try {
-        const { url } = await resolveRedisUrl(runtime, { allowEmbedded: false });
-        const pipeline = buildPipeline(config, { redisUrl: url, logger: runtime.logger });
-        runtime.onClose(() => pipeline.close());
+      await withPipelineCommand(async (pipeline) => {
+        const config = pipeline.config;
         const views: CredentialStatusView[] = [];
         let personId: number | undefined;
         if (options.credential) {
@@ -141,9 +136,7 @@ export function registerStatusCommand(program: Command): void {
           if (options.person) console.log(`person ${options.person} (DoorFlow id ${personId})`);
           for (const v of views) print(v);
         }
-        process.exitCode = views.length > 0 ? EXIT.ok : EXIT.failure;
-      } finally {
-        await runtime.close();
-      }
+        return views.length > 0 ? EXIT.ok : EXIT.failure;
+      });
     });
 }
