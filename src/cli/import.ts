@@ -11,6 +11,7 @@ import { createImportProgress, describeImport } from './import-report.ts';
 import { EXIT } from './exit-codes.ts';
 import { buildPipeline, type Pipeline } from './pipeline-runtime.ts';
 import { buildRunView, formatRunView } from './run-summary.ts';
+import { abortOnSignal } from './shutdown.ts';
 
 /** What a delivery channel needs configured; checked before anything is enqueued. */
 export function deliveryProblems(config: Config, channel: DeliveryChannelName): ConfigProblem[] {
@@ -140,10 +141,7 @@ export function registerImportCommand(program: Command): void {
         return;
       }
       const runtime = buildRuntime(config);
-      const controller = new AbortController();
-      const onSignal = () => controller.abort();
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
+      const interruption = abortOnSignal();
       const progress = createImportProgress(Boolean(process.stderr.isTTY) && !options.json);
       try {
         let pipeline: Pipeline | undefined;
@@ -165,7 +163,7 @@ export function registerImportCommand(program: Command): void {
           dryRun: options.dryRun === true,
           window,
           prefetch: options.prefetch,
-          signal: controller.signal,
+          signal: interruption.signal,
           onProgress: progress.update,
         });
         progress.stop();
@@ -175,7 +173,7 @@ export function registerImportCommand(program: Command): void {
         else if (options.wait && pipeline && summary.run) {
           process.exitCode = await waitForRun(pipeline, summary.run.runId, {
             tty: Boolean(process.stdout.isTTY) && !options.json,
-            signal: controller.signal,
+            signal: interruption.signal,
           });
         } else {
           const rejected = summary.run
@@ -192,8 +190,7 @@ export function registerImportCommand(program: Command): void {
         }
         throw err;
       } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
+        interruption.dispose();
         await runtime.close();
       }
     });

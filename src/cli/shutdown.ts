@@ -31,3 +31,29 @@ export function installShutdown(logger: Logger, graceful: () => Promise<void>): 
     process.off('SIGINT', onSignal);
   };
 }
+
+/** A one-shot command's interruption: {@link abortOnSignal}. */
+export interface SignalAbort {
+  /** Aborted by the first SIGINT/SIGTERM. */
+  readonly signal: AbortSignal;
+  /** Stops listening (call in `finally`). */
+  dispose(): void;
+}
+
+/**
+ * For a one-shot command (import, sync): the first SIGINT/SIGTERM aborts `signal`, so the command
+ * stops what it is doing and still reports; a second one, no longer listened to, ends the process.
+ */
+export function abortOnSignal(): SignalAbort {
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    dispose() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}

@@ -10,6 +10,7 @@ import { parseOffboardLimit } from '../producers/sync-plan.ts';
 import { runSync, type SyncDeps, sourceIdOf, waitForSync } from '../producers/sync.ts';
 import { EXIT } from './exit-codes.ts';
 import { buildPipeline, type Pipeline } from './pipeline-runtime.ts';
+import { abortOnSignal } from './shutdown.ts';
 import { describeSync } from './sync-report.ts';
 
 /**
@@ -136,10 +137,7 @@ export function registerSyncCommand(program: Command): void {
       if (flags.maxOffboard) parseOffboardLimit(flags.maxOffboard);
       const config = buildConfig();
       const runtime = buildRuntime(config);
-      const controller = new AbortController();
-      const onSignal = () => controller.abort();
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
+      const interruption = abortOnSignal();
       try {
         const { url } = await resolveRedisUrl(runtime, { allowEmbedded: false });
         const pipeline = buildPipeline(config, { redisUrl: url, logger: runtime.logger });
@@ -175,7 +173,7 @@ export function registerSyncCommand(program: Command): void {
           ...payload,
           ...(flags.since ? { since: flags.since } : {}),
           dryRun: flags.dryRun === true,
-          signal: controller.signal,
+          signal: interruption.signal,
         });
         if (flags.json) console.log(JSON.stringify(report, null, 2));
         else for (const line of describeSync(report)) console.log(line);
@@ -184,7 +182,7 @@ export function registerSyncCommand(program: Command): void {
           return;
         }
         if (flags.wait && report.runId) {
-          const progress = await waitForSync(deps, report.runId, { signal: controller.signal });
+          const progress = await waitForSync(deps, report.runId, { signal: interruption.signal });
           const run = await pipeline.runs.get(report.runId);
           const failed = (run?.dead ?? 0) + progress.failed;
           if (!flags.json)
@@ -209,8 +207,7 @@ export function registerSyncCommand(program: Command): void {
         }
         throw err;
       } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
+        interruption.dispose();
         await runtime.close();
       }
     });
