@@ -3,7 +3,9 @@ import type { Redis } from 'ioredis';
 import type { Clock } from '../lib/clock.ts';
 import type { Config } from '../lib/config.ts';
 import type { DeadLetterStore } from '../lib/dead-letter.ts';
+import { encryptSecret } from '../lib/crypto.ts';
 import type { DoorFlowApi } from '../lib/doorflow/types.ts';
+import { ProvisionerError } from '../lib/errors.ts';
 import type { AuditLog } from '../lib/audit.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Metrics } from '../lib/metrics.ts';
@@ -58,4 +60,22 @@ export function lockTtlMs(config: Config): number {
 /** A short random delay for lock contention (another job works on the same person). */
 export function contentionDelayMs(): number {
   return 200 + Math.floor(Math.random() * 600);
+}
+
+/**
+ * Encrypts an invitation code for the job data that carries it to delivery. Without
+ * ENCRYPTION_KEY the job fails permanently: a code never travels in clear.
+ */
+export function encryptInvitationCode(config: Config, code: string): string {
+  const key = config.encryptionKey;
+  if (!key) {
+    throw new ProvisionerError(
+      'encryption_key_missing',
+      'ENCRYPTION_KEY is required to carry invitation codes',
+      {
+        retryable: false,
+      },
+    );
+  }
+  return encryptSecret(key, code);
 }

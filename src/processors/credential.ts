@@ -1,9 +1,14 @@
-import { encryptSecret } from '../lib/crypto.ts';
 import { type Credential, LIVE_CREDENTIAL_STATUSES } from '../lib/doorflow/types.ts';
 import { DoorFlowError, ProvisionerError } from '../lib/errors.ts';
 import { tryLock } from '../lib/locks.ts';
 import { type CredentialPayload, credentialPayloadSchema, stepJobId } from '../lib/queues.ts';
-import { contentionDelayMs, type JobContext, lockTtlMs, type ProcessorDeps } from './context.ts';
+import {
+  contentionDelayMs,
+  encryptInvitationCode,
+  type JobContext,
+  lockTtlMs,
+  type ProcessorDeps,
+} from './context.ts';
 
 /**
  * Step 2: exactly one live HID Mobile Access credential per person. Reuse a live one; else create;
@@ -49,14 +54,7 @@ export async function handle(
   }
   let encryptedCode: string | undefined;
   if (p.delivery !== 'doorflow' && credential.invitation_code) {
-    const key = deps.config.encryptionKey;
-    if (!key)
-      throw new ProvisionerError(
-        'encryption_key_missing',
-        'ENCRYPTION_KEY is required to carry invitation codes',
-        { retryable: false },
-      );
-    encryptedCode = encryptSecret(key, credential.invitation_code);
+    encryptedCode = encryptInvitationCode(deps.config, credential.invitation_code);
   }
   await deps.runs.move(p.runId, p.key, 'invitation', { personId: p.personId, credentialId: credential.id });
   await deps.queues.add(

@@ -1,4 +1,3 @@
-import { encryptSecret } from '../lib/crypto.ts';
 import { findDelivery } from '../lib/deliveries.ts';
 import { ProvisionerError } from '../lib/errors.ts';
 import { startTracking } from '../lib/lifecycle.ts';
@@ -8,7 +7,7 @@ import {
   invitationPayloadSchema,
   stepJobId,
 } from '../lib/queues.ts';
-import type { JobContext, ProcessorDeps } from './context.ts';
+import { encryptInvitationCode, type JobContext, type ProcessorDeps } from './context.ts';
 
 /**
  * Step 3: get the invitation code to the delivery step. Mode `doorflow` (DoorFlow emails the person)
@@ -65,17 +64,7 @@ export async function handle(p: InvitationPayload, deps: ProcessorDeps, ctx: Job
       return await done(p.credentialCreated ? 'provisioned' : 'already_provisioned');
     }
     if (credential.invitation_code) {
-      const key = deps.config.encryptionKey;
-      if (!key) {
-        throw new ProvisionerError(
-          'encryption_key_missing',
-          'ENCRYPTION_KEY is required to carry invitation codes',
-          {
-            retryable: false,
-          },
-        );
-      }
-      encryptedCode = encryptSecret(key, credential.invitation_code);
+      encryptedCode = encryptInvitationCode(deps.config, credential.invitation_code);
       expiresAt = credential.invitation_expires_at ?? null;
     } else {
       const now = deps.clock.now();
