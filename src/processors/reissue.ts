@@ -8,7 +8,7 @@ import { type ReissuePayload, reissuePayloadSchema } from '../lib/lifecycle-payl
 import { startTracking } from '../lib/lifecycle.ts';
 import type { JobContext, ProcessorDeps } from './context.ts';
 import { isNotFound, lifecycleDeps, revokeOne } from './lifecycle-helpers.ts';
-import { sendCode } from './send-code.ts';
+import { recipientFromPerson, sendCode } from './send-code.ts';
 
 /**
  * Replace a credential (new phone, or an expired invitation under EXPIRY_POLICY=reissue):
@@ -92,14 +92,7 @@ export async function handle(p: ReissuePayload, deps: ProcessorDeps, ctx: JobCon
       await sendCode(
         deps,
         p.channel,
-        {
-          personId: p.personId,
-          systemId: person.system_id,
-          firstName: person.first_name,
-          lastName: person.last_name,
-          email: person.email,
-          mobile: person.mobile,
-        },
+        recipientFromPerson(p.personId, person),
         { credentialId: newId, credentialStatus: status, code, expiresAt },
         signal,
       );

@@ -6,7 +6,7 @@ import { type ReminderPayload, reminderPayloadSchema } from '../lib/lifecycle-pa
 import { scheduleNextReminder } from '../lib/lifecycle.ts';
 import type { JobContext, ProcessorDeps } from './context.ts';
 import { lifecycleDeps, notYetDue, refreshStatus } from './lifecycle-helpers.ts';
-import { type OwnChannel, sendCode } from './send-code.ts';
+import { type OwnChannel, recipientFromPerson, sendCode } from './send-code.ts';
 
 /**
  * Still `invited` REMINDER_AFTER after the invitation (default 3 days)? Send reminder `n` through
@@ -44,14 +44,7 @@ export async function handle(p: ReminderPayload, deps: ProcessorDeps, ctx: JobCo
   await sendCode(
     deps,
     channel,
-    {
-      personId: p.personId,
-      systemId: person.system_id,
-      firstName: person.first_name,
-      lastName: person.last_name,
-      email: person.email,
-      mobile: person.mobile,
-    },
+    recipientFromPerson(p.personId, person),
     {
       credentialId: p.credentialId,
       credentialStatus: status,

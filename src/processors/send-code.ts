@@ -1,4 +1,5 @@
 import type { Config } from '../lib/config.ts';
+import type { Person } from '../lib/doorflow/types.ts';
 import { createEmailSender, type EmailSender } from '../lib/delivery/email.ts';
 import { createSmsSender, type SmsSender } from '../lib/delivery/sms.ts';
 import { DEFAULT_SUPPORT_CONTACT, templateValues } from '../lib/delivery/email.ts';
@@ -35,6 +36,18 @@ export interface Recipient {
   lastName: string;
   email?: string | null | undefined;
   mobile?: string | null | undefined;
+}
+
+/** A recipient as DoorFlow knows the person (reminders and reissues re-read the person). */
+export function recipientFromPerson(personId: number, person: Person): Recipient {
+  return {
+    personId,
+    systemId: person.system_id,
+    firstName: person.first_name,
+    lastName: person.last_name,
+    email: person.email,
+    mobile: person.mobile,
+  };
 }
 
 export interface Invitation {
