@@ -1,4 +1,5 @@
 import type { PersonInput } from './doorflow/types.ts';
+import type { PersonSnapshot } from './people-index.ts';
 import type { RosterEntry } from './roster.ts';
 
 /**
@@ -8,15 +9,7 @@ import type { RosterEntry } from './roster.ts';
  */
 
 /** The person fields compared as text; DoorFlow may send null where the roster has nothing. */
-export interface ComparablePerson {
-  first_name?: string | null;
-  last_name?: string | null;
-  email?: string | null;
-  system_id?: string | null;
-  mobile?: string | null;
-  department?: string | null;
-  job_title?: string | null;
-}
+export type ComparablePerson = Omit<PersonSnapshot, 'id' | 'group_ids'>;
 
 /** A field as compared: trimmed text, `''` for null or absent. */
 export const fieldText = (v: unknown): string =>
