@@ -156,6 +156,14 @@ export function encodeKey(key: string): string {
   return key.replace(/%/g, '%25').replace(/:/g, '%3A');
 }
 
+/** The fields every pipeline step carries ({@link stepBase}). */
+export type StepFields = Pick<PersonPayload, 'runId' | 'key' | 'gen' | 'delivery' | 'entry'>;
+
+/** What a step passes on to the next: only the carried fields, never step-specific ones. */
+export function stepFields(p: StepFields): StepFields {
+  return { runId: p.runId, key: p.key, gen: p.gen, delivery: p.delivery, entry: p.entry };
+}
+
 /** Deterministic job id for an entry at a step: re-adding it is a no-op while the job exists. */
 export function stepJobId(runId: string, key: string, gen = 0): string {
   return gen > 0 ? `${runId}--${encodeKey(key)}--r${gen}` : `${runId}--${encodeKey(key)}`;

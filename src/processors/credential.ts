@@ -1,7 +1,7 @@
 import { type Credential, LIVE_CREDENTIAL_STATUSES } from '../lib/doorflow/types.ts';
 import { DoorFlowError, ProvisionerError } from '../lib/errors.ts';
 import { tryLock } from '../lib/locks.ts';
-import { type CredentialPayload, credentialPayloadSchema, stepJobId } from '../lib/queues.ts';
+import { type CredentialPayload, credentialPayloadSchema, stepFields, stepJobId } from '../lib/queues.ts';
 import {
   contentionDelayMs,
   encryptInvitationCode,
@@ -60,11 +60,7 @@ export async function handle(
   await deps.queues.add(
     'invitation',
     {
-      runId: p.runId,
-      key: p.key,
-      gen: p.gen,
-      delivery: p.delivery,
-      entry: p.entry,
+      ...stepFields(p),
       personId: p.personId,
       credentialId: credential.id,
       credentialStatus: credential.status ?? null,

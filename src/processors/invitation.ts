@@ -5,6 +5,7 @@ import {
   deliveryQueueFor,
   type InvitationPayload,
   invitationPayloadSchema,
+  stepFields,
   stepJobId,
 } from '../lib/queues.ts';
 import { encryptInvitationCode, type JobContext, type ProcessorDeps } from './context.ts';
@@ -93,11 +94,7 @@ export async function handle(p: InvitationPayload, deps: ProcessorDeps, ctx: Job
   await deps.queues.add(
     queue,
     {
-      runId: p.runId,
-      key: p.key,
-      gen: p.gen,
-      delivery: p.delivery,
-      entry: p.entry,
+      ...stepFields(p),
       personId: p.personId,
       credentialId: p.credentialId,
       credentialStatus: status,

@@ -1,6 +1,6 @@
 import { DoorFlowError, ProvisionerError } from '../lib/errors.ts';
 import { type KnownPerson, type PersonSnapshot, snapshotOf } from '../lib/people-index.ts';
-import { type PersonPayload, personPayloadSchema, stepJobId } from '../lib/queues.ts';
+import { type PersonPayload, personPayloadSchema, stepFields, stepJobId } from '../lib/queues.ts';
 import { tryLock } from '../lib/locks.ts';
 import { contentionDelayMs, type JobContext, lockTtlMs, type ProcessorDeps } from './context.ts';
 import {
@@ -41,11 +41,10 @@ export async function handle(p: PersonPayload, deps: ProcessorDeps, ctx: JobCont
   } finally {
     await release();
   }
-  const next = { runId: p.runId, key: p.key, gen: p.gen, delivery: p.delivery, entry: p.entry };
   await deps.runs.move(p.runId, p.key, 'credential', { personId: result.personId });
   await deps.queues.add(
     'credential',
-    { ...next, personId: result.personId, personCreated: result.created },
+    { ...stepFields(p), personId: result.personId, personCreated: result.created },
     { jobId: stepJobId(p.runId, p.key, p.gen) },
   );
   return result;
