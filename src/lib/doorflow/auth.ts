@@ -5,7 +5,13 @@ import type { Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import { DoorFlowError } from '../errors.ts';
 import { type Logger, secretRegistry } from '../logger.ts';
-import { abortedError, errorFromResponse, type FailedResponse, sanitizedCause } from './http-errors.ts';
+import {
+  abortedError,
+  errorFromResponse,
+  type FailedResponse,
+  raceAbort,
+  sanitizedCause,
+} from './http-errors.ts';
 import { compareAndDelete, compareAndExpire, luaScript } from './lua.ts';
 
 /**
@@ -245,17 +251,7 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
     const shared = inflight;
     if (!signal) return await shared;
     if (signal.aborted) throw abortedError(signal);
-    let onAbort: (() => void) | undefined;
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(abortedError(signal));
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
-    shared.catch(() => {});
-    try {
-      return await Promise.race([shared, aborted]);
-    } finally {
-      if (onAbort) signal.removeEventListener('abort', onAbort);
-    }
+    return await raceAbort(shared, signal);
   }
 
   return {

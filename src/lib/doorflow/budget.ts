@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import pLimit from 'p-limit';
 import type { Logger } from '../logger.ts';
-import { abortedError } from './http-errors.ts';
+import { abortedError, raceAbort } from './http-errors.ts';
 import { luaScript } from './lua.ts';
 
 /**
@@ -281,17 +281,7 @@ export function createBudget(options: BudgetOptions): RequestBudget {
       if (!signal) return await task;
       // p-limit cannot drop a queued task, so an aborted caller stops waiting for it; the task
       // itself sees the aborted signal when it starts and ends at once.
-      let onAbort: (() => void) | undefined;
-      const aborted = new Promise<never>((_, reject) => {
-        onAbort = () => reject(abortedError(signal));
-        signal.addEventListener('abort', onAbort, { once: true });
-      });
-      task.catch(() => {});
-      try {
-        return await Promise.race([task, aborted]);
-      } finally {
-        if (onAbort) signal.removeEventListener('abort', onAbort);
-      }
+      return await raceAbort(task, signal);
     },
     async pause(ms: number): Promise<void> {
       const duration = Math.max(1, Math.ceil(ms));

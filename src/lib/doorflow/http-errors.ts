@@ -121,6 +121,25 @@ export function abortedError(signal: AbortSignal | undefined, cause?: unknown): 
   });
 }
 
+/**
+ * Waits for `shared` (work other callers may wait for too) until `signal` aborts, then rejects
+ * with {@link abortedError}; the work itself goes on. Checking an already aborted signal is the
+ * caller's part.
+ */
+export async function raceAbort<T>(shared: Promise<T>, signal: AbortSignal): Promise<T> {
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(abortedError(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  shared.catch(() => {});
+  try {
+    return await Promise.race([shared, aborted]);
+  } finally {
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+  }
+}
+
 /** A network failure, time-out or protocol error (no usable HTTP response) → DoorFlowError. */
 export function errorFromRequestError(site: CallSite, err: unknown): DoorFlowError {
   if (err instanceof DoorFlowError) return err;
