@@ -1,10 +1,10 @@
 import { decryptSecret } from '../lib/crypto.ts';
 import { findDelivery, recordDelivery } from '../lib/deliveries.ts';
 import { ProvisionerError } from '../lib/errors.ts';
-import { startTracking } from '../lib/lifecycle.ts';
 import { tryLock } from '../lib/locks.ts';
 import type { DeliveryPayload } from '../lib/queues.ts';
 import { contentionDelayMs, type JobContext, lockTtlMs, type ProcessorDeps } from './context.ts';
+import { trackHandedOver } from './lifecycle-helpers.ts';
 import { type Invitation, type OwnChannel, type Recipient, sendCode } from './send-code.ts';
 
 /** The person a delivery job sends to. */
@@ -91,17 +91,7 @@ export async function deliverOwn(
       channel === 'webhook' ? 'invitation delivered by webhook' : 'invitation delivered',
     );
     // Lifecycle (reminders, expiry, polling): see lib/lifecycle.ts. Never fails the delivery.
-    await startTracking(deps, {
-      credentialId: p.credentialId,
-      personId: p.personId,
-      channel,
-      systemId: p.entry.system_id,
-      key: p.key,
-      runId: p.runId,
-      expiresAt: p.expiresAt,
-      status: p.credentialStatus,
-      encryptedCode: p.encryptedCode,
-    }).catch((err: unknown) => ctx.logger.warn({ err }, 'could not start lifecycle tracking'));
+    await trackHandedOver(deps, ctx, p, channel, p.encryptedCode);
     return await finish('provisioned');
   } finally {
     await release();

@@ -1,6 +1,5 @@
 import { findDelivery } from '../lib/deliveries.ts';
 import { ProvisionerError } from '../lib/errors.ts';
-import { startTracking } from '../lib/lifecycle.ts';
 import {
   deliveryQueueFor,
   type InvitationPayload,
@@ -9,6 +8,7 @@ import {
   stepJobId,
 } from '../lib/queues.ts';
 import { encryptInvitationCode, type JobContext, type ProcessorDeps } from './context.ts';
+import { trackHandedOver } from './lifecycle-helpers.ts';
 
 /**
  * Step 3: get the invitation code to the delivery step. Mode `doorflow` (DoorFlow emails the person)
@@ -37,16 +37,7 @@ export async function handle(p: InvitationPayload, deps: ProcessorDeps, ctx: Job
   };
   if (p.delivery === 'doorflow') {
     // DoorFlow emails the code; we still track the lifecycle (expiry, polling, stuck alerts).
-    await startTracking(deps, {
-      credentialId: p.credentialId,
-      personId: p.personId,
-      channel: 'doorflow',
-      systemId: p.entry.system_id,
-      key: p.key,
-      runId: p.runId,
-      expiresAt: p.expiresAt,
-      status: p.credentialStatus,
-    }).catch((err: unknown) => ctx.logger.warn({ err }, 'could not start lifecycle tracking'));
+    await trackHandedOver(deps, ctx, p, 'doorflow');
     return await done(p.credentialCreated ? 'provisioned' : 'already_provisioned');
   }
 

@@ -3,12 +3,14 @@ import type { RecordResult } from '../lib/credential-status.ts';
 import { dropEncryptedCode } from '../lib/delivery/code-store.ts';
 import type { Credential } from '../lib/doorflow/types.ts';
 import { DoorFlowError } from '../lib/errors.ts';
-import { type LifecycleDeps, recordAndSchedule } from '../lib/lifecycle.ts';
+import { type LifecycleDeps, recordAndSchedule, startTracking } from '../lib/lifecycle.ts';
+import type { DeliveryPayload, InvitationPayload } from '../lib/queues.ts';
 import type { JobContext, ProcessorDeps } from './context.ts';
 
 /**
  * Small steps the lifecycle processors share: read a credential's current status from DoorFlow
- * and record it, revoke one credential, raise an alert, wait for a job's due time.
+ * and record it, revoke one credential, raise an alert, wait for a job's due time; and the start
+ * of tracking that the invitation and delivery steps share.
  */
 
 export function lifecycleDeps(deps: ProcessorDeps): LifecycleDeps {
@@ -20,6 +22,30 @@ export function lifecycleDeps(deps: ProcessorDeps): LifecycleDeps {
     clock: deps.clock,
     logger: deps.logger,
   };
+}
+
+/**
+ * Starts lifecycle tracking (reminders, expiry, polling: lib/lifecycle.ts) of the invitation a
+ * pipeline step handed over (to DoorFlow or delivered). A failure is logged, never fails the step.
+ */
+export async function trackHandedOver(
+  deps: ProcessorDeps,
+  ctx: JobContext,
+  p: InvitationPayload | DeliveryPayload,
+  channel: string,
+  encryptedCode?: string,
+): Promise<void> {
+  await startTracking(deps, {
+    credentialId: p.credentialId,
+    personId: p.personId,
+    channel,
+    systemId: p.entry.system_id,
+    key: p.key,
+    runId: p.runId,
+    expiresAt: p.expiresAt,
+    status: p.credentialStatus,
+    ...(encryptedCode !== undefined ? { encryptedCode } : {}),
+  }).catch((err: unknown) => ctx.logger.warn({ err }, 'could not start lifecycle tracking'));
 }
 
 /** A handler woken before its due time (lifecycle clock) goes back to sleep for the rest. */
