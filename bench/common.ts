@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
 import { cpus, loadavg, setPriority, totalmem } from 'node:os';
-import type { RunningSimulator } from '../src/simulator/index.ts';
 
 /** Shared bits of the benchmarks: machine facts, a request-rate sampler, rounding. */
 
@@ -47,34 +46,6 @@ export function gitState(): { commit: string; dirtySourceFiles: string[] } {
   } catch {
     return { commit: 'unknown', dirtySourceFiles: [] };
   }
-}
-
-/**
- * Samples the simulator's request counter once a second to find when DoorFlow traffic ended, so a
- * rate is requests ÷ active seconds (from `startedAt`, when intake began and the first request is
- * sent, to the last change; the end is found up to one sample late, so rates err low). Sampling is
- * sparse on purpose: `stats()` runs inside the simulator's event loop, and a busy measuring server
- * stamps arrivals late and bunched.
- */
-export function sampleRequests(sim: RunningSimulator, startedAt = Date.now(), everyMs = 1_000) {
-  let last: number | undefined;
-  const base = sim.stats().requestsTotal;
-  let seen = base;
-  const timer = setInterval(() => {
-    const total = sim.stats().requestsTotal;
-    if (total !== seen) {
-      last = Date.now();
-      seen = total;
-    }
-  }, everyMs);
-  return {
-    stop() {
-      clearInterval(timer);
-      const total = sim.stats().requestsTotal - base;
-      const seconds = last !== undefined ? (last - startedAt) / 1000 : 0;
-      return { requests: total, activeSeconds: seconds, rate: seconds > 0 ? total / seconds : 0 };
-    },
-  };
 }
 
 /**
