@@ -1,8 +1,7 @@
-import { ProvisionerError } from '../lib/errors.ts';
 import { type DeliveryPayload, deliveryPayloadSchema } from '../lib/queues.ts';
 import type { JobContext, ProcessorDeps } from './context.ts';
 import { deliverOwn, invitationOf, recipientOf } from './deliver-own.ts';
-import { webhookMessageBody } from './webhook-message.ts';
+import { webhookMessageBody, webhookTarget } from './webhook-message.ts';
 
 /**
  * Step 4 (webhook channel): POST the invitation to DELIVERY_WEBHOOK_URL, signed as described in
@@ -26,14 +25,7 @@ export function webhookBody(p: DeliveryPayload, code: string, instructions: stri
 }
 
 export async function handle(p: DeliveryPayload, deps: ProcessorDeps, ctx: JobContext): Promise<string> {
-  const { webhookUrl, webhookSecret } = deps.config.delivery;
   // Checked before anything else, so a misconfigured process fails the job permanently at once.
-  if (!webhookUrl || !webhookSecret) {
-    throw new ProvisionerError(
-      'webhook_not_configured',
-      'DELIVERY_WEBHOOK_URL and DELIVERY_WEBHOOK_SECRET are required',
-      { retryable: false },
-    );
-  }
+  webhookTarget(deps.config.delivery);
   return await deliverOwn('webhook', p, deps, ctx);
 }

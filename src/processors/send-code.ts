@@ -18,6 +18,7 @@ import {
   WebhookDeliveryError,
   webhookMessageBody,
   webhookMessageId,
+  webhookTarget,
 } from './webhook-message.ts';
 
 /**
@@ -145,13 +146,8 @@ async function postWebhook(
   inv: Invitation,
   signal: AbortSignal | undefined,
 ): Promise<void> {
-  const { webhookUrl, webhookSecret, appName, supportContact } = deps.config.delivery;
-  if (!webhookUrl || !webhookSecret) {
-    throw new ProvisionerError(
-      'webhook_not_configured',
-      'DELIVERY_WEBHOOK_URL and DELIVERY_WEBHOOK_SECRET are required',
-    );
-  }
+  const { appName, supportContact } = deps.config.delivery;
+  const { url: webhookUrl, secret: webhookSecret } = webhookTarget(deps.config.delivery);
   // Same body and delivery id as the first delivery (webhook-message.ts), plus `reminder` on
   // reminders.
   const id = webhookMessageId(inv);

@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import type { Config } from '../lib/config.ts';
 import { ProvisionerError } from '../lib/errors.ts';
 import type { Invitation, Recipient } from './send-code.ts';
 
@@ -24,6 +25,19 @@ export class WebhookDeliveryError extends ProvisionerError {
     super(code, message, { retryable, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
     this.status = status;
   }
+}
+
+/** Where webhook messages go; without DELIVERY_WEBHOOK_URL and _SECRET the job fails permanently. */
+export function webhookTarget(delivery: Config['delivery']): { url: string; secret: string } {
+  const { webhookUrl, webhookSecret } = delivery;
+  if (!webhookUrl || !webhookSecret) {
+    throw new ProvisionerError(
+      'webhook_not_configured',
+      'DELIVERY_WEBHOOK_URL and DELIVERY_WEBHOOK_SECRET are required',
+      { retryable: false },
+    );
+  }
+  return { url: webhookUrl, secret: webhookSecret };
 }
 
 /** The signature header value for a body sent at `timestamp` (unix seconds). */
