@@ -1,6 +1,6 @@
 import type { Config } from '../lib/config.ts';
 import type { Person } from '../lib/doorflow/types.ts';
-import { createEmailSender, type EmailSender } from '../lib/delivery/email.ts';
+import { createEmailSender, type EmailSender, type InvitationEmail } from '../lib/delivery/email.ts';
 import { createSmsSender, type SmsSender } from '../lib/delivery/sms.ts';
 import { DEFAULT_SUPPORT_CONTACT, templateValues } from '../lib/delivery/email.ts';
 import {
@@ -86,6 +86,17 @@ export function closeSenders(config: Config): void {
   senders.delete(config);
 }
 
+/** What the email and sms templates say to `to` about `inv`, the same in both channels. */
+function messageFields(to: Recipient, inv: Invitation): Omit<InvitationEmail, 'to'> {
+  return {
+    firstName: to.firstName,
+    lastName: to.lastName,
+    code: inv.code,
+    expiresAt: inv.expiresAt,
+    reminder: inv.reminder !== undefined,
+  };
+}
+
 export async function sendCode(
   deps: Pick<ProcessorDeps, 'config' | 'http' | 'clock'>,
   channel: OwnChannel,
@@ -105,17 +116,7 @@ export async function sendCode(
       supportContact: d.supportContact,
       templatesDir: d.templatesDir,
     });
-    await s.email.send(
-      {
-        to: to.email,
-        firstName: to.firstName,
-        lastName: to.lastName,
-        code: inv.code,
-        expiresAt: inv.expiresAt,
-        reminder: inv.reminder !== undefined,
-      },
-      signal ? { signal } : {},
-    );
+    await s.email.send({ to: to.email, ...messageFields(to, inv) }, signal ? { signal } : {});
     return;
   }
   if (channel === 'sms') {
@@ -125,13 +126,7 @@ export async function sendCode(
     s.smsTemplates ??= d.templatesDir ? loadTemplates(d.templatesDir) : Promise.resolve(DEFAULT_TEMPLATES);
     const values = templateValues(
       { appName: d.appName, supportContact: d.supportContact ?? DEFAULT_SUPPORT_CONTACT },
-      {
-        firstName: to.firstName,
-        lastName: to.lastName,
-        code: inv.code,
-        expiresAt: inv.expiresAt,
-        reminder: inv.reminder !== undefined,
-      },
+      messageFields(to, inv),
     );
     const text = renderTemplate((await s.smsTemplates).smsText, { ...values }, { html: false });
     await s.sms.send(to.mobile, text, signal ? { signal } : {});
