@@ -129,6 +129,13 @@ describe('DoorFlow client over HTTP', () => {
     expect(again.status).toBe('revoking');
     expect(fake.requests.at(-1)?.query.get('ack_token')).toBe('ack-123');
     expect(await client.listPersonCredentials(1)).toHaveLength(1);
+    // Credential lists are read 500 a page (DoorFlow's default for them), people 100.
+    const credentialLists = fake.requests.filter(
+      (r) => r.method === 'GET' && r.path.endsWith('/credentials'),
+    );
+    expect(credentialLists.map((r) => r.query.get('per_page'))).toEqual(['500']);
+    for await (const _ of client.iterateCredentials()) break;
+    expect(fake.requests.at(-1)?.query.get('per_page')).toBe('500');
   });
 
   it('reads credential types as a bare array or wrapped, and resolves the HID type id', async () => {

@@ -7,7 +7,13 @@ import { createTokenManager, type TokenState } from './auth.ts';
 import { type BudgetStats, type BudgetWaitEvent, createBudget } from './budget.ts';
 import { errorFromRequestError, errorFromResponse, invalidResponseError } from './http-errors.ts';
 import { resolveResourceUrl } from './resource-url.ts';
-import { clampPerPage, hasMorePages, maxPages, parseCountHeader } from './pagination.ts';
+import {
+  CREDENTIALS_PER_PAGE,
+  clampPerPage,
+  hasMorePages,
+  maxPages,
+  parseCountHeader,
+} from './pagination.ts';
 import { createHttp, createSend, type RawResponse } from './transport.ts';
 import type {
   CallOptions,
@@ -146,8 +152,8 @@ export function createDoorFlowClient(deps: DoorFlowClientDeps): DoorFlowClient {
     params: Record<string, string | number>,
     options: CallOptions | undefined,
     what: string,
+    perPage: number = clampPerPage(undefined),
   ): AsyncGenerator<T> {
-    const perPage = clampPerPage(undefined);
     const seen = new Set<unknown>();
     for (let page = 1; ; page++) {
       const result = await fetchPage<T>(path, params, page, perPage, options, what);
@@ -175,7 +181,13 @@ export function createDoorFlowClient(deps: DoorFlowClientDeps): DoorFlowClient {
 
   async function listPersonCredentials(personId: number, options?: CallOptions): Promise<Credential[]> {
     const out: Credential[] = [];
-    for await (const c of paginate<Credential>(credentialsPath(personId), {}, options, 'credentials'))
+    for await (const c of paginate<Credential>(
+      credentialsPath(personId),
+      {},
+      options,
+      'credentials',
+      CREDENTIALS_PER_PAGE,
+    ))
       out.push(c);
     return out;
   }
@@ -220,7 +232,7 @@ export function createDoorFlowClient(deps: DoorFlowClientDeps): DoorFlowClient {
     },
     listPersonCredentials,
     iterateCredentials(options) {
-      return paginate<Credential>('api/3/credentials', {}, options, 'credentials');
+      return paginate<Credential>('api/3/credentials', {}, options, 'credentials', CREDENTIALS_PER_PAGE);
     },
     async createCredential(personId, input: CredentialInput, options): Promise<CreateCredentialResult> {
       const res = await send({

@@ -3,8 +3,14 @@
  * `Total` and `Per-Page` response headers. Pure, so it is unit-tested on its own.
  */
 
-/** DoorFlow caps `per_page` at 100 for people (credential lists default to 500; we ask for 100). */
+/** DoorFlow caps `per_page` at 100 for people. */
 export const MAX_PER_PAGE = 100;
+
+/**
+ * Credential lists default to 500 a page (contract §2), so we ask for that: a re-sync of unchanged
+ * people then costs one credential call per 500 people instead of per 100.
+ */
+export const CREDENTIALS_PER_PAGE = 500;
 
 /** A requested page size clamped to 1..100 (default 100: fewest requests from the budget). */
 export function clampPerPage(perPage: number | undefined): number {
