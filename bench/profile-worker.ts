@@ -5,7 +5,8 @@
  *   npx tsx bench/profile-worker.ts [people] [outDir]
  */
 import { spawn } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startChaosEnv } from '../chaos/harness.ts';
 import { chaosRoster } from '../chaos/roster.ts';
@@ -19,7 +20,7 @@ interface ProfileNode {
 
 async function main(): Promise<void> {
   const people = Number(process.argv[2] ?? 2000);
-  const outDir = process.argv[3] ?? '/tmp/prof';
+  const outDir = process.argv[3] ?? (await mkdtemp(join(tmpdir(), 'dfp-prof-')));
   const env = await startChaosEnv({
     env: {
       QUEUE_PREFIX: '{prof}',
@@ -49,8 +50,12 @@ async function main(): Promise<void> {
     await new Promise((r) => child.on('exit', r));
     await env.close();
   }
-  const files = (await readdir(outDir)).filter((f) => f.endsWith('.cpuprofile')).sort();
-  const profile = JSON.parse(await readFile(join(outDir, files[files.length - 1]!), 'utf8')) as {
+  // tsx's loader runs in a worker thread with its own profile: the main thread's is the largest.
+  const files = (await readdir(outDir)).filter((f) => f.endsWith('.cpuprofile'));
+  const sized = await Promise.all(files.map(async (f) => ({ f, size: (await stat(join(outDir, f))).size })));
+  const main = sized.sort((a, b) => b.size - a.size)[0]?.f;
+  if (!main) throw new Error(`no profile written in ${outDir}`);
+  const profile = JSON.parse(await readFile(join(outDir, main), 'utf8')) as {
     nodes: ProfileNode[];
   };
   const byFn = new Map<string, number>();
