@@ -3,7 +3,7 @@ import cliProgress from 'cli-progress';
 import { type Command, Option } from 'commander';
 import type { Config } from '../lib/config.ts';
 import { ConfigError, type ConfigProblem, PayloadError } from '../lib/errors.ts';
-import { DELIVERY_CHANNELS, type DeliveryChannelName } from '../lib/roster.ts';
+import { DELIVERY_CHANNELS, type DeliveryChannelName, parseChannelList } from '../lib/roster.ts';
 import { buildConfig, buildRuntime, resolveRedisUrl } from '../main.ts';
 import { importCsv } from '../producers/csv-import.ts';
 import { isSupportedCountry, SUPPORTED_COUNTRIES } from '../producers/phone.ts';
@@ -81,6 +81,7 @@ const collect = (value: string, previous: string[]) => [...previous, value];
 
 interface ImportFlags {
   delivery?: DeliveryChannelName;
+  fallback?: string;
   wait?: boolean;
   prefetch: boolean;
   map: string[];
@@ -102,6 +103,10 @@ export function registerImportCommand(program: Command): void {
     .argument('<file>', 'CSV file with a header row (, ; or tab separated; UTF-8 with or without BOM)')
     .addOption(
       new Option('--delivery <channel>', 'how invitations reach people').choices([...DELIVERY_CHANNELS]),
+    )
+    .option(
+      '--fallback <channels>',
+      'channels to try, in order, for people the chosen one cannot reach, e.g. "sms,doorflow" (default DELIVERY_FALLBACK)',
     )
     .option('--wait', 'wait until the run finishes; exit 0 only if every entry was provisioned')
     .option('--no-prefetch', 'do not list the account’s people first (one lookup per entry instead)')
@@ -129,8 +134,17 @@ export function registerImportCommand(program: Command): void {
         process.exitCode = EXIT.usage;
         return;
       }
+      const fallback =
+        options.fallback !== undefined ? parseChannelList(options.fallback) : config.delivery.fallback;
+      if (!fallback) {
+        console.error(
+          `error: --fallback expects channels from ${DELIVERY_CHANNELS.join(', ')}, comma-separated`,
+        );
+        process.exitCode = EXIT.usage;
+        return;
+      }
       if (!options.dryRun) {
-        const problems = deliveryProblems(config, channel);
+        const problems = [...new Set([channel, ...fallback])].flatMap((c) => deliveryProblems(config, c));
         if (problems.length > 0) throw new ConfigError(problems);
       }
       try {
@@ -155,6 +169,7 @@ export function registerImportCommand(program: Command): void {
           file,
           delivery: channel,
           deliveryExplicit: options.delivery !== undefined,
+          fallback,
           map: options.map,
           ...(options.delimiter ? { delimiter: options.delimiter } : {}),
           ...(options.defaultCountry ? { defaultCountry: options.defaultCountry } : {}),

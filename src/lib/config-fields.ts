@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseChannelList } from './roster.ts';
 
 /** Field parsers for the environment schema in `config.ts`: each names what it expects in its error. */
 
@@ -95,4 +96,20 @@ export const expiryPolicy = z.preprocess(
 export const adminAuth = z.preprocess(
   emptyToUndefined,
   z.enum(['token', 'basic'], { error: 'expected token or basic' }).default('token'),
+);
+
+/** A comma-separated list of delivery channels, e.g. `email,sms,doorflow` (empty: none). */
+export const channelList = z.preprocess(
+  (v) => emptyToUndefined(v) ?? '',
+  z.string().transform((text, ctx) => {
+    const channels = parseChannelList(text);
+    if (!channels) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'expected channels from doorflow, webhook, email, sms, comma-separated',
+      });
+      return z.NEVER;
+    }
+    return channels;
+  }),
 );

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   adminAuth,
+  channelList,
   type DeliveryChannel,
   deliveryChannel,
   duration,
@@ -60,6 +61,7 @@ const envSchema = z.object({
   ENCRYPTION_KEY: encryptionKey,
 
   DELIVERY_DEFAULT: z.preprocess(emptyToUndefined, deliveryChannel.default('doorflow')),
+  DELIVERY_FALLBACK: channelList,
   DELIVERY_WEBHOOK_URL: optionalUrl,
   DELIVERY_WEBHOOK_SECRET: optionalString,
   SMTP_URL: optionalUrl,
@@ -128,6 +130,8 @@ export interface Config {
   readonly encryptionKey: Buffer | undefined;
   readonly delivery: {
     readonly defaultChannel: DeliveryChannel;
+    /** Channels to try, in order, when a person lacks what the chosen one needs (email, mobile). */
+    readonly fallback: readonly DeliveryChannel[];
     readonly webhookUrl: string | undefined;
     readonly webhookSecret: string | undefined;
     readonly smtpUrl: string | undefined;
@@ -231,6 +235,7 @@ export function loadConfig(env: Env, overrides: Env = {}): Config {
     encryptionKey: e.ENCRYPTION_KEY,
     delivery: {
       defaultChannel: e.DELIVERY_DEFAULT,
+      fallback: e.DELIVERY_FALLBACK,
       webhookUrl: e.DELIVERY_WEBHOOK_URL,
       webhookSecret: e.DELIVERY_WEBHOOK_SECRET,
       smtpUrl: e.SMTP_URL,

@@ -34,3 +34,38 @@ export const rosterEntrySchema = z.object({
 });
 
 export type RosterEntry = z.infer<typeof rosterEntrySchema>;
+
+/** What a person needs for a channel to reach them. */
+export function channelReaches(
+  channel: DeliveryChannelName,
+  has: { email: boolean; mobile: boolean },
+): boolean {
+  if (channel === 'doorflow' || channel === 'email') return has.email;
+  if (channel === 'sms') return has.mobile;
+  return true;
+}
+
+/**
+ * The channel to use for one person: the wanted one when it can reach them, else the first channel
+ * of the fallback order that can (`DELIVERY_FALLBACK` / `--fallback`), else the wanted one (so the
+ * entry is refused with the wanted channel's reason).
+ */
+export function pickDeliveryChannel(
+  wanted: DeliveryChannelName,
+  fallback: readonly DeliveryChannelName[],
+  has: { email: boolean; mobile: boolean },
+): DeliveryChannelName {
+  if (channelReaches(wanted, has)) return wanted;
+  return fallback.find((channel) => channelReaches(channel, has)) ?? wanted;
+}
+
+/** Parses a comma-separated channel list (`email,sms,doorflow`); undefined when a name is unknown. */
+export function parseChannelList(text: string): DeliveryChannelName[] | undefined {
+  const names = text
+    .split(',')
+    .map((name) => name.trim().toLowerCase())
+    .filter((name) => name !== '');
+  const known = new Set<string>(DELIVERY_CHANNELS);
+  if (!names.every((name) => known.has(name))) return undefined;
+  return [...new Set(names)] as DeliveryChannelName[];
+}

@@ -19,6 +19,8 @@ export interface CsvImportOptions {
   delivery: DeliveryChannelName;
   /** Whether `--delivery` was given: then it is written into every entry. */
   deliveryExplicit?: boolean;
+  /** Channels to fall back to, in order, for rows that lack what their channel needs. */
+  fallback?: readonly DeliveryChannelName[];
   map?: readonly string[];
   delimiter?: string;
   defaultCountry?: string;
@@ -72,6 +74,7 @@ async function openRoster(options: CsvImportOptions): Promise<CsvRoster> {
     ...(options.defaultCountry ? { defaultCountry: options.defaultCountry } : {}),
     ...(options.deliveryExplicit ? { delivery: options.delivery } : {}),
     fallbackDelivery: options.delivery,
+    ...(options.fallback ? { fallbackOrder: options.fallback } : {}),
     today: options.today ?? new Date().toISOString().slice(0, 10),
     ...(options.signal ? { signal: options.signal } : {}),
   });
@@ -103,6 +106,7 @@ export async function importCsv(
       const handle = await startRun(deps, {
         source: `csv:${options.file}`,
         delivery: options.delivery,
+        ...(options.fallback ? { fallback: options.fallback } : {}),
         ...(options.prefetch !== undefined ? { prefetch: options.prefetch } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
       });

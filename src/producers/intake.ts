@@ -4,7 +4,13 @@ import type { Logger } from '../lib/logger.ts';
 import type { PeopleIndex } from '../lib/people-index.ts';
 import type { PayloadInput, Queues } from '../lib/queues.ts';
 import { stepJobId } from '../lib/queues.ts';
-import { type DeliveryChannelName, type RosterEntry, rosterEntrySchema, rosterKey } from '../lib/roster.ts';
+import {
+  type DeliveryChannelName,
+  pickDeliveryChannel,
+  type RosterEntry,
+  rosterEntrySchema,
+  rosterKey,
+} from '../lib/roster.ts';
 import type { RunStore } from '../lib/runs.ts';
 import { waitForWindow } from './backpressure.ts';
 
@@ -28,6 +34,8 @@ export interface IntakeDeps {
 export interface RunHandle {
   runId: string;
   delivery: DeliveryChannelName;
+  /** Channels to fall back to, in order, when an entry lacks what its channel needs. */
+  fallback?: readonly DeliveryChannelName[];
   /** The people index was rebuilt for this run. */
   indexed: boolean;
 }
@@ -35,6 +43,8 @@ export interface RunHandle {
 export interface StartRunOptions {
   source: string;
   delivery: DeliveryChannelName;
+  /** Channels to fall back to, in order (`DELIVERY_FALLBACK` / `--fallback`). */
+  fallback?: readonly DeliveryChannelName[];
   /** Rebuild the people index before enqueueing (default: when a DoorFlow client is given). */
   prefetch?: boolean;
   signal?: AbortSignal;
@@ -64,7 +74,12 @@ export async function startRun(deps: IntakeDeps, options: StartRunOptions): Prom
     indexed = true;
     deps.logger.info({ runId, people: count }, 'people index rebuilt for the run');
   }
-  return { runId, delivery: options.delivery, indexed };
+  return {
+    runId,
+    delivery: options.delivery,
+    indexed,
+    ...(options.fallback && options.fallback.length > 0 ? { fallback: options.fallback } : {}),
+  };
 }
 
 /** Why an entry cannot go through its delivery channel, or undefined when it can. */
@@ -175,7 +190,10 @@ export async function enqueueEntries(
       continue;
     }
     const entry = checked.entry;
-    const channel = entry.delivery ?? run.delivery;
+    const channel = pickDeliveryChannel(entry.delivery ?? run.delivery, run.fallback ?? [], {
+      email: entry.email !== undefined,
+      mobile: entry.mobile !== undefined,
+    });
     const problem = channelProblem(entry, channel);
     if (problem) {
       await reject(deps, run, problem, result, entry);

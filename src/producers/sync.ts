@@ -209,6 +209,7 @@ async function applyPlan(
   const run = await startRun(deps.intake, {
     source: `sync:${sourceId}`,
     delivery,
+    fallback: deps.config.delivery.fallback,
     // The index only matters when entries go through the person step.
     prefetch: provision.length > 0,
     ...(options.signal ? { signal: options.signal } : {}),

@@ -1,5 +1,5 @@
 import type { DeliveryChannelName } from '../lib/roster.ts';
-import { DELIVERY_CHANNELS, rosterKey } from '../lib/roster.ts';
+import { DELIVERY_CHANNELS, pickDeliveryChannel, rosterKey } from '../lib/roster.ts';
 import type { SourceEntry } from './adapter.ts';
 import type { RosterField } from './headers.ts';
 import { normaliseMobile } from './phone.ts';
@@ -18,6 +18,8 @@ export interface ValidateOptions {
   delivery?: DeliveryChannelName;
   /** The configured default (DELIVERY_DEFAULT), used only to decide which fields are required. */
   fallbackDelivery?: DeliveryChannelName;
+  /** Channels to fall back to, in order, when a row lacks what its channel needs (`--fallback`). */
+  fallbackOrder?: readonly DeliveryChannelName[];
   /** ISO 3166-1 alpha-2 country for national mobile numbers (`--default-country`). */
   defaultCountry?: string;
   /** Today as `YYYY-MM-DD` (UTC); a termination date on or before it marks a leaver. */
@@ -112,7 +114,19 @@ export function validateRecord(
     }
     delivery = rowDelivery as DeliveryChannelName;
   }
-  const effective = delivery ?? options.fallbackDelivery;
+  let effective = delivery ?? options.fallbackDelivery;
+  if (effective && options.fallbackOrder && options.fallbackOrder.length > 0) {
+    const mobileText = text(raw.mobile);
+    const reachable = {
+      email: email !== undefined,
+      mobile: mobileText !== undefined && normaliseMobile(mobileText, options.defaultCountry).ok,
+    };
+    const chosen = pickDeliveryChannel(effective, options.fallbackOrder, reachable);
+    if (chosen !== effective) {
+      delivery = chosen;
+      effective = chosen;
+    }
+  }
   if ((effective === 'doorflow' || effective === 'email') && !email) {
     return rejection(key, `email is required for ${effective} delivery`);
   }
