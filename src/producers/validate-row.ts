@@ -35,6 +35,8 @@ export interface RowRejection {
 // The same pattern zod's `z.email()` uses, so a row we accept is never refused by the pipeline.
 const EMAIL =
   /^(?:[A-Za-z0-9_'+-]+\.)*[A-Za-z0-9_'+-]*[A-Za-z0-9_+-]@(?:[A-Za-z0-9][A-Za-z0-9-]*\.)+[A-Za-z]{2,}$/;
+/** Longest name, email or system_id we send to DoorFlow. */
+export const MAX_FIELD_LENGTH = 255;
 const ASCII_PRINTABLE = /^[\x20-\x7e]*$/;
 const GROUP_SPLIT = /[;|,\s]+/;
 const INACTIVE = new Set([
@@ -99,6 +101,16 @@ export function validateRecord(
   if (!firstName && !lastName) return rejection(key, 'first and last name are required');
   if (!firstName) return rejection(key, 'first name is required');
   if (!lastName) return rejection(key, 'last name is required');
+  // DoorFlow refuses such values with a 422; saying so at import beats a dead letter hours later.
+  for (const [label, value] of [
+    ['first name', firstName],
+    ['last name', lastName],
+    ['system_id', systemId],
+    ['email', email],
+  ] as const) {
+    if (value !== undefined && value.length > MAX_FIELD_LENGTH)
+      return rejection(key, `${label} is longer than ${MAX_FIELD_LENGTH} characters`);
+  }
   if (!key) return rejection(key, 'neither system_id nor email: the row has no key');
   if (email !== undefined && !EMAIL.test(email))
     return rejection(key, `invalid email ${JSON.stringify(email)}`);
