@@ -94,6 +94,7 @@ export function buildDoorFlowClient(runtime: Runtime, redis: Redis): DoorFlowCli
     redis,
     prefix: runtime.config.queuePrefix,
     logger: runtime.logger.child({ component: 'doorflow' }),
+    encryptionKey: runtime.config.encryptionKey,
   });
   runtime.onClose(() => client.close());
   return client;

@@ -72,6 +72,7 @@ export function buildPipeline(
       logger: options.logger,
       clock,
       metrics,
+      encryptionKey: config.encryptionKey,
     });
     return client;
   };

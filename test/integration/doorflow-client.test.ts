@@ -48,6 +48,7 @@ async function setup(
     prefix,
     logger: silentLogger(),
     ...(clock ? { clock } : {}),
+    ...(config.encryptionKey ? { encryptionKey: config.encryptionKey } : {}),
   });
   clients.push(client);
   return { fake, client };
@@ -177,6 +178,34 @@ describe('DoorFlow client over HTTP', () => {
     expect(stored.access).toBe(fake.requests.at(-1)?.token);
     expect(Number(stored.expiresAt)).toBeGreaterThan(Date.now());
     expect(await redis.exists(`${prefix}:tokens:lock`)).toBe(0);
+  });
+
+  it('with ENCRYPTION_KEY the shared tokens are stored encrypted, and a second process still uses them', async () => {
+    const key = 'ab'.repeat(32);
+    const { fake, client } = await setup(
+      { ...refreshFake, people: 2 },
+      { ...refreshEnv, ENCRYPTION_KEY: key },
+    );
+    await client.listPeople();
+    const rotatedAccess = fake.requests.at(-1)?.token;
+    const rotatedRefresh = fake.currentRefreshToken();
+    expect(rotatedAccess).toBeTruthy();
+    const stored = JSON.stringify(await redis.hgetall(`${prefix}:tokens`));
+    for (const secret of [rotatedAccess!, rotatedRefresh!, 'stale-access', 'refresh-0']) {
+      expect(stored).not.toContain(secret);
+    }
+    // A second client of the fleet reads the sealed pair and needs no refresh of its own.
+    const second = createDoorFlowClient({
+      config: loadConfig({ ...refreshEnv, DOORFLOW_BASE_URL: fake.url, ENCRYPTION_KEY: key }).doorflow,
+      redis,
+      prefix,
+      logger: silentLogger(),
+      encryptionKey: Buffer.from(key, 'hex'),
+    });
+    clients.push(second);
+    await second.listPeople();
+    expect(fake.tokenRequests).toHaveLength(1);
+    expect(fake.requests.at(-1)?.token).toBe(rotatedAccess);
   });
 
   it('refreshes 5 minutes before expiry without waiting for a 401', async () => {

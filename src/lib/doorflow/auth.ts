@@ -13,6 +13,7 @@ import {
   sanitizedCause,
 } from './http-errors.ts';
 import { compareAndDelete, compareAndExpire, luaScript } from './lua.ts';
+import { decryptSecret, encryptSecret } from '../crypto.ts';
 
 /**
  * Bearer tokens, shared by every process through Redis (`${prefix}:tokens`: access, refresh,
@@ -47,6 +48,8 @@ export interface TokenManagerDeps {
   logger: Logger;
   clock: Clock;
   postToken: TokenEndpoint;
+  /** ENCRYPTION_KEY: when set, tokens are stored encrypted (AES-256-GCM) in the shared hash. */
+  secretKey?: Buffer | undefined;
 }
 
 export interface TokenManager {
@@ -88,6 +91,17 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
   const canRefresh = Boolean(config.refreshToken && config.clientId && config.clientSecret);
   let seeded: Promise<void> | undefined;
   let inflight: Promise<TokenState> | undefined;
+  // Tokens are secrets at rest too: sealed with ENCRYPTION_KEY when one is configured. A value that
+  // is not one of our ciphertexts (stored before the key was set) is read as it is.
+  const seal = (value: string) => (deps.secretKey && value ? encryptSecret(deps.secretKey, value) : value);
+  const open = (value: string | null | undefined) => {
+    if (!value || !deps.secretKey || !value.startsWith('v1.')) return value;
+    try {
+      return decryptSecret(deps.secretKey, value);
+    } catch {
+      return value;
+    }
+  };
 
   const seed = () => {
     seeded ??= seedScript
@@ -96,8 +110,8 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
         [key],
         [
           fingerprint(`${config.accessToken ?? ''}\n${config.refreshToken ?? ''}`),
-          config.accessToken ?? '',
-          config.refreshToken ?? '',
+          seal(config.accessToken ?? ''),
+          seal(config.refreshToken ?? ''),
         ],
       )
       .then(
@@ -111,7 +125,7 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
   };
 
   async function read(): Promise<TokenState> {
-    const [access, refresh, expiresAt, refreshAt, deadRefresh] = await redis.hmget(
+    const [sealedAccess, sealedRefresh, expiresAt, refreshAt, deadRefresh] = await redis.hmget(
       key,
       'access',
       'refresh',
@@ -119,6 +133,8 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
       'refreshAt',
       'deadRefresh',
     );
+    const access = open(sealedAccess);
+    const refresh = open(sealedRefresh);
     secretRegistry.add(access);
     secretRegistry.add(refresh);
     return {
@@ -193,8 +209,8 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
     await redis
       .multi()
       .hset(key, {
-        access: next.access ?? '',
-        refresh: next.refresh ?? '',
+        access: seal(next.access ?? ''),
+        refresh: seal(next.refresh ?? ''),
         expiresAt: String(next.expiresAt),
         refreshAt: String(next.refreshAt),
       })

@@ -44,6 +44,8 @@ export interface DoorFlowClientDeps {
   onBudgetWait?: (event: BudgetWaitEvent) => void;
   /** Records requests by route and status, and budget waits (when `onBudgetWait` is not given). */
   metrics?: Pick<Metrics, 'doorflowRequest' | 'budgetWait'>;
+  /** ENCRYPTION_KEY: tokens shared through Redis are stored encrypted with it. */
+  encryptionKey?: Buffer | undefined;
 }
 
 /** The DoorFlow API over HTTP, plus what the composition root and `config check` need. */
@@ -80,6 +82,7 @@ export function createDoorFlowClient(deps: DoorFlowClientDeps): DoorFlowClient {
   });
   const tokens = createTokenManager({
     config,
+    secretKey: deps.encryptionKey,
     redis: deps.redis,
     prefix: deps.prefix,
     logger,
