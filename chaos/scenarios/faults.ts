@@ -1,48 +1,20 @@
-import { type ChaosEnv, startChaosEnv, waitUntil } from '../harness.ts';
+import { waitUntil } from '../harness.ts';
 import { checkInvariants } from '../invariants.ts';
 import { chaosRoster } from '../roster.ts';
-import { expectations, type Scenario, type ScenarioResult } from '../scenario.ts';
+import type { Scenario } from '../scenario.ts';
+import { runInChaosEnv } from './with-env.ts';
 
 /**
  * Remote faults during a run, injected by the simulator (lost responses) or by the fault proxy
  * in front of it (429 storm, 5xx and time-outs on HID credential creates, permanent 422s).
  */
 
-async function withEnv(
-  name: string,
-  setup: Parameters<typeof startChaosEnv>[0],
-  body: (env: ChaosEnv, expect: (ok: boolean, message: string) => void) => Promise<Record<string, unknown>>,
-): Promise<ScenarioResult> {
-  const started = Date.now();
-  const { failures, expect } = expectations();
-  let env: ChaosEnv | undefined;
-  try {
-    env = await startChaosEnv(setup);
-    const figures = await body(env, expect);
-    const invariants = figures.invariants as ScenarioResult['invariants'];
-    delete figures.invariants;
-    return {
-      name,
-      ok: failures.length === 0,
-      durationMs: Date.now() - started,
-      failures,
-      figures,
-      invariants,
-    };
-  } catch (err) {
-    failures.push(err instanceof Error ? err.message : String(err));
-    return { name, ok: false, durationMs: Date.now() - started, failures, figures: {} };
-  } finally {
-    await env?.close();
-  }
-}
-
 export const lostResponses: Scenario = {
   name: 'lost-responses',
   title:
     'lost responses: 10 % of credential creates and 5 % of person creates commit but drop the connection',
   run: ({ quick, log }) =>
-    withEnv(
+    runInChaosEnv(
       'lost-responses',
       { sim: { faults: { latencyMs: 2, lostResponse: { credential: 0.1, person: 0.05 } } } },
       async (env, expect) => {
@@ -74,7 +46,7 @@ export const rateLimitStorm: Scenario = {
   name: '429-storm',
   title: 'a 429 storm (Retry-After: 10 for 60 s): zero failed jobs, the fleet pauses and resumes',
   run: ({ quick, log }) =>
-    withEnv(
+    runInChaosEnv(
       '429-storm',
       { proxy: true, sim: { faults: { latencyMs: 2 } }, env: { DOORFLOW_RATE_LIMIT: '50' } },
       async (env, expect) => {
@@ -123,7 +95,7 @@ export const serverErrors: Scenario = {
   name: 'server-errors-422',
   title: '30 % 5xx and time-outs on HID credential creation, 2 % permanent 422s; replay completes the rest',
   run: ({ quick, log }) =>
-    withEnv(
+    runInChaosEnv(
       'server-errors-422',
       { proxy: true, sim: { faults: { latencyMs: 2 } }, env: { DOORFLOW_TIMEOUT_MS: '2000' } },
       async (env, expect) => {

@@ -3,47 +3,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QueueEvents } from 'bullmq';
 import { runCli } from '../../test/helpers/cli.ts';
-import { type ChaosEnv, startChaosEnv, waitUntil } from '../harness.ts';
+import { type ChaosEnv, waitUntil } from '../harness.ts';
 import { checkInvariants } from '../invariants.ts';
 import { chaosRoster, rosterCsv } from '../roster.ts';
-import { expectations, type Scenario, type ScenarioResult } from '../scenario.ts';
+import type { Scenario } from '../scenario.ts';
+import { runInChaosEnv } from './with-env.ts';
 
 /** Operator-level chaos: two imports of one roster at once; SIGTERM to every worker mid-run. */
-
-async function scenario(
-  name: string,
-  setup: Parameters<typeof startChaosEnv>[0],
-  body: (env: ChaosEnv, expect: (ok: boolean, message: string) => void) => Promise<Record<string, unknown>>,
-): Promise<ScenarioResult> {
-  const started = Date.now();
-  const { failures, expect } = expectations();
-  let env: ChaosEnv | undefined;
-  try {
-    env = await startChaosEnv(setup);
-    const figures = await body(env, expect);
-    const invariants = figures.invariants as ScenarioResult['invariants'];
-    delete figures.invariants;
-    return {
-      name,
-      ok: failures.length === 0,
-      durationMs: Date.now() - started,
-      failures,
-      figures,
-      invariants,
-    };
-  } catch (err) {
-    failures.push(err instanceof Error ? err.message : String(err));
-    return { name, ok: false, durationMs: Date.now() - started, failures, figures: {} };
-  } finally {
-    await env?.close();
-  }
-}
 
 export const doubleImport: Scenario = {
   name: 'double-import',
   title: 'the same roster imported twice concurrently (two CLI processes): zero extra writes',
   run: ({ quick, log }) =>
-    scenario('double-import', { sim: { faults: { latencyMs: 2 } } }, async (env, expect) => {
+    runInChaosEnv('double-import', { sim: { faults: { latencyMs: 2 } } }, async (env, expect) => {
       const people = quick ? 300 : 1_000;
       const rows = chaosRoster(people);
       const dir = await mkdtemp(join(tmpdir(), 'dfp-chaos-'));
@@ -89,7 +61,7 @@ export const sigtermInFlight: Scenario = {
   name: 'sigterm-in-flight',
   title: 'SIGTERM to every worker with jobs in flight: they finish, nothing stalls',
   run: ({ quick, log }) =>
-    scenario(
+    runInChaosEnv(
       'sigterm-in-flight',
       // Slow DoorFlow answers (400 ms) so each worker holds many jobs mid-request when the signal comes.
       { sim: { faults: { latencyMs: 400 } }, env: { DOORFLOW_RATE_LIMIT: '100' } },
