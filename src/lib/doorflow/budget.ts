@@ -16,8 +16,10 @@ import { luaScript } from './lua.ts';
  *    sustained use is the scheduled rate. Spacing instead of bursts means network jitter cannot pile
  *    two seconds' worth of requests into one window.
  * 2. A sliding-window log (`${prefix}:budget:log`, a sorted set of commit times) checked at the
- *    moment a request is really sent: at most floor(R) commits in any 1 s of Redis time, whatever a
- *    late timer or a stalled event loop did to the schedule; and at least 9/10 of the emission
+ *    moment a request is really sent: at most floor(R) commits in any 1.03 s of Redis time, whatever
+ *    a late timer or a stalled event loop did to the schedule (the extra 30 ms absorb the jitter
+ *    between our send and the server's count, which a 1 s window would leave no room for: after a
+ *    hold-up, requests leave back to back at the cap); and at least 9/10 of the emission
  *    interval after the previous commit (`${prefix}:budget:last`), so requests held up together
  *    leave one by one; and no faster than the schedule over 5 s, so a fleet that fell behind does
  *    not catch up at the cap. A request that left late moves its log entry to when it really left.
@@ -99,6 +101,14 @@ return pttl
 
 const WINDOW_US = 1_000_000;
 /**
+ * The per-second cap is counted over a slightly longer window: the server counts arrivals, which
+ * reach it a variable few ms after our commit (its event loop, ours, the network). Commits that sat
+ * exactly at the cap in a 1 s window would tip a server window over it on the smallest jitter. The
+ * schedule (0.96 × R, 1.04 s per R requests) never reaches this cap in steady state, so it costs
+ * nothing there; it only binds after a hold-up, when requests would otherwise leave at the cap.
+ */
+const CAP_WINDOW_US = WINDOW_US + 30_000;
+/**
  * Over this longer window the commits may not exceed the schedule's rate: after a stall the fleet
  * does not race to make up lost slots (a catch-up stream would fill every second to the cap, and
  * then any network jitter tips a window over it).
@@ -112,7 +122,7 @@ const SETTLE_THRESHOLD_MS = 3;
 /** One granted request; hand it back to {@link RequestBudget.settle} once it has been sent. */
 export interface BudgetGrant {
   readonly member: string;
-  /** Local epoch ms when the commit was confirmed. */
+  /** Local epoch ms when the commit was asked for (it happened in Redis at or after this). */
   readonly committedAt: number;
 }
 
@@ -224,6 +234,7 @@ export function createBudget(options: BudgetOptions): RequestBudget {
     if (signal?.aborted) throw abortedError(signal);
     let waitedMs = 0;
     let id = '';
+    let commitCalledAt = Date.now();
     let waitReason: BudgetWaitReason = 'rate';
     // Sums the sleeps; the strongest cause wins (a pause outranks the window cap and the schedule).
     const wait = async (us: number, reason: BudgetWaitReason) => {
@@ -241,10 +252,14 @@ export function createBudget(options: BudgetOptions): RequestBudget {
       for (;;) {
         sequence++;
         id = `${member}:${sequence}`;
+        // The commit happens in Redis between now and its reply. Lateness is measured from here, not
+        // from the reply: a busy event loop may read the reply tens of ms late, and that delay is
+        // part of how late the request leaves.
+        commitCalledAt = Date.now();
         verdict = (await commitScript.run(
           redis,
           [keys.log, keys.pause, keys.last],
-          [WINDOW_US, windowCap, id, minGapUs, LONG_WINDOW_US, longCap],
+          [CAP_WINDOW_US, windowCap, id, minGapUs, LONG_WINDOW_US, longCap],
         )) as [number, number];
         if (verdict[0] !== 2) break;
         await wait(verdict[1], 'window');
@@ -260,7 +275,7 @@ export function createBudget(options: BudgetOptions): RequestBudget {
       stats.maxWaitMs = Math.max(stats.maxWaitMs, waitedMs);
       options.onWait?.({ reason: waitReason, waitMs: waitedMs });
     }
-    return { member: id, committedAt: Date.now() };
+    return { member: id, committedAt: commitCalledAt };
   }
 
   return {
