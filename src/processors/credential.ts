@@ -1,7 +1,13 @@
 import { type Credential, LIVE_CREDENTIAL_STATUSES } from '../lib/doorflow/types.ts';
 import { DoorFlowError, ProvisionerError } from '../lib/errors.ts';
 import { tryLock } from '../lib/locks.ts';
-import { type CredentialPayload, credentialPayloadSchema, stepFields, stepJobId } from '../lib/queues.ts';
+import {
+  type CredentialPayload,
+  credentialPayloadSchema,
+  type InvitationPayload,
+  stepFields,
+  stepJobId,
+} from '../lib/queues.ts';
 import {
   contentionDelayMs,
   encryptInvitationCode,
@@ -9,6 +15,7 @@ import {
   lockTtlMs,
   type ProcessorDeps,
 } from './context.ts';
+import { handOver } from './invitation.ts';
 
 /**
  * Step 2: exactly one live HID Mobile Access credential per person. Reuse a live one; else create;
@@ -56,19 +63,23 @@ export async function handle(
   if (p.delivery !== 'doorflow' && credential.invitation_code) {
     encryptedCode = encryptInvitationCode(deps.config, credential.invitation_code);
   }
-  await deps.runs.move(p.runId, p.key, 'invitation', { personId: p.personId, credentialId: credential.id });
-  await deps.queues.add(
-    'invitation',
-    {
-      ...stepFields(p),
-      personId: p.personId,
-      credentialId: credential.id,
-      credentialStatus: credential.status ?? null,
-      credentialCreated: created,
-      ...(encryptedCode ? { encryptedCode, expiresAt: credential.invitation_expires_at ?? null } : {}),
-    },
-    { jobId: stepJobId(p.runId, p.key, p.gen) },
-  );
+  const next: InvitationPayload = {
+    ...stepFields(p),
+    personId: p.personId,
+    credentialId: credential.id,
+    credentialStatus: credential.status ?? null,
+    credentialCreated: created,
+    polls: 0,
+    ...(encryptedCode ? { encryptedCode, expiresAt: credential.invitation_expires_at ?? null } : {}),
+  };
+  // With the code in hand (or DoorFlow sending it) there is nothing to wait for: hand over now
+  // instead of through an invitation job (one job and its bookkeeping fewer per person).
+  if (p.delivery === 'doorflow' || encryptedCode) {
+    await handOver(next, deps, ctx);
+  } else {
+    await deps.runs.move(p.runId, p.key, 'invitation', { personId: p.personId, credentialId: credential.id });
+    await deps.queues.add('invitation', next, { jobId: stepJobId(p.runId, p.key, p.gen) });
+  }
   return { credentialId: credential.id, created };
 }
 

@@ -13,8 +13,9 @@ import { trackHandedOver } from './lifecycle-helpers.ts';
 /**
  * Step 3: get the invitation code to the delivery step. Mode `doorflow` (DoorFlow emails the person)
  * needs no code: the entry is done. Otherwise the code comes from the create response (already
- * encrypted in the payload) or from reading the credential; when it is not there yet the job moves
- * to delayed with growing delays, up to `lifecycle.invitationWaitMaxMs`, then fails (retryable).
+ * encrypted; then the credential step hands over itself, see {@link handOver}) or from reading the
+ * credential; when it is not there yet the job moves to delayed with growing delays, up to
+ * `lifecycle.invitationWaitMaxMs`, then fails (retryable).
  */
 
 export const queueName = 'invitation' as const;
@@ -26,58 +27,42 @@ export function pollDelayMs(polls: number, baseMs: number, remainingMs: number):
   return Math.max(50, Math.min(remainingMs, Math.round(exp * (0.75 + Math.random() * 0.25))));
 }
 
-export async function handle(p: InvitationPayload, deps: ProcessorDeps, ctx: JobContext): Promise<string> {
-  const done = async (outcome: 'provisioned' | 'already_provisioned') => {
-    await deps.runs.move(p.runId, p.key, outcome, {
-      personId: p.personId,
-      credentialId: p.credentialId,
-      channel: p.delivery,
-    });
-    return outcome;
-  };
+/** Ends the entry (`provisioned` or `already_provisioned`, per who made the credential). */
+async function finish(
+  p: InvitationPayload,
+  deps: ProcessorDeps,
+  outcome: 'provisioned' | 'already_provisioned',
+): Promise<string> {
+  await deps.runs.move(p.runId, p.key, outcome, {
+    personId: p.personId,
+    credentialId: p.credentialId,
+    channel: p.delivery,
+  });
+  return outcome;
+}
+
+/**
+ * The hand-over when nothing has to be read from DoorFlow: mode `doorflow` ends the entry (DoorFlow
+ * emails the person; we still track the lifecycle), and a code at hand (encrypted) goes to the
+ * delivery queue unless this credential was delivered on the channel already. Returns undefined
+ * when the code still has to be read. The credential step calls this directly when the create
+ * response carried the code, so the common path needs no invitation job at all.
+ */
+export async function handOver(
+  p: InvitationPayload,
+  deps: ProcessorDeps,
+  ctx: JobContext,
+): Promise<string | undefined> {
   if (p.delivery === 'doorflow') {
-    // DoorFlow emails the code; we still track the lifecycle (expiry, polling, stuck alerts).
     await trackHandedOver(deps, ctx, p, 'doorflow');
-    return await done(p.credentialCreated ? 'provisioned' : 'already_provisioned');
+    return await finish(p, deps, p.credentialCreated ? 'provisioned' : 'already_provisioned');
   }
-
-  const channel = p.delivery;
-  const delivered = await findDelivery(deps.redis, deps.prefix, p.credentialId, channel);
-  if (delivered) return await done(delivered.runId === p.runId ? 'provisioned' : 'already_provisioned');
-
-  let encryptedCode = p.encryptedCode;
-  let expiresAt = p.expiresAt ?? null;
-  let status = p.credentialStatus ?? null;
-  if (!encryptedCode) {
-    const credential = await deps.doorflow.getCredential(p.personId, p.credentialId, { signal: ctx.signal });
-    status = credential.status ?? null;
-    if (status && status !== 'invited') {
-      // Accepted already (provisioning/active): nothing left to deliver.
-      return await done(p.credentialCreated ? 'provisioned' : 'already_provisioned');
-    }
-    if (credential.invitation_code) {
-      encryptedCode = encryptInvitationCode(deps.config, credential.invitation_code);
-      expiresAt = credential.invitation_expires_at ?? null;
-    } else {
-      const now = deps.clock.now();
-      const startedAt = p.waitStartedAt ?? now;
-      const remaining = startedAt + deps.config.lifecycle.invitationWaitMaxMs - now;
-      if (remaining <= 0) {
-        throw new ProvisionerError(
-          'invitation_timeout',
-          'no invitation code after INVITATION_WAIT_MAX (if this DoorFlow account never returns codes, use --delivery doorflow)',
-          {
-            retryable: true,
-          },
-        );
-      }
-      const delay = pollDelayMs(p.polls, deps.config.jobs.backoffMs, remaining);
-      ctx.logger.debug({ delay, polls: p.polls }, 'invitation code not ready; delaying');
-      await ctx.updateData({ ...p, waitStartedAt: startedAt, polls: p.polls + 1 });
-      throw await ctx.delay(delay);
-    }
+  const delivered = await findDelivery(deps.redis, deps.prefix, p.credentialId, p.delivery);
+  if (delivered) {
+    return await finish(p, deps, delivered.runId === p.runId ? 'provisioned' : 'already_provisioned');
   }
-  const queue = deliveryQueueFor(channel);
+  if (!p.encryptedCode) return undefined;
+  const queue = deliveryQueueFor(p.delivery);
   await deps.runs.move(p.runId, p.key, queue as `delivery-${string}`, {
     personId: p.personId,
     credentialId: p.credentialId,
@@ -88,13 +73,52 @@ export async function handle(p: InvitationPayload, deps: ProcessorDeps, ctx: Job
       ...stepFields(p),
       personId: p.personId,
       credentialId: p.credentialId,
-      credentialStatus: status,
-      encryptedCode,
-      expiresAt,
+      credentialStatus: p.credentialStatus ?? null,
+      encryptedCode: p.encryptedCode,
+      expiresAt: p.expiresAt ?? null,
     },
     { jobId: stepJobId(p.runId, p.key, p.gen) },
   );
-  // The code now travels with the delivery job only.
-  if (p.encryptedCode) await ctx.updateData({ ...p, encryptedCode: undefined });
   return 'queued';
+}
+
+export async function handle(p: InvitationPayload, deps: ProcessorDeps, ctx: JobContext): Promise<string> {
+  const handed = await handOver(p, deps, ctx);
+  if (handed !== undefined) {
+    // The code now travels with the delivery job only.
+    if (handed === 'queued' && p.encryptedCode) await ctx.updateData({ ...p, encryptedCode: undefined });
+    return handed;
+  }
+  const credential = await deps.doorflow.getCredential(p.personId, p.credentialId, { signal: ctx.signal });
+  const status = credential.status ?? null;
+  if (status && status !== 'invited') {
+    // Accepted already (provisioning/active): nothing left to deliver.
+    return await finish(p, deps, p.credentialCreated ? 'provisioned' : 'already_provisioned');
+  }
+  if (credential.invitation_code) {
+    const withCode: InvitationPayload = {
+      ...p,
+      credentialStatus: status,
+      encryptedCode: encryptInvitationCode(deps.config, credential.invitation_code),
+      expiresAt: credential.invitation_expires_at ?? null,
+    };
+    // Delivered meanwhile is impossible here (the check above ran moments ago): this queues it.
+    return (await handOver(withCode, deps, ctx)) ?? 'queued';
+  }
+  const now = deps.clock.now();
+  const startedAt = p.waitStartedAt ?? now;
+  const remaining = startedAt + deps.config.lifecycle.invitationWaitMaxMs - now;
+  if (remaining <= 0) {
+    throw new ProvisionerError(
+      'invitation_timeout',
+      'no invitation code after INVITATION_WAIT_MAX (if this DoorFlow account never returns codes, use --delivery doorflow)',
+      {
+        retryable: true,
+      },
+    );
+  }
+  const delay = pollDelayMs(p.polls, deps.config.jobs.backoffMs, remaining);
+  ctx.logger.debug({ delay, polls: p.polls }, 'invitation code not ready; delaying');
+  await ctx.updateData({ ...p, waitStartedAt: startedAt, polls: p.polls + 1 });
+  throw await ctx.delay(delay);
 }

@@ -11,6 +11,20 @@ describe('pipeline steps', () => {
     h = undefined;
   });
 
+  it('a code in the create response goes straight to delivery: no invitation job, no extra read', async () => {
+    h = await startHarness();
+    await h.startWorkers();
+    const run = await intake(h.pipeline.intakeDeps(), { source: 't', delivery: 'webhook' }, roster(10));
+    const done = await h.waitForRun(run.runId);
+    expect(done.counts.provisioned).toBe(10);
+    const invitation = await h.pipeline.queues.get('invitation').getJobCounts('completed', 'waiting', 'delayed');
+    expect(invitation).toEqual({ completed: 0, waiting: 0, delayed: 0 });
+    const delivered = await h.pipeline.queues.get('delivery-webhook').getJobCounts('completed');
+    expect(delivered.completed).toBe(10);
+    expect(h.sim.stats().requests[CRED_GET]).toBeUndefined();
+    expect(h.receiver.accepted.filter((d) => d.hasCode)).toHaveLength(10);
+  });
+
   it('waits for a late invitation code by delaying the job, then delivers', async () => {
     h = await startHarness({ sim: { invitationCodeDelayMs: 1_500 } });
     await h.startWorkers();
