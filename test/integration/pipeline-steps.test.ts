@@ -17,7 +17,9 @@ describe('pipeline steps', () => {
     const run = await intake(h.pipeline.intakeDeps(), { source: 't', delivery: 'webhook' }, roster(10));
     const done = await h.waitForRun(run.runId);
     expect(done.counts.provisioned).toBe(10);
-    const invitation = await h.pipeline.queues.get('invitation').getJobCounts('completed', 'waiting', 'delayed');
+    const invitation = await h.pipeline.queues
+      .get('invitation')
+      .getJobCounts('completed', 'waiting', 'delayed');
     expect(invitation).toEqual({ completed: 0, waiting: 0, delayed: 0 });
     const delivered = await h.pipeline.queues.get('delivery-webhook').getJobCounts('completed');
     expect(delivered.completed).toBe(10);
