@@ -1,56 +1,13 @@
 import type { Redis } from 'ioredis';
-import { type Config, type Env, loadConfig, processEnv, secretValues } from './lib/config.ts';
 import { createDoorFlowClient, type DoorFlowClient } from './lib/doorflow/client.ts';
-import { createLogger, type Logger } from './lib/logger.ts';
 import { createRedis, type EmbeddedRedis, type RedisRole, startEmbeddedRedis } from './lib/redis.ts';
+import type { Runtime } from './runtime.ts';
 
 /**
- * Composition root helpers. CLI commands call these to build what they need; nothing else builds
- * singletons. Every opened resource registers a closer, and {@link Runtime.close} runs them in
- * reverse order.
+ * Composition root: the connections (Redis, DoorFlow) a command opens, each closing with its
+ * runtime. Config and the runtime itself are in runtime.ts.
  */
-export interface Runtime {
-  readonly config: Config;
-  readonly logger: Logger;
-  /** Register a resource to close on shutdown (closed last-in, first-out). */
-  onClose(closer: () => Promise<void> | void): void;
-  close(): Promise<void>;
-}
-
-export function buildConfig(overrides: Env = {}): Config {
-  return loadConfig(processEnv(), overrides);
-}
-
-export function buildRuntime(
-  config: Config,
-  options: { logDestination?: NodeJS.WritableStream } = {},
-): Runtime {
-  const logger = createLogger({
-    level: config.logLevel,
-    secrets: secretValues(config),
-    ...(options.logDestination ? { destination: options.logDestination } : {}),
-  });
-  const closers: (() => Promise<void> | void)[] = [];
-  let closed = false;
-  return {
-    config,
-    logger,
-    onClose(closer) {
-      closers.push(closer);
-    },
-    async close() {
-      if (closed) return;
-      closed = true;
-      for (const closer of closers.reverse()) {
-        try {
-          await closer();
-        } catch (err) {
-          logger.warn({ err }, 'error while closing a resource');
-        }
-      }
-    },
-  };
-}
+export { buildConfig, buildRuntime, type Runtime } from './runtime.ts';
 
 /**
  * The Redis URL to use: REDIS_URL when set; otherwise, when `allowEmbedded` (demo, simulate),

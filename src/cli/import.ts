@@ -4,12 +4,12 @@ import { type Command, Option } from 'commander';
 import type { Config } from '../lib/config.ts';
 import { ConfigError, type ConfigProblem, PayloadError } from '../lib/errors.ts';
 import { DELIVERY_CHANNELS, type DeliveryChannelName, parseChannelList } from '../lib/roster.ts';
-import { buildConfig, buildRuntime, resolveRedisUrl } from '../main.ts';
+import { buildConfig, buildRuntime } from '../runtime.ts';
 import { importCsv } from '../producers/csv-import.ts';
 import { isSupportedCountry, SUPPORTED_COUNTRIES } from '../producers/phone.ts';
 import { createImportProgress, describeImport } from './import-report.ts';
 import { EXIT } from './exit-codes.ts';
-import { buildPipeline, type Pipeline } from './pipeline-runtime.ts';
+import type { Pipeline } from './pipeline-runtime.ts';
 import { buildRunView, formatRunView } from './run-summary.ts';
 import { abortOnSignal } from './shutdown.ts';
 
@@ -160,6 +160,11 @@ export function registerImportCommand(program: Command): void {
       try {
         let pipeline: Pipeline | undefined;
         if (!options.dryRun) {
+          // Loaded only here: a dry run carries neither Redis, BullMQ nor the DoorFlow client.
+          const [{ resolveRedisUrl }, { buildPipeline }] = await Promise.all([
+            import('../main.ts'),
+            import('./pipeline-runtime.ts'),
+          ]);
           const { url } = await resolveRedisUrl(runtime, { allowEmbedded: false });
           pipeline = buildPipeline(config, { redisUrl: url, logger: runtime.logger });
           const opened = pipeline;

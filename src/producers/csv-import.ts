@@ -3,7 +3,7 @@ import { isRowProblem, type SourceEntry, type SourceItem } from './adapter.ts';
 import { DEFAULT_WINDOW } from './backpressure.ts';
 import { openCsvBytes } from './csv-source.ts';
 import { type CsvRoster, openCsvRoster } from './csv.ts';
-import { closeRun, enqueueEntries, type IntakeDeps, type IntakeResult, startRun } from './intake.ts';
+import type { IntakeDeps, IntakeResult } from './intake.ts';
 import { dedupeBatches, ErrorsFileWriter, ProblemSummary } from './row-errors.ts';
 
 /**
@@ -103,6 +103,8 @@ export async function importCsv(
       strictRejected = options.strict === true && summary.total > 0;
     }
     if (!options.dryRun && !strictRejected && deps) {
+      // Loaded here: a dry run needs neither Redis nor the queues (nor their memory).
+      const { closeRun, enqueueEntries, startRun } = await import('./intake.ts');
       const handle = await startRun(deps, {
         source: `csv:${options.file}`,
         delivery: options.delivery,

@@ -9,7 +9,8 @@ import type {
   SourceStats,
 } from './adapter.ts';
 import { type CsvRoster, type CsvReadOptions, openCsvRoster } from './csv.ts';
-import { createFeedHttp, type FeedHttpOptions, safeUrl, sourceError } from './feed-http.ts';
+import type { FeedHttpOptions } from './feed-http.ts';
+import { safeUrl } from './safe-url.ts';
 
 /** A CSV roster from `--file PATH` or `--url URL`, parsed exactly as `import` parses files. */
 export interface CsvSourceOptions extends FeedHttpOptions {
@@ -33,6 +34,8 @@ export async function openCsvBytes(
   }
   if (!options.url) throw new PayloadError('a CSV source needs --file PATH or --url URL');
   const url = options.url;
+  // Loaded only for URLs: a file import (and its dry run) does not carry the HTTP stack.
+  const { createFeedHttp, sourceError } = await import('./feed-http.ts');
   const http = createFeedHttp({ ...options, streaming: true });
   const stream = http.stream(url, { headers: { accept: 'text/csv, */*' }, ...(signal ? { signal } : {}) });
   // Map stream failures (HTTP status, reset, time-out) to one error type with a safe message.

@@ -1,5 +1,8 @@
 import { got, type Got, HTTPError, type Method, RequestError } from 'got';
 import { ProvisionerError } from '../lib/errors.ts';
+import { safeUrl } from './safe-url.ts';
+
+export { safeUrl };
 
 /**
  * HTTP for roster feeds (BambooHR, JSON feeds, CSV by URL). Reads are idempotent, so a failed
@@ -24,16 +27,6 @@ export class SourceError extends ProvisionerError {
   constructor(message: string, options: { status?: number; cause?: unknown } = {}) {
     super('source_failed', message, { cause: options.cause, retryable: true });
     this.status = options.status;
-  }
-}
-
-/** `https://host/path` without query, fragment or user info (for messages and logs). */
-export function safeUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname}`;
-  } catch {
-    return '(invalid URL)';
   }
 }
 
