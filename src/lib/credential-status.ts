@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { luaScript } from './doorflow/lua.ts';
 
 /**
  * The credential status store: what we know of each HID credential's lifecycle
@@ -73,7 +74,7 @@ export const personOfKey = (prefix: string, systemId: string) => `${prefix}:cred
 // interleave a status and its history entry. Between known statuses only forward moves count
 // (two reads racing can return in either order); an unknown status is ordered by time; terminal
 // statuses are never left.
-const RECORD_SCRIPT = `
+const recordScript = luaScript(`
 local cur = redis.call('HGET', KEYS[1], 'status')
 local since = tonumber(redis.call('HGET', KEYS[1], 'since') or '0') or 0
 local at = tonumber(ARGV[3])
@@ -98,7 +99,7 @@ if cur then redis.call('ZREM', ARGV[7] .. cur, ARGV[1]) end
 redis.call('ZADD', ARGV[7] .. ARGV[2], at, ARGV[1])
 redis.call('SADD', KEYS[3], ARGV[2])
 return {1, cur or ''}
-`;
+`);
 
 export interface RecordResult {
   /** `changed`: a new status was stored; `same`: nothing new; `stale`: ignored (older or terminal). */
@@ -113,19 +114,19 @@ export async function recordStatus(
   change: { id: string; status: string; atMs: number; source: string; meta?: CredentialMeta },
 ): Promise<RecordResult> {
   if (change.meta) await setMeta(redis, prefix, change.id, change.meta);
-  const reply = (await redis.eval(
-    RECORD_SCRIPT,
-    3,
-    credKey(prefix, change.id),
-    historyKey(prefix, change.id),
-    statusesKey(prefix),
-    change.id,
-    change.status,
-    String(change.atMs),
-    change.source,
-    new Date(change.atMs).toISOString(),
-    String(HISTORY_MAX),
-    `${prefix}:creds:by-status:`,
+  // EVALSHA (one status change per webhook, poll and delivery: the script text is not resent each time).
+  const reply = (await recordScript.run(
+    redis,
+    [credKey(prefix, change.id), historyKey(prefix, change.id), statusesKey(prefix)],
+    [
+      change.id,
+      change.status,
+      String(change.atMs),
+      change.source,
+      new Date(change.atMs).toISOString(),
+      String(HISTORY_MAX),
+      `${prefix}:creds:by-status:`,
+    ],
   )) as [number, string | null];
   const [code, prev] = reply;
   const previous = prev ? prev : undefined;
