@@ -85,6 +85,18 @@ export async function peersBench({ quick, log }: BenchOptions): Promise<BenchRes
     log,
   });
   log(`  ours (2 worker processes, concurrency 50) ${oursFree.peoplePerSecond} people/s`);
+  // Like for like: the peers deliver nothing, so the same run with DoorFlow emailing the code
+  // (no webhook delivery of ours; lifecycle tracking still starts).
+  const oursFreeNoDelivery = await pipelineRun({
+    people: n.ours,
+    workers: 2,
+    budget: 10_000,
+    delivery: 'doorflow',
+    sim: { faults: { latencyMs: 20 } },
+    env: { DOORFLOW_MAX_IN_FLIGHT: '100', WORKER_CONCURRENCY: '50' },
+    log,
+  });
+  log(`  ours, delivery by DoorFlow (like the peers) ${oursFreeNoDelivery.peoplePerSecond} people/s`);
   log(`peers: simulator limit ${rate} req/s, 20 ms latency`);
   const seqLimited = await peer('sequential', n.sequential, rate);
   log(`  sequential ${seqLimited.peoplePerSecond} people/s`);
@@ -110,6 +122,11 @@ export async function peersBench({ quick, log }: BenchOptions): Promise<BenchRes
         ours: oursFree,
         oursOverSequential: round(oursFree.peoplePerSecond / seqFree.peoplePerSecond, 2),
         oursOverPlimit: round(vsPlimitFree, 2),
+        oursDeliveryByDoorFlow: oursFreeNoDelivery,
+        oursDeliveryByDoorFlowOverPlimit: round(
+          oursFreeNoDelivery.peoplePerSecond / plimitFree.peoplePerSecond,
+          2,
+        ),
       },
       rateLimited: {
         rateLimit: rate,

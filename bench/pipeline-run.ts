@@ -1,6 +1,7 @@
 import { startChaosEnv } from '../chaos/harness.ts';
 import { chaosRoster } from '../chaos/roster.ts';
 import type { Env } from '../src/lib/config.ts';
+import { intake } from '../src/producers/intake.ts';
 import type { SimulatorOptions } from '../src/simulator/index.ts';
 import { round, yieldToSimulator } from './common.ts';
 
@@ -20,6 +21,8 @@ export interface PipelineRunOptions {
   env?: Env;
   log?: (line: string) => void;
   timeoutMs?: number;
+  /** How codes reach people (default `webhook`: signed delivery to the harness's receiver). */
+  delivery?: 'webhook' | 'doorflow';
 }
 
 export interface PipelineRunFigures {
@@ -61,7 +64,10 @@ export async function pipelineRun(options: PipelineRunOptions): Promise<Pipeline
       });
     }, 500);
     const started = Date.now();
-    const run = await env.intake(rows, 'bench');
+    const run =
+      options.delivery === 'doorflow'
+        ? await intake(env.pipeline.intakeDeps(), { source: 'bench', delivery: 'doorflow' }, rows)
+        : await env.intake(rows, 'bench');
     options.log?.(`  ${options.people} people enqueued in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const record = await env.waitForRun(run.runId, options.timeoutMs ?? 3_600_000);
     // The run's own finish stamp (the worker's clock, same machine), not when our 200 ms poll saw it.
