@@ -8,9 +8,9 @@ import { once } from 'node:events';
 import { startChaosEnv } from '../chaos/harness.ts';
 import type { Env } from '../src/lib/config.ts';
 import { BIN } from '../test/helpers/cli.ts';
+import { type BenchOptions, type BenchResult, round } from './common.ts';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..');
-import { type BenchOptions, type BenchResult, round } from './common.ts';
 
 /**
  * Benchmark 5, ingest: a 1,000,000-row CSV through the real `import` command, measured by

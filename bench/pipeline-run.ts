@@ -1,7 +1,6 @@
 import { startChaosEnv } from '../chaos/harness.ts';
 import { chaosRoster } from '../chaos/roster.ts';
 import type { Env } from '../src/lib/config.ts';
-import { intake } from '../src/producers/intake.ts';
 import type { SimulatorOptions } from '../src/simulator/index.ts';
 import { round, yieldToSimulator } from './common.ts';
 
@@ -64,10 +63,7 @@ export async function pipelineRun(options: PipelineRunOptions): Promise<Pipeline
       });
     }, 500);
     const started = Date.now();
-    const run =
-      options.delivery === 'doorflow'
-        ? await intake(env.pipeline.intakeDeps(), { source: 'bench', delivery: 'doorflow' }, rows)
-        : await env.intake(rows, 'bench');
+    const run = await env.intake(rows, 'bench', options.delivery);
     options.log?.(`  ${options.people} people enqueued in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const record = await env.waitForRun(run.runId, options.timeoutMs ?? 3_600_000);
     // The run's own finish stamp (the worker's clock, same machine), not when our 200 ms poll saw it.

@@ -53,7 +53,12 @@ export interface ChaosEnv {
   liveWorkers(): number[];
   /** SIGKILLs redis-server, waits `downMs`, restarts it from its AOF on the same port and dir. */
   crashRedis(downMs: number): Promise<void>;
-  intake(rows: readonly unknown[], source?: string): Promise<RunHandle & IntakeResult>;
+  /** Enqueues `rows` as one run; codes go by signed webhook to the receiver unless `delivery` says otherwise. */
+  intake(
+    rows: readonly unknown[],
+    source?: string,
+    delivery?: 'webhook' | 'doorflow',
+  ): Promise<RunHandle & IntakeResult>;
   /** Entries of the run that reached an end (provisioned, already provisioned, invalid or dead). */
   settled(runId: string): Promise<number>;
   waitForRun(runId: string, timeoutMs: number): Promise<RunRecord>;
@@ -157,8 +162,8 @@ export async function startChaosEnv(options: ChaosEnvOptions = {}): Promise<Chao
       await new Promise((r) => setTimeout(r, downMs));
       redis = await startEmbeddedRedis({ appendOnly: true, keepDir: true, dir, port });
     },
-    intake: (rows, source = 'chaos') =>
-      intake(pipeline.intakeDeps(), { source, delivery: 'webhook' }, rows as unknown[]),
+    intake: (rows, source = 'chaos', delivery = 'webhook') =>
+      intake(pipeline.intakeDeps(), { source, delivery }, rows as unknown[]),
     async settled(runId) {
       const run = await pipeline.runs.get(runId);
       if (!run) return 0;

@@ -7,7 +7,7 @@ import { type RunRecord, type RunStore, runSucceeded } from './runs.ts';
 /**
  * Watches for runs that finished (every entry done or dead) and, once per run for the whole fleet,
  * counts them in the metrics and sends the NOTIFY_WEBHOOK_URL summary. It polls the recent runs
- * rather than hooking the pipeline's status moves: any worker process can run it, a crash loses
+ * rather than hooking the pipeline's status moves: every worker process can run it, a crash loses
  * nothing (the next poll sees the finished run), and the pipeline stays free of ops concerns.
  */
 

@@ -62,7 +62,19 @@ export async function handOver(
     return await finish(p, deps, delivered.runId === p.runId ? 'provisioned' : 'already_provisioned');
   }
   if (!p.encryptedCode) return undefined;
-  const queue = deliveryQueueFor(p.delivery);
+  return await queueDelivery(p, p.delivery, p.encryptedCode, deps);
+}
+
+type OwnChannel = Exclude<InvitationPayload['delivery'], 'doorflow'>;
+
+/** Moves the entry to its delivery queue with the (encrypted) code. */
+async function queueDelivery(
+  p: InvitationPayload,
+  channel: OwnChannel,
+  encryptedCode: string,
+  deps: ProcessorDeps,
+): Promise<string> {
+  const queue = deliveryQueueFor(channel);
   await deps.runs.move(p.runId, p.key, queue as `delivery-${string}`, {
     personId: p.personId,
     credentialId: p.credentialId,
@@ -74,7 +86,7 @@ export async function handOver(
       personId: p.personId,
       credentialId: p.credentialId,
       credentialStatus: p.credentialStatus ?? null,
-      encryptedCode: p.encryptedCode,
+      encryptedCode,
       expiresAt: p.expiresAt ?? null,
     },
     { jobId: stepJobId(p.runId, p.key, p.gen) },
@@ -96,14 +108,15 @@ export async function handle(p: InvitationPayload, deps: ProcessorDeps, ctx: Job
     return await finish(p, deps, p.credentialCreated ? 'provisioned' : 'already_provisioned');
   }
   if (credential.invitation_code) {
-    const withCode: InvitationPayload = {
-      ...p,
-      credentialStatus: status,
-      encryptedCode: encryptInvitationCode(deps.config, credential.invitation_code),
-      expiresAt: credential.invitation_expires_at ?? null,
-    };
-    // Delivered meanwhile is impossible here (the check above ran moments ago): this queues it.
-    return (await handOver(withCode, deps, ctx)) ?? 'queued';
+    const read = { ...p, credentialStatus: status, expiresAt: credential.invitation_expires_at ?? null };
+    // handOver has ended every `doorflow` entry: a code read here is for one of our own channels.
+    const channel = p.delivery as OwnChannel;
+    return await queueDelivery(
+      read,
+      channel,
+      encryptInvitationCode(deps.config, credential.invitation_code),
+      deps,
+    );
   }
   const now = deps.clock.now();
   const startedAt = p.waitStartedAt ?? now;
