@@ -12,10 +12,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'bullmq';
-import { buildPipeline } from '../src/cli/pipeline-runtime.ts';
-import { loadConfig } from '../src/lib/config.ts';
-import { silentLogger } from '../src/lib/logger.ts';
-import { createRedis, startEmbeddedRedis } from '../src/lib/redis.ts';
+import { buildPipeline } from '../src/app/pipeline.ts';
+import { loadConfig } from '../src/lib/core/config.ts';
+import { silentLogger } from '../src/lib/core/logger.ts';
+import { createRedis, startEmbeddedRedis } from '../src/lib/core/redis.ts';
 import { importCsv } from '../src/producers/csv-import.ts';
 
 const rows = Number(process.argv[2] ?? 200_000);

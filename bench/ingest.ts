@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
 import { startChaosEnv } from '../chaos/harness.ts';
-import type { Env } from '../src/lib/config.ts';
+import type { Env } from '../src/lib/core/config.ts';
 import { BIN } from '../test/helpers/cli.ts';
 import { type BenchOptions, type BenchResult, round } from './common.ts';
 

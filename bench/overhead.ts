@@ -1,6 +1,6 @@
 import { startChaosEnv } from '../chaos/harness.ts';
 import { chaosRoster } from '../chaos/roster.ts';
-import { startEmbeddedRedis } from '../src/lib/redis.ts';
+import { startEmbeddedRedis } from '../src/lib/core/redis.ts';
 import { type BenchOptions, type BenchResult, round } from './common.ts';
 import { pipelineRun } from './pipeline-run.ts';
 import { rawBullmqChain } from './raw-bullmq.ts';

@@ -1,6 +1,6 @@
 import { startChaosEnv } from '../chaos/harness.ts';
 import { chaosRoster } from '../chaos/roster.ts';
-import type { Env } from '../src/lib/config.ts';
+import type { Env } from '../src/lib/core/config.ts';
 import type { SimulatorOptions } from '../src/simulator/index.ts';
 import { round, yieldToSimulator } from './common.ts';
 

@@ -1,5 +1,5 @@
-import { deadLetterId } from '../src/lib/dead-letter.ts';
-import { QUEUE_NAMES, type QueueName } from '../src/lib/queues.ts';
+import { deadLetterId } from '../src/lib/store/dead-letters.ts';
+import { QUEUE_NAMES, type QueueName } from '../src/lib/jobs/registry.ts';
 import type { ChaosEnv } from './harness.ts';
 
 /**

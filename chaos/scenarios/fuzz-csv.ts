@@ -1,7 +1,7 @@
 import fc from 'fast-check';
-import { ProvisionerError } from '../../src/lib/errors.ts';
-import { isRowProblem, type SourceItem } from '../../src/producers/adapter.ts';
-import { openCsvRoster } from '../../src/producers/csv.ts';
+import { ProvisionerError } from '../../src/lib/core/errors.ts';
+import { isRowProblem, type SourceItem } from '../../src/producers/sources/adapter.ts';
+import { openCsvRoster } from '../../src/producers/sources/csv.ts';
 import { expectations, type Scenario } from '../scenario.ts';
 
 /**

@@ -2,10 +2,10 @@ import { createHmac } from 'node:crypto';
 import { connect } from 'node:net';
 import fc from 'fast-check';
 import type { Redis } from 'ioredis';
-import { loadConfig } from '../../src/lib/config.ts';
-import { silentLogger } from '../../src/lib/logger.ts';
-import { createQueues } from '../../src/lib/queues.ts';
-import { createRedis, startEmbeddedRedis } from '../../src/lib/redis.ts';
+import { loadConfig } from '../../src/lib/core/config.ts';
+import { silentLogger } from '../../src/lib/core/logger.ts';
+import { createQueues } from '../../src/lib/jobs/registry.ts';
+import { createRedis, startEmbeddedRedis } from '../../src/lib/core/redis.ts';
 import { buildServer } from '../../src/server/app.ts';
 import {
   doorflowWebhookModule,

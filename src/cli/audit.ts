@@ -1,10 +1,10 @@
 import { createWriteStream } from 'node:fs';
 import { finished } from 'node:stream/promises';
 import type { Command } from 'commander';
-import { type AuditFormat, createAuditLog, formatAudit } from '../lib/audit.ts';
-import { parseDurationMs } from '../lib/config.ts';
+import { type AuditFormat, createAuditLog, formatAudit } from '../lib/store/audit-log.ts';
+import { parseDurationMs } from '../lib/core/config.ts';
 import { EXIT } from './exit-codes.ts';
-import { withPipelineCommand as withPipeline } from './pipeline-runtime.ts';
+import { withPipelineCommand as withPipeline } from '../app/pipeline.ts';
 
 /**
  * `audit export [--since WHEN] [--until WHEN] [--run ID] [--format json|csv] [--out FILE]`: the

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { describeConfig } from '../lib/config.ts';
+import { describeConfig } from '../lib/core/config.ts';
 import { checkDoorFlowConnectivity } from '../lib/doorflow/connectivity.ts';
-import { checkEvictionPolicy } from '../lib/redis.ts';
-import { buildConfig, buildDoorFlowClient, buildRuntime, openRedis } from '../main.ts';
+import { checkEvictionPolicy } from '../lib/core/redis.ts';
+import { buildConfig, buildDoorFlowClient, buildRuntime, openRedis } from '../app/connections.ts';
 import { EXIT } from './exit-codes.ts';
 
 interface CheckResult {

@@ -1,16 +1,16 @@
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { loadConfig } from '../lib/config.ts';
-import { generateKey } from '../lib/crypto.ts';
-import { createLogger } from '../lib/logger.ts';
-import { startEmbeddedRedis } from '../lib/redis.ts';
-import { startWorkers } from '../processors/index.ts';
-import { readRosterCsv } from '../producers/csv-minimal.ts';
+import { loadConfig } from '../lib/core/config.ts';
+import { generateKey } from '../lib/core/crypto.ts';
+import { createLogger } from '../lib/core/logger.ts';
+import { startEmbeddedRedis } from '../lib/core/redis.ts';
+import { startWorkers } from '../processors/worker.ts';
+import { readRosterCsv } from '../producers/sources/csv-minimal.ts';
 import { intake } from '../producers/intake.ts';
 import { startSimulator } from '../simulator/index.ts';
 import { startDeliveryReceiver } from './demo-receiver.ts';
 import { EXIT } from './exit-codes.ts';
-import { buildPipeline } from './pipeline-runtime.ts';
+import { buildPipeline } from '../app/pipeline.ts';
 import { buildRunView, formatRunView } from './run-summary.ts';
 
 const SAMPLE = fileURLToPath(new URL('../../examples/roster.csv', import.meta.url));

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { parseDurationMs } from '../lib/config.ts';
-import type { DeadLetter, DeadLetterFilter } from '../lib/dead-letter.ts';
+import { parseDurationMs } from '../lib/core/config.ts';
+import type { DeadLetter, DeadLetterFilter } from '../lib/store/dead-letters.ts';
 import { EXIT } from './exit-codes.ts';
-import { withPipelineCommand as withPipeline } from './pipeline-runtime.ts';
+import { withPipelineCommand as withPipeline } from '../app/pipeline.ts';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 

@@ -1,15 +1,15 @@
 import { access } from 'node:fs/promises';
 import cliProgress from 'cli-progress';
 import { type Command, Option } from 'commander';
-import type { Config } from '../lib/config.ts';
-import { ConfigError, type ConfigProblem, PayloadError } from '../lib/errors.ts';
-import { DELIVERY_CHANNELS, type DeliveryChannelName, parseChannelList } from '../lib/roster.ts';
-import { buildConfig, buildRuntime } from '../runtime.ts';
+import type { Config } from '../lib/core/config.ts';
+import { ConfigError, type ConfigProblem, PayloadError } from '../lib/core/errors.ts';
+import { DELIVERY_CHANNELS, type DeliveryChannelName, parseChannelList } from '../lib/roster/entry.ts';
+import { buildConfig, buildRuntime } from '../app/runtime.ts';
 import { importCsv } from '../producers/csv-import.ts';
-import { isSupportedCountry, SUPPORTED_COUNTRIES } from '../producers/phone.ts';
+import { isSupportedCountry, SUPPORTED_COUNTRIES } from '../lib/delivery/phone.ts';
 import { createImportProgress, describeImport } from './import-report.ts';
 import { EXIT } from './exit-codes.ts';
-import type { Pipeline } from './pipeline-runtime.ts';
+import type { Pipeline } from '../app/pipeline.ts';
 import { buildRunView, formatRunView } from './run-summary.ts';
 import { abortOnSignal } from './shutdown.ts';
 
@@ -162,8 +162,8 @@ export function registerImportCommand(program: Command): void {
         if (!options.dryRun) {
           // Loaded only here: a dry run carries neither Redis, BullMQ nor the DoorFlow client.
           const [{ resolveRedisUrl }, { buildPipeline }] = await Promise.all([
-            import('../main.ts'),
-            import('./pipeline-runtime.ts'),
+            import('../app/connections.ts'),
+            import('../app/pipeline.ts'),
           ]);
           const { url } = await resolveRedisUrl(runtime, { allowEmbedded: false });
           pipeline = buildPipeline(config, { redisUrl: url, logger: runtime.logger });

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { ProvisionerError } from '../lib/errors.ts';
+import { ProvisionerError } from '../lib/core/errors.ts';
 import { EXIT } from './exit-codes.ts';
 type Registration = (program: Command) => void;
 

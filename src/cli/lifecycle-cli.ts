@@ -1,12 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import type { Job } from 'bullmq';
 import { parse } from 'csv-parse/sync';
-import { getCredentialRecord, personIdForSystemId, TERMINAL_STATUSES } from '../lib/credential-status.ts';
-import { recordAndSchedule } from '../lib/lifecycle.ts';
-import type { QueueName } from '../lib/queues.ts';
-import type { Pipeline } from './pipeline-runtime.ts';
-import type { Logger } from '../lib/logger.ts';
-import { systemClock } from '../lib/clock.ts';
+import { getCredentialRecord, personIdForSystemId, TERMINAL_STATUSES } from '../lib/store/credentials.ts';
+import { recordAndSchedule } from '../processors/lifecycle/schedule.ts';
+import type { QueueName } from '../lib/jobs/registry.ts';
+import type { Pipeline } from '../app/pipeline.ts';
+import type { Logger } from '../lib/core/logger.ts';
+import { systemClock } from '../lib/core/clock.ts';
 
 /** Helpers shared by `status`, `revoke` and `reissue`. */
 

@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
-import { getCredentialRecord } from '../lib/credential-status.ts';
+import { getCredentialRecord } from '../lib/store/credentials.ts';
 import { LIVE_CREDENTIAL_STATUSES } from '../lib/doorflow/types.ts';
-import { parseDurationMs } from '../lib/config.ts';
-import { deliveryChannelSchema } from '../lib/roster.ts';
-import { encodeKey } from '../lib/queues.ts';
+import { parseDurationMs } from '../lib/core/config.ts';
+import { deliveryChannelSchema } from '../lib/roster/entry.ts';
+import { encodeKey } from '../lib/jobs/registry.ts';
 import { EXIT } from './exit-codes.ts';
 import { resolvePersonId, waitForJob } from './lifecycle-cli.ts';
-import { withPipelineCommand } from './pipeline-runtime.ts';
+import { withPipelineCommand } from '../app/pipeline.ts';
 
 /**
  * `reissue --person SYSTEM_ID` (new phone): revoke the old credential, create a new one, deliver

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
-import { parseDurationMs } from '../lib/config.ts';
-import { requestRevocation } from '../lib/lifecycle.ts';
-import type { RevocationSummary } from '../processors/revocation.ts';
+import { parseDurationMs } from '../lib/core/config.ts';
+import { requestRevocation } from '../processors/lifecycle/schedule.ts';
+import type { RevocationSummary } from '../processors/lifecycle/revocation.ts';
 import { EXIT } from './exit-codes.ts';
 import {
   readLeavers,
@@ -11,7 +11,7 @@ import {
   waitForJob,
   waitForRevoked,
 } from './lifecycle-cli.ts';
-import { withPipelineCommand } from './pipeline-runtime.ts';
+import { withPipelineCommand } from '../app/pipeline.ts';
 
 /**
  * `revoke (--person SYSTEM_ID | --file leavers.csv) [--wait]`: queues revocation of each person's

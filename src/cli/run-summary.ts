@@ -1,5 +1,11 @@
-import type { Queues } from '../lib/queues.ts';
-import { type EntryDetail, entryOutcome, type RunRecord, type RunStore, runSucceeded } from '../lib/runs.ts';
+import type { Queues } from '../lib/jobs/registry.ts';
+import {
+  type EntryDetail,
+  entryOutcome,
+  type RunRecord,
+  type RunStore,
+  runSucceeded,
+} from '../lib/store/runs.ts';
 
 /** Per-step and per-outcome views of a run for `runs show`, `import --wait` and `demo`. */
 

@@ -1,8 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { buildRunReport, formatReport, type ReportFormat } from '../lib/run-report.ts';
+import { buildRunReport, formatReport, type ReportFormat } from '../lib/ops/run-report.ts';
 import { EXIT } from './exit-codes.ts';
-import { withPipelineCommand as withPipeline } from './pipeline-runtime.ts';
+import { withPipelineCommand as withPipeline } from '../app/pipeline.ts';
 
 /**
  * `runs report ID|latest [--format csv|json] [--out FILE]`: one line per roster entry (key, name,

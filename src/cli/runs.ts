@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { EXIT } from './exit-codes.ts';
-import { withPipelineCommand as withPipeline } from './pipeline-runtime.ts';
+import { withPipelineCommand as withPipeline } from '../app/pipeline.ts';
 import { buildRunView, formatRunView } from './run-summary.ts';
 import { registerRunsReportCommand } from './runs-report.ts';
 

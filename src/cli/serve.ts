@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
-import { ConfigError } from '../lib/errors.ts';
-import { countByStatus, stuckProvisioningIds } from '../lib/credential-status.ts';
-import { createMetrics } from '../lib/metrics.ts';
-import { buildConfig, buildRuntime, resolveRedisUrl } from '../main.ts';
+import { ConfigError } from '../lib/core/errors.ts';
+import { countByStatus, stuckProvisioningIds } from '../lib/store/credentials.ts';
+import { createMetrics } from '../lib/core/metrics.ts';
+import { buildConfig, buildRuntime, resolveRedisUrl } from '../app/connections.ts';
 import { buildServer } from '../server/app.ts';
 import { doorflowWebhookModule, statusEventEnqueuer, WEBHOOK_PATH } from '../server/doorflow-webhooks.ts';
 import { opsHttpModule } from '../server/ops.ts';
-import { buildPipeline } from './pipeline-runtime.ts';
+import { buildPipeline } from '../app/pipeline.ts';
 import { installShutdown } from './shutdown.ts';
 
 /**

@@ -1,4 +1,4 @@
-import type { Logger } from '../lib/logger.ts';
+import type { Logger } from '../lib/core/logger.ts';
 import { EXIT } from './exit-codes.ts';
 
 /**

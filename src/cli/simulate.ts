@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ZodError } from 'zod';
-import { ConfigError } from '../lib/errors.ts';
-import { createLogger } from '../lib/logger.ts';
+import { ConfigError } from '../lib/core/errors.ts';
+import { createLogger } from '../lib/core/logger.ts';
 import type { ResolvedSimulatorOptions } from '../simulator/options.ts';
 import { installShutdown } from './shutdown.ts';
 

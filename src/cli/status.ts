@@ -5,10 +5,10 @@ import {
   getCredentialRecord,
   getHistory,
   type HistoryEntry,
-} from '../lib/credential-status.ts';
+} from '../lib/store/credentials.ts';
 import { EXIT } from './exit-codes.ts';
 import { resolvePersonId } from './lifecycle-cli.ts';
-import { type Pipeline, withPipelineCommand } from './pipeline-runtime.ts';
+import { type Pipeline, withPipelineCommand } from '../app/pipeline.ts';
 
 /**
  * `status (--person SYSTEM_ID | --credential ID) [--json]`: a credential's current status and its

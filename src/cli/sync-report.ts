@@ -1,4 +1,4 @@
-import type { SyncReport } from '../producers/sync.ts';
+import type { SyncReport } from '../producers/sync/sync.ts';
 
 /** The human plan table for `sync` (the `--json` output is the report itself). */
 

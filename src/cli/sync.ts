@@ -1,15 +1,15 @@
 import { type Command, Option } from 'commander';
-import { encryptSecret } from '../lib/crypto.ts';
-import { PayloadError, ProvisionerError } from '../lib/errors.ts';
-import { silentLogger } from '../lib/logger.ts';
-import { DELIVERY_CHANNELS, type DeliveryChannelName } from '../lib/roster.ts';
-import { buildConfig, buildRuntime, resolveRedisUrl } from '../main.ts';
-import { SourceError } from '../producers/feed-http.ts';
-import type { SyncJobPayload } from '../producers/sync-job.ts';
-import { parseOffboardLimit } from '../producers/sync-plan.ts';
-import { runSync, type SyncDeps, sourceIdOf, waitForSync } from '../producers/sync.ts';
+import { encryptSecret } from '../lib/core/crypto.ts';
+import { PayloadError, ProvisionerError } from '../lib/core/errors.ts';
+import { silentLogger } from '../lib/core/logger.ts';
+import { DELIVERY_CHANNELS, type DeliveryChannelName } from '../lib/roster/entry.ts';
+import { buildConfig, buildRuntime, resolveRedisUrl } from '../app/connections.ts';
+import { SourceError } from '../producers/sources/feed-http.ts';
+import type { SyncJobPayload } from '../processors/sync.ts';
+import { parseOffboardLimit } from '../producers/sync/plan.ts';
+import { runSync, type SyncDeps, sourceIdOf, waitForSync } from '../producers/sync/sync.ts';
 import { EXIT } from './exit-codes.ts';
-import { buildPipeline, type Pipeline } from './pipeline-runtime.ts';
+import { buildPipeline, type Pipeline } from '../app/pipeline.ts';
 import { abortOnSignal } from './shutdown.ts';
 import { describeSync } from './sync-report.ts';
 

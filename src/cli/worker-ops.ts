@@ -1,11 +1,11 @@
 import type { Server } from 'node:http';
 import express from 'express';
-import { startHeartbeat } from '../lib/heartbeat.ts';
-import { createRunNotifier } from '../lib/notify.ts';
-import { startRunWatcher } from '../lib/run-watcher.ts';
-import type { Runtime } from '../main.ts';
+import { startHeartbeat } from '../lib/core/heartbeat.ts';
+import { createRunNotifier } from '../lib/ops/notify.ts';
+import { startRunWatcher } from '../lib/ops/run-watcher.ts';
+import type { Runtime } from '../app/connections.ts';
 import { metricsRouter } from '../server/metrics-route.ts';
-import type { Pipeline } from './pipeline-runtime.ts';
+import type { Pipeline } from '../app/pipeline.ts';
 
 /**
  * The ops side of a `worker` process: a heartbeat for `/readyz`, the run watcher (run-finished

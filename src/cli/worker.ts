@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
-import { checkEvictionPolicy } from '../lib/redis.ts';
-import { QUEUE_NAMES, type QueueName } from '../lib/queues.ts';
-import { buildConfig, buildRuntime, resolveRedisUrl } from '../main.ts';
-import { startWorkers } from '../processors/index.ts';
-import * as syncJob from '../producers/sync-job.ts';
-import { createMetrics } from '../lib/metrics.ts';
-import { buildPipeline } from './pipeline-runtime.ts';
+import { checkEvictionPolicy } from '../lib/core/redis.ts';
+import { QUEUE_NAMES, type QueueName } from '../lib/jobs/registry.ts';
+import { buildConfig, buildRuntime, resolveRedisUrl } from '../app/connections.ts';
+import { startWorkers } from '../processors/worker.ts';
+import * as syncJob from '../processors/sync.ts';
+import { createMetrics } from '../lib/core/metrics.ts';
+import { buildPipeline } from '../app/pipeline.ts';
 import { startWorkerOps } from './worker-ops.ts';
 import { installShutdown } from './shutdown.ts';
 

@@ -1,17 +1,17 @@
 import type { Got } from 'got';
 import type { Redis } from 'ioredis';
-import type { Clock } from '../lib/clock.ts';
-import type { Config } from '../lib/config.ts';
-import type { DeadLetterStore } from '../lib/dead-letter.ts';
-import { encryptSecret } from '../lib/crypto.ts';
+import type { Clock } from '../lib/core/clock.ts';
+import type { Config } from '../lib/core/config.ts';
+import type { DeadLetterStore } from '../lib/store/dead-letters.ts';
+import { encryptSecret } from '../lib/core/crypto.ts';
 import type { DoorFlowApi } from '../lib/doorflow/types.ts';
-import { ProvisionerError } from '../lib/errors.ts';
-import type { AuditLog } from '../lib/audit.ts';
-import type { Logger } from '../lib/logger.ts';
-import type { Metrics } from '../lib/metrics.ts';
-import type { PeopleIndex } from '../lib/people-index.ts';
-import type { Queues } from '../lib/queues.ts';
-import type { RunStore } from '../lib/runs.ts';
+import { ProvisionerError } from '../lib/core/errors.ts';
+import type { AuditLog } from '../lib/store/audit-log.ts';
+import type { Logger } from '../lib/core/logger.ts';
+import type { Metrics } from '../lib/core/metrics.ts';
+import type { PeopleIndex } from '../lib/store/people-index.ts';
+import type { Queues } from '../lib/jobs/registry.ts';
+import type { RunStore } from '../lib/store/runs.ts';
 
 /** What every processor receives; built once by the composition root. No singletons inside handlers. */
 export interface ProcessorDeps {

@@ -1,13 +1,13 @@
 import { type Credential, LIVE_CREDENTIAL_STATUSES } from '../lib/doorflow/types.ts';
-import { DoorFlowError, ProvisionerError } from '../lib/errors.ts';
-import { tryLock } from '../lib/locks.ts';
+import { DoorFlowError, ProvisionerError } from '../lib/core/errors.ts';
+import { tryLock } from '../lib/core/locks.ts';
 import {
   type CredentialPayload,
   credentialPayloadSchema,
   type InvitationPayload,
   stepFields,
   stepJobId,
-} from '../lib/queues.ts';
+} from '../lib/jobs/registry.ts';
 import {
   contentionDelayMs,
   encryptInvitationCode,

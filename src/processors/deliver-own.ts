@@ -1,11 +1,11 @@
-import { decryptSecret } from '../lib/crypto.ts';
-import { findDelivery, recordDelivery } from '../lib/deliveries.ts';
-import { ProvisionerError } from '../lib/errors.ts';
-import { tryLock } from '../lib/locks.ts';
-import type { DeliveryPayload } from '../lib/queues.ts';
+import { decryptSecret } from '../lib/core/crypto.ts';
+import { findDelivery, recordDelivery } from '../lib/store/deliveries.ts';
+import { ProvisionerError } from '../lib/core/errors.ts';
+import { tryLock } from '../lib/core/locks.ts';
+import type { DeliveryPayload } from '../lib/jobs/registry.ts';
 import { contentionDelayMs, type JobContext, lockTtlMs, type ProcessorDeps } from './context.ts';
-import { trackHandedOver } from './lifecycle-helpers.ts';
-import { type Invitation, type OwnChannel, type Recipient, sendCode } from './send-code.ts';
+import { trackHandedOver } from './lifecycle/track.ts';
+import { type Invitation, type OwnChannel, type Recipient, sendCode } from '../lib/delivery/send-code.ts';
 
 /** The person a delivery job sends to. */
 export function recipientOf(p: DeliveryPayload): Recipient {

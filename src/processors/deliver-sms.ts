@@ -1,4 +1,4 @@
-import { type DeliveryPayload, deliveryPayloadSchema } from '../lib/queues.ts';
+import { type DeliveryPayload, deliveryPayloadSchema } from '../lib/jobs/registry.ts';
 import type { JobContext, ProcessorDeps } from './context.ts';
 import { deliverOwn } from './deliver-own.ts';
 

@@ -1,7 +1,7 @@
-import { type DeliveryPayload, deliveryPayloadSchema } from '../lib/queues.ts';
+import { type DeliveryPayload, deliveryPayloadSchema } from '../lib/jobs/registry.ts';
 import type { JobContext, ProcessorDeps } from './context.ts';
 import { deliverOwn, invitationOf, recipientOf } from './deliver-own.ts';
-import { webhookMessageBody, webhookTarget } from './webhook-message.ts';
+import { webhookMessageBody, webhookTarget } from '../lib/delivery/webhook.ts';
 
 /**
  * Step 4 (webhook channel): POST the invitation to DELIVERY_WEBHOOK_URL, signed as described in
@@ -17,7 +17,7 @@ export {
   instructionsText,
   signWebhook,
   WebhookDeliveryError,
-} from './webhook-message.ts';
+} from '../lib/delivery/webhook.ts';
 
 /** The JSON body the receiver gets for a delivery job's first message. */
 export function webhookBody(p: DeliveryPayload, code: string, instructions: string): Record<string, unknown> {

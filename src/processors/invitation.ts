@@ -1,14 +1,14 @@
-import { findDelivery } from '../lib/deliveries.ts';
-import { ProvisionerError } from '../lib/errors.ts';
+import { findDelivery } from '../lib/store/deliveries.ts';
+import { ProvisionerError } from '../lib/core/errors.ts';
 import {
   deliveryQueueFor,
   type InvitationPayload,
   invitationPayloadSchema,
   stepFields,
   stepJobId,
-} from '../lib/queues.ts';
+} from '../lib/jobs/registry.ts';
 import { encryptInvitationCode, type JobContext, type ProcessorDeps } from './context.ts';
-import { trackHandedOver } from './lifecycle-helpers.ts';
+import { trackHandedOver } from './lifecycle/track.ts';
 
 /**
  * Step 3: get the invitation code to the delivery step. Mode `doorflow` (DoorFlow emails the person)

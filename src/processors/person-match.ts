@@ -1,8 +1,8 @@
-import { ProvisionerError } from '../lib/errors.ts';
+import { ProvisionerError } from '../lib/core/errors.ts';
 import type { Person, PersonInput } from '../lib/doorflow/types.ts';
-import type { PersonSnapshot } from '../lib/people-index.ts';
-import { changedPersonFields, fieldText } from '../lib/person-fields.ts';
-import type { RosterEntry } from '../lib/roster.ts';
+import type { PersonSnapshot } from '../lib/store/people-index.ts';
+import { changedPersonFields, fieldText } from '../lib/roster/person-fields.ts';
+import type { RosterEntry } from '../lib/roster/entry.ts';
 
 /** Pure matching and diffing for the person step (unit-tested). */
 

@@ -1,7 +1,7 @@
-import { DoorFlowError, ProvisionerError } from '../lib/errors.ts';
-import { type KnownPerson, type PersonSnapshot, snapshotOf } from '../lib/people-index.ts';
-import { type PersonPayload, personPayloadSchema, stepFields, stepJobId } from '../lib/queues.ts';
-import { tryLock } from '../lib/locks.ts';
+import { DoorFlowError, ProvisionerError } from '../lib/core/errors.ts';
+import { type KnownPerson, type PersonSnapshot, snapshotOf } from '../lib/store/people-index.ts';
+import { type PersonPayload, personPayloadSchema, stepFields, stepJobId } from '../lib/jobs/registry.ts';
+import { tryLock } from '../lib/core/locks.ts';
 import { contentionDelayMs, type JobContext, lockTtlMs, type ProcessorDeps } from './context.ts';
 import {
   chooseExisting,

@@ -1,4 +1,4 @@
-import type { RunRecord, RunStore } from '../lib/runs.ts';
+import type { RunRecord, RunStore } from '../lib/store/runs.ts';
 
 /**
  * Backpressure for intake: a run may keep at most `window` unsettled entries in Redis (a waiting

@@ -1,8 +1,8 @@
-import type { DeliveryChannelName } from '../lib/roster.ts';
-import { isRowProblem, type SourceEntry, type SourceItem } from './adapter.ts';
+import type { DeliveryChannelName } from '../lib/roster/entry.ts';
+import { isRowProblem, type SourceEntry, type SourceItem } from './sources/adapter.ts';
 import { DEFAULT_WINDOW } from './backpressure.ts';
-import { openCsvBytes } from './csv-source.ts';
-import { type CsvRoster, openCsvRoster } from './csv.ts';
+import { openCsvBytes } from './sources/csv-source.ts';
+import { type CsvRoster, openCsvRoster } from './sources/csv.ts';
 import type { IntakeDeps, IntakeResult } from './intake.ts';
 import { dedupeBatches, ErrorsFileWriter, ProblemSummary } from './row-errors.ts';
 

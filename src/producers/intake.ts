@@ -1,17 +1,17 @@
-import type { Config } from '../lib/config.ts';
+import type { Config } from '../lib/core/config.ts';
 import type { DoorFlowApi } from '../lib/doorflow/types.ts';
-import type { Logger } from '../lib/logger.ts';
-import type { PeopleIndex } from '../lib/people-index.ts';
-import type { PayloadInput, Queues } from '../lib/queues.ts';
-import { stepJobId } from '../lib/queues.ts';
+import type { Logger } from '../lib/core/logger.ts';
+import type { PeopleIndex } from '../lib/store/people-index.ts';
+import type { PayloadInput, Queues } from '../lib/jobs/registry.ts';
+import { stepJobId } from '../lib/jobs/registry.ts';
 import {
   type DeliveryChannelName,
   pickDeliveryChannel,
   type RosterEntry,
   rosterEntrySchema,
   rosterKey,
-} from '../lib/roster.ts';
-import type { RunStore } from '../lib/runs.ts';
+} from '../lib/roster/entry.ts';
+import type { RunStore } from '../lib/store/runs.ts';
 import { waitForWindow } from './backpressure.ts';
 
 /**

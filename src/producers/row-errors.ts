@@ -1,7 +1,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { KeySet } from './key-set.ts';
-import { isRowProblem, type RowProblem, type SourceItem } from './adapter.ts';
+import { isRowProblem, type RowProblem, type SourceItem } from './sources/adapter.ts';
 
 /**
  * Invalid and duplicate rows: deduplication by roster key, the on-screen summary, and the

@@ -1,8 +1,8 @@
-import type { DeliveryChannelName } from '../lib/roster.ts';
-import { DELIVERY_CHANNELS, pickDeliveryChannel, rosterKey } from '../lib/roster.ts';
-import type { SourceEntry } from './adapter.ts';
-import type { RosterField } from './headers.ts';
-import { normaliseMobile } from './phone.ts';
+import type { DeliveryChannelName } from '../lib/roster/entry.ts';
+import { DELIVERY_CHANNELS, pickDeliveryChannel, rosterKey } from '../lib/roster/entry.ts';
+import type { SourceEntry } from './sources/adapter.ts';
+import type { RosterField } from './sources/headers.ts';
+import { normaliseMobile } from '../lib/delivery/phone.ts';
 
 /**
  * Turns one source record (field → text) into a {@link SourceEntry}, or says why it cannot.

@@ -1,9 +1,9 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import type { Config } from '../lib/config.ts';
-import { ConfigError } from '../lib/errors.ts';
-import type { Clock } from '../lib/clock.ts';
-import { systemClock } from '../lib/clock.ts';
+import type { Config } from '../lib/core/config.ts';
+import { ConfigError } from '../lib/core/errors.ts';
+import type { Clock } from '../lib/core/clock.ts';
+import { systemClock } from '../lib/core/clock.ts';
 
 /**
  * Authentication for everything under `/admin`.

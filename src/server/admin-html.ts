@@ -1,4 +1,4 @@
-import { INVITATION_CODE_PATTERN } from '../lib/logger.ts';
+import { INVITATION_CODE_PATTERN } from '../lib/core/logger.ts';
 
 /**
  * Tiny server-side HTML helpers for the admin pages. Everything interpolated goes through

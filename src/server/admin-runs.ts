@@ -1,8 +1,8 @@
 import express, { type Request, type Response, type Router } from 'express';
-import type { DeadLetter, DeadLetterStore } from '../lib/dead-letter.ts';
-import type { Logger } from '../lib/logger.ts';
-import type { Queues } from '../lib/queues.ts';
-import { entryOutcome, type RunRecord, type RunStore, runSucceeded } from '../lib/runs.ts';
+import type { DeadLetter, DeadLetterStore } from '../lib/store/dead-letters.ts';
+import type { Logger } from '../lib/core/logger.ts';
+import type { Queues } from '../lib/jobs/registry.ts';
+import { entryOutcome, type RunRecord, type RunStore, runSucceeded } from '../lib/store/runs.ts';
 import type { AdminAuth, AdminPrincipal } from './admin-auth.ts';
 import { html, isoTime, layout, postButton, type SafeHtml } from './admin-html.ts';
 

@@ -1,16 +1,16 @@
 import express, { type Express, type Request, type Response } from 'express';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { type Clock, systemClock } from '../lib/clock.ts';
-import type { StatusEventPayload } from '../lib/lifecycle-payloads.ts';
-import type { Logger } from '../lib/logger.ts';
-import { encodeKey, type Queues } from '../lib/queues.ts';
+import { type Clock, systemClock } from '../lib/core/clock.ts';
+import type { StatusEventPayload } from '../lib/jobs/lifecycle-payloads.ts';
+import type { Logger } from '../lib/core/logger.ts';
+import { encodeKey, type Queues } from '../lib/jobs/registry.ts';
 import {
   claimSignature,
   releaseSignature,
   replayTtlMs,
   verifyDoorflowSignature,
-} from '../lib/webhook-verify.ts';
+} from '../lib/doorflow/webhook-verify.ts';
 import type { HttpModule } from './app.ts';
 
 /**

@@ -1,6 +1,6 @@
 import express, { type Router } from 'express';
 import type { Redis } from 'ioredis';
-import { DEFAULT_HEARTBEAT_STALE_MS, liveWorkers } from '../lib/heartbeat.ts';
+import { DEFAULT_HEARTBEAT_STALE_MS, liveWorkers } from '../lib/core/heartbeat.ts';
 
 /**
  * `/healthz`: the process is up and serving (no dependencies, so an orchestrator does not restart

@@ -1,12 +1,12 @@
 import type { Express } from 'express';
 import type { HttpModule } from './app.ts';
 import type { Redis } from 'ioredis';
-import type { Config } from '../lib/config.ts';
-import type { DeadLetterStore } from '../lib/dead-letter.ts';
-import type { Logger } from '../lib/logger.ts';
-import { type Metrics, queueJobCounts, type ScrapeSources } from '../lib/metrics.ts';
-import { QUEUE_NAMES, type Queues } from '../lib/queues.ts';
-import type { RunStore } from '../lib/runs.ts';
+import type { Config } from '../lib/core/config.ts';
+import type { DeadLetterStore } from '../lib/store/dead-letters.ts';
+import type { Logger } from '../lib/core/logger.ts';
+import { type Metrics, queueJobCounts, type ScrapeSources } from '../lib/core/metrics.ts';
+import { QUEUE_NAMES, type Queues } from '../lib/jobs/registry.ts';
+import type { RunStore } from '../lib/store/runs.ts';
 import { type AdminAccess, type AdminAuth, createAdminAuth, resolveAdminAccess } from './admin-auth.ts';
 import { mountQueuesDashboard } from './admin-queues.ts';
 import { adminRunsRouter } from './admin-runs.ts';

@@ -1,5 +1,5 @@
 import type { CredentialType } from '../lib/doorflow/types.ts';
-import type { Logger } from '../lib/logger.ts';
+import type { Logger } from '../lib/core/logger.ts';
 import type { FaultEngine } from './faults.ts';
 import type { SimRequest, SimResponse } from './http-util.ts';
 import type { Lifecycle } from './lifecycle.ts';

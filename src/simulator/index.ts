@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Person } from '../lib/doorflow/types.ts';
-import { type Logger, silentLogger } from '../lib/logger.ts';
+import { type Logger, silentLogger } from '../lib/core/logger.ts';
 import { accountRoutes } from './account.ts';
 import { adminRoutes, credentialsView, peopleView, type SimCredentialView } from './admin.ts';
 import type { SimContext } from './context.ts';

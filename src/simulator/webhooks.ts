@@ -1,4 +1,4 @@
-import type { Logger } from '../lib/logger.ts';
+import type { Logger } from '../lib/core/logger.ts';
 import type { StatusChange } from './lifecycle.ts';
 import type { ResolvedWebhook } from './options.ts';
 import type { SeededRandom } from './prng.ts';

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getHistory } from '../../src/lib/credential-status.ts';
+import { getHistory } from '../../src/lib/store/credentials.ts';
 import { intake } from '../../src/producers/intake.ts';
 import { runCli } from '../helpers/cli.ts';
 import { type LifecycleHarness, startLifecycle } from '../helpers/lifecycle.ts';

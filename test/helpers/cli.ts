@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { Env } from '../../src/lib/config.ts';
+import type { Env } from '../../src/lib/core/config.ts';
 
 /** Runs the real CLI (bin/doorflow-provisioner.js) as a child process, as a user would. */
 

@@ -5,10 +5,10 @@
  * (`loop`), and reports what happened. Run with `node --import tsx test/helpers/doorflow-child.ts '<json>'`.
  */
 import { Redis } from 'ioredis';
-import { loadConfig } from '../../src/lib/config.ts';
+import { loadConfig } from '../../src/lib/core/config.ts';
 import { createDoorFlowClient } from '../../src/lib/doorflow/client.ts';
-import { DoorFlowError } from '../../src/lib/errors.ts';
-import { silentLogger } from '../../src/lib/logger.ts';
+import { DoorFlowError } from '../../src/lib/core/errors.ts';
+import { silentLogger } from '../../src/lib/core/logger.ts';
 
 export interface ChildArgs {
   env: Record<string, string>;

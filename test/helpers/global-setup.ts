@@ -1,5 +1,5 @@
 import type { TestProject } from 'vitest/node';
-import { type EmbeddedRedis, startEmbeddedRedis } from '../../src/lib/redis.ts';
+import { type EmbeddedRedis, startEmbeddedRedis } from '../../src/lib/core/redis.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -1,13 +1,13 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Clock, ManualClock, systemClock } from '../../src/lib/clock.ts';
-import type { Env } from '../../src/lib/config.ts';
-import { getCredentialRecord, type CredentialRecord } from '../../src/lib/credential-status.ts';
-import { type Logger, silentLogger } from '../../src/lib/logger.ts';
-import { buildPipeline } from '../../src/cli/pipeline-runtime.ts';
-import type { QueueName } from '../../src/lib/queues.ts';
-import { startWorkers } from '../../src/processors/index.ts';
-import { lifecycleProcessors } from '../../src/processors/lifecycle-processors.ts';
+import { type Clock, ManualClock, systemClock } from '../../src/lib/core/clock.ts';
+import type { Env } from '../../src/lib/core/config.ts';
+import { getCredentialRecord, type CredentialRecord } from '../../src/lib/store/credentials.ts';
+import { type Logger, silentLogger } from '../../src/lib/core/logger.ts';
+import { buildPipeline } from '../../src/app/pipeline.ts';
+import type { QueueName } from '../../src/lib/jobs/registry.ts';
+import { startWorkers } from '../../src/processors/worker.ts';
+import { lifecycleProcessors } from '../../src/processors/lifecycle/index.ts';
 import { buildServer, type RunningServer } from '../../src/server/app.ts';
 import {
   doorflowWebhookModule,

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { buildPipeline, type Pipeline } from '../../src/cli/pipeline-runtime.ts';
+import { buildPipeline, type Pipeline } from '../../src/app/pipeline.ts';
 import { type DeliveryReceiver, startDeliveryReceiver } from '../../src/cli/demo-receiver.ts';
-import { type Config, type Env, loadConfig } from '../../src/lib/config.ts';
-import { silentLogger } from '../../src/lib/logger.ts';
-import type { RunRecord } from '../../src/lib/runs.ts';
-import { type RunningWorkers, startWorkers, type StartWorkersOptions } from '../../src/processors/index.ts';
+import { type Config, type Env, loadConfig } from '../../src/lib/core/config.ts';
+import { silentLogger } from '../../src/lib/core/logger.ts';
+import type { RunRecord } from '../../src/lib/store/runs.ts';
+import { type RunningWorkers, startWorkers, type StartWorkersOptions } from '../../src/processors/worker.ts';
 import { type RunningSimulator, type SimulatorOptions, startSimulator } from '../../src/simulator/index.ts';
 import { testRedisUrl, uniquePrefix } from './redis.ts';
 

@@ -3,8 +3,8 @@ import got from 'got';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { alertCounts, raiseAlert } from '../../src/lib/alerts.ts';
-import { ManualClock } from '../../src/lib/clock.ts';
+import { alertCounts, raiseAlert } from '../../src/lib/ops/alerts.ts';
+import { ManualClock } from '../../src/lib/core/clock.ts';
 import { type Collector, startCollector } from '../helpers/lifecycle.ts';
 import { deletePrefix, testRedis, uniquePrefix } from '../helpers/redis.ts';
 

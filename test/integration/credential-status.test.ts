@@ -8,7 +8,7 @@ import {
   personIdForSystemId,
   recordStatus,
   stuckProvisioningIds,
-} from '../../src/lib/credential-status.ts';
+} from '../../src/lib/store/credentials.ts';
 import { deletePrefix, testRedis, uniquePrefix } from '../helpers/redis.ts';
 
 describe('credential status store', () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createEmailSender, invitationQrPng, QR_CONTENT_ID } from '../../src/lib/delivery/email.ts';
-import { ProvisionerError } from '../../src/lib/errors.ts';
+import { ProvisionerError } from '../../src/lib/core/errors.ts';
 import { decodeQrPng, isPng } from '../helpers/qr-decode.ts';
 import { type SmtpReceiver, startSmtpReceiver } from '../helpers/smtp-receiver.ts';
 

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createSmsSender } from '../../src/lib/delivery/sms.ts';
-import { ProvisionerError } from '../../src/lib/errors.ts';
+import { ProvisionerError } from '../../src/lib/core/errors.ts';
 import { type FakeSms, startFakeSms } from '../helpers/fake-sms.ts';
 
 describe('sms channel against a Twilio-shaped endpoint', () => {

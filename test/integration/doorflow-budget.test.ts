@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type BudgetWaitEvent, createBudget } from '../../src/lib/doorflow/budget.ts';
-import { DoorFlowError } from '../../src/lib/errors.ts';
+import { DoorFlowError } from '../../src/lib/core/errors.ts';
 import { deletePrefix, testRedis, uniquePrefix } from '../helpers/redis.ts';
 
 /** The budget on its own, in one process, against the real redis-server. */

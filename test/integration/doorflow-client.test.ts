@@ -1,11 +1,11 @@
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/lib/clock.ts';
-import { loadConfig } from '../../src/lib/config.ts';
+import { ManualClock } from '../../src/lib/core/clock.ts';
+import { loadConfig } from '../../src/lib/core/config.ts';
 import { createDoorFlowClient, type DoorFlowClient } from '../../src/lib/doorflow/client.ts';
 import { checkDoorFlowConnectivity } from '../../src/lib/doorflow/connectivity.ts';
-import { DoorFlowError } from '../../src/lib/errors.ts';
-import { silentLogger } from '../../src/lib/logger.ts';
+import { DoorFlowError } from '../../src/lib/core/errors.ts';
+import { silentLogger } from '../../src/lib/core/logger.ts';
 import { type FakeDoorFlow, type FakeDoorFlowOptions, startFakeDoorFlow } from '../helpers/fake-doorflow.ts';
 import { deletePrefix, testRedis, uniquePrefix } from '../helpers/redis.ts';
 

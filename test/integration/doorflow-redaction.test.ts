@@ -3,10 +3,10 @@ import { inspect } from 'node:util';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Config, loadConfig, secretValues } from '../../src/lib/config.ts';
+import { type Config, loadConfig, secretValues } from '../../src/lib/core/config.ts';
 import { createDoorFlowClient, type DoorFlowClient } from '../../src/lib/doorflow/client.ts';
-import { createLogger } from '../../src/lib/logger.ts';
-import { freePort } from '../../src/lib/redis.ts';
+import { createLogger } from '../../src/lib/core/logger.ts';
+import { freePort } from '../../src/lib/core/redis.ts';
 import { type FakeDoorFlow, startFakeDoorFlow } from '../helpers/fake-doorflow.ts';
 import { deletePrefix, testRedis, uniquePrefix } from '../helpers/redis.ts';
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { alertCounts } from '../../src/lib/alerts.ts';
-import { getHistory } from '../../src/lib/credential-status.ts';
-import { codeKey } from '../../src/lib/delivery/code-store.ts';
+import { alertCounts } from '../../src/lib/ops/alerts.ts';
+import { getHistory } from '../../src/lib/store/credentials.ts';
+import { codeKey } from '../../src/lib/store/codes.ts';
 import { intake } from '../../src/producers/intake.ts';
 import { type LifecycleHarness, startLifecycle } from '../helpers/lifecycle.ts';
 import { roster } from '../helpers/pipeline.ts';

@@ -1,8 +1,8 @@
 import { PassThrough } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { REDACT_PATHS } from '../../src/lib/logger.ts';
-import { encodeKey } from '../../src/lib/queues.ts';
+import { REDACT_PATHS } from '../../src/lib/core/logger.ts';
+import { encodeKey } from '../../src/lib/jobs/registry.ts';
 import { intake } from '../../src/producers/intake.ts';
 import { type FakeSms, startFakeSms } from '../helpers/fake-sms.ts';
 import { type LifecycleHarness, startLifecycle } from '../helpers/lifecycle.ts';

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { getHistory } from '../../src/lib/credential-status.ts';
+import { getHistory } from '../../src/lib/store/credentials.ts';
 import { intake } from '../../src/producers/intake.ts';
 import { type LifecycleHarness, startLifecycle } from '../helpers/lifecycle.ts';
 import { roster } from '../helpers/pipeline.ts';

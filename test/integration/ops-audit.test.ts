@@ -1,12 +1,12 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditedDoorFlow } from '../../src/lib/audit-doorflow.ts';
-import { type AuditEntry, createAuditLog, formatAudit } from '../../src/lib/audit.ts';
-import { ManualClock } from '../../src/lib/clock.ts';
-import { loadConfig } from '../../src/lib/config.ts';
+import { auditedDoorFlow } from '../../src/processors/hooks/audit.ts';
+import { type AuditEntry, createAuditLog, formatAudit } from '../../src/lib/store/audit-log.ts';
+import { ManualClock } from '../../src/lib/core/clock.ts';
+import { loadConfig } from '../../src/lib/core/config.ts';
 import { createDoorFlowClient, type DoorFlowClient } from '../../src/lib/doorflow/client.ts';
-import { silentLogger } from '../../src/lib/logger.ts';
-import { createMetrics } from '../../src/lib/metrics.ts';
+import { silentLogger } from '../../src/lib/core/logger.ts';
+import { createMetrics } from '../../src/lib/core/metrics.ts';
 import { type RunningSimulator, startSimulator } from '../../src/simulator/index.ts';
 import { deletePrefix, testRedis, uniquePrefix } from '../helpers/redis.ts';
 import { parsePromText, sampleValue } from '../helpers/ops-prom-text.ts';

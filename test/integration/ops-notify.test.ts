@@ -2,11 +2,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/lib/logger.ts';
-import { createMetrics } from '../../src/lib/metrics.ts';
-import { createRunNotifier } from '../../src/lib/notify.ts';
-import { RunStore } from '../../src/lib/runs.ts';
-import { startRunWatcher } from '../../src/lib/run-watcher.ts';
+import { silentLogger } from '../../src/lib/core/logger.ts';
+import { createMetrics } from '../../src/lib/core/metrics.ts';
+import { createRunNotifier } from '../../src/lib/ops/notify.ts';
+import { RunStore } from '../../src/lib/store/runs.ts';
+import { startRunWatcher } from '../../src/lib/ops/run-watcher.ts';
 import { parsePromText, sampleValue } from '../helpers/ops-prom-text.ts';
 import { deletePrefix, testRedis, uniquePrefix } from '../helpers/redis.ts';
 

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDoorFlowClient } from '../../src/lib/doorflow/client.ts';
-import { silentLogger } from '../../src/lib/logger.ts';
-import { createMetrics } from '../../src/lib/metrics.ts';
-import { buildRunReport, REPORT_COLUMNS } from '../../src/lib/run-report.ts';
-import { startWorkers } from '../../src/processors/index.ts';
+import { silentLogger } from '../../src/lib/core/logger.ts';
+import { createMetrics } from '../../src/lib/core/metrics.ts';
+import { buildRunReport, REPORT_COLUMNS } from '../../src/lib/ops/run-report.ts';
+import { startWorkers } from '../../src/processors/worker.ts';
 import { intake } from '../../src/producers/intake.ts';
 import { runCli } from '../helpers/cli.ts';
 import { parsePromText, sampleSum, sampleValue } from '../helpers/ops-prom-text.ts';

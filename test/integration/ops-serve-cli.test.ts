@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Env } from '../../src/lib/config.ts';
+import type { Env } from '../../src/lib/core/config.ts';
 import { BIN, killAndWait, runCli } from '../helpers/cli.ts';
 import { parsePromText, sampleValue } from '../helpers/ops-prom-text.ts';
 import { testRedisUrl, uniquePrefix } from '../helpers/redis.ts';

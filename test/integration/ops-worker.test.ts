@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { liveWorkers } from '../../src/lib/heartbeat.ts';
+import { liveWorkers } from '../../src/lib/core/heartbeat.ts';
 import { intake } from '../../src/producers/intake.ts';
 import { BIN, killAndWait, runCli } from '../helpers/cli.ts';
 import { parsePromText, sampleSum, sampleValue } from '../helpers/ops-prom-text.ts';

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DeadLetterStore } from '../../src/lib/dead-letter.ts';
-import { RunStore } from '../../src/lib/runs.ts';
+import { DeadLetterStore } from '../../src/lib/store/dead-letters.ts';
+import { RunStore } from '../../src/lib/store/runs.ts';
 import { deletePrefix, testRedis, uniquePrefix } from '../helpers/redis.ts';
 
 describe('run records', () => {

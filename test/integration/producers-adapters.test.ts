@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { isRowProblem, type RosterAdapter, type SourceItem } from '../../src/producers/adapter.ts';
-import { BambooHrAdapter } from '../../src/producers/bamboohr.ts';
-import { CsvSourceAdapter } from '../../src/producers/csv-source.ts';
-import { JsonFeedAdapter, parseFeedMapping } from '../../src/producers/json-feed.ts';
+import { isRowProblem, type RosterAdapter, type SourceItem } from '../../src/producers/sources/adapter.ts';
+import { BambooHrAdapter } from '../../src/producers/sources/bamboohr.ts';
+import { CsvSourceAdapter } from '../../src/producers/sources/csv-source.ts';
+import { JsonFeedAdapter, parseFeedMapping } from '../../src/producers/sources/json-feed.ts';
 import { type FakeHris, fakeEmployees, startFakeHris } from '../helpers/fake-hris.ts';
 
 let hris: FakeHris | undefined;

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/lib/logger.ts';
-import { checkEvictionPolicy, createRedis, startEmbeddedRedis } from '../../src/lib/redis.ts';
+import { createLogger } from '../../src/lib/core/logger.ts';
+import { checkEvictionPolicy, createRedis, startEmbeddedRedis } from '../../src/lib/core/redis.ts';
 import { testRedisUrl } from '../helpers/redis.ts';
 
 describe('redis', () => {

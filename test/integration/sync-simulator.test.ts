@@ -2,8 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/lib/logger.ts';
-import { runSync, type SyncDeps, type SyncOptions, waitForSync } from '../../src/producers/sync.ts';
+import { silentLogger } from '../../src/lib/core/logger.ts';
+import { runSync, type SyncDeps, type SyncOptions, waitForSync } from '../../src/producers/sync/sync.ts';
 import { fakeEmployees, startFakeHris } from '../helpers/fake-hris.ts';
 import { type Harness, startHarness } from '../helpers/pipeline.ts';
 

@@ -1,9 +1,9 @@
 import { createHmac } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/lib/clock.ts';
-import type { StatusEventPayload } from '../../src/lib/lifecycle-payloads.ts';
-import { silentLogger } from '../../src/lib/logger.ts';
+import { ManualClock } from '../../src/lib/core/clock.ts';
+import type { StatusEventPayload } from '../../src/lib/jobs/lifecycle-payloads.ts';
+import { silentLogger } from '../../src/lib/core/logger.ts';
 import { buildServer, type RunningServer } from '../../src/server/app.ts';
 import { doorflowWebhookModule, WEBHOOK_PATH } from '../../src/server/doorflow-webhooks.ts';
 import { deletePrefix, testRedis, uniquePrefix } from '../helpers/redis.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelayMs, parseRetryAfterMs, totalBackoffSpanMs } from '../../src/lib/backoff.ts';
-import { codeForStatus, DoorFlowError, isRetryable, RETRYABLE_STATUSES } from '../../src/lib/errors.ts';
+import { backoffDelayMs, parseRetryAfterMs, totalBackoffSpanMs } from '../../src/lib/core/backoff.ts';
+import { codeForStatus, DoorFlowError, isRetryable, RETRYABLE_STATUSES } from '../../src/lib/core/errors.ts';
 
 describe('backoffDelayMs', () => {
   const options = { baseMs: 1000, maxMs: 60_000, jitter: 0.5 };

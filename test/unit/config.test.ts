@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { describeConfig, loadConfig, parseDurationMs, secretValues } from '../../src/lib/config.ts';
-import { ConfigError } from '../../src/lib/errors.ts';
+import { describeConfig, loadConfig, parseDurationMs, secretValues } from '../../src/lib/core/config.ts';
+import { ConfigError } from '../../src/lib/core/errors.ts';
 
 describe('loadConfig', () => {
   it('applies documented defaults', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/lib/config.ts';
-import { ConfigError } from '../../src/lib/errors.ts';
-import { parseChannelList, pickDeliveryChannel } from '../../src/lib/roster.ts';
+import { loadConfig } from '../../src/lib/core/config.ts';
+import { ConfigError } from '../../src/lib/core/errors.ts';
+import { parseChannelList, pickDeliveryChannel } from '../../src/lib/roster/entry.ts';
 import { isRejection, validateRecord } from '../../src/producers/validate-row.ts';
 
 describe('delivery fallback order', () => {

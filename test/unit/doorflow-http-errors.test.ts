@@ -8,7 +8,7 @@ import {
   sanitizeText,
   upstreamCodeOf,
 } from '../../src/lib/doorflow/http-errors.ts';
-import { secretRegistry } from '../../src/lib/logger.ts';
+import { secretRegistry } from '../../src/lib/core/logger.ts';
 
 const site = { method: 'GET', route: '/api/3/people/1/credentials/abc' };
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { invitationDeadline, pollIntervalMs } from '../../src/lib/lifecycle.ts';
+import { invitationDeadline, pollIntervalMs } from '../../src/processors/lifecycle/schedule.ts';
 import { parseWebhookBody, statusEventJobId } from '../../src/server/doorflow-webhooks.ts';
 
 const MIN = 60_000;

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger, scrubSecrets } from '../../src/lib/logger.ts';
+import { createLogger, scrubSecrets } from '../../src/lib/core/logger.ts';
 
 function capture(): { stream: Writable; text: () => string } {
   const chunks: string[] = [];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/lib/config.ts';
-import { ConfigError } from '../../src/lib/errors.ts';
+import { loadConfig } from '../../src/lib/core/config.ts';
+import { ConfigError } from '../../src/lib/core/errors.ts';
 import { resolveAdminAccess, safeEqual } from '../../src/server/admin-auth.ts';
 import { esc, html } from '../../src/server/admin-html.ts';
 

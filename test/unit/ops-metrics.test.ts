@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createMetrics, noopMetrics, routeLabel } from '../../src/lib/metrics.ts';
+import { createMetrics, noopMetrics, routeLabel } from '../../src/lib/core/metrics.ts';
 import { parsePromText, sampleSum, sampleValue } from '../helpers/ops-prom-text.ts';
 
 describe('metrics', () => {

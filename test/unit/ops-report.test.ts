@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { csvCell } from '../../src/lib/audit.ts';
-import { notificationBody } from '../../src/lib/notify.ts';
-import { formatReport, REPORT_COLUMNS, type ReportRow } from '../../src/lib/run-report.ts';
+import { csvCell } from '../../src/lib/store/audit-log.ts';
+import { notificationBody } from '../../src/lib/ops/notify.ts';
+import { formatReport, REPORT_COLUMNS, type ReportRow } from '../../src/lib/ops/run-report.ts';
 import { parseWhen } from '../../src/cli/audit.ts';
 
 const row = (over: Partial<ReportRow> = {}): ReportRow => ({

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { decryptSecret, encryptSecret, generateKey } from '../../src/lib/crypto.ts';
-import { deadLetterId, replayQueueFor, stripSecrets } from '../../src/lib/dead-letter.ts';
-import { backoffStrategy, defaultJobOptions, encodeKey, stepJobId } from '../../src/lib/queues.ts';
-import { entryOutcome, newRunId } from '../../src/lib/runs.ts';
+import { decryptSecret, encryptSecret, generateKey } from '../../src/lib/core/crypto.ts';
+import { deadLetterId, replayQueueFor, stripSecrets } from '../../src/lib/store/dead-letters.ts';
+import { backoffStrategy, defaultJobOptions, encodeKey, stepJobId } from '../../src/lib/jobs/registry.ts';
+import { entryOutcome, newRunId } from '../../src/lib/store/runs.ts';
 import { pickLiveCredential } from '../../src/processors/credential.ts';
 import { signWebhook, webhookBody } from '../../src/processors/deliver-webhook.ts';
 import { pollDelayMs } from '../../src/processors/invitation.ts';

@@ -1,8 +1,8 @@
 import { createReadStream } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { rosterEntrySchema } from '../../src/lib/roster.ts';
-import { isRowProblem, type RowProblem, type SourceEntry } from '../../src/producers/adapter.ts';
-import { type CsvReadOptions, detectDelimiter, openCsvRoster } from '../../src/producers/csv.ts';
+import { rosterEntrySchema } from '../../src/lib/roster/entry.ts';
+import { isRowProblem, type RowProblem, type SourceEntry } from '../../src/producers/sources/adapter.ts';
+import { type CsvReadOptions, detectDelimiter, openCsvRoster } from '../../src/producers/sources/csv.ts';
 import { dedupeBatches } from '../../src/producers/row-errors.ts';
 
 const fixture = (name: string) => new URL(`../fixtures/csv/${name}`, import.meta.url).pathname;

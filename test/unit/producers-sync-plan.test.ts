@@ -1,17 +1,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Credential, Person } from '../../src/lib/doorflow/types.ts';
-import { snapshotOf } from '../../src/lib/people-index.ts';
-import type { RosterEntry } from '../../src/lib/roster.ts';
+import { snapshotOf } from '../../src/lib/store/people-index.ts';
+import type { RosterEntry } from '../../src/lib/roster/entry.ts';
 import { fieldsToUpdate } from '../../src/processors/person-match.ts';
-import type { SourceEntry } from '../../src/producers/adapter.ts';
+import type { SourceEntry } from '../../src/producers/sources/adapter.ts';
 import {
   buildSyncPlan,
   offboardThreshold,
   type PlanInput,
   parseOffboardLimit,
   personChanges,
-} from '../../src/producers/sync-plan.ts';
+} from '../../src/producers/sync/plan.ts';
 
 const HID = 8;
 

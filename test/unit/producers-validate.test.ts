@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { rosterEntrySchema } from '../../src/lib/roster.ts';
-import { normaliseHeader, parseMapSpecs, resolveHeaders } from '../../src/producers/headers.ts';
+import { rosterEntrySchema } from '../../src/lib/roster/entry.ts';
+import { normaliseHeader, parseMapSpecs, resolveHeaders } from '../../src/producers/sources/headers.ts';
 import { KeySet } from '../../src/producers/key-set.ts';
-import { normaliseMobile } from '../../src/producers/phone.ts';
+import { normaliseMobile } from '../../src/lib/delivery/phone.ts';
 import { csvField, ErrorsFileWriter, ProblemSummary } from '../../src/producers/row-errors.ts';
 import { isRejection, type RawRecord, validateRecord } from '../../src/producers/validate-row.ts';
 

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { replayTtlMs, safeEqualHex, verifyDoorflowSignature } from '../../src/lib/webhook-verify.ts';
+import { replayTtlMs, safeEqualHex, verifyDoorflowSignature } from '../../src/lib/doorflow/webhook-verify.ts';
 
 const SECRET = 'whsec-test-secret';
 const NOW = Date.UTC(2026, 10, 25, 18, 0, 0);

@@ -1,6 +1,6 @@
 import { createTransport } from 'nodemailer';
 import QRCode from 'qrcode';
-import { ProvisionerError } from '../errors.ts';
+import { ProvisionerError } from '../core/errors.ts';
 import {
   DEFAULT_TEMPLATES,
   loadTemplates,

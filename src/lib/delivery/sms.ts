@@ -1,6 +1,6 @@
 import { got } from 'got';
-import { ProvisionerError, RETRYABLE_NETWORK_CODES, RETRYABLE_STATUSES } from '../errors.ts';
-import { parseRetryAfterMs } from '../backoff.ts';
+import { ProvisionerError, RETRYABLE_NETWORK_CODES, RETRYABLE_STATUSES } from '../core/errors.ts';
+import { parseRetryAfterMs } from '../core/backoff.ts';
 
 /**
  * The SMS channel over the Twilio Messages API shape, so Twilio or any compatible provider works:

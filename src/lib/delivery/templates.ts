@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
-import { ProvisionerError } from '../errors.ts';
+import { ProvisionerError } from '../core/errors.ts';
 import { join } from 'node:path';
 
 /**

@@ -1,10 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import type { Clock } from '../clock.ts';
-import type { Config } from '../config.ts';
-import { DoorFlowError } from '../errors.ts';
-import { type Logger, secretRegistry } from '../logger.ts';
+import type { Clock } from '../core/clock.ts';
+import type { Config } from '../core/config.ts';
+import { DoorFlowError } from '../core/errors.ts';
+import { type Logger, secretRegistry } from '../core/logger.ts';
 import {
   abortedError,
   errorFromResponse,
@@ -12,8 +12,8 @@ import {
   raceAbort,
   sanitizedCause,
 } from './http-errors.ts';
-import { compareAndDelete, compareAndExpire, luaScript } from './lua.ts';
-import { decryptSecret, encryptSecret } from '../crypto.ts';
+import { compareAndDelete, compareAndExpire, luaScript } from '../core/lua.ts';
+import { decryptSecret, encryptSecret } from '../core/crypto.ts';
 
 /**
  * Bearer tokens, shared by every process through Redis (`${prefix}:tokens`: access, refresh,

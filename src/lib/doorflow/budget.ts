@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import pLimit from 'p-limit';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../core/logger.ts';
 import { abortedError, raceAbort } from './http-errors.ts';
-import { luaScript } from './lua.ts';
+import { luaScript } from '../core/lua.ts';
 
 /**
  * The fleet-wide DoorFlow request budget.

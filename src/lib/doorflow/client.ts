@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
-import { type Clock, systemClock } from '../clock.ts';
-import type { Config } from '../config.ts';
-import type { Logger } from '../logger.ts';
-import type { Metrics } from '../metrics.ts';
+import { type Clock, systemClock } from '../core/clock.ts';
+import type { Config } from '../core/config.ts';
+import type { Logger } from '../core/logger.ts';
+import type { Metrics } from '../core/metrics.ts';
 import { createTokenManager, type TokenState } from './auth.ts';
 import { type BudgetStats, type BudgetWaitEvent, createBudget } from './budget.ts';
 import { errorFromRequestError, errorFromResponse, invalidResponseError } from './http-errors.ts';

@@ -1,5 +1,5 @@
-import type { Config } from '../config.ts';
-import { DoorFlowError } from '../errors.ts';
+import type { Config } from '../core/config.ts';
+import { DoorFlowError } from '../core/errors.ts';
 import type { DoorFlowClient } from './client.ts';
 import { sanitizeText } from './http-errors.ts';
 

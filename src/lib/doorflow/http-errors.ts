@@ -1,12 +1,12 @@
-import { parseRetryAfterMs } from '../backoff.ts';
+import { parseRetryAfterMs } from '../core/backoff.ts';
 import {
   codeForStatus,
   DoorFlowError,
   type FieldErrors,
   RETRYABLE_NETWORK_CODES,
   RETRYABLE_STATUSES,
-} from '../errors.ts';
-import { scrubSecrets, secretRegistry } from '../logger.ts';
+} from '../core/errors.ts';
+import { scrubSecrets, secretRegistry } from '../core/logger.ts';
 
 /**
  * Maps every way a DoorFlow call can fail onto one {@link DoorFlowError}. Messages carry method,

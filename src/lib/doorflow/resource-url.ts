@@ -1,4 +1,4 @@
-import { DoorFlowError } from '../errors.ts';
+import { DoorFlowError } from '../core/errors.ts';
 
 /**
  * Webhook notices carry a full resource URL (with its `ack_token`). We GET it with our bearer

@@ -2,10 +2,10 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { got, type Got } from 'got';
-import { backoffDelayMs } from '../backoff.ts';
-import type { Config } from '../config.ts';
-import type { DoorFlowError } from '../errors.ts';
-import type { Logger } from '../logger.ts';
+import { backoffDelayMs } from '../core/backoff.ts';
+import type { Config } from '../core/config.ts';
+import type { DoorFlowError } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
 import type { TokenManager } from './auth.ts';
 import type { RequestBudget } from './budget.ts';
 import {
@@ -15,7 +15,7 @@ import {
   errorFromResponse,
   type FailedResponse,
 } from './http-errors.ts';
-import type { Metrics } from '../metrics.ts';
+import type { Metrics } from '../core/metrics.ts';
 
 /**
  * One request through the whole stack: token → budget (in-flight cap + fleet rate) → got →

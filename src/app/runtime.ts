@@ -1,0 +1,51 @@
+import { type Config, type Env, loadConfig, processEnv, secretValues } from '../lib/core/config.ts';
+import { createLogger, type Logger } from '../lib/core/logger.ts';
+
+/**
+ * The light half of the composition root (config and logger, no Redis or HTTP), so a command
+ * that needs no connection — `import --dry-run`, `--help` — does not load those stacks. CLI
+ * commands call these to build what they need; nothing else builds singletons. Every opened
+ * resource registers a closer, and {@link Runtime.close} runs them in reverse order.
+ */
+export interface Runtime {
+  readonly config: Config;
+  readonly logger: Logger;
+  /** Register a resource to close on shutdown (closed last-in, first-out). */
+  onClose(closer: () => Promise<void> | void): void;
+  close(): Promise<void>;
+}
+
+export function buildConfig(overrides: Env = {}): Config {
+  return loadConfig(processEnv(), overrides);
+}
+
+export function buildRuntime(
+  config: Config,
+  options: { logDestination?: NodeJS.WritableStream } = {},
+): Runtime {
+  const logger = createLogger({
+    level: config.logLevel,
+    secrets: secretValues(config),
+    ...(options.logDestination ? { destination: options.logDestination } : {}),
+  });
+  const closers: (() => Promise<void> | void)[] = [];
+  let closed = false;
+  return {
+    config,
+    logger,
+    onClose(closer) {
+      closers.push(closer);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      for (const closer of closers.reverse()) {
+        try {
+          await closer();
+        } catch (err) {
+          logger.warn({ err }, 'error while closing a resource');
+        }
+      }
+    },
+  };
+}

@@ -1,0 +1,115 @@
+import { z } from 'zod';
+import { parseChannelList } from '../roster/entry.ts';
+
+/** Field parsers for the environment schema in `config.ts`: each names what it expects in its error. */
+
+export const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+
+export const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
+export const optionalUrl = z.preprocess(
+  emptyToUndefined,
+  z.url({ error: 'expected an absolute URL' }).optional(),
+);
+
+function wholeNumber(min: number, max: number) {
+  const error = `expected a whole number from ${min} to ${max}`;
+  return z.coerce.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+}
+
+/** A whole number within bounds, with a default. */
+export function intInRange(min: number, max: number, def: number) {
+  return z.preprocess(emptyToUndefined, wholeNumber(min, max).default(def));
+}
+
+/** An optional whole number within bounds. */
+export function optionalInt(min: number, max: number) {
+  return z.preprocess(emptyToUndefined, wholeNumber(min, max).optional());
+}
+
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parses `500ms`, `30s`, `10m`, `3d`, or a bare number of milliseconds. Returns undefined when invalid. */
+export function parseDurationMs(text: string): number | undefined {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/i.exec(text);
+  if (!match) return undefined;
+  const unit = (match[2] ?? 'ms').toLowerCase();
+  const factor = DURATION_UNITS_MS[unit];
+  if (factor === undefined) return undefined;
+  return Math.round(Number(match[1]) * factor);
+}
+
+export function duration(def: string) {
+  return z.preprocess(
+    (v) => emptyToUndefined(v) ?? def,
+    z.string().transform((text, ctx) => {
+      const ms = parseDurationMs(text);
+      if (ms === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'expected a duration such as 30s, 10m, 3d or a number of ms',
+        });
+        return z.NEVER;
+      }
+      return ms;
+    }),
+  );
+}
+
+/** AES-256 key: 32 bytes given as 64 hex characters or base64. */
+export const encryptionKey = z.preprocess(
+  emptyToUndefined,
+  z
+    .string()
+    .transform((text, ctx) => {
+      const trimmed = text.trim();
+      const key = /^[0-9a-fA-F]{64}$/.test(trimmed)
+        ? Buffer.from(trimmed, 'hex')
+        : /^[A-Za-z0-9+/_-]+={0,2}$/.test(trimmed)
+          ? Buffer.from(trimmed, 'base64')
+          : undefined;
+      if (key?.length !== 32) {
+        ctx.addIssue({ code: 'custom', message: 'expected 32 bytes as 64 hex characters or base64' });
+        return z.NEVER;
+      }
+      return key;
+    })
+    .optional(),
+);
+
+export const logLevel = z.preprocess(
+  emptyToUndefined,
+  z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      error: 'expected one of fatal, error, warn, info, debug, trace, silent',
+    })
+    .default('info'),
+);
+
+export const deliveryChannel = z.enum(['doorflow', 'webhook', 'email', 'sms']);
+export type DeliveryChannel = z.infer<typeof deliveryChannel>;
+
+export const expiryPolicy = z.preprocess(
+  emptyToUndefined,
+  z.enum(['reissue', 'revoke', 'alert'], { error: 'expected reissue, revoke or alert' }).default('reissue'),
+);
+
+export const adminAuth = z.preprocess(
+  emptyToUndefined,
+  z.enum(['token', 'basic'], { error: 'expected token or basic' }).default('token'),
+);
+
+/** A comma-separated list of delivery channels, e.g. `email,sms,doorflow` (empty: none). */
+export const channelList = z.preprocess(
+  (v) => emptyToUndefined(v) ?? '',
+  z.string().transform((text, ctx) => {
+    const channels = parseChannelList(text);
+    if (!channels) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'expected channels from doorflow, webhook, email, sms, comma-separated',
+      });
+      return z.NEVER;
+    }
+    return channels;
+  }),
+);

@@ -1,0 +1,107 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from '../core/logger.ts';
+import type { Metrics } from '../core/metrics.ts';
+import type { RunFinishedSummary, RunNotifier } from './notify.ts';
+import { type RunRecord, type RunStore, runSucceeded } from '../store/runs.ts';
+
+/**
+ * Watches for runs that finished (every entry done or dead) and, once per run for the whole fleet,
+ * counts them in the metrics and sends the NOTIFY_WEBHOOK_URL summary. It polls the recent runs
+ * rather than hooking the pipeline's status moves: every worker process can run it, a crash loses
+ * nothing (the next poll sees the finished run), and the pipeline stays free of ops concerns.
+ */
+
+export interface RunWatcherOptions {
+  redis: Redis;
+  prefix: string;
+  runs: RunStore;
+  notifier: RunNotifier;
+  metrics: Metrics;
+  logger: Logger;
+  /** Poll interval. Default 5 s. */
+  intervalMs?: number;
+  /** Runs finished longer ago than this are ignored (no late notifications after a restart). Default 1 h. */
+  lookbackMs?: number;
+  /** Recent runs looked at per poll. Default 20. */
+  recentRuns?: number;
+}
+
+export interface RunWatcher {
+  /** One poll (also what the timer runs); returns the ids notified in this poll. */
+  poll(): Promise<string[]>;
+  stop(): void;
+}
+
+/** The run summary the notification carries: counts and failures by error code, no names or codes. */
+export async function runFinishedSummary(runs: RunStore, run: RunRecord): Promise<RunFinishedSummary> {
+  const failuresByCode: Record<string, number> = {};
+  if (run.dead + (run.counts.invalid ?? 0) > 0) {
+    for (const e of await runs.entries(run.id)) {
+      if (e.status !== 'invalid' && !e.status.startsWith('dead:')) continue;
+      const code = e.detail.code ?? 'unknown';
+      failuresByCode[code] = (failuresByCode[code] ?? 0) + 1;
+    }
+  }
+  return {
+    runId: run.id,
+    outcome: runSucceeded(run) ? 'succeeded' : 'completed_with_failures',
+    startedAt: new Date(run.createdAt).toISOString(),
+    ...(run.finishedAt !== undefined ? { finishedAt: new Date(run.finishedAt).toISOString() } : {}),
+    total: run.total,
+    counts: {
+      provisioned: run.counts.provisioned ?? 0,
+      already_provisioned: run.counts.already_provisioned ?? 0,
+      failed: run.dead + (run.counts.invalid ?? 0),
+    },
+    failuresByCode,
+  };
+}
+
+export function startRunWatcher(options: RunWatcherOptions): RunWatcher {
+  const lookbackMs = options.lookbackMs ?? 3_600_000;
+  let polling: Promise<string[]> | undefined;
+  const pollOnce = async (): Promise<string[]> => {
+    const notified: string[] = [];
+    const recent = await options.runs.list(options.recentRuns ?? 20);
+    const now = Date.now();
+    for (const run of recent) {
+      if (run.finishedAt === undefined || now - run.finishedAt > lookbackMs) continue;
+      // Counted once per finish across the fleet (a replay that reopens and refinishes counts again).
+      const seen = await options.redis.set(
+        `${options.prefix}:run-finished:${run.id}:${run.finishedAt}`,
+        '1',
+        'PX',
+        lookbackMs * 2,
+        'NX',
+      );
+      const wanted = await options.notifier.wants(run.id, new Date(run.finishedAt).toISOString());
+      if (seen !== 'OK' && !wanted) continue;
+      const summary = await runFinishedSummary(options.runs, run);
+      if (seen === 'OK') {
+        options.metrics.runFinished(summary.outcome);
+        options.logger.info(
+          { runId: run.id, outcome: summary.outcome, counts: summary.counts },
+          'run finished',
+        );
+      }
+      if (wanted && (await options.notifier.runFinished(summary))) notified.push(run.id);
+    }
+    return notified;
+  };
+  const poll = () => {
+    polling ??= pollOnce().finally(() => {
+      polling = undefined;
+    });
+    return polling;
+  };
+  const timer = setInterval(() => {
+    poll().catch((err: unknown) => options.logger.warn({ err }, 'run watcher poll failed'));
+  }, options.intervalMs ?? 5_000);
+  timer.unref();
+  return {
+    poll,
+    stop() {
+      clearInterval(timer);
+    },
+  };
+}

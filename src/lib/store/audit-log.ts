@@ -1,0 +1,195 @@
+import type { Redis } from 'ioredis';
+import { type Clock, systemClock } from '../core/clock.ts';
+import { INVITATION_CODE_PATTERN } from '../core/logger.ts';
+import type { Metrics } from '../core/metrics.ts';
+
+/**
+ * Append-only audit log of every change made in DoorFlow, kept in the Redis stream
+ * `${prefix}:audit`. Entries older than the retention are trimmed on each append (XADD MINID), so
+ * the stream's size is bounded by time, not by run size. Secrets never enter it: field names that
+ * look secret are dropped and values shaped like invitation codes are blanked.
+ */
+
+/** What kind of DoorFlow object changed. */
+export type AuditTargetType = 'person' | 'credential';
+
+/** One change, as recorded. */
+export interface AuditEntry {
+  /** Stream id (assigned by Redis); present on read. */
+  id?: string;
+  /** When the change was made, ms since the epoch. */
+  at: number;
+  /** Who made it: `worker:<host>:<pid>`, `cli:revoke`, `admin` … */
+  actor: string;
+  /** The run (import/sync) that made it, when there is one. */
+  runId?: string;
+  /** Roster key of the person concerned, when known. */
+  key?: string;
+  /** `person.create`, `person.update`, `credential.create`, `credential.adopt`, `credential.revoke` … */
+  action: string;
+  targetType: AuditTargetType;
+  targetId: string;
+  /** The changed fields before the change (absent for creates or when unknown). */
+  before?: Record<string, unknown>;
+  /** The changed fields after the change (absent for deletes). */
+  after?: Record<string, unknown>;
+}
+
+/** Options for {@link createAuditLog}. */
+export interface AuditLogOptions {
+  redis: Redis;
+  /** Key prefix (the queue prefix), e.g. `{dfp}`. */
+  prefix: string;
+  /** Entries older than this are trimmed; `config.admin.auditRetentionMs`. */
+  retentionMs: number;
+  clock?: Clock;
+  metrics?: Metrics;
+}
+
+/** Filter for reading the log back. */
+export interface AuditQuery {
+  /** Inclusive, ms since the epoch. */
+  sinceMs?: number;
+  /** Inclusive, ms since the epoch. */
+  untilMs?: number;
+  runId?: string;
+}
+
+export interface AuditLog {
+  readonly key: string;
+  /** Appends one entry; returns its stream id. */
+  record(entry: Omit<AuditEntry, 'id' | 'at'> & { at?: number }): Promise<string>;
+  /** Entries in order, paged from Redis (constant memory for large exports). */
+  read(query?: AuditQuery): AsyncIterable<AuditEntry>;
+}
+
+/** Field names never written to the audit log, whatever object they appear in. */
+const SECRET_FIELD = /(invitation_?code|token|secret|password|api_?key|authorization|image_base64)/i;
+
+/** A copy with secret-looking fields dropped and invitation-code-shaped strings blanked. */
+export function sanitizeFields(
+  fields: Record<string, unknown> | undefined,
+): Record<string, unknown> | undefined {
+  if (!fields) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(fields)) {
+    if (SECRET_FIELD.test(name)) continue;
+    out[name] = sanitizeValue(value);
+  }
+  return out;
+}
+
+function sanitizeValue(value: unknown): unknown {
+  if (typeof value === 'string') return value.replace(INVITATION_CODE_PATTERN, '[REDACTED]');
+  if (Array.isArray(value)) return value.map(sanitizeValue);
+  if (value && typeof value === 'object') return sanitizeFields(value as Record<string, unknown>);
+  return value;
+}
+
+const PAGE = 500;
+
+export function createAuditLog(options: AuditLogOptions): AuditLog {
+  const { redis } = options;
+  const key = `${options.prefix}:audit`;
+  const clock = options.clock ?? systemClock;
+
+  return {
+    key,
+    async record(entry) {
+      const at = entry.at ?? clock.now();
+      const stored: AuditEntry = {
+        at,
+        actor: entry.actor,
+        action: entry.action,
+        targetType: entry.targetType,
+        targetId: String(entry.targetId),
+        ...(entry.runId ? { runId: entry.runId } : {}),
+        ...(entry.key ? { key: entry.key } : {}),
+        ...(entry.before ? { before: sanitizeFields(entry.before) } : {}),
+        ...(entry.after ? { after: sanitizeFields(entry.after) } : {}),
+      };
+      // Exact MINID trimming: audit volume is small, and an approximate trim would keep whole
+      // old macro-nodes past the retention.
+      const minId = Math.max(0, clock.now() - options.retentionMs);
+      const body = JSON.stringify(stored);
+      // The id carries `at` so time queries and trimming follow the injected clock. Should another
+      // process have written a later id already (clock skew), Redis picks the next id itself.
+      let id: string | null;
+      try {
+        id = await redis.xadd(key, 'MINID', '=', String(minId), `${at}-*`, 'e', body);
+      } catch (err) {
+        if (!/equal or smaller/i.test((err as Error).message)) throw err;
+        id = await redis.xadd(key, 'MINID', '=', String(minId), '*', 'e', body);
+      }
+      options.metrics?.auditRecorded(entry.action);
+      return id ?? '';
+    },
+    async *read(query = {}) {
+      let start = query.sinceMs !== undefined ? String(Math.max(0, query.sinceMs)) : '-';
+      const end = query.untilMs !== undefined ? String(query.untilMs) : '+';
+      for (;;) {
+        const page = await redis.xrange(key, start, end, 'COUNT', PAGE);
+        for (const [id, fields] of page) {
+          const raw = fields[fields.indexOf('e') + 1];
+          if (raw === undefined) continue;
+          const entry = { id, ...(JSON.parse(raw) as AuditEntry) };
+          if (query.runId && entry.runId !== query.runId) continue;
+          yield entry;
+        }
+        if (page.length < PAGE) return;
+        const lastId = page[page.length - 1]?.[0];
+        if (!lastId) return;
+        start = `(${lastId}`;
+      }
+    },
+  };
+}
+
+/** Export formats for {@link formatAudit}. */
+export type AuditFormat = 'json' | 'csv';
+
+export const AUDIT_CSV_COLUMNS = [
+  'at',
+  'actor',
+  'run_id',
+  'key',
+  'action',
+  'target_type',
+  'target_id',
+  'before',
+  'after',
+] as const;
+
+/** RFC 4180 quoting; also defuses spreadsheet formulas (a cell starting with = + - @). */
+export function csvCell(value: unknown): string {
+  if (value === undefined || value === null) return '';
+  let text = typeof value === 'string' ? value : JSON.stringify(value);
+  if (typeof value === 'string' && /^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/** Lines of an export: JSON lines (one object per entry) or CSV with a header row. */
+export async function* formatAudit(
+  entries: AsyncIterable<AuditEntry>,
+  format: AuditFormat,
+): AsyncIterable<string> {
+  if (format === 'csv') yield `${AUDIT_CSV_COLUMNS.join(',')}\n`;
+  for await (const e of entries) {
+    if (format === 'json') {
+      yield `${JSON.stringify({ ...e, at: new Date(e.at).toISOString() })}\n`;
+      continue;
+    }
+    const cells = [
+      new Date(e.at).toISOString(),
+      e.actor,
+      e.runId,
+      e.key,
+      e.action,
+      e.targetType,
+      e.targetId,
+      e.before ? JSON.stringify(e.before) : undefined,
+      e.after ? JSON.stringify(e.after) : undefined,
+    ];
+    yield `${cells.map(csvCell).join(',')}\n`;
+  }
+}

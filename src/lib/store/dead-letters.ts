@@ -1,0 +1,200 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { QueueName, Queues } from '../jobs/registry.ts';
+import { stepJobId } from '../jobs/registry.ts';
+import type { EntryStatus, RunStore } from './runs.ts';
+
+/**
+ * The dead-letter store: jobs that failed permanently or ran out of attempts. Keys (under the
+ * prefix): `dead:{id}` (JSON record) and `dead` (sorted set of live records by last failure).
+ * The id is derived from (run, roster key, step), so a second failure of the same entry at the same
+ * step updates one record. Records never hold an invitation code or a token: payloads are stripped.
+ */
+
+/** One dead-lettered entry. */
+export interface DeadLetter {
+  id: string;
+  queue: QueueName;
+  runId: string;
+  key: string;
+  jobId: string;
+  /** Stable error code (`licence_limit`, `server_error`, `invitation_timeout`, …). */
+  code: string;
+  message: string;
+  httpStatus?: number;
+  /** Attempts made, summed over replays. */
+  attempts: number;
+  firstFailedAt: number;
+  lastFailedAt: number;
+  /** What replay needs to re-add the job (secrets removed). */
+  payload: Record<string, unknown>;
+  replays: number;
+  state: 'dead' | 'replayed';
+}
+
+export interface DeadLetterFilter {
+  runId?: string;
+  code?: string;
+  /** Queue name, or `delivery` for any delivery channel. */
+  step?: string;
+  olderThanMs?: number;
+}
+
+/** Payload fields that must never reach the dead-letter store. */
+const SECRET_FIELDS = new Set(['encryptedCode', 'invitation_code', 'invitationCode', 'token']);
+
+export function stripSecrets(payload: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(payload)) if (!SECRET_FIELDS.has(k)) out[k] = v;
+  return out;
+}
+
+export function deadLetterId(runId: string, key: string, queue: string): string {
+  return createHash('sha1').update(`${runId}\n${key}\n${queue}`).digest('hex').slice(0, 12);
+}
+
+/** Where a replay restarts: delivery failures go back to the invitation step to re-read the code. */
+export function replayQueueFor(queue: QueueName): QueueName {
+  return queue.startsWith('delivery-') ? 'invitation' : queue;
+}
+
+export class DeadLetterStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  #key(id: string): string {
+    return `${this.prefix}:dead:${id}`;
+  }
+
+  get #index(): string {
+    return `${this.prefix}:dead`;
+  }
+
+  /** Records a failure; a repeated failure of the same entry/step keeps its first time and adds attempts. */
+  async store(
+    input: Omit<DeadLetter, 'id' | 'firstFailedAt' | 'lastFailedAt' | 'replays' | 'state'>,
+  ): Promise<DeadLetter> {
+    const id = deadLetterId(input.runId, input.key, input.queue);
+    const previous = await this.get(id);
+    const now = this.now();
+    const record: DeadLetter = {
+      ...input,
+      id,
+      payload: stripSecrets(input.payload),
+      attempts: (previous?.attempts ?? 0) + input.attempts,
+      firstFailedAt: previous?.firstFailedAt ?? now,
+      lastFailedAt: now,
+      replays: previous?.replays ?? 0,
+      state: 'dead',
+    };
+    await this.redis.multi().set(this.#key(id), JSON.stringify(record)).zadd(this.#index, now, id).exec();
+    return record;
+  }
+
+  /** The entry succeeded after all (a crashed job's retry): it is no longer dead. */
+  async clear(runId: string, key: string, queue: string): Promise<void> {
+    const id = deadLetterId(runId, key, queue);
+    await this.redis.multi().zrem(this.#index, id).del(this.#key(id)).exec();
+  }
+
+  async get(id: string): Promise<DeadLetter | undefined> {
+    const raw = await this.redis.get(this.#key(id));
+    return raw ? (JSON.parse(raw) as DeadLetter) : undefined;
+  }
+
+  /** Live (not replayed) records matching the filter, oldest failure first. */
+  async list(filter: DeadLetterFilter = {}): Promise<DeadLetter[]> {
+    const ids = await this.redis.zrange(this.#index, 0, -1);
+    const out: DeadLetter[] = [];
+    for (let i = 0; i < ids.length; i += 500) {
+      const chunk = ids.slice(i, i + 500);
+      const raws = await this.redis.mget(...chunk.map((id) => this.#key(id)));
+      for (const raw of raws) {
+        if (!raw) continue;
+        const record = JSON.parse(raw) as DeadLetter;
+        if (matches(record, filter, this.now())) out.push(record);
+      }
+    }
+    return out;
+  }
+
+  async count(): Promise<number> {
+    return await this.redis.zcard(this.#index);
+  }
+
+  /**
+   * Puts records back at their failed step with fresh attempts and a new job id. A record is
+   * replayed once: it leaves the index, so a second replay finds nothing. Processors are
+   * idempotent by lookup, so replaying something that meanwhile succeeded creates nothing.
+   */
+  async replay(
+    records: DeadLetter[],
+    deps: { queues: Queues; runs: RunStore },
+    options: { dryRun?: boolean } = {},
+  ): Promise<{ replayed: DeadLetter[]; skipped: { id: string; reason: string }[] }> {
+    const replayed: DeadLetter[] = [];
+    const skipped: { id: string; reason: string }[] = [];
+    for (const record of records) {
+      if (record.state !== 'dead') {
+        skipped.push({ id: record.id, reason: 'already replayed' });
+        continue;
+      }
+      if (options.dryRun) {
+        replayed.push(record);
+        continue;
+      }
+      // Claim the record first (ZREM is atomic): two concurrent replays cannot both re-add it.
+      if ((await this.redis.zrem(this.#index, record.id)) === 0) {
+        skipped.push({ id: record.id, reason: 'already replayed' });
+        continue;
+      }
+      const queue = replayQueueFor(record.queue);
+      const gen = Number(record.payload.gen ?? 0) + 1;
+      const payload: Record<string, unknown> = { ...record.payload, gen };
+      delete payload.waitStartedAt;
+      delete payload.polls;
+      // The run's people index may be stale by now: a replayed person step looks DoorFlow up.
+      if (queue === 'person') payload.indexed = false;
+      await deps.runs.reopen(record.runId, record.key, queue as EntryStatus);
+      await deps.queues.add(queue, payload as never, { jobId: stepJobId(record.runId, record.key, gen) });
+      const updated: DeadLetter = { ...record, replays: record.replays + 1, state: 'replayed', payload };
+      await this.redis.set(this.#key(record.id), JSON.stringify(updated));
+      replayed.push(updated);
+    }
+    return { replayed, skipped };
+  }
+
+  /** Deletes matching records (live and replayed). Returns how many. */
+  async purge(filter: DeadLetterFilter = {}): Promise<number> {
+    let cursor = '0';
+    let removed = 0;
+    const now = this.now();
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${this.prefix}:dead:*`, 'COUNT', 500);
+      cursor = next;
+      for (const key of keys) {
+        const raw = await this.redis.get(key);
+        if (!raw) continue;
+        const record = JSON.parse(raw) as DeadLetter;
+        if (!matches(record, filter, now)) continue;
+        await this.redis.multi().del(key).zrem(this.#index, record.id).exec();
+        removed++;
+      }
+    } while (cursor !== '0');
+    return removed;
+  }
+}
+
+function matches(record: DeadLetter, filter: DeadLetterFilter, now: number): boolean {
+  if (filter.runId && record.runId !== filter.runId) return false;
+  if (filter.code && record.code !== filter.code) return false;
+  if (filter.step) {
+    const step = filter.step === 'delivery' ? 'delivery-' : filter.step;
+    if (step.endsWith('-') ? !record.queue.startsWith(step) : record.queue !== step) return false;
+  }
+  if (filter.olderThanMs !== undefined && record.lastFailedAt > now - filter.olderThanMs) return false;
+  return true;
+}

@@ -1,0 +1,184 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { DoorFlowApi, Person } from '../doorflow/types.ts';
+
+/**
+ * What we know about DoorFlow people, in Redis (under the prefix):
+ * - `people:index` hash: `sid:<system_id>` / `email:<lower-case email>` → person snapshot (JSON).
+ *   Rebuilt from a full listing at the start of a run, so the person step can create a person that
+ *   is absent there without one lookup call per entry.
+ * - `people:map` hash: roster key → person id, written whenever the person step settles an entry.
+ *   Never replaced by a prefetch, so a person created by a concurrent run is never created twice.
+ * - `people:pending:<key>`: a create was sent; if its response was lost the retry looks up first.
+ */
+
+/** The fields the person step compares. */
+export interface PersonSnapshot {
+  id: number;
+  first_name?: string | null;
+  last_name?: string | null;
+  email?: string | null;
+  system_id?: string | null;
+  mobile?: string | null;
+  department?: string | null;
+  job_title?: string | null;
+  group_ids?: number[] | null;
+}
+
+export function snapshotOf(person: Person): PersonSnapshot {
+  return {
+    id: person.id,
+    first_name: person.first_name,
+    last_name: person.last_name,
+    email: person.email ?? null,
+    system_id: person.system_id ?? null,
+    mobile: person.mobile ?? null,
+    department: person.department ?? null,
+    job_title: person.job_title ?? null,
+    group_ids: Array.isArray(person.group_ids) ? person.group_ids : null,
+  };
+}
+
+function indexFields(s: PersonSnapshot): string[] {
+  const fields: string[] = [];
+  if (s.system_id) fields.push(`sid:${s.system_id}`);
+  if (s.email) fields.push(`email:${s.email.toLowerCase()}`);
+  return fields;
+}
+
+/** What Redis knows about a roster key (see {@link PeopleIndex.known}). */
+export interface KnownPerson {
+  mappedId: number | undefined;
+  pending: { state: 'inflight' | 'ended'; at: number } | undefined;
+  bySystemId: PersonSnapshot | undefined;
+  byEmail: PersonSnapshot | undefined;
+}
+
+export class PeopleIndex {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  get #index(): string {
+    return `${this.prefix}:people:index`;
+  }
+  get #map(): string {
+    return `${this.prefix}:people:map`;
+  }
+  #pending(key: string): string {
+    return `${this.prefix}:people:pending:${key}`;
+  }
+
+  /**
+   * Lists every person (100 per page) into a fresh index and swaps it in atomically. Where DoorFlow
+   * holds duplicates (made before us), the lowest id wins: the oldest record.
+   */
+  async prefetch(doorflow: DoorFlowApi, signal?: AbortSignal): Promise<number> {
+    const tmp = `${this.#index}:build:${randomBytes(4).toString('hex')}`;
+    let count = 0;
+    try {
+      let batch: string[] = [];
+      const flush = async () => {
+        if (batch.length === 0) return;
+        // HSETNX keeps the first (lowest-id when listed in id order) person for a field.
+        const pipeline = this.redis.pipeline();
+        for (let i = 0; i < batch.length; i += 2) pipeline.hsetnx(tmp, batch[i] ?? '', batch[i + 1] ?? '');
+        await pipeline.exec();
+        batch = [];
+      };
+      const people: PersonSnapshot[] = [];
+      for await (const person of doorflow.iteratePeople({}, signal ? { signal } : {})) {
+        people.push(snapshotOf(person));
+        count++;
+      }
+      people.sort((a, b) => a.id - b.id);
+      for (const s of people) {
+        const json = JSON.stringify(s);
+        for (const field of indexFields(s)) batch.push(field, json);
+        if (batch.length >= 1000) await flush();
+      }
+      await flush();
+      if (count > 0) await this.redis.rename(tmp, this.#index);
+      else await this.redis.del(this.#index);
+      return count;
+    } finally {
+      await this.redis.del(tmp);
+    }
+  }
+
+  /** Everything the person step needs to know about a key, in one round trip. */
+  async known(key: string, systemId: string | undefined, email: string | undefined): Promise<KnownPerson> {
+    const results = await this.redis
+      .pipeline()
+      .hget(this.#map, key)
+      .get(this.#pending(key))
+      .hget(this.#index, `sid:${systemId ?? ''}`)
+      .hget(this.#index, `email:${(email ?? '').toLowerCase()}`)
+      .exec();
+    const value = (i: number): string | null => {
+      const [err, v] = results?.[i] ?? [null, null];
+      if (err) throw err;
+      return (v as string | null) ?? null;
+    };
+    const mapped = value(0);
+    const pending = value(1);
+    const sid = systemId ? value(2) : null;
+    const mail = email ? value(3) : null;
+    const [state, at] = (pending ?? '').split(':');
+    return {
+      mappedId: mapped ? Number(mapped) : undefined,
+      pending: pending ? { state: state === 'ended' ? 'ended' : 'inflight', at: Number(at) || 0 } : undefined,
+      bySystemId: sid ? (JSON.parse(sid) as PersonSnapshot) : undefined,
+      byEmail: mail ? (JSON.parse(mail) as PersonSnapshot) : undefined,
+    };
+  }
+
+  async bySystemId(systemId: string): Promise<PersonSnapshot | undefined> {
+    const raw = await this.redis.hget(this.#index, `sid:${systemId}`);
+    return raw ? (JSON.parse(raw) as PersonSnapshot) : undefined;
+  }
+
+  async byEmail(email: string): Promise<PersonSnapshot | undefined> {
+    const raw = await this.redis.hget(this.#index, `email:${email.toLowerCase()}`);
+    return raw ? (JSON.parse(raw) as PersonSnapshot) : undefined;
+  }
+
+  /** Records a settled person: the key's mapping and a fresh snapshot; clears the pending mark. */
+  async remember(key: string, snapshot: PersonSnapshot): Promise<void> {
+    const json = JSON.stringify(snapshot);
+    const multi = this.redis.multi().hset(this.#map, key, snapshot.id).del(this.#pending(key));
+    for (const field of indexFields(snapshot)) multi.hset(this.#index, field, json);
+    await multi.exec();
+  }
+
+  async mappedId(key: string): Promise<number | undefined> {
+    const raw = await this.redis.hget(this.#map, key);
+    return raw ? Number(raw) : undefined;
+  }
+
+  async forget(key: string): Promise<void> {
+    await this.redis.hdel(this.#map, key);
+  }
+
+  /** Marks that a create is about to be sent (kept a day: long enough for any retry). */
+  async markPending(key: string, now: number): Promise<void> {
+    await this.redis.set(this.#pending(key), `inflight:${now}`, 'EX', 86_400);
+  }
+
+  /** The create request ended without an answer we could use (lost response, time-out). */
+  async markPendingUnknown(key: string, now: number): Promise<void> {
+    await this.redis.set(this.#pending(key), `ended:${now}`, 'EX', 86_400, 'XX');
+  }
+
+  /**
+   * Whether a create was sent for this key and not settled: `inflight` (its process may have
+   * crashed mid-request, or may still be waiting for the answer) or `ended` (the request failed).
+   */
+  async pending(key: string): Promise<{ state: 'inflight' | 'ended'; at: number } | undefined> {
+    const raw = await this.redis.get(this.#pending(key));
+    if (!raw) return undefined;
+    const [state, at] = raw.split(':');
+    return { state: state === 'ended' ? 'ended' : 'inflight', at: Number(at) || 0 };
+  }
+}

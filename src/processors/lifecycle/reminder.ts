@@ -1,0 +1,69 @@
+import { decryptSecret } from '../../lib/core/crypto.ts';
+import { credKey, getCredentialRecord } from '../../lib/store/credentials.ts';
+import { findDelivery, recordDelivery } from '../../lib/store/deliveries.ts';
+import { loadEncryptedCode } from '../../lib/store/codes.ts';
+import { type ReminderPayload, reminderPayloadSchema } from '../../lib/jobs/lifecycle-payloads.ts';
+import { scheduleNextReminder } from './schedule.ts';
+import type { JobContext, ProcessorDeps } from '../context.ts';
+import { lifecycleDeps, notYetDue, refreshStatus } from './track.ts';
+import { type OwnChannel, recipientFromPerson, sendCode } from '../../lib/delivery/send-code.ts';
+
+/**
+ * Still `invited` REMINDER_AFTER after the invitation (default 3 days)? Send reminder `n` through
+ * the same channel, at most REMINDER_MAX. The credential is re-read first (it may have been
+ * accepted with the webhook lost); the code comes from that read when DoorFlow returns it, else
+ * from the encrypted reminder copy (lib/delivery/code-store.ts). Each reminder is recorded once
+ * sent (`delivered:{credential}:{channel}-reminder-{n}`), so a retry never sends it twice.
+ */
+
+export const queueName = 'reminder' as const;
+export const payloadSchema = reminderPayloadSchema;
+
+export async function handle(p: ReminderPayload, deps: ProcessorDeps, ctx: JobContext): Promise<string> {
+  const early = await notYetDue(p.dueAt, deps, ctx);
+  if (early) throw early;
+  const record = await getCredentialRecord(deps.redis, deps.prefix, p.credentialId);
+  if (record?.status !== 'invited') return 'moot';
+  const channel = record.channel as OwnChannel | 'doorflow' | undefined;
+  if (!channel || channel === 'doorflow') return 'not_our_channel';
+  const marker = `${channel}-reminder-${p.n}`;
+  if (await findDelivery(deps.redis, deps.prefix, p.credentialId, marker)) return 'already_sent';
+
+  const { credential, status } = await refreshStatus(deps, p.personId, p.credentialId, 'poll', ctx.signal);
+  if (status !== 'invited' || !credential) return 'moot';
+  let code = credential.invitation_code ?? undefined;
+  if (!code) {
+    const stored = await loadEncryptedCode(deps.redis, deps.prefix, p.credentialId);
+    if (stored && deps.config.encryptionKey) code = decryptSecret(deps.config.encryptionKey, stored);
+  }
+  if (!code) {
+    ctx.logger.warn({ credentialId: p.credentialId }, 'reminder skipped: no invitation code available');
+    return 'no_code';
+  }
+  const person = await deps.doorflow.getPerson(p.personId, { signal: ctx.signal });
+  await sendCode(
+    deps,
+    channel,
+    recipientFromPerson(p.personId, person),
+    {
+      credentialId: p.credentialId,
+      credentialStatus: status,
+      code,
+      expiresAt:
+        credential.invitation_expires_at ??
+        (record.expiresAt ? new Date(record.expiresAt).toISOString() : null),
+      reminder: p.n,
+    },
+    ctx.signal,
+  );
+  await recordDelivery(deps.redis, deps.prefix, p.credentialId, marker, {
+    runId: record.runId ?? 'reminder',
+    key: record.key ?? '',
+    at: deps.clock.now(),
+  });
+  await deps.redis.hset(credKey(deps.prefix, p.credentialId), 'reminders', String(p.n));
+  ctx.logger.info({ credentialId: p.credentialId, channel, n: p.n }, 'reminder sent');
+  const updated = await getCredentialRecord(deps.redis, deps.prefix, p.credentialId);
+  if (updated) await scheduleNextReminder(lifecycleDeps(deps), updated);
+  return 'sent';
+}

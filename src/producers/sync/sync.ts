@@ -1,0 +1,314 @@
+import type { Redis } from 'ioredis';
+import type { Config } from '../../lib/core/config.ts';
+import type { Credential, DoorFlowApi, Person } from '../../lib/doorflow/types.ts';
+import { PayloadError } from '../../lib/core/errors.ts';
+import type { Logger } from '../../lib/core/logger.ts';
+import type { Metrics } from '../../lib/core/metrics.ts';
+import type { DeliveryChannelName } from '../../lib/roster/entry.ts';
+import { isRowProblem, type RosterAdapter, type SourceEntry, type SourceItem } from '../sources/adapter.ts';
+import { BambooHrAdapter } from '../sources/bamboohr.ts';
+import { CsvSourceAdapter } from '../sources/csv-source.ts';
+import { safeUrl } from '../sources/feed-http.ts';
+import { closeRun, enqueueEntries, type IntakeDeps, startRun } from '../intake.ts';
+import { JsonFeedAdapter, loadFeedMapping } from '../sources/json-feed.ts';
+import { dedupeBatches, ProblemSummary } from '../row-errors.ts';
+import { buildSyncPlan, parseOffboardLimit, type SyncPlan } from './plan.ts';
+
+/**
+ * `sync`: read a whole roster from a source, compare it with DoorFlow, and (unless `--dry-run` or
+ * a safety check refuses) apply the plan — joiners and movers through the pipeline's person step,
+ * leavers through the `offboard` queue. Unchanged people cost no write calls: the comparison needs
+ * only the people and credential listings.
+ */
+
+/** Where the roster comes from (serialisable: it is also the scheduled job's payload). */
+export interface SyncSourceSpec {
+  source: 'csv' | 'bamboohr' | 'json';
+  file?: string | undefined;
+  url?: string | undefined;
+  company?: string | undefined;
+  /** JSON feed field-mapping file. */
+  mapping?: string | undefined;
+  /** Extra request headers for JSON/CSV feeds (`Authorization: Bearer …`). */
+  headers?: Record<string, string> | undefined;
+  /** Incremental BambooHR sync: only employees changed since this ISO instant (never offboards absentees). */
+  since?: string | undefined;
+  map?: string[] | undefined;
+  delimiter?: string | undefined;
+  timeoutMs?: number | undefined;
+}
+
+export interface SyncOptions extends SyncSourceSpec {
+  delivery?: DeliveryChannelName | undefined;
+  defaultCountry?: string | undefined;
+  dryRun?: boolean | undefined;
+  force?: boolean | undefined;
+  /** `N` or `P%`. */
+  maxOffboard?: string | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+export interface SyncDeps {
+  config: Config;
+  intake: IntakeDeps;
+  doorflow: DoorFlowApi;
+  hidCredentialTypeId(): Promise<number>;
+  redis: Redis;
+  prefix: string;
+  logger: Logger;
+  /** Records the plan's sizes (`dfp_sync_plan_size`); optional. */
+  metrics?: Pick<Metrics, 'syncPlan'>;
+}
+
+export interface SyncReport {
+  source: string;
+  sourceId: string;
+  dryRun: boolean;
+  refused: boolean;
+  plan: SyncPlan;
+  problems: {
+    total: number;
+    reasons: { reason: string; count: number }[];
+    samples: { line: number; reason: string }[];
+  };
+  ignoredFields: readonly string[];
+  runId: string | undefined;
+}
+
+/** A stable name for "this source", for the previous-count check. */
+export function sourceIdOf(spec: SyncSourceSpec): string {
+  if (spec.source === 'bamboohr') return `bamboohr:${spec.company ?? ''}`;
+  if (spec.file) return `${spec.source}:${spec.file}`;
+  return `${spec.source}:${safeUrl(spec.url ?? '')}`;
+}
+
+export async function buildAdapter(spec: SyncSourceSpec, config: Config): Promise<RosterAdapter> {
+  const http = {
+    ...(spec.timeoutMs ? { timeoutMs: spec.timeoutMs } : {}),
+    ...(spec.headers ? { headers: spec.headers } : {}),
+  };
+  switch (spec.source) {
+    case 'csv':
+      if (!spec.file && !spec.url) throw new PayloadError('sync --source csv needs --file PATH or --url URL');
+      return new CsvSourceAdapter({
+        ...http,
+        ...(spec.file ? { file: spec.file } : { url: spec.url }),
+        csv: {
+          ...(spec.map ? { map: spec.map } : {}),
+          ...(spec.delimiter ? { delimiter: spec.delimiter } : {}),
+        },
+      });
+    case 'bamboohr':
+      if (!spec.company) throw new PayloadError('sync --source bamboohr needs --company NAME');
+      return new BambooHrAdapter({
+        ...http,
+        company: spec.company,
+        apiKey: config.hris.bamboohrApiKey ?? '',
+        ...(config.hris.bamboohrBaseUrl ? { baseUrl: config.hris.bamboohrBaseUrl } : {}),
+      });
+    case 'json':
+      if (!spec.url || !spec.mapping)
+        throw new PayloadError('sync --source json needs --url URL and --mapping FILE');
+      return new JsonFeedAdapter({ ...http, url: spec.url, mapping: await loadFeedMapping(spec.mapping) });
+    default:
+      throw new PayloadError(`unknown --source ${String(spec.source)} (expected csv, bamboohr or json)`);
+  }
+}
+
+async function* batched(items: AsyncIterable<SourceItem>, size: number): AsyncGenerator<SourceItem[]> {
+  let batch: SourceItem[] = [];
+  for await (const item of items) {
+    batch.push(item);
+    if (batch.length >= size) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield batch;
+}
+
+const lastCountKey = (prefix: string, sourceId: string) => `${prefix}:sync:last:${sourceId}`;
+
+/** Reads the source completely (a failed feed throws: nothing is planned, nothing offboarded). */
+async function readRoster(adapter: RosterAdapter, options: SyncOptions) {
+  const entries: SourceEntry[] = [];
+  const problemKeys = new Set<string>();
+  const summary = new ProblemSummary();
+  const fetchOptions = {
+    ...(options.delivery ? { delivery: options.delivery } : {}),
+    ...(options.defaultCountry ? { defaultCountry: options.defaultCountry } : {}),
+    ...(options.since ? { since: options.since } : {}),
+  };
+  for await (const batch of dedupeBatches(batched(adapter.fetchRoster(fetchOptions, options.signal), 500))) {
+    for (const item of batch) {
+      if (!isRowProblem(item)) entries.push(item);
+      else {
+        summary.add(item);
+        if (item.key && !item.reason.startsWith('duplicate key')) problemKeys.add(item.key);
+      }
+    }
+  }
+  return { entries, problemKeys, summary };
+}
+
+export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<SyncReport> {
+  const sourceId = sourceIdOf(options);
+  const adapter = await buildAdapter(options, deps.config);
+  const maxOffboard = options.maxOffboard ? parseOffboardLimit(options.maxOffboard) : undefined;
+  const { entries, problemKeys, summary } = await readRoster(adapter, options);
+  const call = options.signal ? { signal: options.signal } : {};
+  const people: Person[] = [];
+  for await (const person of deps.doorflow.iteratePeople({}, call)) people.push(person);
+  const credentials: Credential[] = [];
+  for await (const credential of deps.doorflow.iterateCredentials(call)) credentials.push(credential);
+  const managed = await deps.redis.smembers(`${deps.prefix}:managed`);
+  const previous = await deps.redis.get(lastCountKey(deps.prefix, sourceId));
+  const metadata = adapter.metadata();
+  const plan = buildSyncPlan({
+    roster: entries,
+    problemKeys,
+    people,
+    credentials,
+    hidCredentialTypeId: await deps.hidCredentialTypeId(),
+    scope: { prefix: deps.config.hris.syncScopePrefix, managedIds: new Set(managed.map(Number)) },
+    sourceComplete: metadata.complete,
+    previousCount: previous === null ? undefined : Number(previous),
+    maxOffboard,
+    force: options.force === true,
+  });
+  deps.metrics?.syncPlan({
+    create: plan.create.length,
+    update: plan.update.length,
+    offboard: plan.offboard.length,
+    unchanged: plan.unchanged,
+  });
+  const report: SyncReport = {
+    source: metadata.description,
+    sourceId,
+    dryRun: options.dryRun === true,
+    refused: !plan.safety.ok,
+    plan,
+    problems: { total: summary.total, reasons: summary.reasons(), samples: summary.samples },
+    ignoredFields: metadata.ignoredFields,
+    runId: undefined,
+  };
+  if (options.dryRun || report.refused) return report;
+  report.runId = await applyPlan(deps, plan, options, sourceId);
+  if (metadata.complete) await deps.redis.set(lastCountKey(deps.prefix, sourceId), plan.counts.source);
+  return report;
+}
+
+async function applyPlan(
+  deps: SyncDeps,
+  plan: SyncPlan,
+  options: SyncOptions,
+  sourceId: string,
+): Promise<string> {
+  const delivery = options.delivery ?? deps.config.delivery.defaultChannel;
+  const provision = [...plan.create.map((c) => c.entry), ...plan.update.map((u) => u.entry)];
+  const run = await startRun(deps.intake, {
+    source: `sync:${sourceId}`,
+    delivery,
+    fallback: deps.config.delivery.fallback,
+    // The index only matters when entries go through the person step.
+    prefetch: provision.length > 0,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  const counters = `${deps.prefix}:sync:${run.runId}`;
+  const reenable = plan.create.filter((c) => c.reenable && c.personId !== undefined);
+  await deps.redis.hset(counters, {
+    source: sourceId,
+    create: plan.create.length,
+    update: plan.update.length,
+    offboardPlanned: plan.offboard.length,
+    reenablePlanned: reenable.length,
+    unchanged: plan.unchanged,
+  });
+  if (reenable.length > 0) {
+    await deps.intake.queues.addBulk(
+      'offboard',
+      reenable.map((c) => ({
+        payload: { runId: run.runId, key: c.key, personId: c.personId ?? 0, action: 'reenable' as const },
+        opts: { jobId: `${run.runId}--on--${c.personId}` },
+      })),
+    );
+  }
+  if (provision.length > 0) await enqueueEntries(deps.intake, run, provision, { signal: options.signal });
+  if (plan.offboard.length > 0) {
+    await deps.intake.queues.addBulk(
+      'offboard',
+      plan.offboard.map((o) => ({
+        payload: {
+          runId: run.runId,
+          key: o.key,
+          personId: o.personId,
+          action: 'offboard' as const,
+          disable: o.disable,
+          reason: o.reason,
+        },
+        opts: { jobId: `${run.runId}--off--${o.personId}` },
+      })),
+    );
+  }
+  await closeRun(deps.intake, run.runId);
+  deps.logger.info(
+    {
+      runId: run.runId,
+      create: plan.create.length,
+      update: plan.update.length,
+      offboard: plan.offboard.length,
+    },
+    'sync applied',
+  );
+  return run.runId;
+}
+
+/** Where an applied sync stands: the pipeline run plus the offboarding side jobs. */
+export interface SyncProgress {
+  runFinished: boolean;
+  offboardPlanned: number;
+  offboarded: number;
+  reenablePlanned: number;
+  reenabled: number;
+  /** Offboard/re-enable jobs that failed for good (see `dlq list --step offboard`). */
+  failed: number;
+  done: boolean;
+}
+
+export async function syncProgress(deps: SyncDeps, runId: string): Promise<SyncProgress> {
+  const run = await deps.intake.runs.get(runId);
+  const h = await deps.redis.hgetall(`${deps.prefix}:sync:${runId}`);
+  const num = (v: string | undefined) => Number(v ?? 0);
+  const queue = deps.intake.queues.get('offboard');
+  const failed = (await queue.getFailed(0, 999)).filter(
+    (j) => (j?.data as { runId?: string })?.runId === runId,
+  ).length;
+  const progress: SyncProgress = {
+    runFinished: run?.finishedAt !== undefined,
+    offboardPlanned: num(h.offboardPlanned),
+    offboarded: num(h.offboarded) + num(h.gone),
+    reenablePlanned: num(h.reenablePlanned),
+    reenabled: num(h.reenabled),
+    failed,
+    done: false,
+  };
+  progress.done =
+    progress.runFinished &&
+    progress.offboarded + progress.reenabled + failed >= progress.offboardPlanned + progress.reenablePlanned;
+  return progress;
+}
+
+/** Polls until the sync's run and side jobs are settled. */
+export async function waitForSync(
+  deps: SyncDeps,
+  runId: string,
+  options: { pollMs?: number; signal?: AbortSignal | undefined; onPoll?: (p: SyncProgress) => void } = {},
+): Promise<SyncProgress> {
+  for (;;) {
+    options.signal?.throwIfAborted();
+    const progress = await syncProgress(deps, runId);
+    options.onPoll?.(progress);
+    if (progress.done) return progress;
+    await new Promise((r) => setTimeout(r, options.pollMs ?? 250));
+  }
+}
