@@ -4,9 +4,12 @@
  * with its measured value and writes every figure to bench/results/<date>-<mode>.json and
  * bench/results/latest-<mode>.json (BENCHMARKS.md quotes them).
  * Benchmarks: budget, calls, peers, overhead, ingest, scale-out.
+ * `--against REF` measures the chosen benchmarks (default: overhead) on commit REF and on HEAD side by
+ * side in one run and prints head ÷ base (bench/against.ts).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
+import { benchAgainst } from './against.ts';
 import { budgetBench } from './budget.ts';
 import { callsBench } from './calls.ts';
 import { type BenchOptions, type BenchResult, machine, round } from './common.ts';
@@ -45,6 +48,11 @@ async function main(): Promise<void> {
   const startedAt = new Date();
   const t0 = Date.now();
   const log = (line: string) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${line}`);
+  const against = arg('--against');
+  if (against) {
+    await compareAgainst(against, only ?? ['overhead'], quick, log, startedAt);
+    return;
+  }
   const info = machine();
   log(`bench ${quick ? 'quick' : 'full'}: ${names.join(', ')} — ${JSON.stringify(info)}`);
   const results: (BenchResult & { loadAverageAfter: number[] })[] = [];
@@ -85,6 +93,28 @@ async function main(): Promise<void> {
   }
   for (const e of errors) console.log(`${e.name.padEnd(11)} ERROR ${e.error.split('\n')[0]}`);
   process.exit(errors.length ? 1 : 0);
+}
+
+async function compareAgainst(
+  ref: string,
+  only: string[],
+  quick: boolean,
+  log: (line: string) => void,
+  startedAt: Date,
+): Promise<void> {
+  const rounds = Number(arg('--rounds') ?? 2);
+  log(`bench against ${ref}: ${only.join(', ')} (${quick ? 'quick' : 'full'}), ${rounds} round(s) per side`);
+  const report = await benchAgainst({ ref, only, quick, rounds, log });
+  const command = `npm run bench -- --against ${ref} --only ${only.join(',')}${quick ? ' --quick' : ''} --rounds ${rounds}`;
+  await mkdir('bench/results', { recursive: true });
+  const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
+  const body = `${JSON.stringify({ command, startedAt: startedAt.toISOString(), machine: machine(), ...report }, null, 2)}\n`;
+  await writeFile(`bench/results/${stamp}-against-${report.base.commit}.json`, body);
+  console.log(`\n${command}`);
+  console.log(`${`figure (median of ${rounds})`.padEnd(70)}base        head        head ÷ base`);
+  for (const [name, c] of Object.entries(report.comparison)) {
+    console.log(`${name.padEnd(69)} ${String(c.base).padEnd(11)} ${String(c.head).padEnd(11)} ${c.ratio}`);
+  }
 }
 
 main().catch((err: unknown) => {
