@@ -47,6 +47,7 @@ export function comparableFigures(result: BenchResult): Record<string, number> {
     pick(['oneWorker', 'peoplePerSecond'], '1 worker people/s');
     pick(['twoWorkers', 'peoplePerSecond'], '2 workers people/s');
     pick(['rawBullmqChain', 'perSecond'], 'bare BullMQ chains/s (machine reference)');
+    pick(['oursOverRawBullmq'], 'best of ours ÷ bare BullMQ chain (load-independent)');
     pick(['redisBytesPerWaitingPerson'], 'Redis bytes per waiting person (lower is better)');
   } else if (result.name === 'peers') {
     pick(['noRateLimit', 'ours', 'peoplePerSecond'], 'no limit: ours people/s');
