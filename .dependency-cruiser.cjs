@@ -1,5 +1,5 @@
 /**
- * Import boundaries of src/ (docs/architecture.md, "Boundaries"). Run by `npm run lint` as
+ * Import boundaries of src/ (README.md, "Development", lists them). Run by `npm run lint` as
  * `depcruise src --config .dependency-cruiser.cjs`. Every rule is an error: a violation fails lint.
  *
  * Type-only imports (`import type`) count like any other import, for cycles too. They vanish at

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The layout rules that dependency-cruiser, knip and jscpd cannot express (docs/architecture.md,
-// "Boundaries"). Plain Node, no dependencies: `node scripts/check-architecture.mjs`, part of
+// The layout rules that dependency-cruiser, knip and jscpd cannot express (README.md,
+// "Development"). Plain Node, no dependencies: `node scripts/check-architecture.mjs`, part of
 // `npm run lint`. Prints one `file:line: rule — what to do` per finding and exits 1 when any.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
