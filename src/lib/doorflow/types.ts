@@ -1,5 +1,5 @@
 /**
- * DoorFlow API contract types, as `shared/doorflow-api.md` describes them. Liberal in what we
+ * DoorFlow API contract types, as docs/doorflow-contract.md describes them (§4–§8). Liberal in what we
  * accept: unknown fields are kept, statuses are open strings. Strict in what we send: inputs are
  * closed types.
  */

@@ -2,7 +2,7 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { Redis } from 'ioredis';
 
 /**
- * Verification of DoorFlow webhooks (see shared/doorflow-api.md §5).
+ * Verification of DoorFlow webhooks (see docs/doorflow-contract.md §10).
  *
  * Real format: headers `Signature` (hex HMAC-SHA256 with the app's webhook secret) and `Timestamp`
  * (unix seconds); the MAC covers `${Timestamp}.${rawBody}`. DoorFlow documents no replay window;
