@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import pLimit from 'p-limit';
 import type { Logger } from '../core/logger.ts';
+import type { RedisKeys } from '../store/keys.ts';
 import { abortedError, raceAbort } from './http-errors.ts';
 import { luaScript } from '../core/lua.ts';
 
@@ -163,6 +164,11 @@ export interface BudgetKeys {
   pause: string;
   /** Previous commit time. */
   last: string;
+}
+
+/** The budget's keys in the fleet's key space. */
+export function budgetKeysOf(keys: RedisKeys): BudgetKeys {
+  return { tat: keys.budget, log: keys.budgetLog, pause: keys.budgetPause, last: keys.budgetLast };
 }
 
 export interface BudgetOptions {

@@ -5,7 +5,7 @@ import type { Logger } from '../core/logger.ts';
 import type { Metrics } from '../core/metrics.ts';
 import type { RedisKeys } from '../store/keys.ts';
 import { createTokenManager, type TokenState } from './auth.ts';
-import { type BudgetStats, type BudgetWaitEvent, createBudget } from './budget.ts';
+import { type BudgetStats, type BudgetWaitEvent, budgetKeysOf, createBudget } from './budget.ts';
 import { errorFromRequestError, errorFromResponse, invalidResponseError } from './http-errors.ts';
 import { resolveResourceUrl } from './resource-url.ts';
 import {
@@ -71,12 +71,7 @@ export function createDoorFlowClient(deps: DoorFlowClientDeps): DoorFlowClient {
   const transport = createHttp(config);
   const budget = createBudget({
     redis: deps.redis,
-    keys: {
-      tat: deps.keys.budget,
-      log: deps.keys.budgetLog,
-      pause: deps.keys.budgetPause,
-      last: deps.keys.budgetLast,
-    },
+    keys: budgetKeysOf(deps.keys),
     ratePerSec: config.rateLimitPerSec,
     maxInFlight: config.maxInFlight,
     logger,
