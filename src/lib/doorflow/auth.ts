@@ -42,7 +42,7 @@ export interface TokenState {
 export type TokenEndpoint = (form: Record<string, string>) => Promise<FailedResponse>;
 
 /** The shared token hash and the refresh lock. */
-export interface TokenKeys {
+interface TokenKeys {
   tokens: string;
   lock: string;
 }

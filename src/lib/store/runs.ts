@@ -124,12 +124,8 @@ export class RunStore {
     private readonly clock: Clock = systemClock,
   ) {}
 
-  private now(): number {
-    return this.clock.now();
-  }
-
   async create(options: { source: string; delivery: DeliveryChannelName; id?: string }): Promise<string> {
-    const createdAt = this.now();
+    const createdAt = this.clock.now();
     const id = options.id ?? newRunId(createdAt);
     await this.redis
       .multi()
@@ -188,11 +184,11 @@ export class RunStore {
 
   /** Marks intake complete (no more entries) and checks whether the run is already finished. */
   async closeIntake(runId: string): Promise<boolean> {
-    return (await CHECK_FINISHED.run(this.redis, [this.keys.run(runId)], [this.now(), 'close'])) === 1;
+    return (await CHECK_FINISHED.run(this.redis, [this.keys.run(runId)], [this.clock.now(), 'close'])) === 1;
   }
 
   async checkFinished(runId: string): Promise<boolean> {
-    return (await CHECK_FINISHED.run(this.redis, [this.keys.run(runId)], [this.now(), 'check'])) === 1;
+    return (await CHECK_FINISHED.run(this.redis, [this.keys.run(runId)], [this.clock.now(), 'check'])) === 1;
   }
 
   async setMeta(runId: string, fields: Record<string, string | number>): Promise<void> {
@@ -240,11 +236,11 @@ export class RunStore {
     detail: EntryDetail | undefined,
     mode: 'add' | 'move' | 'reopen',
   ): Promise<number> {
-    const json = detail ? JSON.stringify({ ...detail, at: detail.at ?? this.now() }) : '';
+    const json = detail ? JSON.stringify({ ...detail, at: detail.at ?? this.clock.now() }) : '';
     const result = await TRANSITION.run(
       this.redis,
       [this.keys.run(runId), this.keys.runStatus(runId), this.keys.runEntries(runId)],
-      [key, status, json, this.now(), mode],
+      [key, status, json, this.clock.now(), mode],
     );
     return Number(result);
   }

@@ -55,7 +55,7 @@ export function createStores(redis: Redis, keys: RedisKeys, clock: Clock, option
     syncRuns: new SyncRunStore(redis, keys),
     audit: new AuditLog(redis, keys, clock, {
       retentionMs: options.auditRetentionMs,
-      ...(options.metrics ? { metrics: options.metrics } : {}),
+      metrics: options.metrics,
     }),
     alerts: new AlertStore(redis, keys),
     webhookSignatures: new WebhookSignatureStore(redis, keys),
