@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { createDoorFlowClient, type DoorFlowClient } from '../lib/doorflow/client.ts';
 import { createRedis, type EmbeddedRedis, type RedisRole, startEmbeddedRedis } from '../lib/core/redis.ts';
+import { RedisKeys } from '../lib/store/keys.ts';
 import type { Runtime } from './runtime.ts';
 
 /**
@@ -49,7 +50,7 @@ export function buildDoorFlowClient(runtime: Runtime, redis: Redis): DoorFlowCli
   const client = createDoorFlowClient({
     config: runtime.config.doorflow,
     redis,
-    prefix: runtime.config.queuePrefix,
+    keys: new RedisKeys(runtime.config.queuePrefix),
     logger: runtime.logger.child({ component: 'doorflow' }),
     encryptionKey: runtime.config.encryptionKey,
   });

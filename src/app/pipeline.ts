@@ -2,15 +2,17 @@ import got from 'got';
 import type { Redis } from 'ioredis';
 import { type Clock, systemClock } from '../lib/core/clock.ts';
 import type { Config } from '../lib/core/config.ts';
-import { DeadLetterStore } from '../lib/store/dead-letters.ts';
+import type { DeadLetterStore } from '../lib/store/dead-letters.ts';
 import { createDoorFlowClient, type DoorFlowClient } from '../lib/doorflow/client.ts';
-import { type AuditLog, createAuditLog } from '../lib/store/audit-log.ts';
+import type { AuditLog } from '../lib/store/audit-log.ts';
 import type { Logger } from '../lib/core/logger.ts';
 import { type Metrics, noopMetrics } from '../lib/core/metrics.ts';
-import { PeopleIndex } from '../lib/store/people-index.ts';
+import type { PeopleIndex } from '../lib/store/people-index.ts';
 import { createQueues, type Queues } from '../lib/jobs/registry.ts';
 import { createRedis } from '../lib/core/redis.ts';
-import { RunStore } from '../lib/store/runs.ts';
+import { RedisKeys } from '../lib/store/keys.ts';
+import type { RunStore } from '../lib/store/runs.ts';
+import { createStores, type Stores } from '../lib/store/stores.ts';
 import { buildConfig, buildRuntime, resolveRedisUrl, type Runtime } from './connections.ts';
 import type { ProcessorDeps } from '../processors/context.ts';
 import type { IntakeDeps } from '../producers/intake.ts';
@@ -26,6 +28,10 @@ export interface Pipeline {
   /** BullMQ worker connection (retries forever); opened lazily. */
   workerConnection(): Redis;
   readonly queues: Queues;
+  /** Every Redis key of ours, under the queue prefix. */
+  readonly keys: RedisKeys;
+  /** Every store over `redis` (runs, dead letters, people and the rest). */
+  readonly stores: Stores;
   readonly runs: RunStore;
   readonly deadLetters: DeadLetterStore;
   readonly people: PeopleIndex;
@@ -58,17 +64,19 @@ export function buildPipeline(
   let workerRedis: Redis | undefined;
   let client: DoorFlowClient | undefined;
   const queues = createQueues(redis, prefix, config.jobs);
-  const runs = new RunStore(redis, prefix, () => clock.now());
-  const deadLetters = new DeadLetterStore(redis, prefix, () => clock.now());
-  const people = new PeopleIndex(redis, prefix);
+  const keys = new RedisKeys(prefix);
   const metrics = options.metrics ?? noopMetrics;
-  const audit = createAuditLog({ redis, prefix, retentionMs: config.admin.auditRetentionMs, clock, metrics });
+  const stores = createStores(redis, keys, clock, {
+    auditRetentionMs: config.admin.auditRetentionMs,
+    metrics,
+  });
+  const { runs, deadLetters, people, audit } = stores;
   const http = got.extend({ retry: { limit: 0 } });
   const doorflow = () => {
     client ??= createDoorFlowClient({
       config: config.doorflow,
       redis,
-      prefix,
+      keys,
       logger: options.logger,
       clock,
       metrics,
@@ -84,6 +92,8 @@ export function buildPipeline(
       return workerRedis;
     },
     queues,
+    keys,
+    stores,
     runs,
     deadLetters,
     people,
@@ -98,10 +108,17 @@ export function buildPipeline(
         hidCredentialTypeId: () => api.resolveHidCredentialTypeId(),
         redis,
         prefix,
+        keys,
         queues,
         runs,
         deadLetters,
         people,
+        managed: stores.managed,
+        credentials: stores.credentials,
+        deliveries: stores.deliveries,
+        codes: stores.codes,
+        syncRuns: stores.syncRuns,
+        alerts: stores.alerts,
         http,
         clock,
         logger: options.logger,

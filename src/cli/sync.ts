@@ -62,8 +62,8 @@ export function syncDepsFrom(pipeline: Pipeline, logger = silentLogger()): SyncD
     intake: pipeline.intakeDeps(true),
     doorflow: processor.doorflow,
     hidCredentialTypeId: () => processor.hidCredentialTypeId(),
-    redis: pipeline.redis,
-    prefix: pipeline.config.queuePrefix,
+    managed: pipeline.stores.managed,
+    syncRuns: pipeline.stores.syncRuns,
     logger,
   };
 }

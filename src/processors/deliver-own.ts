@@ -1,5 +1,4 @@
 import { decryptSecret } from '../lib/core/crypto.ts';
-import { findDelivery, recordDelivery } from '../lib/store/deliveries.ts';
 import { ProvisionerError } from '../lib/core/errors.ts';
 import { tryLock } from '../lib/core/locks.ts';
 import type { DeliveryPayload } from '../lib/jobs/registry.ts';
@@ -52,19 +51,19 @@ export async function deliverOwn(
     await ctx.updateData({ ...p, encryptedCode: undefined });
     return outcome;
   };
-  const before = await findDelivery(deps.redis, deps.prefix, p.credentialId, channel);
+  const before = await deps.deliveries.find(p.credentialId, channel);
   if (before) return await finish(before.runId === p.runId ? 'provisioned' : 'already_provisioned');
 
   const release = await tryLock(
     deps.redis,
-    `${deps.prefix}:lock:deliver:${p.credentialId}:${channel}`,
+    deps.keys.deliveryLock(p.credentialId, channel),
     ctx.jobId,
     lockTtlMs(deps.config),
   );
   if (!release) throw await ctx.delay(contentionDelayMs());
   try {
     // Re-check under the lock: another run may have sent it while we waited.
-    const raced = await findDelivery(deps.redis, deps.prefix, p.credentialId, channel);
+    const raced = await deps.deliveries.find(p.credentialId, channel);
     if (raced) return await finish(raced.runId === p.runId ? 'provisioned' : 'already_provisioned');
     const key = deps.config.encryptionKey;
     if (!p.encryptedCode || !key) {
@@ -81,7 +80,7 @@ export async function deliverOwn(
       invitationOf(p, decryptSecret(key, p.encryptedCode)),
       ctx.signal,
     );
-    await recordDelivery(deps.redis, deps.prefix, p.credentialId, channel, {
+    await deps.deliveries.record(p.credentialId, channel, {
       runId: p.runId,
       key: p.key,
       at: deps.clock.now(),

@@ -1,4 +1,3 @@
-import { findDelivery } from '../lib/store/deliveries.ts';
 import { ProvisionerError } from '../lib/core/errors.ts';
 import {
   deliveryQueueFor,
@@ -57,7 +56,7 @@ export async function handOver(
     await trackHandedOver(deps, ctx, p, 'doorflow');
     return await finish(p, deps, p.credentialCreated ? 'provisioned' : 'already_provisioned');
   }
-  const delivered = await findDelivery(deps.redis, deps.prefix, p.credentialId, p.delivery);
+  const delivered = await deps.deliveries.find(p.credentialId, p.delivery);
   if (delivered) {
     return await finish(p, deps, delivered.runId === p.runId ? 'provisioned' : 'already_provisioned');
   }

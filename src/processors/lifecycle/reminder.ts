@@ -1,7 +1,4 @@
 import { decryptSecret } from '../../lib/core/crypto.ts';
-import { credKey, getCredentialRecord } from '../../lib/store/credentials.ts';
-import { findDelivery, recordDelivery } from '../../lib/store/deliveries.ts';
-import { loadEncryptedCode } from '../../lib/store/codes.ts';
 import { type ReminderPayload, reminderPayloadSchema } from '../../lib/jobs/lifecycle-payloads.ts';
 import { scheduleNextReminder } from './schedule.ts';
 import type { JobContext, ProcessorDeps } from '../context.ts';
@@ -12,7 +9,7 @@ import { type OwnChannel, recipientFromPerson, sendCode } from '../../lib/delive
  * Still `invited` REMINDER_AFTER after the invitation (default 3 days)? Send reminder `n` through
  * the same channel, at most REMINDER_MAX. The credential is re-read first (it may have been
  * accepted with the webhook lost); the code comes from that read when DoorFlow returns it, else
- * from the encrypted reminder copy (lib/delivery/code-store.ts). Each reminder is recorded once
+ * from the encrypted reminder copy (lib/store/codes.ts). Each reminder is recorded once
  * sent (`delivered:{credential}:{channel}-reminder-{n}`), so a retry never sends it twice.
  */
 
@@ -22,18 +19,18 @@ export const payloadSchema = reminderPayloadSchema;
 export async function handle(p: ReminderPayload, deps: ProcessorDeps, ctx: JobContext): Promise<string> {
   const early = await notYetDue(p.dueAt, deps, ctx);
   if (early) throw early;
-  const record = await getCredentialRecord(deps.redis, deps.prefix, p.credentialId);
+  const record = await deps.credentials.get(p.credentialId);
   if (record?.status !== 'invited') return 'moot';
   const channel = record.channel as OwnChannel | 'doorflow' | undefined;
   if (!channel || channel === 'doorflow') return 'not_our_channel';
   const marker = `${channel}-reminder-${p.n}`;
-  if (await findDelivery(deps.redis, deps.prefix, p.credentialId, marker)) return 'already_sent';
+  if (await deps.deliveries.find(p.credentialId, marker)) return 'already_sent';
 
   const { credential, status } = await refreshStatus(deps, p.personId, p.credentialId, 'poll', ctx.signal);
   if (status !== 'invited' || !credential) return 'moot';
   let code = credential.invitation_code ?? undefined;
   if (!code) {
-    const stored = await loadEncryptedCode(deps.redis, deps.prefix, p.credentialId);
+    const stored = await deps.codes.load(p.credentialId);
     if (stored && deps.config.encryptionKey) code = decryptSecret(deps.config.encryptionKey, stored);
   }
   if (!code) {
@@ -56,14 +53,14 @@ export async function handle(p: ReminderPayload, deps: ProcessorDeps, ctx: JobCo
     },
     ctx.signal,
   );
-  await recordDelivery(deps.redis, deps.prefix, p.credentialId, marker, {
+  await deps.deliveries.record(p.credentialId, marker, {
     runId: record.runId ?? 'reminder',
     key: record.key ?? '',
     at: deps.clock.now(),
   });
-  await deps.redis.hset(credKey(deps.prefix, p.credentialId), 'reminders', String(p.n));
+  await deps.credentials.setCounter(p.credentialId, 'reminders', p.n);
   ctx.logger.info({ credentialId: p.credentialId, channel, n: p.n }, 'reminder sent');
-  const updated = await getCredentialRecord(deps.redis, deps.prefix, p.credentialId);
+  const updated = await deps.credentials.get(p.credentialId);
   if (updated) await scheduleNextReminder(lifecycleDeps(deps), updated);
   return 'sent';
 }
