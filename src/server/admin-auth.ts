@@ -60,11 +60,11 @@ export function safeEqual(a: string, b: string): boolean {
   return timingSafeEqual(ha, hb);
 }
 
-export const SESSION_COOKIE = 'dfp_admin';
+const SESSION_COOKIE = 'dfp_admin';
 const SESSION_TTL_MS = 12 * 3_600_000;
 
 /** Reads one cookie from the Cookie header. */
-export function readCookie(req: Request, name: string): string | undefined {
+function readCookie(req: Request, name: string): string | undefined {
   const header = req.headers.cookie;
   if (!header) return undefined;
   for (const part of header.split(';')) {
@@ -101,7 +101,7 @@ function escapeAttr(text: string): string {
 }
 
 /** The login page (also the body of a 401 for browsers in token mode). */
-export function loginPage(message?: string, next = '/admin/runs'): string {
+function loginPage(message?: string, next = '/admin/runs'): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign in · doorflow-provisioner</title>
 <style>body{font-family:system-ui,sans-serif;max-width:24rem;margin:4rem auto}input,button{font-size:1rem;padding:.4rem;width:100%;margin:.3rem 0}</style>
 </head><body><h1>doorflow-provisioner admin</h1>${message ? `<p role="alert">${escapeAttr(message)}</p>` : ''}

@@ -23,7 +23,7 @@ export interface QueuesDashboard {
   readonly router: Router;
 }
 
-export function queuesDashboard(options: QueuesDashboardOptions): QueuesDashboard {
+function queuesDashboard(options: QueuesDashboardOptions): QueuesDashboard {
   const basePath = options.basePath ?? '/admin/queues';
   const readOnly = options.readOnly ?? false;
   const serverAdapter = new ExpressAdapter();

@@ -16,7 +16,7 @@ import type { HttpModule } from './app.ts';
  */
 
 export const WEBHOOK_PATH = '/webhooks/doorflow';
-export const DEFAULT_MAX_BODY_BYTES = 256 * 1024;
+const DEFAULT_MAX_BODY_BYTES = 256 * 1024;
 
 export interface DoorflowWebhookDeps {
   /** The app's webhook secret (`WEBHOOK_SECRET`). Required: `serve` refuses to start without it. */

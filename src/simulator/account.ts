@@ -7,7 +7,7 @@ import { json, type SimRequest, type SimResponse } from './http-util.ts';
  */
 
 /** `POST /api/3/sync` is accepted at most once per this many seconds (assumed; DoorFlow gives no number). */
-export const SYNC_MIN_INTERVAL_SEC = 60;
+const SYNC_MIN_INTERVAL_SEC = 60;
 
 function sync(_req: SimRequest, ctx: SimContext): SimResponse {
   const now = ctx.now();

@@ -23,7 +23,7 @@ export interface SimCredentialView {
   created_at: string;
 }
 
-export function credentialView(rec: CredentialRecord): SimCredentialView {
+function credentialView(rec: CredentialRecord): SimCredentialView {
   return {
     id: rec.id,
     hid_invitation_id: rec.hidInvitationId ?? null,

@@ -14,7 +14,7 @@ import type { CredentialRecord, PersonRecord } from './state.ts';
 
 /** Credential types and credentials (§3 of the contract). */
 
-export const LIMIT_REACHED_MESSAGE = 'HID Mobile licence limit reached, contact DoorFlow Support';
+const LIMIT_REACHED_MESSAGE = 'HID Mobile licence limit reached, contact DoorFlow Support';
 
 function wire(ctx: SimContext, rec: CredentialRecord): Credential {
   const label = ctx.credentialTypes().find((t) => t.id === rec.credentialTypeId)?.label ?? 'Credential';

@@ -27,16 +27,8 @@ import { TokenStore } from './tokens.ts';
 import { WebhookDispatcher } from './webhooks.ts';
 
 export type { SimCredentialView } from './admin.ts';
-export {
-  DEFAULT_SIMULATOR_OPTIONS,
-  type ResolvedSimulatorOptions,
-  resolveOptions,
-  type SimulatorPatch,
-  simulatorOptionsSchema,
-  simulatorPatchSchema,
-} from './options.ts';
-export type { DuplicateGroup, SimulatorStats } from './stats.ts';
-export { signReal, signSeed } from './webhook-payload.ts';
+export type { ResolvedSimulatorOptions, SimulatorPatch } from './options.ts';
+export type { SimulatorStats } from './stats.ts';
 
 /** Options of {@link startSimulator}: the JSON-able options (validated) plus an optional logger. */
 export type SimulatorOptions = SimulatorOptionsInput & { logger?: Logger };

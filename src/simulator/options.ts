@@ -153,7 +153,7 @@ export interface ResolvedSimulatorOptions {
 }
 
 /** Every scope the simulator knows. */
-export const ALL_SCOPES = [
+const ALL_SCOPES = [
   'account.person',
   'account.person.readonly',
   'account.credential_type.readonly',

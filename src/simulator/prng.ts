@@ -47,7 +47,7 @@ function fmix32(h: number): number {
 }
 
 /** A 32-bit hash of (seed, stream, index, sub). */
-export function hash32(seed: number, stream: PrngStream, index: number, sub = 0): number {
+function hash32(seed: number, stream: PrngStream, index: number, sub = 0): number {
   let h = fmix32(seed ^ STREAM_SALT[stream]);
   h = fmix32(h ^ (index >>> 0));
   h = fmix32(h ^ Math.floor(index / 0x1_0000_0000));

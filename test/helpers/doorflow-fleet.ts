@@ -21,7 +21,7 @@ export interface FleetChild {
  * `nice`: run the child at a lower CPU priority (POSIX `nice -n`), so that on a crowded machine the
  * fake server measuring arrival times is not starved by the very processes it measures.
  */
-export function spawnChild(args: ChildArgs, options: { nice?: number } = {}): FleetChild {
+function spawnChild(args: ChildArgs, options: { nice?: number } = {}): FleetChild {
   const node = [process.execPath, '--import', 'tsx', SCRIPT, JSON.stringify(args)];
   const [command, ...argv] = options.nice ? ['nice', '-n', String(options.nice), ...node] : node;
   const child = spawn(command as string, argv, {

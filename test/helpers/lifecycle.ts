@@ -19,7 +19,7 @@ import { type Harness, startHarness } from './pipeline.ts';
 import { testRedisUrl } from './redis.ts';
 import { type SmtpReceiver, startSmtpReceiver } from './smtp-receiver.ts';
 
-export const DOORFLOW_WEBHOOK_SECRET = 'sim-app-webhook-secret';
+const DOORFLOW_WEBHOOK_SECRET = 'sim-app-webhook-secret';
 
 /** A JSON-collecting HTTP endpoint (ALERT_WEBHOOK_URL). */
 export interface Collector {

@@ -24,7 +24,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export const WEBHOOK_SECRET = 'test-delivery-secret';
+const WEBHOOK_SECRET = 'test-delivery-secret';
 
 export async function startHarness(
   options: { sim?: SimulatorOptions; env?: Env; receiverFailureRate?: number } = {},

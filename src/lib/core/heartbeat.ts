@@ -6,7 +6,7 @@ import type { Logger } from './logger.ts';
  * `workers` sorted set) every `intervalMs`; readers count workers seen within `staleAfterMs`.
  */
 
-export const DEFAULT_HEARTBEAT_INTERVAL_MS = 5_000;
+const DEFAULT_HEARTBEAT_INTERVAL_MS = 5_000;
 export const DEFAULT_HEARTBEAT_STALE_MS = 20_000;
 
 /** Where beats are kept (the worker store in Redis). */
@@ -16,7 +16,7 @@ export interface HeartbeatSink {
 }
 
 /** A readable id for this process: `host:pid`. */
-export function workerId(): string {
+function workerId(): string {
   return `${hostname()}:${process.pid}`;
 }
 

@@ -55,7 +55,7 @@ export interface LoggerSettings {
 }
 
 /** Secrets that appear at run time (refreshed tokens) are registered here so logs scrub them too. */
-export class SecretRegistry {
+class SecretRegistry {
   readonly #values = new Set<string>();
   add(value: string | undefined | null): void {
     if (value && value.length >= 4) this.#values.add(value);

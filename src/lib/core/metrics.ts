@@ -271,7 +271,7 @@ export interface CountableQueue {
 }
 
 /** States reported for every queue. */
-export const JOB_STATES = [
+const JOB_STATES = [
   'waiting',
   'active',
   'delayed',

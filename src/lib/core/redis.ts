@@ -70,11 +70,11 @@ export interface EmbeddedRedisOptions {
   keepDir?: boolean;
 }
 
-export const REDIS_SERVER_MISSING_HELP =
+const REDIS_SERVER_MISSING_HELP =
   'No redis-server found on PATH. Install one (Debian/Ubuntu: `apt-get install redis-server`; macOS: `brew install redis`), ' +
   'or start one with `docker compose up -d redis` and set REDIS_URL=redis://127.0.0.1:6379.';
 
-export function redisServerAvailable(): boolean {
+function redisServerAvailable(): boolean {
   const probe = spawnSync('redis-server', ['--version'], { stdio: 'ignore' });
   return probe.status === 0;
 }

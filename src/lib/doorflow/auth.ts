@@ -24,7 +24,7 @@ import { decryptSecret, encryptSecret } from '../core/crypto.ts';
  */
 
 /** Refresh this long before expiry (as the official SDK does), or at half-life for short tokens. */
-export const REFRESH_EARLY_MS = 5 * 60_000;
+const REFRESH_EARLY_MS = 5 * 60_000;
 const LOCK_TTL_MS = 15_000;
 const POLL_MS = 100;
 

@@ -31,7 +31,7 @@ import type {
 } from './types.ts';
 
 /** The HID type id when neither configured nor discoverable (the seed account's id). */
-export const FALLBACK_HID_CREDENTIAL_TYPE_ID = 8;
+const FALLBACK_HID_CREDENTIAL_TYPE_ID = 8;
 
 export interface DoorFlowClientDeps {
   config: Config['doorflow'];

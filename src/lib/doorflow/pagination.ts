@@ -39,7 +39,7 @@ export interface PageFacts {
 }
 
 /** The page size the server really used. */
-export function effectivePerPage(facts: Pick<PageFacts, 'requestedPerPage' | 'perPageHeader'>): number {
+function effectivePerPage(facts: Pick<PageFacts, 'requestedPerPage' | 'perPageHeader'>): number {
   return facts.perPageHeader && facts.perPageHeader > 0 ? facts.perPageHeader : facts.requestedPerPage;
 }
 

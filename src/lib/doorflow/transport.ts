@@ -43,13 +43,13 @@ export interface RawResponse extends FailedResponse {
 }
 
 /** Attempts for a GET (1 + 2 brief retries); writes get exactly one. */
-export const GET_ATTEMPTS = 3;
+const GET_ATTEMPTS = 3;
 /** A GET is retried inline only when the server asks for at most this long a wait. */
 const MAX_INLINE_RETRY_AFTER_MS = 10_000;
 /** Fleet pause after a 429 that says nothing about how long to wait. */
-export const DEFAULT_429_PAUSE_MS = 1_000;
+const DEFAULT_429_PAUSE_MS = 1_000;
 /** A bogus Retry-After (a date years ahead) must not freeze the fleet: pauses are capped. */
-export const MAX_429_PAUSE_MS = 10 * 60_000;
+const MAX_429_PAUSE_MS = 10 * 60_000;
 const GET_BACKOFF = { baseMs: 250, maxMs: 2_000, jitter: 0.5 };
 
 /** The one got instance: base URL, per-phase time-outs, no got-level retries, no redirects. */

@@ -37,8 +37,8 @@ export interface VerifyInput {
   acceptSeedFormat: boolean;
 }
 
-export const DEFAULT_TOLERANCE_MS = 5 * 60_000;
-export const SEED_REPLAY_TTL_MS = 24 * 3600_000;
+const DEFAULT_TOLERANCE_MS = 5 * 60_000;
+const SEED_REPLAY_TTL_MS = 24 * 3600_000;
 
 const SHA256_HEX = /^[0-9a-fA-F]{64}$/;
 
@@ -58,7 +58,7 @@ export function safeEqualHex(expectedHex: string, givenHex: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-export function hmacHex(secret: string, ...parts: (string | Buffer)[]): string {
+function hmacHex(secret: string, ...parts: (string | Buffer)[]): string {
   const mac = createHmac('sha256', secret);
   for (const part of parts) mac.update(part);
   return mac.digest('hex');

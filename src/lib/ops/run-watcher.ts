@@ -33,7 +33,7 @@ export interface RunWatcher {
 }
 
 /** The run summary the notification carries: counts and failures by error code, no names or codes. */
-export async function runFinishedSummary(runs: RunStore, run: RunRecord): Promise<RunFinishedSummary> {
+async function runFinishedSummary(runs: RunStore, run: RunRecord): Promise<RunFinishedSummary> {
   const failuresByCode: Record<string, number> = {};
   if (run.dead + (run.counts.invalid ?? 0) > 0) {
     for (const e of await runs.entries(run.id)) {

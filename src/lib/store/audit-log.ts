@@ -57,9 +57,7 @@ export interface AuditQuery {
 const SECRET_FIELD = /(invitation_?code|token|secret|password|api_?key|authorization|image_base64)/i;
 
 /** A copy with secret-looking fields dropped and invitation-code-shaped strings blanked. */
-export function sanitizeFields(
-  fields: Record<string, unknown> | undefined,
-): Record<string, unknown> | undefined {
+function sanitizeFields(fields: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
   if (!fields) return undefined;
   const out: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(fields)) {
@@ -142,7 +140,7 @@ export class AuditLog {
 /** Export formats for {@link formatAudit}. */
 export type AuditFormat = 'json' | 'csv';
 
-export const AUDIT_CSV_COLUMNS = [
+const AUDIT_CSV_COLUMNS = [
   'at',
   'actor',
   'run_id',

@@ -22,7 +22,7 @@ export const TERMINAL_STATUSES: ReadonlySet<string> = new Set(['revoked', 'delet
 /** Statuses in which we expect a change and so keep polling. */
 export const MOVING_STATUSES: ReadonlySet<string> = new Set(['invited', 'provisioning', 'revoking']);
 
-export const HISTORY_MAX = 200;
+const HISTORY_MAX = 200;
 
 export interface HistoryEntry {
   status: string;
