@@ -18,10 +18,8 @@ export type CredentialStatus = KnownCredentialStatus | (string & {});
 /** A credential is "live" (holds an HID licence and blocks a second one) in these states. */
 export const LIVE_CREDENTIAL_STATUSES: ReadonlySet<string> = new Set(['invited', 'provisioning', 'active']);
 
-export interface Person {
-  id: number;
-  first_name: string;
-  last_name: string;
+/** The optional person fields both directions share (DoorFlow may answer `null` for any of them). */
+interface PersonFields {
   email?: string | null;
   system_id?: string | null;
   enabled?: boolean;
@@ -32,6 +30,12 @@ export interface Person {
   mobile?: string | null;
   notes?: string | null;
   group_ids?: number[];
+}
+
+export interface Person extends PersonFields {
+  id: number;
+  first_name: string;
+  last_name: string;
   groups?: unknown;
   roles?: unknown;
   created_at?: string;
@@ -39,21 +43,10 @@ export interface Person {
   [field: string]: unknown;
 }
 
-/** What we send to create or update a person (flat body, as the spec documents). */
-export interface PersonInput {
+/** What we send to create or update a person (flat body, as the spec documents). `group_ids` replaces the person's whole group set. */
+export interface PersonInput extends PersonFields {
   first_name?: string;
   last_name?: string;
-  email?: string | null;
-  system_id?: string | null;
-  enabled?: boolean;
-  salutation?: string | null;
-  job_title?: string | null;
-  department?: string | null;
-  telephone?: string | null;
-  mobile?: string | null;
-  notes?: string | null;
-  /** Replaces the person's whole group set. */
-  group_ids?: number[];
   valid_from?: string | null;
   valid_to?: string | null;
 }
