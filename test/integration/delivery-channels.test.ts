@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { getCredentialRecord } from '../../src/lib/store/credentials.ts';
 import { codeKey } from '../../src/lib/store/codes.ts';
 import { invitationQrPng } from '../../src/lib/delivery/email.ts';
-import { lifecycleProcessors } from '../../src/processors/lifecycle/index.ts';
+import { lifecycleProcessors } from '../../src/processors/processor-list.ts';
 import { intake } from '../../src/producers/intake.ts';
 import { type FakeSms, startFakeSms } from '../helpers/fake-sms.ts';
 import { type Harness, roster, startHarness } from '../helpers/pipeline.ts';

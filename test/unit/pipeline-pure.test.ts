@@ -4,8 +4,9 @@ import { deadLetterId, replayQueueFor, stripSecrets } from '../../src/lib/store/
 import { backoffStrategy, defaultJobOptions, encodeKey, stepJobId } from '../../src/lib/jobs/registry.ts';
 import { entryOutcome, newRunId } from '../../src/lib/store/runs.ts';
 import { pickLiveCredential } from '../../src/processors/credential.ts';
-import { signWebhook, webhookBody } from '../../src/processors/deliver-webhook.ts';
-import { pollDelayMs } from '../../src/processors/invitation.ts';
+import { signWebhook } from '../../src/lib/delivery/webhook.ts';
+import { webhookBody } from '../../src/processors/deliver.ts';
+import { pollDelayMs } from '../../src/processors/hand-over.ts';
 import { chooseExisting, exactEmailMatches, fieldsToUpdate } from '../../src/processors/person-match.ts';
 import { channelProblem, validateEntry } from '../../src/producers/intake.ts';
 import { verifySignature } from '../../src/cli/demo-receiver.ts';

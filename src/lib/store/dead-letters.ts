@@ -159,7 +159,7 @@ export class DeadLetterStore {
       // The run's people index may be stale by now: a replayed person step looks DoorFlow up.
       if (queue === 'person') payload.indexed = false;
       await deps.runs.reopen(record.runId, record.key, queue as EntryStatus);
-      await deps.queues.add(queue, payload as never, { jobId: stepJobId(record.runId, record.key, gen) });
+      await deps.queues.addStored(queue, payload, { jobId: stepJobId(record.runId, record.key, gen) });
       const updated: DeadLetter = { ...record, replays: record.replays + 1, state: 'replayed', payload };
       await this.redis.set(this.#key(record.id), JSON.stringify(updated));
       replayed.push(updated);

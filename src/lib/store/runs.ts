@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { luaScript } from '../core/lua.ts';
-import type { DeliveryChannelName } from '../roster/entry.ts';
+import type { DeliveryChannelName } from '../delivery/channel-names.ts';
 
 /**
  * Run records. A run is one import or sync. Keys (under the queue prefix):

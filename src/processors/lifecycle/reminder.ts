@@ -2,30 +2,31 @@ import { decryptSecret } from '../../lib/core/crypto.ts';
 import { credKey, getCredentialRecord } from '../../lib/store/credentials.ts';
 import { findDelivery, recordDelivery } from '../../lib/store/deliveries.ts';
 import { loadEncryptedCode } from '../../lib/store/codes.ts';
-import { type ReminderPayload, reminderPayloadSchema } from '../../lib/jobs/lifecycle-payloads.ts';
+import type { ReminderPayload } from '../../lib/jobs/lifecycle-payloads.ts';
+import { defineProcessor } from '../../lib/jobs/define-processor.ts';
 import { scheduleNextReminder } from './schedule.ts';
 import type { JobContext, ProcessorDeps } from '../context.ts';
 import { lifecycleDeps, notYetDue, refreshStatus } from './track.ts';
-import { type OwnChannel, recipientFromPerson, sendCode } from '../../lib/delivery/send-code.ts';
+import { recipientFromPerson } from '../../lib/delivery/channel.ts';
+import { isOwnChannel } from '../../lib/delivery/channel-names.ts';
 
 /**
  * Still `invited` REMINDER_AFTER after the invitation (default 3 days)? Send reminder `n` through
  * the same channel, at most REMINDER_MAX. The credential is re-read first (it may have been
  * accepted with the webhook lost); the code comes from that read when DoorFlow returns it, else
- * from the encrypted reminder copy (lib/delivery/code-store.ts). Each reminder is recorded once
+ * from the encrypted reminder copy (lib/store/codes.ts). Each reminder is recorded once
  * sent (`delivered:{credential}:{channel}-reminder-{n}`), so a retry never sends it twice.
  */
 
-export const queueName = 'reminder' as const;
-export const payloadSchema = reminderPayloadSchema;
+export const reminderProcessor = defineProcessor('reminder', handle);
 
-export async function handle(p: ReminderPayload, deps: ProcessorDeps, ctx: JobContext): Promise<string> {
+async function handle(p: ReminderPayload, deps: ProcessorDeps, ctx: JobContext): Promise<string> {
   const early = await notYetDue(p.dueAt, deps, ctx);
   if (early) throw early;
   const record = await getCredentialRecord(deps.redis, deps.prefix, p.credentialId);
   if (record?.status !== 'invited') return 'moot';
-  const channel = record.channel as OwnChannel | 'doorflow' | undefined;
-  if (!channel || channel === 'doorflow') return 'not_our_channel';
+  const channel = record.channel;
+  if (!channel || !isOwnChannel(channel)) return 'not_our_channel';
   const marker = `${channel}-reminder-${p.n}`;
   if (await findDelivery(deps.redis, deps.prefix, p.credentialId, marker)) return 'already_sent';
 
@@ -41,9 +42,7 @@ export async function handle(p: ReminderPayload, deps: ProcessorDeps, ctx: JobCo
     return 'no_code';
   }
   const person = await deps.doorflow.getPerson(p.personId, { signal: ctx.signal });
-  await sendCode(
-    deps,
-    channel,
+  await deps.channels.get(channel).send(
     recipientFromPerson(p.personId, person),
     {
       credentialId: p.credentialId,
