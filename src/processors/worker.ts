@@ -147,5 +147,3 @@ async function runJob(
     throw await settleFailure(deps, queue, job, err, failure, logger);
   }
 }
-
-export type { JobContext, ProcessorDeps } from './context.ts';

@@ -11,10 +11,10 @@ export const deliveryChannelSchema = z.enum(DELIVERY_CHANNELS);
 export type DeliveryChannelName = z.infer<typeof deliveryChannelSchema>;
 
 /** The channels we send through ourselves. */
-export const OWN_CHANNELS = ['webhook', 'email', 'sms'] as const;
+const OWN_CHANNELS = ['webhook', 'email', 'sms'] as const;
 export type OwnChannel = (typeof OWN_CHANNELS)[number];
 
-export function isDeliveryChannel(name: string): name is DeliveryChannelName {
+function isDeliveryChannel(name: string): name is DeliveryChannelName {
   return DELIVERY_CHANNELS.some((channel) => channel === name);
 }
 

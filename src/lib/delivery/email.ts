@@ -16,7 +16,7 @@ import {
  */
 
 /** Fixed QR options, so the same code always yields the same PNG (tests regenerate and compare). */
-export const QR_PNG_OPTIONS = {
+const QR_PNG_OPTIONS = {
   type: 'png',
   errorCorrectionLevel: 'M',
   margin: 2,
@@ -55,7 +55,7 @@ export interface ComposedEmail {
 export const DEFAULT_SUPPORT_CONTACT = 'your security or facilities team';
 
 /** Human-readable expiry, in UTC so the text does not depend on the server's time zone. */
-export function formatExpiry(expiresAt: string | null | undefined): string {
+function formatExpiry(expiresAt: string | null | undefined): string {
   if (!expiresAt) return 'a limited time (ask if it has expired)';
   const ms = Date.parse(expiresAt);
   return Number.isNaN(ms) ? expiresAt : new Date(ms).toUTCString().replace('GMT', 'UTC');
@@ -78,7 +78,7 @@ export function templateValues(
 }
 
 /** Renders subject, plain text and HTML, and the QR image (pure apart from PNG encoding). */
-export async function composeInvitationEmail(
+async function composeInvitationEmail(
   templates: TemplateSet,
   settings: Pick<EmailSettings, 'appName' | 'supportContact'>,
   msg: InvitationEmail,
@@ -101,7 +101,7 @@ export interface EmailSender {
 }
 
 /** Classifies an SMTP failure: 5xx replies and bad envelopes are permanent, the rest retryable. */
-export function classifySmtpError(err: unknown): ProvisionerError {
+function classifySmtpError(err: unknown): ProvisionerError {
   const e = err as { code?: string; responseCode?: number; message?: string };
   const reply = typeof e.responseCode === 'number' ? ` (SMTP ${e.responseCode})` : '';
   if (e.code === 'EAUTH' || e.code === 'ENOAUTH') {

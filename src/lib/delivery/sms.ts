@@ -11,7 +11,7 @@ import { DEFAULT_TEMPLATES, loadTemplates, renderTemplate, type TemplateSet } fr
  * HTTP Basic auth `sid:token`. One request per message, no HTTP-level retry (BullMQ retries).
  */
 
-export const DEFAULT_SMS_BASE_URL = 'https://api.twilio.com';
+const DEFAULT_SMS_BASE_URL = 'https://api.twilio.com';
 
 export interface SmsSettings {
   /** Default {@link DEFAULT_SMS_BASE_URL}. */

@@ -66,7 +66,7 @@ function webhookMessageId(inv: Invitation): string {
     : deliveryId(inv.credentialId);
 }
 
-export function instructionsText(appName: string, supportContact: string | undefined): string {
+function instructionsText(appName: string, supportContact: string | undefined): string {
   const support = supportContact ? ` Questions: ${supportContact}.` : '';
   return `Install the ${appName} app, open it and enter the invitation code. Your mobile key usually appears within seconds.${support}`;
 }

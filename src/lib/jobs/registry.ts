@@ -21,7 +21,7 @@ import {
  * {@link PayloadInput} (checked by TypeScript); the worker parses the job's data with the queue's
  * schema once, when it picks the job up ({@link parsePayload}), which also applies the defaults.
  */
-export const queueRegistry = {
+const queueRegistry = {
   person: personPayloadSchema,
   credential: credentialPayloadSchema,
   invitation: invitationPayloadSchema,
@@ -77,7 +77,7 @@ export function deliveryQueueFor(channel: OwnChannel): DeliveryQueue {
 }
 
 /** Name of the custom backoff strategy registered on every worker. */
-export const BACKOFF_TYPE = 'provisioner';
+const BACKOFF_TYPE = 'provisioner';
 
 /**
  * Default job options. BullMQ defaults to one attempt and keeps every job forever; both are set

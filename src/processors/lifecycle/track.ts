@@ -1,4 +1,4 @@
-import { alertCounts, raiseAlert, type Alert } from '../../lib/ops/alerts.ts';
+import { raiseAlert, type Alert } from '../../lib/ops/alerts.ts';
 import type { RecordResult } from '../../lib/store/credentials.ts';
 import { dropEncryptedCode } from '../../lib/store/codes.ts';
 import type { Credential } from '../../lib/doorflow/types.ts';
@@ -25,7 +25,7 @@ export function lifecycleDeps(deps: ProcessorDeps): LifecycleDeps {
 }
 
 /**
- * Starts lifecycle tracking (reminders, expiry, polling: lib/lifecycle.ts) of the invitation a
+ * Starts lifecycle tracking (reminders, expiry, polling: schedule.ts) of the invitation a
  * pipeline step handed over (to DoorFlow or delivered). A failure is logged, never fails the step.
  */
 export async function trackHandedOver(
@@ -135,5 +135,3 @@ export async function alert(deps: ProcessorDeps, a: Alert): Promise<boolean> {
     a,
   );
 }
-
-export { alertCounts };
