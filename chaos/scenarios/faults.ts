@@ -1,3 +1,4 @@
+import { replayDeadLetters } from '../../src/processors/services/replay.ts';
 import { waitUntil } from '../harness.ts';
 import { checkInvariants } from '../invariants.ts';
 import { chaosRoster } from '../roster.ts';
@@ -129,7 +130,8 @@ export const serverErrors: Scenario = {
         );
         // The cause is fixed (e.g. the account's licences raised): replay brings the rest home.
         proxy.configure({ unprocessable: () => false });
-        const replay = await env.pipeline.deadLetters.replay(dead, {
+        const replay = await replayDeadLetters(dead, {
+          deadLetters: env.pipeline.deadLetters,
           queues: env.pipeline.queues,
           runs: env.pipeline.runs,
         });

@@ -1,3 +1,5 @@
+import { WebhookSignatureStore } from '../../src/lib/store/webhook-signatures.ts';
+import { RedisKeys } from '../../src/lib/store/keys.ts';
 import { createHmac } from 'node:crypto';
 import { connect } from 'node:net';
 import fc from 'fast-check';
@@ -117,8 +119,7 @@ export const fuzzWebhooks: Scenario = {
         doorflowWebhookModule({
           secret: SECRET,
           acceptSeedFormat: true,
-          redis,
-          prefix,
+          signatures: new WebhookSignatureStore(redis, new RedisKeys(prefix)),
           logger: silentLogger(),
           maxBodyBytes: 64 * 1024,
           enqueue: statusEventEnqueuer(queues),

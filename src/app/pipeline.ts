@@ -8,10 +8,12 @@ import { createRedis, type RedisRole } from '../lib/core/redis.ts';
 import { createDeliveryChannels, type DeliveryChannels } from '../lib/delivery/delivery-channels.ts';
 import { createDoorFlowClient, type DoorFlowClient } from '../lib/doorflow/client.ts';
 import { createQueues, type Queues } from '../lib/jobs/registry.ts';
-import { type AuditLog, createAuditLog } from '../lib/store/audit-log.ts';
-import { DeadLetterStore } from '../lib/store/dead-letters.ts';
-import { PeopleIndex } from '../lib/store/people-index.ts';
-import { RunStore } from '../lib/store/runs.ts';
+import type { AuditLog } from '../lib/store/audit-log.ts';
+import type { DeadLetterStore } from '../lib/store/dead-letters.ts';
+import { RedisKeys } from '../lib/store/keys.ts';
+import type { PeopleIndex } from '../lib/store/people-index.ts';
+import type { RunStore } from '../lib/store/runs.ts';
+import { createStores, type Stores } from '../lib/store/stores.ts';
 import type { ProcessorDeps } from '../processors/context.ts';
 import type { IntakeDeps } from '../producers/intake.ts';
 import { buildConfig, buildRuntime, type Runtime } from './runtime.ts';
@@ -29,6 +31,10 @@ export interface Pipeline {
   /** BullMQ worker connection (retries forever); opened lazily. */
   workerConnection(): Redis;
   readonly queues: Queues;
+  /** Every Redis key of ours, under the queue prefix. */
+  readonly keys: RedisKeys;
+  /** Every store over `redis` (runs, dead letters, people and the rest). */
+  readonly stores: Stores;
   readonly runs: RunStore;
   readonly deadLetters: DeadLetterStore;
   readonly people: PeopleIndex;
@@ -64,11 +70,13 @@ export function buildPipeline(config: Config, options: PipelineOptions): Pipelin
   let workerRedis: Redis | undefined;
   let client: DoorFlowClient | undefined;
   const queues = createQueues(redis, prefix, config.jobs);
-  const runs = new RunStore(redis, prefix, () => clock.now());
-  const deadLetters = new DeadLetterStore(redis, prefix, () => clock.now());
-  const people = new PeopleIndex(redis, prefix);
+  const keys = new RedisKeys(prefix);
   const metrics = options.metrics ?? noopMetrics;
-  const audit = createAuditLog({ redis, prefix, retentionMs: config.admin.auditRetentionMs, clock, metrics });
+  const stores = createStores(redis, keys, clock, {
+    auditRetentionMs: config.admin.auditRetentionMs,
+    metrics,
+  });
+  const { runs, deadLetters, people, audit } = stores;
   // Outbound HTTP besides DoorFlow (delivery webhook, alerts): BullMQ is the one retry layer.
   const http = got.extend({ retry: { limit: 0 } });
   const channels = createDeliveryChannels({
@@ -83,7 +91,7 @@ export function buildPipeline(config: Config, options: PipelineOptions): Pipelin
     client ??= createDoorFlowClient({
       config: config.doorflow,
       redis,
-      prefix,
+      keys,
       logger,
       clock,
       metrics,
@@ -100,6 +108,8 @@ export function buildPipeline(config: Config, options: PipelineOptions): Pipelin
       return workerRedis;
     },
     queues,
+    keys,
+    stores,
     runs,
     deadLetters,
     people,
@@ -115,10 +125,17 @@ export function buildPipeline(config: Config, options: PipelineOptions): Pipelin
         hidCredentialTypeId: () => api.resolveHidCredentialTypeId(),
         redis,
         prefix,
+        keys,
         queues,
         runs,
         deadLetters,
         people,
+        managed: stores.managed,
+        credentials: stores.credentials,
+        deliveries: stores.deliveries,
+        codes: stores.codes,
+        syncRuns: stores.syncRuns,
+        alerts: stores.alerts,
         http,
         channels,
         clock,

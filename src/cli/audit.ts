@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { finished } from 'node:stream/promises';
 import type { Command } from 'commander';
-import { type AuditFormat, createAuditLog, formatAudit } from '../lib/store/audit-log.ts';
+import { type AuditFormat, formatAudit } from '../lib/store/audit-log.ts';
 import { parseDurationMs } from '../lib/core/config.ts';
 import { EXIT } from './exit-codes.ts';
 import { withPipelineCommand as withPipeline } from '../app/pipeline.ts';
@@ -46,12 +46,7 @@ export function registerAuditCommand(program: Command): void {
         }
         const format: AuditFormat = options.format;
         await withPipeline(async (pipeline) => {
-          const log = createAuditLog({
-            redis: pipeline.redis,
-            prefix: pipeline.config.queuePrefix,
-            retentionMs: pipeline.config.admin.auditRetentionMs,
-          });
-          const entries = log.read({
+          const entries = pipeline.audit.read({
             ...(since !== undefined ? { sinceMs: since } : {}),
             ...(until !== undefined ? { untilMs: until } : {}),
             ...(options.run ? { runId: options.run } : {}),

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { parseDurationMs } from '../lib/core/config.ts';
 import type { DeadLetter, DeadLetterFilter } from '../lib/store/dead-letters.ts';
+import { replayDeadLetters } from '../processors/services/replay.ts';
 import { EXIT } from './exit-codes.ts';
 import { withPipelineCommand as withPipeline } from '../app/pipeline.ts';
 
@@ -82,9 +83,9 @@ export function registerDlqCommand(program: Command): void {
               )
             : await p.deadLetters.list(filterOf(flags));
         const missing = ids.filter((id) => !selected.some((d) => d.id === id));
-        const { replayed, skipped } = await p.deadLetters.replay(
+        const { replayed, skipped } = await replayDeadLetters(
           selected,
-          { queues: p.queues, runs: p.runs },
+          { deadLetters: p.deadLetters, queues: p.queues, runs: p.runs },
           { dryRun: Boolean(flags.dryRun) },
         );
         const verb = flags.dryRun ? 'would replay' : 'replayed';

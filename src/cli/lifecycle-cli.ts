@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Job } from 'bullmq';
 import { parse } from 'csv-parse/sync';
-import { getCredentialRecord, personIdForSystemId, TERMINAL_STATUSES } from '../lib/store/credentials.ts';
+import { TERMINAL_STATUSES } from '../lib/store/credentials.ts';
 import { recordAndSchedule } from '../processors/lifecycle/schedule.ts';
 import type { QueueName } from '../lib/jobs/registry.ts';
 import type { Pipeline } from '../app/pipeline.ts';
@@ -15,7 +15,7 @@ const POLL_SLICE = 25;
 
 /** A person by system id: the local status index first, then DoorFlow (exact match). */
 export async function resolvePersonId(pipeline: Pipeline, systemId: string): Promise<number | undefined> {
-  const local = await personIdForSystemId(pipeline.redis, pipeline.config.queuePrefix, systemId);
+  const local = await pipeline.stores.credentials.personIdForSystemId(systemId);
   if (local !== undefined) return local;
   const page = await pipeline.doorflow().listPeople({ system_id: systemId, per_page: 100 });
   return page.items.find((p) => (p.system_id ?? '').trim() === systemId)?.id;
@@ -79,11 +79,10 @@ export async function waitForRevoked(
   deadline: number,
   pollEveryMs: number,
 ): Promise<string[]> {
-  const prefix = pipeline.config.queuePrefix;
   const deps = {
     config: pipeline.config,
-    redis: pipeline.redis,
-    prefix,
+    credentials: pipeline.stores.credentials,
+    codes: pipeline.stores.codes,
     queues: pipeline.queues,
     clock: systemClock,
     logger,
@@ -93,7 +92,7 @@ export async function waitForRevoked(
   for (;;) {
     const next: typeof pending = [];
     for (const t of pending) {
-      const status = (await getCredentialRecord(pipeline.redis, prefix, t.credentialId))?.status;
+      const status = (await deps.credentials.get(t.credentialId))?.status;
       if (!status || !TERMINAL_STATUSES.has(status)) next.push(t);
     }
     pending = next;

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { getCredentialRecord } from '../lib/store/credentials.ts';
 import { LIVE_CREDENTIAL_STATUSES } from '../lib/doorflow/types.ts';
 import { parseDurationMs } from '../lib/core/config.ts';
 import { deliveryChannelSchema } from '../lib/delivery/channel-names.ts';
@@ -58,7 +57,7 @@ export function registerReissueCommand(program: Command): void {
             console.log(`${options.person}: no live HID credential to replace (use import to issue one)`);
             return EXIT.failure;
           }
-          const record = await getCredentialRecord(pipeline.redis, config.queuePrefix, current.id);
+          const record = await pipeline.stores.credentials.get(current.id);
           if (record?.replaces && current.status === 'invited' && !options.force) {
             console.log(
               `${options.person}: replacement ${current.id} (for ${record.replaces}) is still waiting to be accepted; nothing done (--force to replace it)`,

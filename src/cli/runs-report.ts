@@ -29,8 +29,7 @@ export function registerRunsReportCommand(runs: Command): void {
         const rows = runId
           ? await buildRunReport(
               {
-                redis: pipeline.redis,
-                prefix: pipeline.config.queuePrefix,
+                deliveries: pipeline.stores.deliveries,
                 runs: pipeline.runs,
                 deadLetters: pipeline.deadLetters,
               },

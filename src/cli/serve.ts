@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../lib/core/errors.ts';
-import { countByStatus, stuckProvisioningIds } from '../lib/store/credentials.ts';
 import { createMetrics } from '../lib/core/metrics.ts';
 import { buildConfig, buildRuntime } from '../app/runtime.ts';
 import { buildServer } from '../server/app.ts';
@@ -49,35 +48,29 @@ export function registerServeCommand(program: Command): void {
       try {
         const metrics = createMetrics();
         const pipeline = openPipeline(runtime, { metrics });
-        const prefix = config.queuePrefix;
+        const { credentials } = pipeline.stores;
         const ops = opsHttpModule({
           config,
           redis: pipeline.redis,
           queues: pipeline.queues,
           runs: pipeline.runs,
           deadLetters: pipeline.deadLetters,
+          workers: pipeline.stores.workers,
           metrics,
           logger: runtime.logger,
           insecureLocal: options.insecureLocal ?? false,
           readOnlyQueues: options.readOnlyQueues ?? false,
           scrapeSources: {
-            credentialsByStatus: () => countByStatus(pipeline.redis, prefix),
+            credentialsByStatus: () => credentials.countByStatus(),
             stuckProvisioning: async () =>
-              (
-                await stuckProvisioningIds(
-                  pipeline.redis,
-                  prefix,
-                  Date.now(),
-                  config.lifecycle.stuckProvisioningAfterMs,
-                )
-              ).length,
+              (await credentials.stuckProvisioningIds(Date.now(), config.lifecycle.stuckProvisioningAfterMs))
+                .length,
           },
         });
         const webhooks = doorflowWebhookModule({
           secret,
           acceptSeedFormat: config.webhook.acceptSeedFormat,
-          redis: pipeline.redis,
-          prefix,
+          signatures: pipeline.stores.webhookSignatures,
           logger: runtime.logger,
           enqueue: statusEventEnqueuer(pipeline.queues),
         });

@@ -1,11 +1,5 @@
 import type { Command } from 'commander';
-import {
-  type CredentialRecord,
-  credentialsOfPerson,
-  getCredentialRecord,
-  getHistory,
-  type HistoryEntry,
-} from '../lib/store/credentials.ts';
+import type { CredentialRecord, HistoryEntry } from '../lib/store/credentials.ts';
 import { EXIT } from './exit-codes.ts';
 import { resolvePersonId } from './lifecycle-cli.ts';
 import { type Pipeline, withPipelineCommand } from '../app/pipeline.ts';
@@ -51,9 +45,9 @@ function view(record: CredentialRecord, history: HistoryEntry[]): CredentialStat
 }
 
 async function tracked(pipeline: Pipeline, id: string): Promise<CredentialStatusView | undefined> {
-  const prefix = pipeline.config.queuePrefix;
-  const record = await getCredentialRecord(pipeline.redis, prefix, id);
-  return record ? view(record, await getHistory(pipeline.redis, prefix, id)) : undefined;
+  const { credentials } = pipeline.stores;
+  const record = await credentials.get(id);
+  return record ? view(record, await credentials.history(id)) : undefined;
 }
 
 function print(c: CredentialStatusView): void {
@@ -85,7 +79,6 @@ export function registerStatusCommand(program: Command): void {
         return;
       }
       await withPipelineCommand(async (pipeline) => {
-        const config = pipeline.config;
         const views: CredentialStatusView[] = [];
         let personId: number | undefined;
         if (options.credential) {
@@ -94,7 +87,7 @@ export function registerStatusCommand(program: Command): void {
         } else {
           personId = await resolvePersonId(pipeline, options.person as string);
           if (personId !== undefined) {
-            for (const id of await credentialsOfPerson(pipeline.redis, config.queuePrefix, personId)) {
+            for (const id of await pipeline.stores.credentials.ofPerson(personId)) {
               const v = await tracked(pipeline, id);
               if (v) views.push(v);
             }

@@ -19,17 +19,15 @@ export async function startWorkerOps(
   options: { metricsPort?: number } = {},
 ): Promise<void> {
   const { config, logger } = runtime;
-  const heartbeat = await startHeartbeat({ redis: pipeline.redis, prefix: config.queuePrefix, logger });
+  const heartbeat = await startHeartbeat({ workers: pipeline.stores.workers, logger });
   runtime.onClose(() => heartbeat.stop());
 
   const watcher = startRunWatcher({
-    redis: pipeline.redis,
-    prefix: config.queuePrefix,
+    notices: pipeline.stores.runNotices,
     runs: pipeline.runs,
     notifier: createRunNotifier({
       url: config.lifecycle.notifyWebhookUrl,
-      redis: pipeline.redis,
-      prefix: config.queuePrefix,
+      notices: pipeline.stores.runNotices,
       logger,
     }),
     metrics: pipeline.metrics,

@@ -12,8 +12,15 @@ import type { Metrics } from '../lib/core/metrics.ts';
 import type { PeopleIndex } from '../lib/store/people-index.ts';
 import type { JobProcessor } from '../lib/jobs/define-processor.ts';
 import type { Queues } from '../lib/jobs/registry.ts';
+import type { AlertStore } from '../lib/store/alerts.ts';
+import type { CodeStore } from '../lib/store/codes.ts';
+import type { CredentialStore } from '../lib/store/credentials.ts';
+import type { DeliveryStore } from '../lib/store/deliveries.ts';
+import type { RedisKeys } from '../lib/store/keys.ts';
+import type { ManagedSet } from '../lib/store/managed.ts';
 import type { RunStore } from '../lib/store/runs.ts';
 import type { DeliveryChannels } from '../lib/delivery/delivery-channels.ts';
+import type { SyncRunStore } from '../lib/store/sync-runs.ts';
 
 /** What every processor receives; built once by the composition root. No singletons inside handlers. */
 export interface ProcessorDeps {
@@ -24,10 +31,24 @@ export interface ProcessorDeps {
   /** A plain connection for our own keys (runs, locks, indexes); not BullMQ's blocking one. */
   redis: Redis;
   prefix: string;
+  /** Every key under `prefix` (locks and markers a step keeps itself). */
+  keys: RedisKeys;
   queues: Queues;
   runs: RunStore;
   deadLetters: DeadLetterStore;
   people: PeopleIndex;
+  /** People this tool created (sync offboards only those). */
+  managed: ManagedSet;
+  /** Credential status, history and metadata. */
+  credentials: CredentialStore;
+  /** Confirmed sends per credential and channel. */
+  deliveries: DeliveryStore;
+  /** The encrypted reminder copy of invitation codes. */
+  codes: CodeStore;
+  /** Sync run counters (offboarding). */
+  syncRuns: SyncRunStore;
+  /** Alert dedupe marks and counters. */
+  alerts: AlertStore;
   /** HTTP for outbound notices (alerts); retries are off, BullMQ is the one retry layer. */
   http: Got;
   /** Our own delivery channels (webhook, email, sms), built by the composition root. */

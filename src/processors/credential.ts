@@ -42,7 +42,7 @@ async function handle(
 ): Promise<{ credentialId: string; created: boolean }> {
   const release = await tryLock(
     deps.redis,
-    `${deps.prefix}:lock:cred:${p.personId}`,
+    deps.keys.credentialLock(p.personId),
     ctx.jobId,
     lockTtlMs(deps.config),
   );
@@ -84,16 +84,15 @@ async function ensureCredential(
 ): Promise<{ credential: Credential; created: boolean }> {
   const call = { signal: ctx.signal };
   const typeId = await deps.hidCredentialTypeId();
-  const pendingKey = `${deps.prefix}:cred:pending:${p.personId}`;
-  const mustList = !p.personCreated || (await deps.redis.exists(pendingKey)) === 1;
+  const mustList = !p.personCreated || (await deps.credentials.createPending(p.personId));
   if (mustList) {
     const existing = pickLiveCredential(await deps.doorflow.listPersonCredentials(p.personId, call), typeId);
     if (existing) {
-      await deps.redis.del(pendingKey);
+      await deps.credentials.clearCreatePending(p.personId);
       return { credential: existing, created: false };
     }
   }
-  await deps.redis.set(pendingKey, Date.now(), 'EX', 86_400);
+  await deps.credentials.markCreatePending(p.personId, Date.now());
   try {
     const result = await deps.doorflow.createCredential(
       p.personId,
@@ -111,12 +110,12 @@ async function ensureCredential(
       );
     }
     ctx.logger.info({ credentialId: result.credential.id, adopted: !result.created }, 'credential ready');
-    await deps.redis.del(pendingKey);
+    await deps.credentials.clearCreatePending(p.personId);
     // A 409 adoption is someone else's (or our lost) create: it is still the one credential.
     return { credential: result.credential, created: true };
   } catch (err) {
     if (err instanceof DoorFlowError && err.code === 'licence_limit') {
-      await deps.redis.del(pendingKey);
+      await deps.credentials.clearCreatePending(p.personId);
       throw new ProvisionerError('licence_limit', 'HID Mobile Access licence limit reached', {
         retryable: false,
         cause: err,

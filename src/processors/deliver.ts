@@ -6,7 +6,6 @@ import type { OwnChannel } from '../lib/delivery/channel-names.ts';
 import { webhookMessageBody } from '../lib/delivery/webhook.ts';
 import { defineProcessor } from '../lib/jobs/define-processor.ts';
 import type { DeliveryPayload } from '../lib/jobs/registry.ts';
-import { findDelivery, recordDelivery } from '../lib/store/deliveries.ts';
 import { finish, type Outcome } from './advance.ts';
 import {
   contentionDelayMs,
@@ -70,14 +69,14 @@ async function deliver(
   };
   const release = await tryLock(
     deps.redis,
-    `${deps.prefix}:lock:deliver:${p.credentialId}:${channel}`,
+    deps.keys.deliveryLock(p.credentialId, channel),
     ctx.jobId,
     lockTtlMs(deps.config),
   );
   if (!release) throw await ctx.delay(contentionDelayMs());
   try {
     // Looked up under the lock: another run may have sent it while this job waited.
-    const before = await findDelivery(deps.redis, deps.prefix, p.credentialId, channel);
+    const before = await deps.deliveries.find(p.credentialId, channel);
     if (before) return await done(before.runId === p.runId ? 'provisioned' : 'already_provisioned');
     const key = deps.config.encryptionKey;
     if (!p.encryptedCode || !key) {
@@ -88,7 +87,7 @@ async function deliver(
       );
     }
     await sender.send(recipientOf(p), invitationOf(p, decryptSecret(key, p.encryptedCode)), ctx.signal);
-    await recordDelivery(deps.redis, deps.prefix, p.credentialId, channel, {
+    await deps.deliveries.record(p.credentialId, channel, {
       runId: p.runId,
       key: p.key,
       at: deps.clock.now(),

@@ -1,4 +1,3 @@
-import { findDelivery } from '../lib/store/deliveries.ts';
 import type { OwnChannel } from '../lib/delivery/channel-names.ts';
 import { deliveryQueueFor, type InvitationPayload, stepFields } from '../lib/jobs/registry.ts';
 import { advance, finish } from './advance.ts';
@@ -23,7 +22,7 @@ export async function handOver(
     await trackHandedOver(deps, ctx, p, 'doorflow');
     return await finish(deps, p, p.credentialCreated ? 'provisioned' : 'already_provisioned', p.delivery);
   }
-  const delivered = await findDelivery(deps.redis, deps.prefix, p.credentialId, p.delivery);
+  const delivered = await deps.deliveries.find(p.credentialId, p.delivery);
   if (delivered) {
     const outcome = delivered.runId === p.runId ? 'provisioned' : 'already_provisioned';
     return await finish(deps, p, outcome, p.delivery);

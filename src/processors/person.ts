@@ -29,12 +29,7 @@ interface PersonResult {
 export const personProcessor = defineProcessor('person', handle);
 
 async function handle(p: PersonPayload, deps: ProcessorDeps, ctx: JobContext): Promise<PersonResult> {
-  const release = await tryLock(
-    deps.redis,
-    `${deps.prefix}:lock:person:${p.key}`,
-    ctx.jobId,
-    lockTtlMs(deps.config),
-  );
+  const release = await tryLock(deps.redis, deps.keys.personLock(p.key), ctx.jobId, lockTtlMs(deps.config));
   if (!release) throw await ctx.delay(contentionDelayMs());
   let result: PersonResult;
   try {
@@ -98,7 +93,7 @@ async function settlePerson(p: PersonPayload, deps: ProcessorDeps, ctx: JobConte
   }
   ctx.logger.info({ personId: created.id }, 'created person');
   // Roster sync scope: people this tool created may be offboarded by a later sync.
-  await deps.redis.sadd(`${deps.prefix}:managed`, created.id);
+  await deps.managed.add(created.id);
   await deps.people.remember(p.key, created);
   return { personId: created.id, created: true, updated: false };
 }

@@ -28,8 +28,8 @@ export function syncDepsOf(deps: ProcessorDeps): SyncDeps {
     },
     doorflow: deps.doorflow,
     hidCredentialTypeId: () => deps.hidCredentialTypeId(),
-    redis: deps.redis,
-    prefix: deps.prefix,
+    managed: deps.managed,
+    syncRuns: deps.syncRuns,
     logger: deps.logger,
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
   };

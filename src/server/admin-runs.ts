@@ -3,13 +3,14 @@ import type { DeadLetter, DeadLetterStore } from '../lib/store/dead-letters.ts';
 import type { Logger } from '../lib/core/logger.ts';
 import type { Queues } from '../lib/jobs/registry.ts';
 import { entryOutcome, type RunRecord, type RunStore, runSucceeded } from '../lib/store/runs.ts';
+import { replayDeadLetters } from '../processors/services/replay.ts';
 import type { AdminAuth, AdminPrincipal } from './admin-auth.ts';
 import { html, isoTime, layout, postButton, type SafeHtml } from './admin-html.ts';
 
 /**
  * `/admin/runs`: runs with their counts and outcome, one run's entries by outcome with error codes,
  * and the dead-letter entries with replay buttons (per entry and per error code). Replay calls
- * `DeadLetterStore.replay`, the same code as `dlq replay`. Pages show keys, ids, statuses and error
+ * `replayDeadLetters`, the same code as `dlq replay`. Pages show keys, ids, statuses and error
  * codes only: no invitation code or token is in any of the stores read here, and the renderer
  * blanks anything shaped like one anyway. Mount behind the admin auth middleware.
  */
@@ -165,7 +166,11 @@ ${isoTime(run.finishedAt) || '—'}; outcome <strong class="${outcome.cls}" id="
       res.status(403).json({ error: 'forbidden', message: 'missing or wrong CSRF token' });
       return;
     }
-    const result = await deps.deadLetters.replay(letters, { queues: deps.queues, runs: deps.runs });
+    const result = await replayDeadLetters(letters, {
+      deadLetters: deps.deadLetters,
+      queues: deps.queues,
+      runs: deps.runs,
+    });
     deps.logger.info(
       { replayed: result.replayed.length, skipped: result.skipped.length, via: principal(res)?.via },
       'dead letters replayed from the admin page',

@@ -1,16 +1,11 @@
 import express, { type Express, type Request, type Response } from 'express';
-import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { type Clock, systemClock } from '../lib/core/clock.ts';
 import type { StatusEventPayload } from '../lib/jobs/lifecycle-payloads.ts';
 import type { Logger } from '../lib/core/logger.ts';
 import { encodeKey, type Queues } from '../lib/jobs/registry.ts';
-import {
-  claimSignature,
-  releaseSignature,
-  replayTtlMs,
-  verifyDoorflowSignature,
-} from '../lib/doorflow/webhook-verify.ts';
+import { replayTtlMs, verifyDoorflowSignature } from '../lib/doorflow/webhook-verify.ts';
+import type { WebhookSignatureStore } from '../lib/store/webhook-signatures.ts';
 import type { HttpModule } from './app.ts';
 
 /**
@@ -27,8 +22,8 @@ export interface DoorflowWebhookDeps {
   /** The app's webhook secret (`WEBHOOK_SECRET`). Required: `serve` refuses to start without it. */
   secret: string;
   acceptSeedFormat: boolean;
-  redis: Redis;
-  prefix: string;
+  /** Accepted signatures (replay protection). */
+  signatures: WebhookSignatureStore;
   logger: Logger;
   /** Adds the events to the `status-events` queue. */
   enqueue(events: StatusEventPayload[]): Promise<void>;
@@ -141,14 +136,14 @@ export function doorflowWebhookModule(deps: DoorflowWebhookDeps): HttpModule {
     if (!events) return reject(res, 400, 'unexpected_payload');
 
     const ttl = replayTtlMs(verified.format, deps.toleranceMs);
-    if (!(await claimSignature(deps.redis, deps.prefix, verified.signature, ttl))) {
+    if (!(await deps.signatures.claim(verified.signature, ttl))) {
       return reject(res, 401, 'replayed');
     }
     try {
       if (events.length > 0) await deps.enqueue(events);
     } catch (err) {
       // Give the claim back so DoorFlow's retry of this same request is not taken for a replay.
-      await releaseSignature(deps.redis, deps.prefix, verified.signature).catch(() => undefined);
+      await deps.signatures.release(verified.signature).catch(() => undefined);
       log.error({ err }, 'could not enqueue doorflow webhook events');
       res.status(503).json({ error: 'unavailable' });
       return;

@@ -1,16 +1,18 @@
 import express, { type Router } from 'express';
 import type { Redis } from 'ioredis';
-import { DEFAULT_HEARTBEAT_STALE_MS, liveWorkers } from '../lib/core/heartbeat.ts';
+import { DEFAULT_HEARTBEAT_STALE_MS } from '../lib/core/heartbeat.ts';
+import type { WorkerStore } from '../lib/store/workers.ts';
 
 /**
  * `/healthz`: the process is up and serving (no dependencies, so an orchestrator does not restart
  * the server because Redis blinked). `/readyz`: Redis answers PING and at least one worker has
- * heartbeated recently (see `src/lib/heartbeat.ts`); 503 with the failing checks otherwise.
+ * heartbeated recently (see `src/lib/core/heartbeat.ts`); 503 with the failing checks otherwise.
  */
 
 export interface HealthOptions {
   redis: Redis;
-  prefix: string;
+  /** Worker heartbeats. */
+  workers: WorkerStore;
   /** Workers are stale after this long without a beat. Default 20 s. */
   staleAfterMs?: number;
   /** Readiness requires a live worker. Default true. */
@@ -50,7 +52,7 @@ export function healthRouter(options: HealthOptions): Router {
       if (checks.redis.ok) {
         try {
           const ids = await withTimeout(
-            liveWorkers(options.redis, options.prefix, options.staleAfterMs ?? DEFAULT_HEARTBEAT_STALE_MS),
+            options.workers.live(options.staleAfterMs ?? DEFAULT_HEARTBEAT_STALE_MS),
             timeoutMs,
           );
           checks.workers = { ok: ids.length > 0, detail: `${ids.length} live worker(s)` };

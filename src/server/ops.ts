@@ -7,6 +7,7 @@ import type { Logger } from '../lib/core/logger.ts';
 import { type Metrics, queueJobCounts, type ScrapeSources } from '../lib/core/metrics.ts';
 import { QUEUE_NAMES, type Queues } from '../lib/jobs/registry.ts';
 import type { RunStore } from '../lib/store/runs.ts';
+import type { WorkerStore } from '../lib/store/workers.ts';
 import { type AdminAccess, type AdminAuth, createAdminAuth, resolveAdminAccess } from './admin-auth.ts';
 import { mountQueuesDashboard } from './admin-queues.ts';
 import { adminRunsRouter } from './admin-runs.ts';
@@ -27,6 +28,8 @@ export interface OpsDeps {
   queues: Queues;
   runs: RunStore;
   deadLetters: DeadLetterStore;
+  /** Worker heartbeats, for `/readyz`. */
+  workers: WorkerStore;
   metrics: Metrics;
   logger: Logger;
   /** From `serve --insecure-local`: no credentials needed, but bound to 127.0.0.1. */
@@ -64,7 +67,7 @@ export function mountOps(app: Express, deps: OpsDeps): MountedOps {
   app.use(
     healthRouter({
       redis: deps.redis,
-      prefix: deps.config.queuePrefix,
+      workers: deps.workers,
       requireWorkers: deps.requireWorkers ?? true,
     }),
   );

@@ -58,6 +58,7 @@ describe('admin pages in a real browser', () => {
           queues: h.pipeline.queues,
           runs: h.pipeline.runs,
           deadLetters: h.pipeline.deadLetters,
+          workers: h.pipeline.stores.workers,
           metrics: createMetrics(),
           logger: silentLogger(),
           requireWorkers: false,

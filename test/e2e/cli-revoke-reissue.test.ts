@@ -2,7 +2,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getHistory } from '../../src/lib/store/credentials.ts';
 import { intake } from '../../src/producers/intake.ts';
 import { runCli } from '../helpers/cli.ts';
 import { type LifecycleHarness, startLifecycle } from '../helpers/lifecycle.ts';
@@ -40,7 +39,7 @@ describe('cli: revoke, reissue, status', () => {
     expect(first.stdout).toMatch(/confirmed revoked: 1 credential/);
     const [cred] = credsOf('E00001');
     expect(cred?.status).toBe('revoked');
-    const history = await getHistory(l.h.pipeline.redis, l.prefix, cred?.id ?? '');
+    const history = await l.h.pipeline.stores.credentials.history(cred?.id ?? '');
     expect(history.map((h) => h.status)).toEqual(['invited', 'revoking', 'revoked']);
 
     const writesBefore = l.h.sim.stats().writeCount;

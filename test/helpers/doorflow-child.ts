@@ -4,6 +4,7 @@
  * listPeople once (`once`) or keeps `concurrency` loops of listPeople busy for `durationMs`
  * (`loop`), and reports what happened. Run with `node --import tsx test/helpers/doorflow-child.ts '<json>'`.
  */
+import { RedisKeys } from '../../src/lib/store/keys.ts';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../../src/lib/core/config.ts';
 import { createDoorFlowClient } from '../../src/lib/doorflow/client.ts';
@@ -33,7 +34,7 @@ async function main(): Promise<void> {
   const client = createDoorFlowClient({
     config: config.doorflow,
     redis,
-    prefix: args.prefix,
+    keys: new RedisKeys(args.prefix),
     logger: silentLogger(),
   });
   await redis.ping();

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Clock, ManualClock, systemClock } from '../../src/lib/core/clock.ts';
 import type { Env } from '../../src/lib/core/config.ts';
-import { getCredentialRecord, type CredentialRecord } from '../../src/lib/store/credentials.ts';
+import type { CredentialRecord } from '../../src/lib/store/credentials.ts';
 import { type Logger, silentLogger } from '../../src/lib/core/logger.ts';
 import { buildPipeline } from '../../src/app/pipeline.ts';
 import type { QueueName } from '../../src/lib/jobs/registry.ts';
@@ -112,8 +112,7 @@ export async function startLifecycle(
     const module = doorflowWebhookModule({
       secret: DOORFLOW_WEBHOOK_SECRET,
       acceptSeedFormat: options.webhooks === 'seed',
-      redis: h.pipeline.redis,
-      prefix,
+      signatures: h.pipeline.stores.webhookSignatures,
       logger,
       enqueue: statusEventEnqueuer(h.pipeline.queues),
     });
@@ -138,7 +137,7 @@ export async function startLifecycle(
     async promote(...queues) {
       for (const name of queues) await h.pipeline.queues.get(name).promoteJobs();
     },
-    record: (id) => getCredentialRecord(h.pipeline.redis, prefix, id),
+    record: (id) => h.pipeline.stores.credentials.get(id),
     async waitFor(what, probe, timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {

@@ -3,7 +3,9 @@ import got from 'got';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { alertCounts, raiseAlert } from '../../src/lib/ops/alerts.ts';
+import { raiseAlert } from '../../src/lib/ops/alerts.ts';
+import { AlertStore } from '../../src/lib/store/alerts.ts';
+import { RedisKeys } from '../../src/lib/store/keys.ts';
 import { ManualClock } from '../../src/lib/core/clock.ts';
 import { type Collector, startCollector } from '../helpers/lifecycle.ts';
 import { deletePrefix, testRedis, uniquePrefix } from '../helpers/redis.ts';
@@ -28,9 +30,9 @@ describe('alerts: warn log, fleet-wide counter, optional webhook, once per occur
     stream.on('data', (c: Buffer) => {
       for (const l of c.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l));
     });
+    const alerts = new AlertStore(redis, new RedisKeys(prefix));
     const deps = {
-      redis,
-      prefix,
+      alerts,
       logger: pino({ level: 'info' }, stream),
       clock: new ManualClock(),
       http: got.extend({ retry: { limit: 0 } }),
@@ -45,7 +47,7 @@ describe('alerts: warn log, fleet-wide counter, optional webhook, once per occur
     };
     expect(await raiseAlert(deps, alert)).toBe(true);
     expect(await raiseAlert(deps, alert)).toBe(false);
-    expect(await alertCounts(redis, prefix)).toEqual({ stuck_provisioning: 1 });
+    expect(await alerts.counts()).toEqual({ stuck_provisioning: 1 });
     expect(collector.bodies).toEqual([
       expect.objectContaining({
         alert: 'stuck_provisioning',
@@ -58,6 +60,6 @@ describe('alerts: warn log, fleet-wide counter, optional webhook, once per occur
 
     const down = { ...deps, alertWebhookUrl: 'http://127.0.0.1:9/alerts' };
     expect(await raiseAlert(down, { ...alert, dedupeKey: 'cred2:1', credentialId: 'cred2' })).toBe(true);
-    expect(await alertCounts(redis, prefix)).toEqual({ stuck_provisioning: 2 });
+    expect(await alerts.counts()).toEqual({ stuck_provisioning: 2 });
   });
 });

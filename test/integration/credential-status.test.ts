@@ -1,21 +1,16 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  countByStatus,
-  credentialsOfPerson,
-  getCredentialRecord,
-  getHistory,
-  personIdForSystemId,
-  recordStatus,
-  stuckProvisioningIds,
-} from '../../src/lib/store/credentials.ts';
+import { CredentialStore } from '../../src/lib/store/credentials.ts';
+import { RedisKeys } from '../../src/lib/store/keys.ts';
 import { deletePrefix, testRedis, uniquePrefix } from '../helpers/redis.ts';
 
 describe('credential status store', () => {
   let redis: Redis;
+  let store: CredentialStore;
   const prefix = uniquePrefix('cs');
   beforeAll(() => {
     redis = testRedis();
+    store = new CredentialStore(redis, new RedisKeys(prefix));
   });
   afterAll(async () => {
     await deletePrefix(redis, prefix);
@@ -26,15 +21,13 @@ describe('credential status store', () => {
     const t0 = Date.UTC(2026, 0, 1);
     const meta = { personId: 42, systemId: 'E-001', channel: 'email' };
     expect(
-      (await recordStatus(redis, prefix, { id: 'c1', status: 'invited', atMs: t0, source: 'create', meta }))
-        .outcome,
+      (await store.recordStatus({ id: 'c1', status: 'invited', atMs: t0, source: 'create', meta })).outcome,
     ).toBe('changed');
     expect(
-      (await recordStatus(redis, prefix, { id: 'c1', status: 'invited', atMs: t0 + 5, source: 'poll' }))
-        .outcome,
+      (await store.recordStatus({ id: 'c1', status: 'invited', atMs: t0 + 5, source: 'poll' })).outcome,
     ).toBe('same');
     expect(
-      await recordStatus(redis, prefix, {
+      await store.recordStatus({
         id: 'c1',
         status: 'provisioning',
         atMs: t0 + 10,
@@ -46,22 +39,20 @@ describe('credential status store', () => {
     });
     // A reordered, older event does not move the status back.
     expect(
-      (await recordStatus(redis, prefix, { id: 'c1', status: 'invited', atMs: t0 + 1, source: 'webhook' }))
-        .outcome,
+      (await store.recordStatus({ id: 'c1', status: 'invited', atMs: t0 + 1, source: 'webhook' })).outcome,
     ).toBe('stale');
-    await recordStatus(redis, prefix, {
+    await store.recordStatus({
       id: 'c1',
       status: 'weird-new-status',
       atMs: t0 + 20,
       source: 'webhook',
     });
-    await recordStatus(redis, prefix, { id: 'c1', status: 'revoked', atMs: t0 + 30, source: 'webhook' });
+    await store.recordStatus({ id: 'c1', status: 'revoked', atMs: t0 + 30, source: 'webhook' });
     expect(
-      (await recordStatus(redis, prefix, { id: 'c1', status: 'revoking', atMs: t0 + 40, source: 'revoke' }))
-        .outcome,
+      (await store.recordStatus({ id: 'c1', status: 'revoking', atMs: t0 + 40, source: 'revoke' })).outcome,
     ).toBe('stale');
 
-    const rec = await getCredentialRecord(redis, prefix, 'c1');
+    const rec = await store.get('c1');
     expect(rec).toMatchObject({
       id: 'c1',
       status: 'revoked',
@@ -70,7 +61,7 @@ describe('credential status store', () => {
       systemId: 'E-001',
       channel: 'email',
     });
-    const history = await getHistory(redis, prefix, 'c1');
+    const history = await store.history('c1');
     expect(history.map((h) => [h.from, h.status, h.source])).toEqual([
       [null, 'invited', 'create'],
       ['invited', 'provisioning', 'webhook'],
@@ -78,26 +69,26 @@ describe('credential status store', () => {
       ['weird-new-status', 'revoked', 'webhook'],
     ]);
     expect(history[1]?.at).toBe(new Date(t0 + 10).toISOString());
-    expect(await credentialsOfPerson(redis, prefix, 42)).toEqual(['c1']);
-    expect(await personIdForSystemId(redis, prefix, 'E-001')).toBe(42);
+    expect(await store.ofPerson(42)).toEqual(['c1']);
+    expect(await store.personIdForSystemId('E-001')).toBe(42);
   });
 
   it('counts by status and finds credentials stuck in provisioning', async () => {
     const t0 = Date.UTC(2026, 0, 2);
-    await recordStatus(redis, prefix, { id: 'p1', status: 'provisioning', atMs: t0, source: 'webhook' });
-    await recordStatus(redis, prefix, {
+    await store.recordStatus({ id: 'p1', status: 'provisioning', atMs: t0, source: 'webhook' });
+    await store.recordStatus({
       id: 'p2',
       status: 'provisioning',
       atMs: t0 + 9 * 60_000,
       source: 'webhook',
     });
-    expect(await stuckProvisioningIds(redis, prefix, t0 + 10 * 60_000 + 1, 10 * 60_000)).toEqual(['p1']);
-    expect(await countByStatus(redis, prefix)).toMatchObject({ provisioning: 2, revoked: 1 });
+    expect(await store.stuckProvisioningIds(t0 + 10 * 60_000 + 1, 10 * 60_000)).toEqual(['p1']);
+    expect(await store.countByStatus()).toMatchObject({ provisioning: 2, revoked: 1 });
   });
   it('keeps known statuses moving forward when racing reads land out of order', async () => {
     const t0 = Date.UTC(2026, 0, 3);
-    await recordStatus(redis, prefix, { id: 'r1', status: 'active', atMs: t0, source: 'webhook' });
-    const late = await recordStatus(redis, prefix, {
+    await store.recordStatus({ id: 'r1', status: 'active', atMs: t0, source: 'webhook' });
+    const late = await store.recordStatus({
       id: 'r1',
       status: 'provisioning',
       atMs: t0 + 1,
@@ -106,9 +97,8 @@ describe('credential status store', () => {
     expect(late.outcome).toBe('stale');
     // An unknown status is ordered by time only.
     expect(
-      (await recordStatus(redis, prefix, { id: 'r1', status: 'suspended', atMs: t0 + 2, source: 'poll' }))
-        .outcome,
+      (await store.recordStatus({ id: 'r1', status: 'suspended', atMs: t0 + 2, source: 'poll' })).outcome,
     ).toBe('changed');
-    expect((await getCredentialRecord(redis, prefix, 'r1'))?.status).toBe('suspended');
+    expect((await store.get('r1'))?.status).toBe('suspended');
   });
 });

@@ -1,6 +1,4 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { getCredentialRecord } from '../../src/lib/store/credentials.ts';
-import { codeKey } from '../../src/lib/store/codes.ts';
 import { invitationQrPng } from '../../src/lib/delivery/email.ts';
 import { lifecycleProcessors } from '../../src/processors/processor-list.ts';
 import { intake } from '../../src/producers/intake.ts';
@@ -53,9 +51,9 @@ describe('delivery channels through the pipeline', () => {
 
     // Tracking started with an encrypted (never plain) reminder copy of the code.
     const cred = h.sim.credentials()[0];
-    const record = await getCredentialRecord(h.pipeline.redis, h.config.queuePrefix, cred?.id ?? '');
+    const record = await h.pipeline.stores.credentials.get(cred?.id ?? '');
     expect(record).toMatchObject({ status: 'invited', channel: 'email' });
-    const kept = await h.pipeline.redis.get(codeKey(h.config.queuePrefix, cred?.id ?? ''));
+    const kept = await h.pipeline.redis.get(h.pipeline.keys.credentialCode(cred?.id ?? ''));
     expect(kept).toBeTruthy();
     expect(kept).not.toContain(cred?.invitation_code as string);
 

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type BudgetWaitEvent, createBudget } from '../../src/lib/doorflow/budget.ts';
+import { type BudgetWaitEvent, budgetKeysOf, createBudget } from '../../src/lib/doorflow/budget.ts';
+import { RedisKeys } from '../../src/lib/store/keys.ts';
 import { DoorFlowError } from '../../src/lib/core/errors.ts';
 import { deletePrefix, testRedis, uniquePrefix } from '../helpers/redis.ts';
 
@@ -24,7 +25,7 @@ describe('fleet request budget', () => {
     const waits: BudgetWaitEvent[] = [];
     const budget = createBudget({
       redis,
-      prefix,
+      keys: budgetKeysOf(new RedisKeys(prefix)),
       ratePerSec: 10,
       maxInFlight: 20,
       onWait: (e) => waits.push(e),
@@ -51,7 +52,12 @@ describe('fleet request budget', () => {
   });
 
   it('caps in-flight requests per process', async () => {
-    const budget = createBudget({ redis, prefix, ratePerSec: 1000, maxInFlight: 3 });
+    const budget = createBudget({
+      redis,
+      keys: budgetKeysOf(new RedisKeys(prefix)),
+      ratePerSec: 1000,
+      maxInFlight: 3,
+    });
     let active = 0;
     let peak = 0;
     await Promise.all(
@@ -68,8 +74,18 @@ describe('fleet request budget', () => {
   });
 
   it('a pause keeps the longer of two pauses and holds back every grant', async () => {
-    const a = createBudget({ redis, prefix, ratePerSec: 100, maxInFlight: 4 });
-    const b = createBudget({ redis, prefix, ratePerSec: 100, maxInFlight: 4 });
+    const a = createBudget({
+      redis,
+      keys: budgetKeysOf(new RedisKeys(prefix)),
+      ratePerSec: 100,
+      maxInFlight: 4,
+    });
+    const b = createBudget({
+      redis,
+      keys: budgetKeysOf(new RedisKeys(prefix)),
+      ratePerSec: 100,
+      maxInFlight: 4,
+    });
     await a.pause(600);
     await b.pause(100);
     expect(await b.pausedForMs()).toBeGreaterThan(400);
@@ -79,7 +95,12 @@ describe('fleet request budget', () => {
   });
 
   it('a late send moves its entry in the sliding log', async () => {
-    const budget = createBudget({ redis, prefix, ratePerSec: 5, maxInFlight: 1 });
+    const budget = createBudget({
+      redis,
+      keys: budgetKeysOf(new RedisKeys(prefix)),
+      ratePerSec: 5,
+      maxInFlight: 1,
+    });
     const grant = await budget.acquire();
     const before = Number(await redis.zscore(`${prefix}:budget:log`, grant.member));
     expect(before).toBeGreaterThan(0);
@@ -94,7 +115,12 @@ describe('fleet request budget', () => {
   });
 
   it('an aborted wait rejects at once with a retryable aborted error', async () => {
-    const budget = createBudget({ redis, prefix, ratePerSec: 1, maxInFlight: 1 });
+    const budget = createBudget({
+      redis,
+      keys: budgetKeysOf(new RedisKeys(prefix)),
+      ratePerSec: 1,
+      maxInFlight: 1,
+    });
     await budget.pause(5_000);
     const controller = new AbortController();
     const pending = budget.run(async () => 'never', controller.signal);

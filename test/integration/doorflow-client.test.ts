@@ -1,3 +1,4 @@
+import { RedisKeys } from '../../src/lib/store/keys.ts';
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/lib/core/clock.ts';
@@ -45,7 +46,7 @@ async function setup(
   const client = createDoorFlowClient({
     config: config.doorflow,
     redis,
-    prefix,
+    keys: new RedisKeys(prefix),
     logger: silentLogger(),
     ...(clock ? { clock } : {}),
     ...(config.encryptionKey ? { encryptionKey: config.encryptionKey } : {}),
@@ -198,7 +199,7 @@ describe('DoorFlow client over HTTP', () => {
     const second = createDoorFlowClient({
       config: loadConfig({ ...refreshEnv, DOORFLOW_BASE_URL: fake.url, ENCRYPTION_KEY: key }).doorflow,
       redis,
-      prefix,
+      keys: new RedisKeys(prefix),
       logger: silentLogger(),
       encryptionKey: Buffer.from(key, 'hex'),
     });
@@ -307,7 +308,7 @@ describe('DoorFlow client over HTTP', () => {
       const second = createDoorFlowClient({
         config: config.doorflow,
         redis: other,
-        prefix,
+        keys: new RedisKeys(prefix),
         logger: silentLogger(),
         clock,
       });

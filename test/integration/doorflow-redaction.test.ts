@@ -1,3 +1,4 @@
+import { RedisKeys } from '../../src/lib/store/keys.ts';
 import { Writable } from 'node:stream';
 import { inspect } from 'node:util';
 import type { Redis } from 'ioredis';
@@ -72,7 +73,12 @@ describe('DoorFlow client log and error redaction', () => {
     const build = (config: Config) => {
       const prefix = uniquePrefix('redact');
       prefixes.push(prefix);
-      const client = createDoorFlowClient({ config: config.doorflow, redis, prefix, logger: clientLogger });
+      const client = createDoorFlowClient({
+        config: config.doorflow,
+        redis,
+        keys: new RedisKeys(prefix),
+        logger: clientLogger,
+      });
       clients.push(client);
       return client;
     };

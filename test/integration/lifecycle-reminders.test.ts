@@ -1,7 +1,4 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { alertCounts } from '../../src/lib/ops/alerts.ts';
-import { getHistory } from '../../src/lib/store/credentials.ts';
-import { codeKey } from '../../src/lib/store/codes.ts';
 import { intake } from '../../src/producers/intake.ts';
 import { type LifecycleHarness, startLifecycle } from '../helpers/lifecycle.ts';
 import { roster } from '../helpers/pipeline.ts';
@@ -89,7 +86,7 @@ describe('reminders, expiry and stuck provisioning on a moved clock', () => {
     });
     expect((await l.record(first.id))?.replacedBy).toBe(second?.id);
     // The old code's reminder copy is gone.
-    expect(await l.h.pipeline.redis.exists(codeKey(l.prefix, first.id))).toBe(0);
+    expect(await l.h.pipeline.redis.exists(l.h.pipeline.keys.credentialCode(first.id))).toBe(0);
 
     // The old credential is confirmed revoked by the poller (no webhooks in this test).
     clock.advance(16 * 60_000);
@@ -97,7 +94,7 @@ describe('reminders, expiry and stuck provisioning on a moved clock', () => {
       await l.promote('status-poll');
       return (await l.record(first.id))?.status === 'revoked';
     });
-    const oldHistory = (await getHistory(l.h.pipeline.redis, l.prefix, first.id)).map((e) => e.status);
+    const oldHistory = (await l.h.pipeline.stores.credentials.history(first.id)).map((e) => e.status);
     expect(oldHistory).toEqual(['invited', 'revoking', 'revoked']);
 
     // The replacement expires too: REISSUE_MAX=1 reached → revoked and an alert, no new credential.
@@ -105,7 +102,7 @@ describe('reminders, expiry and stuck provisioning on a moved clock', () => {
     await l.promote('expiry');
     await l.waitFor(
       'reissue-limit alert',
-      async () => (await alertCounts(l.h.pipeline.redis, l.prefix)).reissue_limit === 1,
+      async () => (await l.h.pipeline.stores.alerts.counts()).reissue_limit === 1,
     );
     expect(live()).toHaveLength(0);
     expect(l.h.sim.credentials()).toHaveLength(2);
@@ -139,13 +136,13 @@ describe('reminders, expiry and stuck provisioning on a moved clock', () => {
     await l.waitFor('stuck check back to sleep', async () =>
       (await l.h.pipeline.queues.get('stuck-check').getDelayedCount()) === 1 ? true : undefined,
     );
-    expect((await alertCounts(l.h.pipeline.redis, l.prefix)).stuck_provisioning).toBeUndefined();
+    expect((await l.h.pipeline.stores.alerts.counts()).stuck_provisioning).toBeUndefined();
 
     clock.advance(2 * 60_000);
     await l.promote('stuck-check');
     await l.waitFor(
       'alert',
-      async () => (await alertCounts(l.h.pipeline.redis, l.prefix)).stuck_provisioning === 1,
+      async () => (await l.h.pipeline.stores.alerts.counts()).stuck_provisioning === 1,
     );
     await l.waitFor('alert webhook', () => (l.alerts.bodies.length > 0 ? true : undefined));
     expect(l.alerts.bodies[0]).toMatchObject({ alert: 'stuck_provisioning', credentialId: cred?.id });
@@ -155,7 +152,7 @@ describe('reminders, expiry and stuck provisioning on a moved clock', () => {
     l.h.sim.stallProvisioning(false);
     await l.waitFor('active', async () => (await l.record(cred?.id ?? ''))?.status === 'active');
     await l.promote('stuck-check');
-    expect((await alertCounts(l.h.pipeline.redis, l.prefix)).stuck_provisioning).toBe(1);
+    expect((await l.h.pipeline.stores.alerts.counts()).stuck_provisioning).toBe(1);
   });
   it.each([
     ['revoke', 'revoking'],
@@ -175,7 +172,7 @@ describe('reminders, expiry and stuck provisioning on a moved clock', () => {
       (await l.h.pipeline.queues.get('expiry').getDelayedCount()) === 1 ? true : undefined,
     );
     // REMINDER_MAX=0: no reminder copy of the code is kept at all.
-    expect(await l.h.pipeline.redis.exists(codeKey(l.prefix, cred?.id ?? ''))).toBe(0);
+    expect(await l.h.pipeline.redis.exists(l.h.pipeline.keys.credentialCode(cred?.id ?? ''))).toBe(0);
     l.manual?.advance(7 * DAY + 60_000);
     await l.promote('expiry');
     if (policy === 'revoke') {
@@ -184,7 +181,7 @@ describe('reminders, expiry and stuck provisioning on a moved clock', () => {
     } else {
       await l.waitFor(
         'alert',
-        async () => (await alertCounts(l.h.pipeline.redis, l.prefix)).invitation_expired === 1,
+        async () => (await l.h.pipeline.stores.alerts.counts()).invitation_expired === 1,
       );
       await l.waitFor('alert webhook', () => (l.alerts.bodies.length > 0 ? true : undefined));
       expect(l.alerts.bodies.at(-1)).toMatchObject({ alert: 'invitation_expired', credentialId: cred?.id });

@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { getHistory } from '../../src/lib/store/credentials.ts';
 import { intake } from '../../src/producers/intake.ts';
 import { type LifecycleHarness, startLifecycle } from '../helpers/lifecycle.ts';
 import { roster } from '../helpers/pipeline.ts';
@@ -27,7 +26,7 @@ describe('credential lifecycle: invited → provisioning → active', () => {
     const cred = await provisionOne(l);
     expect(l.h.sim.acceptInvitation(cred.code).ok).toBe(true);
     await l.waitFor('active', async () => (await l.record(cred.id))?.status === 'active');
-    const history = await getHistory(l.h.pipeline.redis, l.prefix, cred.id);
+    const history = await l.h.pipeline.stores.credentials.history(cred.id);
     const moves = history.map((e) => `${e.from ?? '-'}>${e.status}`);
     expect(moves).toEqual(['->invited', 'invited>provisioning', 'provisioning>active']);
     expect(history.slice(1).every((e) => e.source === 'webhook')).toBe(true);
@@ -42,7 +41,7 @@ describe('credential lifecycle: invited → provisioning → active', () => {
     const cred = await provisionOne(l);
     l.h.sim.acceptInvitation(cred.code);
     await l.waitFor('active', async () => (await l.record(cred.id))?.status === 'active');
-    const history = await getHistory(l.h.pipeline.redis, l.prefix, cred.id);
+    const history = await l.h.pipeline.stores.credentials.history(cred.id);
     expect(history.map((e) => e.status)).toEqual(['invited', 'provisioning', 'active']);
     expect(history.slice(1).every((e) => e.source === 'webhook-seed')).toBe(true);
   });
@@ -57,7 +56,7 @@ describe('credential lifecycle: invited → provisioning → active', () => {
     const cred = await provisionOne(l);
     l.h.sim.acceptInvitation(cred.code);
     await l.waitFor('active by poll', async () => (await l.record(cred.id))?.status === 'active', 30_000);
-    const history = await getHistory(l.h.pipeline.redis, l.prefix, cred.id);
+    const history = await l.h.pipeline.stores.credentials.history(cred.id);
     expect(history.at(-1)).toMatchObject({ status: 'active', source: 'poll' });
     // Active is not polled any more: no further polls get scheduled.
     const delayed = await l.h.pipeline.queues.get('status-poll').getDelayedCount();

@@ -34,6 +34,7 @@ async function serve(
     queues: pipeline.queues,
     runs: pipeline.runs,
     deadLetters: pipeline.deadLetters,
+    workers: pipeline.stores.workers,
     metrics: createMetrics(),
     logger: silentLogger(),
     ...options,
@@ -244,8 +245,7 @@ describe('ops HTTP surface', () => {
     expect(notReady.status).toBe(503);
     expect(await notReady.json()).toMatchObject({ checks: { redis: { ok: true }, workers: { ok: false } } });
     const beat = await startHeartbeat({
-      redis: served.pipeline.redis,
-      prefix: served.prefix,
+      workers: served.pipeline.stores.workers,
       id: 'test-worker',
     });
     const ready = await fetch(`${served.url}/readyz`);

@@ -1,8 +1,9 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditedDoorFlow } from '../../src/processors/hooks/audit.ts';
-import { type AuditEntry, createAuditLog, formatAudit } from '../../src/lib/store/audit-log.ts';
-import { ManualClock } from '../../src/lib/core/clock.ts';
+import { type AuditEntry, AuditLog, formatAudit } from '../../src/lib/store/audit-log.ts';
+import { ManualClock, systemClock } from '../../src/lib/core/clock.ts';
+import { RedisKeys } from '../../src/lib/store/keys.ts';
 import { loadConfig } from '../../src/lib/core/config.ts';
 import { createDoorFlowClient, type DoorFlowClient } from '../../src/lib/doorflow/client.ts';
 import { silentLogger } from '../../src/lib/core/logger.ts';
@@ -39,7 +40,7 @@ describe('audit log (Redis stream)', () => {
     prefixes.push(prefix);
     const clock = new ManualClock(Date.now());
     const day = 86_400_000;
-    const audit = createAuditLog({ redis, prefix, retentionMs: day, clock });
+    const audit = new AuditLog(redis, new RedisKeys(prefix), clock, { retentionMs: day });
     await audit.record({
       actor: 'worker:test:1',
       runId: 'r1',
@@ -84,7 +85,7 @@ describe('audit log (Redis stream)', () => {
   it('exports JSON lines and CSV, filtered by time', async () => {
     const prefix = uniquePrefix('audit');
     prefixes.push(prefix);
-    const audit = createAuditLog({ redis, prefix, retentionMs: 86_400_000 });
+    const audit = new AuditLog(redis, new RedisKeys(prefix), systemClock, { retentionMs: 86_400_000 });
     for (let i = 0; i < 3; i++) {
       await audit.record({
         actor: 'worker:x',
@@ -128,7 +129,12 @@ describe('audited DoorFlow client (real client against the simulator)', () => {
       DOORFLOW_ACCESS_TOKEN: sim.accessToken,
       DOORFLOW_RATE_LIMIT: '1000',
     });
-    client = createDoorFlowClient({ config: config.doorflow, redis, prefix, logger: silentLogger() });
+    client = createDoorFlowClient({
+      config: config.doorflow,
+      redis,
+      keys: new RedisKeys(prefix),
+      logger: silentLogger(),
+    });
   });
   afterAll(async () => {
     await client.close();
@@ -139,7 +145,10 @@ describe('audited DoorFlow client (real client against the simulator)', () => {
 
   it('records every write with actor, run, key and before/after fields; reads record nothing', async () => {
     const metrics = createMetrics({ defaultMetrics: false });
-    const audit = createAuditLog({ redis, prefix, retentionMs: 86_400_000, metrics });
+    const audit = new AuditLog(redis, new RedisKeys(prefix), systemClock, {
+      retentionMs: 86_400_000,
+      metrics,
+    });
     const api = auditedDoorFlow(client, audit, { actor: 'worker:test', runId: 'run-a', key: 'sid:A1' });
     const person = await api.createPerson({
       first_name: 'Ada',

@@ -5,6 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/lib/core/logger.ts';
 import { createMetrics } from '../../src/lib/core/metrics.ts';
 import { createRunNotifier } from '../../src/lib/ops/notify.ts';
+import { RedisKeys } from '../../src/lib/store/keys.ts';
+import { RunNoticeStore } from '../../src/lib/store/run-notices.ts';
 import { RunStore } from '../../src/lib/store/runs.ts';
 import { startRunWatcher } from '../../src/lib/ops/run-watcher.ts';
 import { parsePromText, sampleValue } from '../helpers/ops-prom-text.ts';
@@ -56,7 +58,8 @@ describe('run-finished notification', () => {
   });
 
   it('POSTs the summary once per finish (counts, failures by code), retrying after a failed POST', async () => {
-    const runs = new RunStore(redis, prefix);
+    const runs = new RunStore(redis, new RedisKeys(prefix));
+    const notices = new RunNoticeStore(redis, new RedisKeys(prefix));
     const runId = await runs.create({ source: 'test.csv', delivery: 'webhook' });
     for (const key of ['sid:1', 'sid:2', 'sid:3', 'sid:4']) await runs.addEntry(runId, key, 'person');
     await runs.closeIntake(runId);
@@ -67,14 +70,12 @@ describe('run-finished notification', () => {
     const metrics = createMetrics({ defaultMetrics: false });
     const notifier = createRunNotifier({
       url: receiver.url,
-      redis,
-      prefix,
+      notices,
       logger: silentLogger(),
       timeoutMs: 2_000,
     });
     const watcher = startRunWatcher({
-      redis,
-      prefix,
+      notices,
       runs,
       notifier,
       metrics,
@@ -103,10 +104,9 @@ describe('run-finished notification', () => {
       expect(sampleValue(text, 'dfp_runs_finished_total', { outcome: 'completed_with_failures' })).toBe(1);
 
       // A second notifier (another worker) does not send it again.
-      const other = createRunNotifier({ url: receiver.url, redis, prefix, logger: silentLogger() });
+      const other = createRunNotifier({ url: receiver.url, notices, logger: silentLogger() });
       const watcher2 = startRunWatcher({
-        redis,
-        prefix,
+        notices,
         runs,
         notifier: other,
         metrics,
@@ -121,7 +121,11 @@ describe('run-finished notification', () => {
   });
 
   it('sends nothing without NOTIFY_WEBHOOK_URL', async () => {
-    const notifier = createRunNotifier({ url: undefined, redis, prefix, logger: silentLogger() });
+    const notifier = createRunNotifier({
+      url: undefined,
+      notices: new RunNoticeStore(redis, new RedisKeys(prefix)),
+      logger: silentLogger(),
+    });
     expect(await notifier.wants('r1', undefined)).toBe(false);
     expect(
       await notifier.runFinished({

@@ -52,7 +52,7 @@ describe('runs report and metrics against the simulator', () => {
     const client = createDoorFlowClient({
       config: h.config.doorflow,
       redis: h.pipeline.redis,
-      prefix: h.config.queuePrefix,
+      keys: h.pipeline.keys,
       logger: silentLogger(),
       metrics,
     });
@@ -134,8 +134,7 @@ describe('runs report and metrics against the simulator', () => {
     // JSON format carries the same rows.
     const rows = await buildRunReport(
       {
-        redis: h.pipeline.redis,
-        prefix: h.config.queuePrefix,
+        deliveries: h.pipeline.stores.deliveries,
         runs: h.pipeline.runs,
         deadLetters: h.pipeline.deadLetters,
       },

@@ -2,7 +2,6 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { liveWorkers } from '../../src/lib/core/heartbeat.ts';
 import { intake } from '../../src/producers/intake.ts';
 import { BIN, killAndWait, runCli } from '../helpers/cli.ts';
 import { parsePromText, sampleSum, sampleValue } from '../helpers/ops-prom-text.ts';
@@ -79,7 +78,8 @@ describe('worker process: heartbeat, /metrics, run notification', () => {
     });
     const prefix = h.config.queuePrefix;
     const redis = h.pipeline.redis;
-    expect(await liveWorkers(redis, prefix)).toHaveLength(1);
+    const workers = h.pipeline.stores.workers;
+    expect(await workers.live()).toHaveLength(1);
 
     const metricsText = async () =>
       parsePromText(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
@@ -132,7 +132,7 @@ describe('worker process: heartbeat, /metrics, run notification', () => {
 
     await killAndWait(child, 'SIGTERM');
     expect(child.exitCode).toBe(0);
-    expect(await liveWorkers(redis, prefix)).toHaveLength(0);
+    expect(await workers.live()).toHaveLength(0);
     // Exactly one notification for the one finish.
     expect(hook.bodies).toHaveLength(1);
   }, 120_000);

@@ -1,3 +1,4 @@
+import { replayDeadLetters } from '../../src/processors/services/replay.ts';
 import { afterEach, describe, expect, it } from 'vitest';
 import { intake } from '../../src/producers/intake.ts';
 import { type Harness, roster, startHarness } from '../helpers/pipeline.ts';
@@ -32,7 +33,8 @@ describe('pipeline: dead letters and replay', () => {
     expect(h.sim.stats().credentials.invited).toBe(900);
 
     h.sim.configure({ licenceLimit: 0 });
-    const replay = await h.pipeline.deadLetters.replay(dead, {
+    const replay = await replayDeadLetters(dead, {
+      deadLetters: h.pipeline.deadLetters,
       queues: h.pipeline.queues,
       runs: h.pipeline.runs,
     });
@@ -50,16 +52,15 @@ describe('pipeline: dead letters and replay', () => {
 
     // Second replay by code: nothing left to replay, nothing written.
     const writes = stats.writeCount;
-    const again = await h.pipeline.deadLetters.replay(
-      await h.pipeline.deadLetters.list({ code: 'licence_limit' }),
-      {
-        queues: h.pipeline.queues,
-        runs: h.pipeline.runs,
-      },
-    );
+    const again = await replayDeadLetters(await h.pipeline.deadLetters.list({ code: 'licence_limit' }), {
+      deadLetters: h.pipeline.deadLetters,
+      queues: h.pipeline.queues,
+      runs: h.pipeline.runs,
+    });
     expect(again.replayed).toHaveLength(0);
     // Replaying the already-replayed records explicitly (by id) is refused as well.
-    const byId = await h.pipeline.deadLetters.replay(dead, {
+    const byId = await replayDeadLetters(dead, {
+      deadLetters: h.pipeline.deadLetters,
       queues: h.pipeline.queues,
       runs: h.pipeline.runs,
     });
@@ -90,7 +91,8 @@ describe('pipeline: dead letters and replay', () => {
     expect(h.receiver.accepted).toHaveLength(5);
 
     // Replaying the first run's dead letters now finds everything done: no writes, no second send.
-    const replay = await h.pipeline.deadLetters.replay(dead, {
+    const replay = await replayDeadLetters(dead, {
+      deadLetters: h.pipeline.deadLetters,
       queues: h.pipeline.queues,
       runs: h.pipeline.runs,
     });

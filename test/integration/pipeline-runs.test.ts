@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DeadLetterStore } from '../../src/lib/store/dead-letters.ts';
+import { RedisKeys } from '../../src/lib/store/keys.ts';
 import { RunStore } from '../../src/lib/store/runs.ts';
 import { deletePrefix, testRedis, uniquePrefix } from '../helpers/redis.ts';
 
@@ -11,7 +12,7 @@ describe('run records', () => {
   beforeEach(() => {
     redis = testRedis();
     prefix = uniquePrefix('runs');
-    runs = new RunStore(redis, prefix);
+    runs = new RunStore(redis, new RedisKeys(prefix));
   });
   afterEach(async () => {
     await deletePrefix(redis, prefix);
@@ -50,7 +51,7 @@ describe('run records', () => {
 
   it('dead letters: repeated failures keep the first time and add attempts; purge by age and run', async () => {
     let now = 1_000_000;
-    const store = new DeadLetterStore(redis, prefix, () => now);
+    const store = new DeadLetterStore(redis, new RedisKeys(prefix), { now: () => now });
     const input = {
       queue: 'credential' as const,
       runId: 'r1',

@@ -44,8 +44,8 @@ describe('roster sync against the simulator', () => {
       intake: h.pipeline.intakeDeps(),
       doorflow: processor.doorflow,
       hidCredentialTypeId: () => processor.hidCredentialTypeId(),
-      redis: h.pipeline.redis,
-      prefix: h.config.queuePrefix,
+      managed: h.pipeline.stores.managed,
+      syncRuns: h.pipeline.stores.syncRuns,
       logger: silentLogger(),
     };
     dir = await mkdtemp(join(tmpdir(), 'dfp-sync-'));

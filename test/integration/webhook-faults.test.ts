@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { getHistory } from '../../src/lib/store/credentials.ts';
 import { intake } from '../../src/producers/intake.ts';
 import { type LifecycleHarness, startLifecycle } from '../helpers/lifecycle.ts';
 import { roster } from '../helpers/pipeline.ts';
@@ -47,7 +46,7 @@ describe('webhooks under faults: bad signatures, duplicates, reordering', () => 
       45_000,
     );
     for (const c of creds) {
-      const statuses = (await getHistory(l.h.pipeline.redis, l.prefix, c.id)).map((h) => h.status);
+      const statuses = (await l.h.pipeline.stores.credentials.history(c.id)).map((h) => h.status);
       // Real-format events carry no status: each fetch reads the state at that moment, so a
       // late event may skip `provisioning` — but nothing is recorded twice or moves backwards.
       expect(['invited,provisioning,active', 'invited,active']).toContain(statuses.join(','));

@@ -1,3 +1,5 @@
+import { WebhookSignatureStore } from '../../src/lib/store/webhook-signatures.ts';
+import { RedisKeys } from '../../src/lib/store/keys.ts';
 import { createHmac } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -45,8 +47,7 @@ describe('POST /webhooks/doorflow', () => {
     const module = doorflowWebhookModule({
       secret: SECRET,
       acceptSeedFormat: true,
-      redis,
-      prefix,
+      signatures: new WebhookSignatureStore(redis, new RedisKeys(prefix)),
       logger: silentLogger(),
       wallClock: clock,
       maxBodyBytes: 16 * 1024,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decryptSecret, encryptSecret, generateKey } from '../../src/lib/core/crypto.ts';
-import { deadLetterId, replayQueueFor, stripSecrets } from '../../src/lib/store/dead-letters.ts';
+import { deadLetterId, stripSecrets } from '../../src/lib/store/dead-letters.ts';
+import { replayQueueFor } from '../../src/processors/services/replay.ts';
 import { backoffStrategy, defaultJobOptions, encodeKey, stepJobId } from '../../src/lib/jobs/registry.ts';
 import { entryOutcome, newRunId } from '../../src/lib/store/runs.ts';
 import { pickLiveCredential } from '../../src/processors/credential.ts';

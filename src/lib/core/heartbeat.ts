@@ -1,18 +1,18 @@
 import { hostname } from 'node:os';
-import type { Redis } from 'ioredis';
 import type { Logger } from './logger.ts';
 
 /**
- * Worker liveness for `/readyz`. Each worker process refreshes its member in the sorted set
- * `${prefix}:workers` (score = last beat, ms) every `intervalMs`; readers count members seen within
- * `staleAfterMs`. A sorted set needs no SCAN and forgets a SIGKILLed worker by itself.
+ * Worker liveness for `/readyz`. Each worker process refreshes its beat (in Redis: the store's
+ * `workers` sorted set) every `intervalMs`; readers count workers seen within `staleAfterMs`.
  */
 
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 5_000;
 export const DEFAULT_HEARTBEAT_STALE_MS = 20_000;
 
-export function heartbeatKey(prefix: string): string {
-  return `${prefix}:workers`;
+/** Where beats are kept (the worker store in Redis). */
+export interface HeartbeatSink {
+  beat(id: string, atMs: number): Promise<void>;
+  leave(id: string): Promise<void>;
 }
 
 /** A readable id for this process: `host:pid`. */
@@ -28,16 +28,14 @@ export interface Heartbeat {
 
 /** Starts beating at once and then every `intervalMs`. */
 export async function startHeartbeat(options: {
-  redis: Redis;
-  prefix: string;
+  workers: HeartbeatSink;
   id?: string;
   intervalMs?: number;
   logger?: Logger;
 }): Promise<Heartbeat> {
-  const key = heartbeatKey(options.prefix);
   const id = options.id ?? workerId();
   const beat = async () => {
-    await options.redis.zadd(key, Date.now(), id);
+    await options.workers.beat(id, Date.now());
   };
   await beat();
   const timer = setInterval(() => {
@@ -48,19 +46,7 @@ export async function startHeartbeat(options: {
     id,
     async stop() {
       clearInterval(timer);
-      await options.redis.zrem(key, id).catch(() => undefined);
+      await options.workers.leave(id).catch(() => undefined);
     },
   };
-}
-
-/** Ids of workers that beat within `staleAfterMs`; older members are pruned on the way. */
-export async function liveWorkers(
-  redis: Redis,
-  prefix: string,
-  staleAfterMs = DEFAULT_HEARTBEAT_STALE_MS,
-): Promise<string[]> {
-  const key = heartbeatKey(prefix);
-  const cutoff = Date.now() - staleAfterMs;
-  await redis.zremrangebyscore(key, '-inf', `(${cutoff}`);
-  return await redis.zrangebyscore(key, cutoff, '+inf');
 }

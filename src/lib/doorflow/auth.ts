@@ -16,9 +16,9 @@ import { compareAndDelete, compareAndExpire, luaScript } from '../core/lua.ts';
 import { decryptSecret, encryptSecret } from '../core/crypto.ts';
 
 /**
- * Bearer tokens, shared by every process through Redis (`${prefix}:tokens`: access, refresh,
+ * Bearer tokens, shared by every process through Redis (the `tokens` hash: access, refresh,
  * expiresAt, refreshAt, seed). DoorFlow rotates refresh tokens, so a refresh is single-flight
- * across the fleet: whoever holds `${prefix}:tokens:lock` refreshes, after re-reading the hash
+ * across the fleet: whoever holds the `tokens:lock` key refreshes, after re-reading the hash
  * (someone may have refreshed already, and presenting a used refresh token kills the grant);
  * everybody else waits for the hash to change and reuses the new token.
  */
@@ -41,10 +41,16 @@ export interface TokenState {
 /** POSTs the form to `/oauth/token` (the client spends budget on it) and returns the response. */
 export type TokenEndpoint = (form: Record<string, string>) => Promise<FailedResponse>;
 
+/** The shared token hash and the refresh lock. */
+interface TokenKeys {
+  tokens: string;
+  lock: string;
+}
+
 export interface TokenManagerDeps {
   config: Config['doorflow'];
   redis: Redis;
-  prefix: string;
+  keys: TokenKeys;
   logger: Logger;
   clock: Clock;
   postToken: TokenEndpoint;
@@ -86,8 +92,8 @@ function unauthorized(message: string, upstreamCode?: string, cause?: unknown): 
 
 export function createTokenManager(deps: TokenManagerDeps): TokenManager {
   const { config, redis, logger, clock } = deps;
-  const key = `${deps.prefix}:tokens`;
-  const lockKey = `${deps.prefix}:tokens:lock`;
+  const key = deps.keys.tokens;
+  const lockKey = deps.keys.lock;
   const canRefresh = Boolean(config.refreshToken && config.clientId && config.clientSecret);
   let seeded: Promise<void> | undefined;
   let inflight: Promise<TokenState> | undefined;

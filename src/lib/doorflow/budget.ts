@@ -3,27 +3,28 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import pLimit from 'p-limit';
 import type { Logger } from '../core/logger.ts';
+import type { RedisKeys } from '../store/keys.ts';
 import { abortedError, raceAbort } from './http-errors.ts';
 import { luaScript } from '../core/lua.ts';
 
 /**
  * The fleet-wide DoorFlow request budget.
  *
- * Two layers, both in Redis so every process of the fleet shares them:
- * 1. A reserving GCRA (`${prefix}:budget` holds the theoretical arrival time in µs of Redis server
+ * Two layers, both in Redis so every process of the fleet shares them (keys: {@link BudgetKeys}):
+ * 1. A reserving GCRA (`budget` holds the theoretical arrival time in µs of Redis server
  *    time): each request books the next free slot, one emission interval after the previous one,
  *    and sleeps until it. Booking instead of polling means no slot is lost to contention, so
  *    sustained use is the scheduled rate. Spacing instead of bursts means network jitter cannot pile
  *    two seconds' worth of requests into one window.
- * 2. A sliding-window log (`${prefix}:budget:log`, a sorted set of commit times) checked at the
+ * 2. A sliding-window log (`budget:log`, a sorted set of commit times) checked at the
  *    moment a request is really sent: at most floor(R) commits in any 1.03 s of Redis time, whatever
  *    a late timer or a stalled event loop did to the schedule (the extra 30 ms absorb the jitter
  *    between our send and the server's count, which a 1 s window would leave no room for: after a
  *    hold-up, requests leave back to back at the cap); and at least 9/10 of the emission
- *    interval after the previous commit (`${prefix}:budget:last`), so requests held up together
+ *    interval after the previous commit (`budget:last`), so requests held up together
  *    leave one by one; and no faster than the schedule over 5 s, so a fleet that fell behind does
  *    not catch up at the cap. A request that left late moves its log entry to when it really left.
- * A 429 sets `${prefix}:budget:pause` (PX): both scripts refuse to hand out slots before it ends.
+ * A 429 sets `budget:pause` (PX): both scripts refuse to hand out slots before it ends.
  * Per process, p-limit caps requests in flight (waiting for a slot counts as in flight, which also
  * bounds how far ahead one process can book).
  */
@@ -153,10 +154,26 @@ export interface BudgetStats {
   pausesSet: number;
 }
 
+/** The budget's Redis keys (one hash slot: the multi-key scripts need it). */
+export interface BudgetKeys {
+  /** Theoretical arrival time of the schedule (µs). */
+  tat: string;
+  /** Sliding-window log of commit times. */
+  log: string;
+  /** Fleet-wide pause after a 429. */
+  pause: string;
+  /** Previous commit time. */
+  last: string;
+}
+
+/** The budget's keys in the fleet's key space. */
+export function budgetKeysOf(keys: RedisKeys): BudgetKeys {
+  return { tat: keys.budget, log: keys.budgetLog, pause: keys.budgetPause, last: keys.budgetLast };
+}
+
 export interface BudgetOptions {
   redis: Redis;
-  /** Key prefix (hash-tagged), e.g. `{dfp}`. */
-  prefix: string;
+  keys: BudgetKeys;
   /** Requests per second for the whole fleet (`DOORFLOW_RATE_LIMIT`). */
   ratePerSec: number;
   /** Concurrent requests in this process (`DOORFLOW_MAX_IN_FLIGHT`). */
@@ -192,7 +209,7 @@ export interface RequestBudget {
 }
 
 export function createBudget(options: BudgetOptions): RequestBudget {
-  const { redis, prefix } = options;
+  const { redis, keys } = options;
   if (!(options.ratePerSec > 0)) throw new RangeError('ratePerSec must be positive');
   const headroom = Math.min(1, Math.max(0.5, options.headroom ?? 0.96));
   const intervalUs = Math.ceil(WINDOW_US / (options.ratePerSec * headroom));
@@ -200,12 +217,6 @@ export function createBudget(options: BudgetOptions): RequestBudget {
   const minGapUs = Math.floor(intervalUs * MIN_GAP_FRACTION);
   // The schedule's own rate over the long window plus one: room for timing noise, none for catching up.
   const longCap = Math.floor((LONG_WINDOW_US / WINDOW_US) * options.ratePerSec * headroom) + 1;
-  const keys = {
-    tat: `${prefix}:budget`,
-    log: `${prefix}:budget:log`,
-    pause: `${prefix}:budget:pause`,
-    last: `${prefix}:budget:last`,
-  };
   const limit = pLimit(options.maxInFlight);
   const member = `${process.pid}:${randomUUID().slice(0, 8)}`;
   let sequence = 0;

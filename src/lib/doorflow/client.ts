@@ -3,8 +3,9 @@ import { type Clock, systemClock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Metrics } from '../core/metrics.ts';
+import type { RedisKeys } from '../store/keys.ts';
 import { createTokenManager, type TokenState } from './auth.ts';
-import { type BudgetStats, type BudgetWaitEvent, createBudget } from './budget.ts';
+import { type BudgetStats, type BudgetWaitEvent, budgetKeysOf, createBudget } from './budget.ts';
 import { errorFromRequestError, errorFromResponse, invalidResponseError } from './http-errors.ts';
 import { resolveResourceUrl } from './resource-url.ts';
 import {
@@ -35,8 +36,8 @@ export const FALLBACK_HID_CREDENTIAL_TYPE_ID = 8;
 export interface DoorFlowClientDeps {
   config: Config['doorflow'];
   redis: Redis;
-  /** Key prefix shared by the fleet (`QUEUE_PREFIX`), e.g. `{dfp}`. */
-  prefix: string;
+  /** The fleet's keys (under `QUEUE_PREFIX`): the budget and the shared tokens live there. */
+  keys: RedisKeys;
   logger: Logger;
   /** Time for token expiry decisions (the budget always uses Redis server time). */
   clock?: Clock;
@@ -70,7 +71,7 @@ export function createDoorFlowClient(deps: DoorFlowClientDeps): DoorFlowClient {
   const transport = createHttp(config);
   const budget = createBudget({
     redis: deps.redis,
-    prefix: deps.prefix,
+    keys: budgetKeysOf(deps.keys),
     ratePerSec: config.rateLimitPerSec,
     maxInFlight: config.maxInFlight,
     logger,
@@ -84,7 +85,7 @@ export function createDoorFlowClient(deps: DoorFlowClientDeps): DoorFlowClient {
     config,
     secretKey: deps.encryptionKey,
     redis: deps.redis,
-    prefix: deps.prefix,
+    keys: { tokens: deps.keys.tokens, lock: deps.keys.tokensLock },
     logger,
     clock,
     // The token call spends budget but takes no in-flight slot (a caller may hold one while renewing).

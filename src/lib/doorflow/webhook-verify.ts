@@ -1,5 +1,4 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 
 /**
  * Verification of DoorFlow webhooks (see shared/doorflow-api.md §5).
@@ -65,7 +64,7 @@ export function hmacHex(secret: string, ...parts: (string | Buffer)[]): string {
   return mac.digest('hex');
 }
 
-/** Checks signature and timestamp. Pure: replay protection is {@link claimSignature}. */
+/** Checks signature and timestamp. Pure: replay protection is the store's `WebhookSignatureStore`. */
 export function verifyDoorflowSignature(input: VerifyInput): VerifyResult {
   const raw = header(input.headers, 'signature');
   if (!raw) return { ok: false, reason: 'missing_signature' };
@@ -91,29 +90,8 @@ export function verifyDoorflowSignature(input: VerifyInput): VerifyResult {
   return { ok: true, format: 'real', signature: signature.toLowerCase(), timestampSec };
 }
 
-export function seenSignatureKey(prefix: string, signature: string): string {
-  const digest = createHash('sha256').update(signature).digest('hex').slice(0, 32);
-  return `${prefix}:webhook:seen:${digest}`;
-}
-
 /** How long an accepted signature must be remembered to make a replay impossible. */
 export function replayTtlMs(format: WebhookFormat, toleranceMs = DEFAULT_TOLERANCE_MS): number {
   // A real-format request passes the window for at most 2 × tolerance; add a minute of slack.
   return format === 'real' ? 2 * toleranceMs + 60_000 : SEED_REPLAY_TTL_MS;
-}
-
-/** Claims a signature (SET NX with TTL): false when it was seen before, i.e. a replay. */
-export async function claimSignature(
-  redis: Redis,
-  prefix: string,
-  signature: string,
-  ttlMs: number,
-): Promise<boolean> {
-  const reply = await redis.set(seenSignatureKey(prefix, signature), '1', 'PX', ttlMs, 'NX');
-  return reply === 'OK';
-}
-
-/** Releases a claim when we could not enqueue, so the sender's retry is not taken for a replay. */
-export async function releaseSignature(redis: Redis, prefix: string, signature: string): Promise<void> {
-  await redis.del(seenSignatureKey(prefix, signature));
 }

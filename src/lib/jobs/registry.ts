@@ -140,15 +140,6 @@ export interface Queues {
     name: Q,
     jobs: { payload: PayloadInput<Q>; opts: JobsOptions & { jobId: string } }[],
   ): Promise<void>;
-  /**
-   * Adds a job from stored data of unknown shape (a dead letter's payload). Nothing is trusted:
-   * the worker's parse at the job boundary decides, as for every job.
-   */
-  addStored(
-    name: QueueName,
-    data: Record<string, unknown>,
-    opts: JobsOptions & { jobId: string },
-  ): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -172,9 +163,6 @@ export function createQueues(connection: Redis, prefix: string, jobs: Config['jo
     async addBulk(name, list) {
       if (list.length === 0) return;
       await get(name).addBulk(list.map((j) => ({ name, data: j.payload, opts: j.opts })));
-    },
-    async addStored(name, data, opts) {
-      await get(name).add(name, data, opts);
     },
     async close() {
       await Promise.all([...open.values()].map((q) => q.close()));

@@ -1,7 +1,7 @@
 import type { Got } from 'got';
-import type { Redis } from 'ioredis';
 import type { Clock } from '../core/clock.ts';
 import type { Logger } from '../core/logger.ts';
+import type { AlertStore } from '../store/alerts.ts';
 
 /**
  * Operational alerts (stuck provisioning, expired invitations, reissue limit): a warn log, a
@@ -23,8 +23,8 @@ export interface Alert {
 }
 
 export interface AlertDeps {
-  redis: Redis;
-  prefix: string;
+  /** Dedupe marks and counters. */
+  alerts: AlertStore;
   logger: Logger;
   clock: Clock;
   /** Outbound HTTP with retries off. */
@@ -32,21 +32,10 @@ export interface AlertDeps {
   alertWebhookUrl: string | undefined;
 }
 
-export const alertCountsKey = (prefix: string) => `${prefix}:alerts:count`;
-const sentKey = (prefix: string, kind: string, dedupeKey: string) =>
-  `${prefix}:alerts:sent:${kind}:${dedupeKey}`;
-
 /** Raises an alert; false when this occurrence was already raised. Never throws for the webhook. */
 export async function raiseAlert(deps: AlertDeps, alert: Alert): Promise<boolean> {
-  const fresh = await deps.redis.set(
-    sentKey(deps.prefix, alert.kind, alert.dedupeKey),
-    '1',
-    'EX',
-    30 * 86_400,
-    'NX',
-  );
-  if (fresh !== 'OK') return false;
-  await deps.redis.hincrby(alertCountsKey(deps.prefix), alert.kind, 1);
+  if (!(await deps.alerts.markSent(alert.kind, alert.dedupeKey))) return false;
+  await deps.alerts.increment(alert.kind);
   const fields = {
     alert: alert.kind,
     credentialId: alert.credentialId,
@@ -73,10 +62,4 @@ export async function raiseAlert(deps: AlertDeps, alert: Alert): Promise<boolean
     }
   }
   return true;
-}
-
-/** Alerts raised so far, fleet-wide, by kind (a counter: only ever grows). */
-export async function alertCounts(redis: Redis, prefix: string): Promise<Record<string, number>> {
-  const raw = await redis.hgetall(alertCountsKey(prefix));
-  return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, Number(v)]));
 }

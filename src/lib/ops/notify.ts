@@ -1,6 +1,6 @@
 import got from 'got';
-import type { Redis } from 'ioredis';
 import type { Logger } from '../core/logger.ts';
+import type { RunNoticeStore } from '../store/run-notices.ts';
 
 /**
  * Optional run-finished notification: when `NOTIFY_WEBHOOK_URL` is set, the run summary (counts and
@@ -28,8 +28,8 @@ export interface RunFinishedSummary {
 export interface NotifierOptions {
   /** `config.lifecycle.notifyWebhookUrl`; undefined turns notifications off. */
   url: string | undefined;
-  redis: Redis;
-  prefix: string;
+  /** The fleet-wide once-per-finish marks. */
+  notices: RunNoticeStore;
   logger: Logger;
   /** Per-request time-out. Default 10 s. */
   timeoutMs?: number;
@@ -42,11 +42,6 @@ export interface RunNotifier {
   wants(runId: string, finishedAt: string | undefined): Promise<boolean>;
   /** Sends the summary unless it was already sent for this finish. Never throws; returns whether it sent. */
   runFinished(summary: RunFinishedSummary): Promise<boolean>;
-}
-
-/** One marker per finish: a run replayed and finished again is reported again. */
-function markerKey(prefix: string, runId: string, finishedAt: string | undefined): string {
-  return `${prefix}:notify:${runId}:${finishedAt ?? ''}`;
 }
 
 /** The JSON body POSTed to the webhook. */
@@ -64,20 +59,19 @@ export function notificationBody(summary: RunFinishedSummary): Record<string, un
 }
 
 export function createRunNotifier(options: NotifierOptions): RunNotifier {
-  const { url, redis, logger } = options;
+  const { url, notices, logger } = options;
   const timeoutMs = options.timeoutMs ?? 10_000;
   const markerTtlMs = options.markerTtlMs ?? 30 * 86_400_000;
   return {
     async wants(runId, finishedAt) {
       if (!url) return false;
-      return (await redis.exists(markerKey(options.prefix, runId, finishedAt))) === 0;
+      return !(await notices.notified(runId, finishedAt));
     },
     async runFinished(summary) {
       if (!url) return false;
-      const marker = markerKey(options.prefix, summary.runId, summary.finishedAt);
+      const { runId, finishedAt } = summary;
       try {
-        const claimed = await redis.set(marker, String(Date.now()), 'PX', markerTtlMs, 'NX');
-        if (claimed !== 'OK') return false;
+        if (!(await notices.claimNotification(runId, finishedAt, markerTtlMs, Date.now()))) return false;
       } catch (err) {
         logger.warn({ err, runId: summary.runId }, 'could not claim the run notification');
         return false;
@@ -92,7 +86,7 @@ export function createRunNotifier(options: NotifierOptions): RunNotifier {
         logger.info({ runId: summary.runId }, 'run summary sent to NOTIFY_WEBHOOK_URL');
         return true;
       } catch (err) {
-        await redis.del(marker).catch(() => undefined);
+        await notices.releaseNotification(runId, finishedAt).catch(() => undefined);
         const status = (err as { response?: { statusCode?: number } }).response?.statusCode;
         // The URL may carry credentials in its query: log the host only.
         logger.warn(

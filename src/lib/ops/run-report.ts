@@ -1,7 +1,6 @@
-import type { Redis } from 'ioredis';
 import { csvCell } from '../store/audit-log.ts';
 import type { DeadLetterStore } from '../store/dead-letters.ts';
-import { findDelivery } from '../store/deliveries.ts';
+import type { DeliveryStore } from '../store/deliveries.ts';
 import type { EntryDetail, RunStore } from '../store/runs.ts';
 
 /**
@@ -42,8 +41,7 @@ export const REPORT_COLUMNS: readonly (keyof ReportRow)[] = [
 export type ReportFormat = 'csv' | 'json';
 
 export interface RunReportDeps {
-  redis: Redis;
-  prefix: string;
+  deliveries: DeliveryStore;
   runs: RunStore;
   deadLetters?: DeadLetterStore;
 }
@@ -103,7 +101,7 @@ export async function buildRunReport(deps: RunReportDeps, runId: string): Promis
 
 async function deliveredAt(deps: RunReportDeps, row: ReportRow, detail: EntryDetail): Promise<string | null> {
   if (row.credential_id && row.delivery_channel && row.delivery_channel !== 'doorflow') {
-    const record = await findDelivery(deps.redis, deps.prefix, row.credential_id, row.delivery_channel);
+    const record = await deps.deliveries.find(row.credential_id, row.delivery_channel);
     if (record) return iso(record.at);
     // Already provisioned with nothing sent by us (accepted before we could deliver).
     return null;

@@ -1,7 +1,7 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from '../core/logger.ts';
 import type { Metrics } from '../core/metrics.ts';
 import type { RunFinishedSummary, RunNotifier } from './notify.ts';
+import type { RunNoticeStore } from '../store/run-notices.ts';
 import { type RunRecord, type RunStore, runSucceeded } from '../store/runs.ts';
 
 /**
@@ -12,8 +12,8 @@ import { type RunRecord, type RunStore, runSucceeded } from '../store/runs.ts';
  */
 
 export interface RunWatcherOptions {
-  redis: Redis;
-  prefix: string;
+  /** The fleet-wide once-per-finish marks. */
+  notices: RunNoticeStore;
   runs: RunStore;
   notifier: RunNotifier;
   metrics: Metrics;
@@ -67,17 +67,11 @@ export function startRunWatcher(options: RunWatcherOptions): RunWatcher {
     for (const run of recent) {
       if (run.finishedAt === undefined || now - run.finishedAt > lookbackMs) continue;
       // Counted once per finish across the fleet (a replay that reopens and refinishes counts again).
-      const seen = await options.redis.set(
-        `${options.prefix}:run-finished:${run.id}:${run.finishedAt}`,
-        '1',
-        'PX',
-        lookbackMs * 2,
-        'NX',
-      );
+      const seen = await options.notices.claimFinish(run.id, run.finishedAt, lookbackMs * 2);
       const wanted = await options.notifier.wants(run.id, new Date(run.finishedAt).toISOString());
-      if (seen !== 'OK' && !wanted) continue;
+      if (!seen && !wanted) continue;
       const summary = await runFinishedSummary(options.runs, run);
-      if (seen === 'OK') {
+      if (seen) {
         options.metrics.runFinished(summary.outcome);
         options.logger.info(
           { runId: run.id, outcome: summary.outcome, counts: summary.counts },

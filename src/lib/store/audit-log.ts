@@ -1,11 +1,12 @@
 import type { Redis } from 'ioredis';
-import { type Clock, systemClock } from '../core/clock.ts';
+import type { Clock } from '../core/clock.ts';
 import { INVITATION_CODE_PATTERN } from '../core/logger.ts';
 import type { Metrics } from '../core/metrics.ts';
+import type { RedisKeys } from './keys.ts';
 
 /**
- * Append-only audit log of every change made in DoorFlow, kept in the Redis stream
- * `${prefix}:audit`. Entries older than the retention are trimmed on each append (XADD MINID), so
+ * Append-only audit log of every change made in DoorFlow, kept in the Redis stream `audit`
+ * (under the prefix). Entries older than the retention are trimmed on each append (XADD MINID), so
  * the stream's size is bounded by time, not by run size. Secrets never enter it: field names that
  * look secret are dropped and values shaped like invitation codes are blanked.
  */
@@ -35,15 +36,12 @@ export interface AuditEntry {
   after?: Record<string, unknown>;
 }
 
-/** Options for {@link createAuditLog}. */
+/** Options for {@link AuditLog}. */
 export interface AuditLogOptions {
-  redis: Redis;
-  /** Key prefix (the queue prefix), e.g. `{dfp}`. */
-  prefix: string;
   /** Entries older than this are trimmed; `config.admin.auditRetentionMs`. */
   retentionMs: number;
-  clock?: Clock;
-  metrics?: Metrics;
+  /** Counts appends by action (`dfp_audit_records_total`). */
+  metrics?: Metrics | undefined;
 }
 
 /** Filter for reading the log back. */
@@ -53,14 +51,6 @@ export interface AuditQuery {
   /** Inclusive, ms since the epoch. */
   untilMs?: number;
   runId?: string;
-}
-
-export interface AuditLog {
-  readonly key: string;
-  /** Appends one entry; returns its stream id. */
-  record(entry: Omit<AuditEntry, 'id' | 'at'> & { at?: number }): Promise<string>;
-  /** Entries in order, paged from Redis (constant memory for large exports). */
-  read(query?: AuditQuery): AsyncIterable<AuditEntry>;
 }
 
 /** Field names never written to the audit log, whatever object they appear in. */
@@ -88,61 +78,65 @@ function sanitizeValue(value: unknown): unknown {
 
 const PAGE = 500;
 
-export function createAuditLog(options: AuditLogOptions): AuditLog {
-  const { redis } = options;
-  const key = `${options.prefix}:audit`;
-  const clock = options.clock ?? systemClock;
+export class AuditLog {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly clock: Clock,
+    private readonly options: AuditLogOptions,
+  ) {}
 
-  return {
-    key,
-    async record(entry) {
-      const at = entry.at ?? clock.now();
-      const stored: AuditEntry = {
-        at,
-        actor: entry.actor,
-        action: entry.action,
-        targetType: entry.targetType,
-        targetId: String(entry.targetId),
-        ...(entry.runId ? { runId: entry.runId } : {}),
-        ...(entry.key ? { key: entry.key } : {}),
-        ...(entry.before ? { before: sanitizeFields(entry.before) } : {}),
-        ...(entry.after ? { after: sanitizeFields(entry.after) } : {}),
-      };
-      // Exact MINID trimming: audit volume is small, and an approximate trim would keep whole
-      // old macro-nodes past the retention.
-      const minId = Math.max(0, clock.now() - options.retentionMs);
-      const body = JSON.stringify(stored);
-      // The id carries `at` so time queries and trimming follow the injected clock. Should another
-      // process have written a later id already (clock skew), Redis picks the next id itself.
-      let id: string | null;
-      try {
-        id = await redis.xadd(key, 'MINID', '=', String(minId), `${at}-*`, 'e', body);
-      } catch (err) {
-        if (!/equal or smaller/i.test((err as Error).message)) throw err;
-        id = await redis.xadd(key, 'MINID', '=', String(minId), '*', 'e', body);
+  /** Appends one entry; returns its stream id. */
+  async record(entry: Omit<AuditEntry, 'id' | 'at'> & { at?: number }): Promise<string> {
+    const at = entry.at ?? this.clock.now();
+    const stored: AuditEntry = {
+      at,
+      actor: entry.actor,
+      action: entry.action,
+      targetType: entry.targetType,
+      targetId: String(entry.targetId),
+      ...(entry.runId ? { runId: entry.runId } : {}),
+      ...(entry.key ? { key: entry.key } : {}),
+      ...(entry.before ? { before: sanitizeFields(entry.before) } : {}),
+      ...(entry.after ? { after: sanitizeFields(entry.after) } : {}),
+    };
+    // Exact MINID trimming: audit volume is small, and an approximate trim would keep whole
+    // old macro-nodes past the retention.
+    const minId = Math.max(0, this.clock.now() - this.options.retentionMs);
+    const body = JSON.stringify(stored);
+    const key = this.keys.audit;
+    // The id carries `at` so time queries and trimming follow the injected clock. Should another
+    // process have written a later id already (clock skew), Redis picks the next id itself.
+    let id: string | null;
+    try {
+      id = await this.redis.xadd(key, 'MINID', '=', String(minId), `${at}-*`, 'e', body);
+    } catch (err) {
+      if (!/equal or smaller/i.test((err as Error).message)) throw err;
+      id = await this.redis.xadd(key, 'MINID', '=', String(minId), '*', 'e', body);
+    }
+    this.options.metrics?.auditRecorded(entry.action);
+    return id ?? '';
+  }
+
+  /** Entries in order, paged from Redis (constant memory for large exports). */
+  async *read(query: AuditQuery = {}): AsyncIterable<AuditEntry> {
+    let start = query.sinceMs !== undefined ? String(Math.max(0, query.sinceMs)) : '-';
+    const end = query.untilMs !== undefined ? String(query.untilMs) : '+';
+    for (;;) {
+      const page = await this.redis.xrange(this.keys.audit, start, end, 'COUNT', PAGE);
+      for (const [id, fields] of page) {
+        const raw = fields[fields.indexOf('e') + 1];
+        if (raw === undefined) continue;
+        const entry = { id, ...(JSON.parse(raw) as AuditEntry) };
+        if (query.runId && entry.runId !== query.runId) continue;
+        yield entry;
       }
-      options.metrics?.auditRecorded(entry.action);
-      return id ?? '';
-    },
-    async *read(query = {}) {
-      let start = query.sinceMs !== undefined ? String(Math.max(0, query.sinceMs)) : '-';
-      const end = query.untilMs !== undefined ? String(query.untilMs) : '+';
-      for (;;) {
-        const page = await redis.xrange(key, start, end, 'COUNT', PAGE);
-        for (const [id, fields] of page) {
-          const raw = fields[fields.indexOf('e') + 1];
-          if (raw === undefined) continue;
-          const entry = { id, ...(JSON.parse(raw) as AuditEntry) };
-          if (query.runId && entry.runId !== query.runId) continue;
-          yield entry;
-        }
-        if (page.length < PAGE) return;
-        const lastId = page[page.length - 1]?.[0];
-        if (!lastId) return;
-        start = `(${lastId}`;
-      }
-    },
-  };
+      if (page.length < PAGE) return;
+      const lastId = page[page.length - 1]?.[0];
+      if (!lastId) return;
+      start = `(${lastId}`;
+    }
+  }
 }
 
 /** Export formats for {@link formatAudit}. */

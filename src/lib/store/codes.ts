@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { RedisKeys } from './keys.ts';
 
 /**
  * The reminder copy of an invitation code. Reminders through our own channels (email, sms,
@@ -10,26 +11,27 @@ import type { Redis } from 'ioredis';
  * code). Reminders prefer a fresh `invitation_code` read from DoorFlow when it returns one.
  */
 
-export const codeKey = (prefix: string, credentialId: string) => `${prefix}:cred:${credentialId}:code`;
+export class CodeStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+  ) {}
 
-export async function keepEncryptedCode(
-  redis: Redis,
-  prefix: string,
-  credentialId: string,
-  encryptedCode: string,
-  ttlMs: number,
-): Promise<void> {
-  await redis.set(codeKey(prefix, credentialId), encryptedCode, 'PX', Math.max(1_000, Math.round(ttlMs)));
-}
+  /** Keeps the ciphertext until the invitation's deadline (at least a second). */
+  async keep(credentialId: string, encryptedCode: string, ttlMs: number): Promise<void> {
+    await this.redis.set(
+      this.keys.credentialCode(credentialId),
+      encryptedCode,
+      'PX',
+      Math.max(1_000, Math.round(ttlMs)),
+    );
+  }
 
-export async function loadEncryptedCode(
-  redis: Redis,
-  prefix: string,
-  credentialId: string,
-): Promise<string | undefined> {
-  return (await redis.get(codeKey(prefix, credentialId))) ?? undefined;
-}
+  async load(credentialId: string): Promise<string | undefined> {
+    return (await this.redis.get(this.keys.credentialCode(credentialId))) ?? undefined;
+  }
 
-export async function dropEncryptedCode(redis: Redis, prefix: string, credentialId: string): Promise<void> {
-  await redis.del(codeKey(prefix, credentialId));
+  async drop(credentialId: string): Promise<void> {
+    await this.redis.del(this.keys.credentialCode(credentialId));
+  }
 }

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { luaScript } from '../core/lua.ts';
+import type { RedisKeys } from './keys.ts';
 
 /**
  * The credential status store: what we know of each HID credential's lifecycle
@@ -12,6 +13,7 @@ import { luaScript } from '../core/lua.ts';
  * - `cred:{id}:history` list — JSON `{status, from, at, source}` per change, oldest first (capped)
  * - `creds:by-status:{status}` sorted set — credential ids by `since` (metrics, stuck detection)
  * - `creds:by-person:{personId}` set, `creds:person-of:{systemId}` string — lookups for the CLI
+ * - `cred:pending:{personId}` — a credential create was sent and its answer not yet settled
  */
 
 /** Statuses a credential never leaves: a late or reordered event must not resurrect it. */
@@ -63,13 +65,6 @@ export interface CredentialMeta {
   replacedBy?: string;
 }
 
-export const credKey = (prefix: string, id: string) => `${prefix}:cred:${id}`;
-export const historyKey = (prefix: string, id: string) => `${prefix}:cred:${id}:history`;
-export const byStatusKey = (prefix: string, status: string) => `${prefix}:creds:by-status:${status}`;
-export const statusesKey = (prefix: string) => `${prefix}:creds:statuses`;
-export const byPersonKey = (prefix: string, personId: number) => `${prefix}:creds:by-person:${personId}`;
-export const personOfKey = (prefix: string, systemId: string) => `${prefix}:creds:person-of:${systemId}`;
-
 // Compare-and-append in one step, so concurrent writers (webhook, poller, revoker) cannot
 // interleave a status and its history entry. Between known statuses only forward moves count
 // (two reads racing can return in either order); an unknown status is ordered by time; terminal
@@ -107,115 +102,134 @@ export interface RecordResult {
   previous: string | undefined;
 }
 
-/** Records that credential `id` has `status` as of `atMs`, appending to its history when it changed. */
-export async function recordStatus(
-  redis: Redis,
-  prefix: string,
-  change: { id: string; status: string; atMs: number; source: string; meta?: CredentialMeta },
-): Promise<RecordResult> {
-  if (change.meta) await setMeta(redis, prefix, change.id, change.meta);
-  // EVALSHA (one status change per webhook, poll and delivery: the script text is not resent each time).
-  const reply = (await recordScript.run(
-    redis,
-    [credKey(prefix, change.id), historyKey(prefix, change.id), statusesKey(prefix)],
-    [
-      change.id,
-      change.status,
-      String(change.atMs),
-      change.source,
-      new Date(change.atMs).toISOString(),
-      String(HISTORY_MAX),
-      `${prefix}:creds:by-status:`,
-    ],
-  )) as [number, string | null];
-  const [code, prev] = reply;
-  const previous = prev ? prev : undefined;
-  return { outcome: code === 1 ? 'changed' : code === 0 ? 'same' : 'stale', previous };
-}
-
-export async function setMeta(redis: Redis, prefix: string, id: string, meta: CredentialMeta): Promise<void> {
-  const fields: Record<string, string> = { id };
-  for (const [name, value] of Object.entries(meta)) if (value !== undefined) fields[name] = String(value);
-  const multi = redis.multi().hset(credKey(prefix, id), fields);
-  if (meta.personId !== undefined) multi.sadd(byPersonKey(prefix, meta.personId), id);
-  if (meta.systemId !== undefined && meta.personId !== undefined) {
-    multi.set(personOfKey(prefix, meta.systemId), String(meta.personId));
-  }
-  await multi.exec();
-}
-
-/** Adds one to a counter field (`reminders`, `reissues`) and returns the new value. */
-export async function incrementCounter(
-  redis: Redis,
-  prefix: string,
-  id: string,
-  field: 'reminders' | 'reissues',
-  by = 1,
-): Promise<number> {
-  return await redis.hincrby(credKey(prefix, id), field, by);
-}
-
 const num = (v: string | undefined) => (v === undefined || v === '' ? undefined : Number(v));
 
-export async function getCredentialRecord(
-  redis: Redis,
-  prefix: string,
-  id: string,
-): Promise<CredentialRecord | undefined> {
-  const h = await redis.hgetall(credKey(prefix, id));
-  if (!h.id) return undefined;
-  return {
-    id: h.id,
-    status: h.status,
-    since: num(h.since),
-    checkedAt: num(h.checkedAt),
-    personId: num(h.personId),
-    systemId: h.systemId,
-    key: h.key,
-    channel: h.channel,
-    runId: h.runId,
-    expiresAt: num(h.expiresAt),
-    reminders: num(h.reminders) ?? 0,
-    reissues: num(h.reissues) ?? 0,
-    replaces: h.replaces,
-    replacedBy: h.replacedBy,
-  };
-}
+/** A day: long enough for any retry of the credential step. */
+const PENDING_CREATE_TTL_SEC = 86_400;
 
-export async function getHistory(redis: Redis, prefix: string, id: string): Promise<HistoryEntry[]> {
-  const raw = await redis.lrange(historyKey(prefix, id), 0, -1);
-  return raw.map((line) => JSON.parse(line) as HistoryEntry);
-}
+export class CredentialStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+  ) {}
 
-export async function credentialsOfPerson(redis: Redis, prefix: string, personId: number): Promise<string[]> {
-  return (await redis.smembers(byPersonKey(prefix, personId))).sort();
-}
-
-export async function personIdForSystemId(
-  redis: Redis,
-  prefix: string,
-  systemId: string,
-): Promise<number | undefined> {
-  return num((await redis.get(personOfKey(prefix, systemId))) ?? undefined);
-}
-
-/** Tracked credentials by current status (for metrics and `status`). */
-export async function countByStatus(redis: Redis, prefix: string): Promise<Record<string, number>> {
-  const statuses = (await redis.smembers(statusesKey(prefix))).sort();
-  const out: Record<string, number> = {};
-  for (const status of statuses) {
-    const n = await redis.zcard(byStatusKey(prefix, status));
-    if (n > 0) out[status] = n;
+  /** Records that credential `id` has `status` as of `atMs`, appending to its history when it changed. */
+  async recordStatus(change: {
+    id: string;
+    status: string;
+    atMs: number;
+    source: string;
+    meta?: CredentialMeta;
+  }): Promise<RecordResult> {
+    if (change.meta) await this.setMeta(change.id, change.meta);
+    // EVALSHA (one status change per webhook, poll and delivery: the script text is not resent each time).
+    const reply = (await recordScript.run(
+      this.redis,
+      [this.keys.credential(change.id), this.keys.credentialHistory(change.id), this.keys.credentialStatuses],
+      [
+        change.id,
+        change.status,
+        String(change.atMs),
+        change.source,
+        new Date(change.atMs).toISOString(),
+        String(HISTORY_MAX),
+        this.keys.credentialsByStatusBase,
+      ],
+    )) as [number, string | null];
+    const [code, prev] = reply;
+    const previous = prev ? prev : undefined;
+    return { outcome: code === 1 ? 'changed' : code === 0 ? 'same' : 'stale', previous };
   }
-  return out;
-}
 
-/** Credentials in `provisioning` since before `nowMs - afterMs`. */
-export async function stuckProvisioningIds(
-  redis: Redis,
-  prefix: string,
-  nowMs: number,
-  afterMs: number,
-): Promise<string[]> {
-  return await redis.zrangebyscore(byStatusKey(prefix, 'provisioning'), '-inf', String(nowMs - afterMs));
+  async setMeta(id: string, meta: CredentialMeta): Promise<void> {
+    const fields: Record<string, string> = { id };
+    for (const [name, value] of Object.entries(meta)) if (value !== undefined) fields[name] = String(value);
+    const multi = this.redis.multi().hset(this.keys.credential(id), fields);
+    if (meta.personId !== undefined) multi.sadd(this.keys.credentialsOfPerson(meta.personId), id);
+    if (meta.systemId !== undefined && meta.personId !== undefined) {
+      multi.set(this.keys.personOfSystemId(meta.systemId), String(meta.personId));
+    }
+    await multi.exec();
+  }
+
+  /** Adds one to a counter field (`reminders`, `reissues`) and returns the new value. */
+  async incrementCounter(id: string, field: 'reminders' | 'reissues', by = 1): Promise<number> {
+    return await this.redis.hincrby(this.keys.credential(id), field, by);
+  }
+
+  /** Sets a counter field (`reminders`, `reissues`) to `value`. */
+  async setCounter(id: string, field: 'reminders' | 'reissues', value: number): Promise<void> {
+    await this.redis.hset(this.keys.credential(id), field, String(value));
+  }
+
+  async get(id: string): Promise<CredentialRecord | undefined> {
+    const h = await this.redis.hgetall(this.keys.credential(id));
+    if (!h.id) return undefined;
+    return {
+      id: h.id,
+      status: h.status,
+      since: num(h.since),
+      checkedAt: num(h.checkedAt),
+      personId: num(h.personId),
+      systemId: h.systemId,
+      key: h.key,
+      channel: h.channel,
+      runId: h.runId,
+      expiresAt: num(h.expiresAt),
+      reminders: num(h.reminders) ?? 0,
+      reissues: num(h.reissues) ?? 0,
+      replaces: h.replaces,
+      replacedBy: h.replacedBy,
+    };
+  }
+
+  async history(id: string): Promise<HistoryEntry[]> {
+    const raw = await this.redis.lrange(this.keys.credentialHistory(id), 0, -1);
+    return raw.map((line) => JSON.parse(line) as HistoryEntry);
+  }
+
+  async ofPerson(personId: number): Promise<string[]> {
+    return (await this.redis.smembers(this.keys.credentialsOfPerson(personId))).sort();
+  }
+
+  async personIdForSystemId(systemId: string): Promise<number | undefined> {
+    return num((await this.redis.get(this.keys.personOfSystemId(systemId))) ?? undefined);
+  }
+
+  /** Tracked credentials by current status (for metrics and `status`). */
+  async countByStatus(): Promise<Record<string, number>> {
+    const statuses = (await this.redis.smembers(this.keys.credentialStatuses)).sort();
+    const out: Record<string, number> = {};
+    for (const status of statuses) {
+      const n = await this.redis.zcard(this.keys.credentialsByStatus(status));
+      if (n > 0) out[status] = n;
+    }
+    return out;
+  }
+
+  /** Credentials in `provisioning` since before `nowMs - afterMs`. */
+  async stuckProvisioningIds(nowMs: number, afterMs: number): Promise<string[]> {
+    return await this.redis.zrangebyscore(
+      this.keys.credentialsByStatus('provisioning'),
+      '-inf',
+      String(nowMs - afterMs),
+    );
+  }
+
+  /**
+   * Whether a credential create for the person was sent and not settled (its response may have
+   * been lost, so the retry lists before creating).
+   */
+  async createPending(personId: number): Promise<boolean> {
+    return (await this.redis.exists(this.keys.credentialPending(personId))) === 1;
+  }
+
+  /** Marks that a credential create for the person is about to be sent. */
+  async markCreatePending(personId: number, atMs: number): Promise<void> {
+    await this.redis.set(this.keys.credentialPending(personId), atMs, 'EX', PENDING_CREATE_TTL_SEC);
+  }
+
+  async clearCreatePending(personId: number): Promise<void> {
+    await this.redis.del(this.keys.credentialPending(personId));
+  }
 }

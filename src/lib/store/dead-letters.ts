@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { QueueName, Queues } from '../jobs/registry.ts';
-import { stepJobId } from '../jobs/registry.ts';
-import type { EntryStatus, RunStore } from './runs.ts';
+import { type Clock, systemClock } from '../core/clock.ts';
+import type { QueueName } from '../jobs/registry.ts';
+import type { RedisKeys } from './keys.ts';
 
 /**
  * The dead-letter store: jobs that failed permanently or ran out of attempts. Keys (under the
@@ -53,24 +53,20 @@ export function deadLetterId(runId: string, key: string, queue: string): string 
   return createHash('sha1').update(`${runId}\n${key}\n${queue}`).digest('hex').slice(0, 12);
 }
 
-/** Where a replay restarts: delivery failures go back to the invitation step to re-read the code. */
-export function replayQueueFor(queue: QueueName): QueueName {
-  return queue.startsWith('delivery-') ? 'invitation' : queue;
-}
-
+/** Storage of dead letters; replaying them into the queues is `processors/services/replay.ts`. */
 export class DeadLetterStore {
   constructor(
     private readonly redis: Redis,
-    private readonly prefix: string,
-    private readonly now: () => number = Date.now,
+    private readonly keys: RedisKeys,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   #key(id: string): string {
-    return `${this.prefix}:dead:${id}`;
+    return this.keys.deadLetter(id);
   }
 
   get #index(): string {
-    return `${this.prefix}:dead`;
+    return this.keys.deadLetters;
   }
 
   /** Records a failure; a repeated failure of the same entry/step keeps its first time and adds attempts. */
@@ -79,7 +75,7 @@ export class DeadLetterStore {
   ): Promise<DeadLetter> {
     const id = deadLetterId(input.runId, input.key, input.queue);
     const previous = await this.get(id);
-    const now = this.now();
+    const now = this.clock.now();
     const record: DeadLetter = {
       ...input,
       id,
@@ -115,7 +111,7 @@ export class DeadLetterStore {
       for (const raw of raws) {
         if (!raw) continue;
         const record = JSON.parse(raw) as DeadLetter;
-        if (matches(record, filter, this.now())) out.push(record);
+        if (matches(record, filter, this.clock.now())) out.push(record);
       }
     }
     return out;
@@ -126,54 +122,25 @@ export class DeadLetterStore {
   }
 
   /**
-   * Puts records back at their failed step with fresh attempts and a new job id. A record is
-   * replayed once: it leaves the index, so a second replay finds nothing. Processors are
-   * idempotent by lookup, so replaying something that meanwhile succeeded creates nothing.
+   * Takes a live record out of the index for a replay (ZREM is atomic: of two concurrent replays,
+   * one wins). False when it was no longer there.
    */
-  async replay(
-    records: DeadLetter[],
-    deps: { queues: Queues; runs: RunStore },
-    options: { dryRun?: boolean } = {},
-  ): Promise<{ replayed: DeadLetter[]; skipped: { id: string; reason: string }[] }> {
-    const replayed: DeadLetter[] = [];
-    const skipped: { id: string; reason: string }[] = [];
-    for (const record of records) {
-      if (record.state !== 'dead') {
-        skipped.push({ id: record.id, reason: 'already replayed' });
-        continue;
-      }
-      if (options.dryRun) {
-        replayed.push(record);
-        continue;
-      }
-      // Claim the record first (ZREM is atomic): two concurrent replays cannot both re-add it.
-      if ((await this.redis.zrem(this.#index, record.id)) === 0) {
-        skipped.push({ id: record.id, reason: 'already replayed' });
-        continue;
-      }
-      const queue = replayQueueFor(record.queue);
-      const gen = Number(record.payload.gen ?? 0) + 1;
-      const payload: Record<string, unknown> = { ...record.payload, gen };
-      delete payload.waitStartedAt;
-      delete payload.polls;
-      // The run's people index may be stale by now: a replayed person step looks DoorFlow up.
-      if (queue === 'person') payload.indexed = false;
-      await deps.runs.reopen(record.runId, record.key, queue as EntryStatus);
-      await deps.queues.addStored(queue, payload, { jobId: stepJobId(record.runId, record.key, gen) });
-      const updated: DeadLetter = { ...record, replays: record.replays + 1, state: 'replayed', payload };
-      await this.redis.set(this.#key(record.id), JSON.stringify(updated));
-      replayed.push(updated);
-    }
-    return { replayed, skipped };
+  async claim(id: string): Promise<boolean> {
+    return (await this.redis.zrem(this.#index, id)) === 1;
+  }
+
+  /** Rewrites a record in place (a replayed one stays readable, out of the live index). */
+  async update(record: DeadLetter): Promise<void> {
+    await this.redis.set(this.keys.deadLetter(record.id), JSON.stringify(record));
   }
 
   /** Deletes matching records (live and replayed). Returns how many. */
   async purge(filter: DeadLetterFilter = {}): Promise<number> {
     let cursor = '0';
     let removed = 0;
-    const now = this.now();
+    const now = this.clock.now();
     do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${this.prefix}:dead:*`, 'COUNT', 500);
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', this.keys.deadLetterPattern, 'COUNT', 500);
       cursor = next;
       for (const key of keys) {
         const raw = await this.redis.get(key);

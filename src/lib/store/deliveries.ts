@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { RedisKeys } from './keys.ts';
 
 /**
  * Delivery records: `delivered:{credentialId}:{channel}` is set (NX) once a channel confirmed a
@@ -12,28 +13,20 @@ export interface DeliveryRecord {
   at: number;
 }
 
-export function deliveredKey(prefix: string, credentialId: string, channel: string): string {
-  return `${prefix}:delivered:${credentialId}:${channel}`;
-}
+export class DeliveryStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+  ) {}
 
-export async function findDelivery(
-  redis: Redis,
-  prefix: string,
-  credentialId: string,
-  channel: string,
-): Promise<DeliveryRecord | undefined> {
-  const raw = await redis.get(deliveredKey(prefix, credentialId, channel));
-  return raw ? (JSON.parse(raw) as DeliveryRecord) : undefined;
-}
+  async find(credentialId: string, channel: string): Promise<DeliveryRecord | undefined> {
+    const raw = await this.redis.get(this.keys.delivered(credentialId, channel));
+    return raw ? (JSON.parse(raw) as DeliveryRecord) : undefined;
+  }
 
-/** Records a confirmed send; false when one was already recorded. */
-export async function recordDelivery(
-  redis: Redis,
-  prefix: string,
-  credentialId: string,
-  channel: string,
-  record: DeliveryRecord,
-): Promise<boolean> {
-  const ok = await redis.set(deliveredKey(prefix, credentialId, channel), JSON.stringify(record), 'NX');
-  return ok === 'OK';
+  /** Records a confirmed send; false when one was already recorded. */
+  async record(credentialId: string, channel: string, record: DeliveryRecord): Promise<boolean> {
+    const ok = await this.redis.set(this.keys.delivered(credentialId, channel), JSON.stringify(record), 'NX');
+    return ok === 'OK';
+  }
 }

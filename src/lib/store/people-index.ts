@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { DoorFlowApi, Person } from '../doorflow/types.ts';
+import type { RedisKeys } from './keys.ts';
 
 /**
  * What we know about DoorFlow people, in Redis (under the prefix):
@@ -57,17 +58,17 @@ export interface KnownPerson {
 export class PeopleIndex {
   constructor(
     private readonly redis: Redis,
-    private readonly prefix: string,
+    private readonly keys: RedisKeys,
   ) {}
 
   get #index(): string {
-    return `${this.prefix}:people:index`;
+    return this.keys.peopleIndex;
   }
   get #map(): string {
-    return `${this.prefix}:people:map`;
+    return this.keys.peopleMap;
   }
   #pending(key: string): string {
-    return `${this.prefix}:people:pending:${key}`;
+    return this.keys.personPending(key);
   }
 
   /**
@@ -75,7 +76,7 @@ export class PeopleIndex {
    * holds duplicates (made before us), the lowest id wins: the oldest record.
    */
   async prefetch(doorflow: DoorFlowApi, signal?: AbortSignal): Promise<number> {
-    const tmp = `${this.#index}:build:${randomBytes(4).toString('hex')}`;
+    const tmp = this.keys.peopleIndexBuild(randomBytes(4).toString('hex'));
     let count = 0;
     try {
       let batch: string[] = [];

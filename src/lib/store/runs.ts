@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { type Clock, systemClock } from '../core/clock.ts';
 import { luaScript } from '../core/lua.ts';
 import type { DeliveryChannelName } from '../delivery/channel-names.ts';
+import type { RedisKeys } from './keys.ts';
 
 /**
  * Run records. A run is one import or sync. Keys (under the queue prefix):
@@ -108,41 +110,26 @@ redis.call('HDEL', KEYS[1], 'finishedAt')
 return 0
 `);
 
-export interface RunKeys {
-  run: string;
-  status: string;
-  entries: string;
-}
-
-export function runKeys(prefix: string, runId: string): RunKeys {
-  return {
-    run: `${prefix}:run:${runId}`,
-    status: `${prefix}:run:${runId}:status`,
-    entries: `${prefix}:run:${runId}:entries`,
-  };
-}
-
 /** A sortable, colon-free run id: `r` + UTC timestamp + random suffix. */
 export function newRunId(now = Date.now()): string {
   const stamp = new Date(now).toISOString().replace(/[-:T]/g, '').slice(0, 14);
   return `r${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
-/** Run records over one Redis connection. */
+/** Run records over one Redis connection; `clock` stamps creation, moves and finishes. */
 export class RunStore {
   constructor(
     private readonly redis: Redis,
-    private readonly prefix: string,
-    private readonly now: () => number = Date.now,
+    private readonly keys: RedisKeys,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   async create(options: { source: string; delivery: DeliveryChannelName; id?: string }): Promise<string> {
-    const createdAt = this.now();
+    const createdAt = this.clock.now();
     const id = options.id ?? newRunId(createdAt);
-    const keys = runKeys(this.prefix, id);
     await this.redis
       .multi()
-      .hset(keys.run, {
+      .hset(this.keys.run(id), {
         id,
         createdAt,
         source: options.source,
@@ -151,7 +138,7 @@ export class RunStore {
         total: 0,
         dead: 0,
       })
-      .zadd(`${this.prefix}:runs`, createdAt, id)
+      .zadd(this.keys.runs, createdAt, id)
       .exec();
     return id;
   }
@@ -184,58 +171,52 @@ export class RunStore {
    * move replaces.
    */
   async setNames(runId: string, names: Record<string, string>): Promise<void> {
-    if (Object.keys(names).length > 0)
-      await this.redis.hset(`${runKeys(this.prefix, runId).run}:names`, names);
+    if (Object.keys(names).length > 0) await this.redis.hset(this.keys.runNames(runId), names);
   }
 
   async names(runId: string): Promise<Record<string, string>> {
-    return await this.redis.hgetall(`${runKeys(this.prefix, runId).run}:names`);
+    return await this.redis.hgetall(this.keys.runNames(runId));
   }
 
   async countRetry(runId: string, step: string): Promise<void> {
-    await this.redis.hincrby(runKeys(this.prefix, runId).run, `retries:${step}`, 1);
+    await this.redis.hincrby(this.keys.run(runId), `retries:${step}`, 1);
   }
 
   /** Marks intake complete (no more entries) and checks whether the run is already finished. */
   async closeIntake(runId: string): Promise<boolean> {
-    return (
-      (await CHECK_FINISHED.run(this.redis, [runKeys(this.prefix, runId).run], [this.now(), 'close'])) === 1
-    );
+    return (await CHECK_FINISHED.run(this.redis, [this.keys.run(runId)], [this.clock.now(), 'close'])) === 1;
   }
 
   async checkFinished(runId: string): Promise<boolean> {
-    return (
-      (await CHECK_FINISHED.run(this.redis, [runKeys(this.prefix, runId).run], [this.now(), 'check'])) === 1
-    );
+    return (await CHECK_FINISHED.run(this.redis, [this.keys.run(runId)], [this.clock.now(), 'check'])) === 1;
   }
 
   async setMeta(runId: string, fields: Record<string, string | number>): Promise<void> {
-    await this.redis.hset(runKeys(this.prefix, runId).run, fields);
+    await this.redis.hset(this.keys.run(runId), fields);
   }
 
   async get(runId: string): Promise<RunRecord | undefined> {
-    const h = await this.redis.hgetall(runKeys(this.prefix, runId).run);
+    const h = await this.redis.hgetall(this.keys.run(runId));
     if (!h.id) return undefined;
     return parseRun(h);
   }
 
   /** Newest first. */
   async list(limit = 20): Promise<RunRecord[]> {
-    const ids = await this.redis.zrevrange(`${this.prefix}:runs`, 0, limit - 1);
+    const ids = await this.redis.zrevrange(this.keys.runs, 0, limit - 1);
     const runs = await Promise.all(ids.map((id) => this.get(id)));
     return runs.filter((r): r is RunRecord => r !== undefined);
   }
 
   async latestId(): Promise<string | undefined> {
-    return (await this.redis.zrevrange(`${this.prefix}:runs`, 0, 0))[0];
+    return (await this.redis.zrevrange(this.keys.runs, 0, 0))[0];
   }
 
   /** Every entry with its status and detail. */
   async entries(runId: string): Promise<{ key: string; status: string; detail: EntryDetail }[]> {
-    const keys = runKeys(this.prefix, runId);
     const [statuses, details] = await Promise.all([
-      this.redis.hgetall(keys.status),
-      this.redis.hgetall(keys.entries),
+      this.redis.hgetall(this.keys.runStatus(runId)),
+      this.redis.hgetall(this.keys.runEntries(runId)),
     ]);
     return Object.entries(statuses).map(([key, status]) => ({
       key,
@@ -245,7 +226,7 @@ export class RunStore {
   }
 
   async entryStatus(runId: string, key: string): Promise<string | undefined> {
-    return (await this.redis.hget(runKeys(this.prefix, runId).status, key)) ?? undefined;
+    return (await this.redis.hget(this.keys.runStatus(runId), key)) ?? undefined;
   }
 
   async #transition(
@@ -255,12 +236,11 @@ export class RunStore {
     detail: EntryDetail | undefined,
     mode: 'add' | 'move' | 'reopen',
   ): Promise<number> {
-    const keys = runKeys(this.prefix, runId);
-    const json = detail ? JSON.stringify({ ...detail, at: detail.at ?? this.now() }) : '';
+    const json = detail ? JSON.stringify({ ...detail, at: detail.at ?? this.clock.now() }) : '';
     const result = await TRANSITION.run(
       this.redis,
-      [keys.run, keys.status, keys.entries],
-      [key, status, json, this.now(), mode],
+      [this.keys.run(runId), this.keys.runStatus(runId), this.keys.runEntries(runId)],
+      [key, status, json, this.clock.now(), mode],
     );
     return Number(result);
   }

@@ -1,5 +1,3 @@
-import { dropEncryptedCode } from '../../lib/store/codes.ts';
-import { getCredentialRecord } from '../../lib/store/credentials.ts';
 import type { ExpiryPayload } from '../../lib/jobs/lifecycle-payloads.ts';
 import { defineProcessor } from '../../lib/jobs/define-processor.ts';
 import { encodeKey } from '../../lib/jobs/registry.ts';
@@ -21,11 +19,11 @@ const EXPIRABLE: ReadonlySet<string> = new Set(['invited', 'expired']);
 async function handle(p: ExpiryPayload, deps: ProcessorDeps, ctx: JobContext): Promise<string> {
   const early = await notYetDue(p.dueAt, deps, ctx);
   if (early) throw early;
-  const record = await getCredentialRecord(deps.redis, deps.prefix, p.credentialId);
+  const record = await deps.credentials.get(p.credentialId);
   if (!record || !EXPIRABLE.has(record.status ?? '')) return 'moot';
   const { credential, status } = await refreshStatus(deps, p.personId, p.credentialId, 'poll', ctx.signal);
   if (!EXPIRABLE.has(status) || !credential) return 'moot';
-  await dropEncryptedCode(deps.redis, deps.prefix, p.credentialId);
+  await deps.codes.drop(p.credentialId);
 
   const { expiryPolicy, reissueMax } = deps.config.lifecycle;
   const base = {

@@ -11,7 +11,7 @@ import { revokeOne } from './track.ts';
  * delete. Idempotent: a retry lists again, and credentials already `revoking`/`revoked` are not
  * live, so nothing is revoked twice. `reenable` (a rehire) sets `enabled: true`.
  *
- * Progress is counted per sync run in `${prefix}:sync:{runId}` (`offboarded`, `reenabled`).
+ * Progress is counted per sync run in the sync run store (`offboarded`, `reenabled`).
  */
 
 export const offboardProcessor = defineProcessor('offboard', handle);
@@ -21,20 +21,11 @@ export interface OffboardResult {
   disabled: boolean;
 }
 
-/** The per-run counters key for sync side effects that are not pipeline entries. */
-export function syncRunKey(prefix: string, runId: string): string {
-  return `${prefix}:sync:${runId}`;
-}
-
 async function handle(p: OffboardPayload, deps: ProcessorDeps, ctx: JobContext): Promise<OffboardResult> {
   const call = { signal: ctx.signal };
-  const counters = syncRunKey(deps.prefix, p.runId);
-  const marker = `${counters}:done`;
   if (p.action === 'reenable') {
     await deps.doorflow.updatePerson(p.personId, { enabled: true }, call);
-    if ((await deps.redis.sadd(marker, `reenable:${p.personId}`)) === 1) {
-      await deps.redis.hincrby(counters, 'reenabled', 1);
-    }
+    await deps.syncRuns.countReenabled(p.runId, p.personId);
     ctx.logger.info({ personId: p.personId }, 'rehire re-enabled');
     return { revoked: 0, disabled: false };
   }
@@ -46,7 +37,7 @@ async function handle(p: OffboardPayload, deps: ProcessorDeps, ctx: JobContext):
   } catch (err) {
     // The person is gone (deleted by hand): nothing left to revoke or disable.
     if (err instanceof DoorFlowError && err.status === 404) {
-      await deps.redis.hincrby(counters, 'gone', 1);
+      await deps.syncRuns.countGone(p.runId);
       return { revoked: 0, disabled: false };
     }
     throw err;
@@ -60,14 +51,7 @@ async function handle(p: OffboardPayload, deps: ProcessorDeps, ctx: JobContext):
     if (outcome === 'revoking' || outcome === 'revoked') revoked += 1;
   }
   if (p.disable) await deps.doorflow.updatePerson(p.personId, { enabled: false }, call);
-  if ((await deps.redis.sadd(marker, `offboard:${p.personId}`)) === 1) {
-    await deps.redis
-      .multi()
-      .hincrby(counters, 'offboarded', 1)
-      .hincrby(counters, 'revoked', revoked)
-      .expire(marker, 30 * 86_400)
-      .exec();
-  }
+  await deps.syncRuns.countOffboarded(p.runId, p.personId, revoked);
   ctx.logger.info({ personId: p.personId, revoked, disabled: p.disable }, 'leaver offboarded');
   return { revoked, disabled: p.disable };
 }

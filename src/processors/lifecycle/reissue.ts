@@ -1,6 +1,4 @@
 import { encryptSecret } from '../../lib/core/crypto.ts';
-import { credKey, getCredentialRecord, setMeta } from '../../lib/store/credentials.ts';
-import { findDelivery, recordDelivery } from '../../lib/store/deliveries.ts';
 import type { Credential } from '../../lib/doorflow/types.ts';
 import { LIVE_CREDENTIAL_STATUSES } from '../../lib/doorflow/types.ts';
 import { ProvisionerError } from '../../lib/core/errors.ts';
@@ -23,11 +21,10 @@ import { recipientFromPerson } from '../../lib/delivery/channel.ts';
 export const reissueProcessor = defineProcessor('reissue', handle);
 
 const MARKER_TTL_SEC = 90 * 86_400;
-export const reissueMarkerKey = (prefix: string, oldId: string) => `${prefix}:reissue:${oldId}`;
 
 async function handle(p: ReissuePayload, deps: ProcessorDeps, ctx: JobContext): Promise<string> {
   const signal = ctx.signal;
-  const old = await getCredentialRecord(deps.redis, deps.prefix, p.oldCredentialId);
+  const old = await deps.credentials.get(p.oldCredentialId);
 
   // 1. Revoke the old credential (no-op when already revoking/revoked/gone).
   try {
@@ -38,7 +35,7 @@ async function handle(p: ReissuePayload, deps: ProcessorDeps, ctx: JobContext): 
   }
 
   // 2. The new credential: remembered, or created now.
-  const markerKey = reissueMarkerKey(deps.prefix, p.oldCredentialId);
+  const markerKey = deps.keys.reissueMarker(p.oldCredentialId);
   let newId = (await deps.redis.get(markerKey)) ?? undefined;
   let fresh: Credential | undefined;
   if (!newId) {
@@ -60,7 +57,7 @@ async function handle(p: ReissuePayload, deps: ProcessorDeps, ctx: JobContext): 
     newId = credential.id;
     fresh = credential;
     await deps.redis.set(markerKey, newId, 'EX', MARKER_TTL_SEC);
-    await setMeta(deps.redis, deps.prefix, p.oldCredentialId, { replacedBy: newId, personId: p.personId });
+    await deps.credentials.setMeta(p.oldCredentialId, { replacedBy: newId, personId: p.personId });
     ctx.logger.info(
       { oldCredentialId: p.oldCredentialId, credentialId: newId },
       'replacement credential created',
@@ -71,7 +68,7 @@ async function handle(p: ReissuePayload, deps: ProcessorDeps, ctx: JobContext): 
   let encryptedCode: string | undefined;
   let expiresAt = fresh?.invitation_expires_at ?? null;
   let status = fresh?.status ?? 'invited';
-  if (p.channel !== 'doorflow' && !(await findDelivery(deps.redis, deps.prefix, newId, p.channel))) {
+  if (p.channel !== 'doorflow' && !(await deps.deliveries.find(newId, p.channel))) {
     const credential = fresh?.invitation_code
       ? fresh
       : await deps.doorflow.getCredential(p.personId, newId, { signal });
@@ -96,7 +93,7 @@ async function handle(p: ReissuePayload, deps: ProcessorDeps, ctx: JobContext): 
           { credentialId: newId, credentialStatus: status, code, expiresAt },
           signal,
         );
-      await recordDelivery(deps.redis, deps.prefix, newId, p.channel, {
+      await deps.deliveries.record(newId, p.channel, {
         runId: `reissue`,
         key: old?.key ?? '',
         at: deps.clock.now(),
@@ -115,6 +112,6 @@ async function handle(p: ReissuePayload, deps: ProcessorDeps, ctx: JobContext): 
     encryptedCode,
     replaces: p.oldCredentialId,
   });
-  await deps.redis.hset(credKey(deps.prefix, newId), 'reissues', String((old?.reissues ?? 0) + 1));
+  await deps.credentials.setCounter(newId, 'reissues', (old?.reissues ?? 0) + 1);
   return newId;
 }

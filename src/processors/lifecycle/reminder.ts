@@ -1,7 +1,4 @@
 import { decryptSecret } from '../../lib/core/crypto.ts';
-import { credKey, getCredentialRecord } from '../../lib/store/credentials.ts';
-import { findDelivery, recordDelivery } from '../../lib/store/deliveries.ts';
-import { loadEncryptedCode } from '../../lib/store/codes.ts';
 import type { ReminderPayload } from '../../lib/jobs/lifecycle-payloads.ts';
 import { defineProcessor } from '../../lib/jobs/define-processor.ts';
 import { scheduleNextReminder } from './schedule.ts';
@@ -23,18 +20,18 @@ export const reminderProcessor = defineProcessor('reminder', handle);
 async function handle(p: ReminderPayload, deps: ProcessorDeps, ctx: JobContext): Promise<string> {
   const early = await notYetDue(p.dueAt, deps, ctx);
   if (early) throw early;
-  const record = await getCredentialRecord(deps.redis, deps.prefix, p.credentialId);
+  const record = await deps.credentials.get(p.credentialId);
   if (record?.status !== 'invited') return 'moot';
   const channel = record.channel;
   if (!channel || !isOwnChannel(channel)) return 'not_our_channel';
   const marker = `${channel}-reminder-${p.n}`;
-  if (await findDelivery(deps.redis, deps.prefix, p.credentialId, marker)) return 'already_sent';
+  if (await deps.deliveries.find(p.credentialId, marker)) return 'already_sent';
 
   const { credential, status } = await refreshStatus(deps, p.personId, p.credentialId, 'poll', ctx.signal);
   if (status !== 'invited' || !credential) return 'moot';
   let code = credential.invitation_code ?? undefined;
   if (!code) {
-    const stored = await loadEncryptedCode(deps.redis, deps.prefix, p.credentialId);
+    const stored = await deps.codes.load(p.credentialId);
     if (stored && deps.config.encryptionKey) code = decryptSecret(deps.config.encryptionKey, stored);
   }
   if (!code) {
@@ -55,14 +52,14 @@ async function handle(p: ReminderPayload, deps: ProcessorDeps, ctx: JobContext):
     },
     ctx.signal,
   );
-  await recordDelivery(deps.redis, deps.prefix, p.credentialId, marker, {
+  await deps.deliveries.record(p.credentialId, marker, {
     runId: record.runId ?? 'reminder',
     key: record.key ?? '',
     at: deps.clock.now(),
   });
-  await deps.redis.hset(credKey(deps.prefix, p.credentialId), 'reminders', String(p.n));
+  await deps.credentials.setCounter(p.credentialId, 'reminders', p.n);
   ctx.logger.info({ credentialId: p.credentialId, channel, n: p.n }, 'reminder sent');
-  const updated = await getCredentialRecord(deps.redis, deps.prefix, p.credentialId);
+  const updated = await deps.credentials.get(p.credentialId);
   if (updated) await scheduleNextReminder(lifecycleDeps(deps), updated);
   return 'sent';
 }

@@ -1,4 +1,3 @@
-import { setMeta } from '../../lib/store/credentials.ts';
 import type { Credential } from '../../lib/doorflow/types.ts';
 import { LIVE_CREDENTIAL_STATUSES } from '../../lib/doorflow/types.ts';
 import type { RevocationPayload } from '../../lib/jobs/lifecycle-payloads.ts';
@@ -42,7 +41,7 @@ async function handle(
   }
   const summary: RevocationSummary = { revoking: [], revoked: [], already: [] };
   for (const credential of targets) {
-    await setMeta(deps.redis, deps.prefix, credential.id, {
+    await deps.credentials.setMeta(credential.id, {
       personId: p.personId,
       ...(p.systemId ? { systemId: p.systemId } : {}),
     });

@@ -1,16 +1,13 @@
-import type { Redis } from 'ioredis';
 import type { Clock } from '../../lib/core/clock.ts';
 import type { Config } from '../../lib/core/config.ts';
+import type { CodeStore } from '../../lib/store/codes.ts';
 import {
   type CredentialMeta,
   type CredentialRecord,
-  getCredentialRecord,
+  type CredentialStore,
   MOVING_STATUSES,
   type RecordResult,
-  recordStatus,
-  setMeta,
 } from '../../lib/store/credentials.ts';
-import { dropEncryptedCode, keepEncryptedCode } from '../../lib/store/codes.ts';
 import type { RevocationPayload } from '../../lib/jobs/lifecycle-payloads.ts';
 import type { Logger } from '../../lib/core/logger.ts';
 import { encodeKey, type Queues } from '../../lib/jobs/registry.ts';
@@ -33,8 +30,8 @@ import { encodeKey, type Queues } from '../../lib/jobs/registry.ts';
 
 export interface LifecycleDeps {
   config: Config;
-  redis: Redis;
-  prefix: string;
+  credentials: CredentialStore;
+  codes: CodeStore;
   queues: Queues;
   clock: Clock;
   logger: Logger;
@@ -67,14 +64,14 @@ async function scheduleFor(deps: LifecycleDeps, record: CredentialRecord): Promi
   const ref = { credentialId: id, personId };
 
   if (!MOVING_STATUSES.has(status)) {
-    await dropEncryptedCode(deps.redis, deps.prefix, id);
+    await deps.codes.drop(id);
     // DoorFlow expired an invitation we issued: apply the expiry policy now.
     if (status === 'expired' && record.channel) {
       await deps.queues.add('expiry', { ...ref, dueAt: now }, { jobId: jobId('exp-now', id) });
     }
     return;
   }
-  if (status !== 'invited') await dropEncryptedCode(deps.redis, deps.prefix, id);
+  if (status !== 'invited') await deps.codes.drop(id);
   // Credentials we did not issue (made in DoorFlow's UI or by another app, seen via webhooks) are
   // recorded but never reminded, expired or polled — except to confirm a revocation we started.
   if (!record.channel && status !== 'revoking') return;
@@ -128,7 +125,7 @@ export async function recordAndSchedule(
   deps: LifecycleDeps,
   change: { id: string; status: string; source: string; atMs?: number; meta?: CredentialMeta },
 ): Promise<RecordResult> {
-  const result = await recordStatus(deps.redis, deps.prefix, {
+  const result = await deps.credentials.recordStatus({
     id: change.id,
     status: change.status,
     atMs: change.atMs ?? deps.clock.now(),
@@ -136,7 +133,7 @@ export async function recordAndSchedule(
     ...(change.meta ? { meta: change.meta } : {}),
   });
   if (result.outcome === 'changed') {
-    const record = await getCredentialRecord(deps.redis, deps.prefix, change.id);
+    const record = await deps.credentials.get(change.id);
     if (record) await scheduleFor(deps, record);
   }
   return result;
@@ -176,24 +173,23 @@ export async function startTracking(deps: LifecycleDeps, t: TrackInvitation): Pr
     ...(t.replaces ? { replaces: t.replaces } : {}),
   };
   const lc = deps.config.lifecycle;
-  await setMeta(deps.redis, deps.prefix, t.credentialId, meta);
+  await deps.credentials.setMeta(t.credentialId, meta);
   // A webhook may already have recorded a later status (the person accepted within seconds):
   // the issue status is only the first entry, never a step back.
-  const known = await getCredentialRecord(deps.redis, deps.prefix, t.credentialId);
+  const known = await deps.credentials.get(t.credentialId);
   if (!known?.status) {
-    await recordStatus(deps.redis, deps.prefix, {
+    await deps.credentials.recordStatus({
       id: t.credentialId,
       status: t.status ?? 'invited',
       atMs: now,
       source: 'issued',
     });
   }
-  const record = await getCredentialRecord(deps.redis, deps.prefix, t.credentialId);
+  const record = await deps.credentials.get(t.credentialId);
   if (!record) return;
   if (record.status === 'invited' && t.encryptedCode && lc.reminderMax > 0 && t.channel !== 'doorflow') {
     const deadline = invitationDeadline(record, lc.invitationTtlMs, now);
-    if (deadline > now)
-      await keepEncryptedCode(deps.redis, deps.prefix, t.credentialId, t.encryptedCode, deadline - now);
+    if (deadline > now) await deps.codes.keep(t.credentialId, t.encryptedCode, deadline - now);
   }
   // Scheduling is idempotent: also re-run when the status was already known (e.g. a webhook
   // recorded `invited` before the delivery finished and lacked the channel for reminders).

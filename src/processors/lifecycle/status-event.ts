@@ -40,7 +40,7 @@ async function handle(p: StatusEventPayload, deps: ProcessorDeps, ctx: JobContex
     });
     return r.outcome;
   }
-  const ackKey = `${deps.prefix}:webhook:ack:${p.resourceType}:${p.resourceId}:${p.ackToken}`;
+  const ackKey = deps.keys.webhookAck(p.resourceType, p.resourceId, p.ackToken);
   if (p.ackToken && (await deps.redis.exists(ackKey))) return 'duplicate';
 
   let status: string | undefined;

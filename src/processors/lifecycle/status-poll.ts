@@ -1,4 +1,4 @@
-import { getCredentialRecord, MOVING_STATUSES } from '../../lib/store/credentials.ts';
+import { MOVING_STATUSES } from '../../lib/store/credentials.ts';
 import type { StatusPollPayload } from '../../lib/jobs/lifecycle-payloads.ts';
 import { defineProcessor } from '../../lib/jobs/define-processor.ts';
 import { encodeKey } from '../../lib/jobs/registry.ts';
@@ -18,7 +18,7 @@ export const statusPollProcessor = defineProcessor('status-poll', handle);
 async function handle(p: StatusPollPayload, deps: ProcessorDeps, ctx: JobContext): Promise<string> {
   const early = await notYetDue(p.dueAt, deps, ctx);
   if (early) throw early;
-  const record = await getCredentialRecord(deps.redis, deps.prefix, p.credentialId);
+  const record = await deps.credentials.get(p.credentialId);
   if (!record?.status || record.since !== p.since || !MOVING_STATUSES.has(record.status)) return 'moot';
 
   const { status, result } = await refreshStatus(deps, p.personId, p.credentialId, 'poll', ctx.signal);

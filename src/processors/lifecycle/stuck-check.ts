@@ -1,4 +1,3 @@
-import { getCredentialRecord } from '../../lib/store/credentials.ts';
 import type { StuckCheckPayload } from '../../lib/jobs/lifecycle-payloads.ts';
 import { defineProcessor } from '../../lib/jobs/define-processor.ts';
 import type { JobContext, ProcessorDeps } from '../context.ts';
@@ -15,7 +14,7 @@ export const stuckCheckProcessor = defineProcessor('stuck-check', handle);
 async function handle(p: StuckCheckPayload, deps: ProcessorDeps, ctx: JobContext): Promise<string> {
   const early = await notYetDue(p.dueAt, deps, ctx);
   if (early) throw early;
-  const record = await getCredentialRecord(deps.redis, deps.prefix, p.credentialId);
+  const record = await deps.credentials.get(p.credentialId);
   if (record?.status !== 'provisioning' || record.since !== p.since) return 'moot';
   const { result } = await refreshStatus(deps, p.personId, p.credentialId, 'poll', ctx.signal);
   if (result.outcome === 'changed') return 'moved';

@@ -1,6 +1,5 @@
 import { raiseAlert, type Alert } from '../../lib/ops/alerts.ts';
 import type { RecordResult } from '../../lib/store/credentials.ts';
-import { dropEncryptedCode } from '../../lib/store/codes.ts';
 import type { Credential } from '../../lib/doorflow/types.ts';
 import { DoorFlowError } from '../../lib/core/errors.ts';
 import { type LifecycleDeps, recordAndSchedule, startTracking } from './schedule.ts';
@@ -16,8 +15,8 @@ import type { JobContext, ProcessorDeps } from '../context.ts';
 export function lifecycleDeps(deps: ProcessorDeps): LifecycleDeps {
   return {
     config: deps.config,
-    redis: deps.redis,
-    prefix: deps.prefix,
+    credentials: deps.credentials,
+    codes: deps.codes,
     queues: deps.queues,
     clock: deps.clock,
     logger: deps.logger,
@@ -105,7 +104,7 @@ export async function revokeOne(
   signal: AbortSignal | undefined,
 ): Promise<'revoking' | 'revoked' | 'deleted' | 'already'> {
   const ld = lifecycleDeps(deps);
-  await dropEncryptedCode(deps.redis, deps.prefix, credential.id);
+  await deps.codes.drop(credential.id);
   if (credential.status === 'revoking' || credential.status === 'revoked') {
     await recordAndSchedule(ld, { id: credential.id, status: credential.status, source, meta: { personId } });
     return 'already';
@@ -125,8 +124,7 @@ export async function revokeOne(
 export async function alert(deps: ProcessorDeps, a: Alert): Promise<boolean> {
   return await raiseAlert(
     {
-      redis: deps.redis,
-      prefix: deps.prefix,
+      alerts: deps.alerts,
       logger: deps.logger,
       clock: deps.clock,
       http: deps.http,

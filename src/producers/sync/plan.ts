@@ -19,7 +19,7 @@ import type { SourceEntry } from '../sources/adapter.ts';
 export interface SyncScope {
   /** People whose `system_id` starts with this prefix (SYNC_SCOPE_PREFIX). */
   prefix?: string | undefined;
-  /** Person ids this tool created (the pipeline's `${prefix}:managed` set). */
+  /** Person ids this tool created (the pipeline's `managed` set). */
   managedIds: ReadonlySet<number>;
 }
 

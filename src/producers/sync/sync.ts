@@ -1,9 +1,10 @@
-import type { Redis } from 'ioredis';
 import type { Config } from '../../lib/core/config.ts';
 import type { Credential, DoorFlowApi, Person } from '../../lib/doorflow/types.ts';
 import { PayloadError } from '../../lib/core/errors.ts';
 import type { Logger } from '../../lib/core/logger.ts';
 import type { Metrics } from '../../lib/core/metrics.ts';
+import type { ManagedSet } from '../../lib/store/managed.ts';
+import type { SyncRunStore } from '../../lib/store/sync-runs.ts';
 import type { DeliveryChannelName } from '../../lib/delivery/channel-names.ts';
 import { isRowProblem, type RosterAdapter, type SourceEntry, type SourceItem } from '../sources/adapter.ts';
 import { BambooHrAdapter } from '../sources/bamboohr.ts';
@@ -53,8 +54,10 @@ export interface SyncDeps {
   intake: IntakeDeps;
   doorflow: DoorFlowApi;
   hidCredentialTypeId(): Promise<number>;
-  redis: Redis;
-  prefix: string;
+  /** People this tool created: the only ones a sync may offboard outside its scope prefix. */
+  managed: ManagedSet;
+  /** Plan sizes and offboarding counters per sync run; the last row count per source. */
+  syncRuns: SyncRunStore;
   logger: Logger;
   /** Records the plan's sizes (`dfp_sync_plan_size`); optional. */
   metrics?: Pick<Metrics, 'syncPlan'>;
@@ -127,8 +130,6 @@ async function* batched(items: AsyncIterable<SourceItem>, size: number): AsyncGe
   if (batch.length > 0) yield batch;
 }
 
-const lastCountKey = (prefix: string, sourceId: string) => `${prefix}:sync:last:${sourceId}`;
-
 /** Reads the source completely (a failed feed throws: nothing is planned, nothing offboarded). */
 async function readRoster(adapter: RosterAdapter, options: SyncOptions) {
   const entries: SourceEntry[] = [];
@@ -161,8 +162,8 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Syn
   for await (const person of deps.doorflow.iteratePeople({}, call)) people.push(person);
   const credentials: Credential[] = [];
   for await (const credential of deps.doorflow.iterateCredentials(call)) credentials.push(credential);
-  const managed = await deps.redis.smembers(`${deps.prefix}:managed`);
-  const previous = await deps.redis.get(lastCountKey(deps.prefix, sourceId));
+  const managedIds = await deps.managed.ids();
+  const previousCount = await deps.syncRuns.lastSourceCount(sourceId);
   const metadata = adapter.metadata();
   const plan = buildSyncPlan({
     roster: entries,
@@ -170,9 +171,9 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Syn
     people,
     credentials,
     hidCredentialTypeId: await deps.hidCredentialTypeId(),
-    scope: { prefix: deps.config.hris.syncScopePrefix, managedIds: new Set(managed.map(Number)) },
+    scope: { prefix: deps.config.hris.syncScopePrefix, managedIds },
     sourceComplete: metadata.complete,
-    previousCount: previous === null ? undefined : Number(previous),
+    previousCount,
     maxOffboard,
     force: options.force === true,
   });
@@ -194,7 +195,7 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Syn
   };
   if (options.dryRun || report.refused) return report;
   report.runId = await applyPlan(deps, plan, options, sourceId);
-  if (metadata.complete) await deps.redis.set(lastCountKey(deps.prefix, sourceId), plan.counts.source);
+  if (metadata.complete) await deps.syncRuns.setLastSourceCount(sourceId, plan.counts.source);
   return report;
 }
 
@@ -214,9 +215,8 @@ async function applyPlan(
     prefetch: provision.length > 0,
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  const counters = `${deps.prefix}:sync:${run.runId}`;
   const reenable = plan.create.filter((c) => c.reenable && c.personId !== undefined);
-  await deps.redis.hset(counters, {
+  await deps.syncRuns.recordPlan(run.runId, {
     source: sourceId,
     create: plan.create.length,
     update: plan.update.length,
@@ -277,7 +277,7 @@ export interface SyncProgress {
 
 export async function syncProgress(deps: SyncDeps, runId: string): Promise<SyncProgress> {
   const run = await deps.intake.runs.get(runId);
-  const h = await deps.redis.hgetall(`${deps.prefix}:sync:${runId}`);
+  const h = await deps.syncRuns.counters(runId);
   const num = (v: string | undefined) => Number(v ?? 0);
   const queue = deps.intake.queues.get('offboard');
   const failed = (await queue.getFailed(0, 999)).filter(

@@ -1,0 +1,224 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Every Redis key this tool writes, in one place. All sit under the queue prefix (`QUEUE_PREFIX`,
+ * hash-tagged, e.g. `{dfp}`), so the multi-key scripts stay in one Cluster slot and `redis-cli
+ * --scan --pattern '{dfp}:*'` finds everything. BullMQ spells its own queue keys under the same
+ * prefix; those are not ours.
+ *
+ * Changing a string here changes what a running fleet reads: the unit test pins every one.
+ */
+export class RedisKeys {
+  constructor(readonly prefix: string) {}
+
+  #key(...parts: (string | number)[]): string {
+    return [this.prefix, ...parts].join(':');
+  }
+
+  // Runs (store/runs.ts)
+
+  /** `run:{id}` hash: a run's metadata and counters. */
+  run(runId: string): string {
+    return this.#key('run', runId);
+  }
+  /** `run:{id}:status` hash: roster key → entry status. */
+  runStatus(runId: string): string {
+    return this.#key('run', runId, 'status');
+  }
+  /** `run:{id}:entries` hash: roster key → entry detail (JSON). */
+  runEntries(runId: string): string {
+    return this.#key('run', runId, 'entries');
+  }
+  /** `run:{id}:names` hash: roster key → display name (for `runs report`). */
+  runNames(runId: string): string {
+    return this.#key('run', runId, 'names');
+  }
+  /** `runs` sorted set: run ids by start time. */
+  get runs(): string {
+    return this.#key('runs');
+  }
+  /** `run-finished:{id}:{finishedAt}`: the run watcher counted this finish (once per fleet). */
+  runFinished(runId: string, finishedAt: number): string {
+    return this.#key('run-finished', runId, finishedAt);
+  }
+  /** `notify:{id}:{finishedAt}`: the run-finished notification was sent for this finish. */
+  runNotified(runId: string, finishedAt: string | undefined): string {
+    return this.#key('notify', runId, finishedAt ?? '');
+  }
+
+  // Dead letters (store/dead-letters.ts)
+
+  /** `dead:{id}`: one dead letter (JSON). */
+  deadLetter(id: string): string {
+    return this.#key('dead', id);
+  }
+  /** `dead` sorted set: live dead-letter ids by last failure. */
+  get deadLetters(): string {
+    return this.#key('dead');
+  }
+  /** SCAN pattern matching every `dead:{id}` record. */
+  get deadLetterPattern(): string {
+    return this.#key('dead', '*');
+  }
+
+  // People (store/people-index.ts, store/managed.ts)
+
+  /** `people:index` hash: `sid:…` / `email:…` → person snapshot (JSON). */
+  get peopleIndex(): string {
+    return this.#key('people', 'index');
+  }
+  /** `people:index:build:{nonce}`: the index being rebuilt before it is swapped in. */
+  peopleIndexBuild(nonce: string): string {
+    return `${this.peopleIndex}:build:${nonce}`;
+  }
+  /** `people:map` hash: roster key → person id. */
+  get peopleMap(): string {
+    return this.#key('people', 'map');
+  }
+  /** `people:pending:{rosterKey}`: a person create was sent and not yet settled. */
+  personPending(rosterKey: string): string {
+    return this.#key('people', 'pending', rosterKey);
+  }
+  /** `managed` set: ids of the DoorFlow people this tool created. */
+  get managed(): string {
+    return this.#key('managed');
+  }
+
+  // Credentials (store/credentials.ts, store/codes.ts)
+
+  /** `cred:{id}` hash: a credential's status and metadata. */
+  credential(id: string): string {
+    return this.#key('cred', id);
+  }
+  /** `cred:{id}:history` list: the credential's status changes (JSON). */
+  credentialHistory(id: string): string {
+    return this.#key('cred', id, 'history');
+  }
+  /** `cred:{id}:code`: the encrypted reminder copy of the invitation code. */
+  credentialCode(id: string): string {
+    return this.#key('cred', id, 'code');
+  }
+  /** `cred:pending:{personId}`: a credential create for the person was sent and not yet settled. */
+  credentialPending(personId: number): string {
+    return this.#key('cred', 'pending', personId);
+  }
+  /** `creds:by-status:{status}` sorted set: credential ids by when they reached the status. */
+  credentialsByStatus(status: string): string {
+    return `${this.credentialsByStatusBase}${status}`;
+  }
+  /** `creds:by-status:` — the base the status script appends a status to. */
+  get credentialsByStatusBase(): string {
+    return this.#key('creds', 'by-status', '');
+  }
+  /** `creds:statuses` set: every status ever recorded. */
+  get credentialStatuses(): string {
+    return this.#key('creds', 'statuses');
+  }
+  /** `creds:by-person:{personId}` set: a person's credential ids. */
+  credentialsOfPerson(personId: number): string {
+    return this.#key('creds', 'by-person', personId);
+  }
+  /** `creds:person-of:{systemId}`: the person id of a system id. */
+  personOfSystemId(systemId: string): string {
+    return this.#key('creds', 'person-of', systemId);
+  }
+  /** `reissue:{oldId}`: the replacement credential id of a reissue in progress. */
+  reissueMarker(oldCredentialId: string): string {
+    return this.#key('reissue', oldCredentialId);
+  }
+
+  // Deliveries (store/deliveries.ts)
+
+  /** `delivered:{credentialId}:{channel}`: a channel confirmed the send (JSON). */
+  delivered(credentialId: string, channel: string): string {
+    return this.#key('delivered', credentialId, channel);
+  }
+
+  // Locks (lib/core/locks.ts takes these)
+
+  /** `lock:person:{rosterKey}`: the person step works on this roster key. */
+  personLock(rosterKey: string): string {
+    return this.#key('lock', 'person', rosterKey);
+  }
+  /** `lock:cred:{personId}`: the credential step works on this person. */
+  credentialLock(personId: number): string {
+    return this.#key('lock', 'cred', personId);
+  }
+  /** `lock:deliver:{credentialId}:{channel}`: a delivery of this credential is being sent. */
+  deliveryLock(credentialId: string, channel: string): string {
+    return this.#key('lock', 'deliver', credentialId, channel);
+  }
+
+  // DoorFlow webhooks (store/webhook-signatures.ts, processors/lifecycle/status-event.ts)
+
+  /** `webhook:seen:{digest}`: an accepted webhook signature (replay protection). */
+  webhookSeen(signature: string): string {
+    const digest = createHash('sha256').update(signature).digest('hex').slice(0, 32);
+    return this.#key('webhook', 'seen', digest);
+  }
+  /** `webhook:ack:{type}:{id}:{token}`: a webhook event already processed and acknowledged. */
+  webhookAck(resourceType: string, resourceId: string, ackToken: string): string {
+    return this.#key('webhook', 'ack', resourceType, resourceId, ackToken);
+  }
+
+  // Sync (store/sync-runs.ts)
+
+  /** `sync:{runId}` hash: a sync run's plan sizes and offboarding counters. */
+  syncRun(runId: string): string {
+    return this.#key('sync', runId);
+  }
+  /** `sync:{runId}:done` set: offboard/re-enable side effects already counted. */
+  syncRunDone(runId: string): string {
+    return `${this.syncRun(runId)}:done`;
+  }
+  /** `sync:last:{sourceId}`: the source's row count at its last complete sync. */
+  syncLastCount(sourceId: string): string {
+    return this.#key('sync', 'last', sourceId);
+  }
+
+  // Operations (store/alerts.ts, store/audit-log.ts, store/workers.ts)
+
+  /** `alerts:count` hash: alert kind → times raised. */
+  get alertCounts(): string {
+    return this.#key('alerts', 'count');
+  }
+  /** `alerts:sent:{kind}:{dedupeKey}`: this occurrence was raised already. */
+  alertSent(kind: string, dedupeKey: string): string {
+    return this.#key('alerts', 'sent', kind, dedupeKey);
+  }
+  /** `audit` stream: the audit log of DoorFlow changes. */
+  get audit(): string {
+    return this.#key('audit');
+  }
+  /** `workers` sorted set: worker id → last heartbeat (ms). */
+  get workers(): string {
+    return this.#key('workers');
+  }
+
+  // DoorFlow client (lib/doorflow/auth.ts, lib/doorflow/budget.ts)
+
+  /** `tokens` hash: the fleet's shared DoorFlow tokens. */
+  get tokens(): string {
+    return this.#key('tokens');
+  }
+  /** `tokens:lock`: held by the process refreshing the tokens. */
+  get tokensLock(): string {
+    return this.#key('tokens', 'lock');
+  }
+  /** `budget`: the request schedule's theoretical arrival time (µs). */
+  get budget(): string {
+    return this.#key('budget');
+  }
+  /** `budget:log` sorted set: commit times of recent requests. */
+  get budgetLog(): string {
+    return this.#key('budget', 'log');
+  }
+  /** `budget:pause`: set (PX) after a 429; nobody sends before it ends. */
+  get budgetPause(): string {
+    return this.#key('budget', 'pause');
+  }
+  /** `budget:last`: the previous commit time. */
+  get budgetLast(): string {
+    return this.#key('budget', 'last');
+  }
+}

@@ -1,0 +1,64 @@
+import type { Redis } from 'ioredis';
+import type { Clock } from '../core/clock.ts';
+import type { Metrics } from '../core/metrics.ts';
+import { AlertStore } from './alerts.ts';
+import { AuditLog } from './audit-log.ts';
+import { CodeStore } from './codes.ts';
+import { CredentialStore } from './credentials.ts';
+import { DeadLetterStore } from './dead-letters.ts';
+import { DeliveryStore } from './deliveries.ts';
+import type { RedisKeys } from './keys.ts';
+import { ManagedSet } from './managed.ts';
+import { PeopleIndex } from './people-index.ts';
+import { RunNoticeStore } from './run-notices.ts';
+import { RunStore } from './runs.ts';
+import { SyncRunStore } from './sync-runs.ts';
+import { WebhookSignatureStore } from './webhook-signatures.ts';
+import { WorkerStore } from './workers.ts';
+
+/** Every store over one Redis connection, one key space and one clock. */
+export interface Stores {
+  readonly keys: RedisKeys;
+  readonly runs: RunStore;
+  readonly runNotices: RunNoticeStore;
+  readonly deadLetters: DeadLetterStore;
+  readonly people: PeopleIndex;
+  readonly managed: ManagedSet;
+  readonly credentials: CredentialStore;
+  readonly codes: CodeStore;
+  readonly deliveries: DeliveryStore;
+  readonly syncRuns: SyncRunStore;
+  readonly audit: AuditLog;
+  readonly alerts: AlertStore;
+  readonly webhookSignatures: WebhookSignatureStore;
+  readonly workers: WorkerStore;
+}
+
+export interface StoreOptions {
+  /** Audit entries older than this are trimmed (`config.admin.auditRetentionMs`). */
+  auditRetentionMs: number;
+  /** Counts audit appends; optional. */
+  metrics?: Metrics | undefined;
+}
+
+export function createStores(redis: Redis, keys: RedisKeys, clock: Clock, options: StoreOptions): Stores {
+  return {
+    keys,
+    runs: new RunStore(redis, keys, clock),
+    runNotices: new RunNoticeStore(redis, keys),
+    deadLetters: new DeadLetterStore(redis, keys, clock),
+    people: new PeopleIndex(redis, keys),
+    managed: new ManagedSet(redis, keys),
+    credentials: new CredentialStore(redis, keys),
+    codes: new CodeStore(redis, keys),
+    deliveries: new DeliveryStore(redis, keys),
+    syncRuns: new SyncRunStore(redis, keys),
+    audit: new AuditLog(redis, keys, clock, {
+      retentionMs: options.auditRetentionMs,
+      metrics: options.metrics,
+    }),
+    alerts: new AlertStore(redis, keys),
+    webhookSignatures: new WebhookSignatureStore(redis, keys),
+    workers: new WorkerStore(redis, keys),
+  };
+}
