@@ -2,28 +2,31 @@ import got from 'got';
 import type { Redis } from 'ioredis';
 import { type Clock, systemClock } from '../lib/core/clock.ts';
 import type { Config } from '../lib/core/config.ts';
-import type { DeadLetterStore } from '../lib/store/dead-letters.ts';
-import { createDoorFlowClient, type DoorFlowClient } from '../lib/doorflow/client.ts';
-import type { AuditLog } from '../lib/store/audit-log.ts';
 import type { Logger } from '../lib/core/logger.ts';
 import { type Metrics, noopMetrics } from '../lib/core/metrics.ts';
-import type { PeopleIndex } from '../lib/store/people-index.ts';
+import { createRedis, type RedisRole } from '../lib/core/redis.ts';
+import { createDeliveryChannels, type DeliveryChannels } from '../lib/delivery/delivery-channels.ts';
+import { createDoorFlowClient, type DoorFlowClient } from '../lib/doorflow/client.ts';
 import { createQueues, type Queues } from '../lib/jobs/registry.ts';
-import { createRedis } from '../lib/core/redis.ts';
+import type { AuditLog } from '../lib/store/audit-log.ts';
+import type { DeadLetterStore } from '../lib/store/dead-letters.ts';
 import { RedisKeys } from '../lib/store/keys.ts';
+import type { PeopleIndex } from '../lib/store/people-index.ts';
 import type { RunStore } from '../lib/store/runs.ts';
 import { createStores, type Stores } from '../lib/store/stores.ts';
-import { buildConfig, buildRuntime, resolveRedisUrl, type Runtime } from './connections.ts';
 import type { ProcessorDeps } from '../processors/context.ts';
 import type { IntakeDeps } from '../producers/intake.ts';
+import { buildConfig, buildRuntime, type Runtime } from './runtime.ts';
 
 /**
- * Composition of the pipeline's parts for a command (worker, import, dlq, runs, demo) and for
- * tests: two Redis connections (commands + BullMQ workers), the queue registry, run records, the
- * dead-letter store, the people index and the DoorFlow client. `close()` releases all of it.
+ * The heavy half of the composition root (the light half, config and logger, is runtime.ts): the
+ * one place that opens Redis (commands + BullMQ workers), builds the DoorFlow client, the stores,
+ * the delivery channels and the queues, hands them to processors and producers as their deps, and
+ * closes them in order. Commands, `serve`, tests, bench and chaos all build their pipeline here.
  */
 export interface Pipeline {
   readonly config: Config;
+  readonly logger: Logger;
   readonly redis: Redis;
   /** BullMQ worker connection (retries forever); opened lazily. */
   workerConnection(): Redis;
@@ -35,10 +38,12 @@ export interface Pipeline {
   readonly runs: RunStore;
   readonly deadLetters: DeadLetterStore;
   readonly people: PeopleIndex;
-  /** No-op unless the composition root passed one. */
+  /** No-op unless the caller passed one. */
   readonly metrics: Metrics;
   /** Audit log of DoorFlow changes (every processor write goes through it). */
   readonly audit: AuditLog;
+  /** Our own delivery channels; each makes its sender on first use. */
+  readonly channels: DeliveryChannels;
   /** The DoorFlow client; opened lazily (dlq/runs commands never need it). */
   doorflow(): DoorFlowClient;
   processorDeps(): ProcessorDeps;
@@ -46,21 +51,22 @@ export interface Pipeline {
   close(): Promise<void>;
 }
 
-export function buildPipeline(
-  config: Config,
-  options: {
-    redisUrl: string;
-    logger: Logger;
-    clock?: Clock;
-    role?: 'worker' | 'producer';
-    /** The process's metrics recorder (built in the composition root); no-op when absent. */
-    metrics?: Metrics;
-  },
-): Pipeline {
+export interface PipelineOptions {
+  redisUrl: string;
+  logger: Logger;
+  clock?: Clock;
+  /** Role of the command connection (`producer` fails fast, `worker` retries). Default `producer`. */
+  role?: RedisRole;
+  /** The process's metrics recorder; no-op when absent. */
+  metrics?: Metrics;
+}
+
+export function buildPipeline(config: Config, options: PipelineOptions): Pipeline {
   const prefix = config.queuePrefix;
   const clock = options.clock ?? systemClock;
+  const logger = options.logger;
   const redis = createRedis(options.redisUrl, options.role ?? 'producer');
-  redis.on('error', (err) => options.logger.debug({ err }, 'redis connection error'));
+  redis.on('error', (err) => logger.debug({ err }, 'redis connection error'));
   let workerRedis: Redis | undefined;
   let client: DoorFlowClient | undefined;
   const queues = createQueues(redis, prefix, config.jobs);
@@ -71,21 +77,31 @@ export function buildPipeline(
     metrics,
   });
   const { runs, deadLetters, people, audit } = stores;
+  // Outbound HTTP besides DoorFlow (delivery webhook, alerts): BullMQ is the one retry layer.
   const http = got.extend({ retry: { limit: 0 } });
+  const channels = createDeliveryChannels({
+    delivery: config.delivery,
+    http,
+    clock,
+    timeoutMs: config.doorflow.timeoutMs,
+  });
+  // The one DoorFlow client of the process: its budget and tokens live under the prefix in Redis,
+  // shared by every process of the fleet.
   const doorflow = () => {
     client ??= createDoorFlowClient({
       config: config.doorflow,
       redis,
       keys,
-      logger: options.logger,
+      logger,
       clock,
       metrics,
       encryptionKey: config.encryptionKey,
     });
     return client;
   };
-  const pipeline: Pipeline = {
+  return {
     config,
+    logger,
     redis,
     workerConnection() {
       workerRedis ??= createRedis(options.redisUrl, 'worker');
@@ -99,6 +115,7 @@ export function buildPipeline(
     people,
     metrics,
     audit,
+    channels,
     doorflow,
     processorDeps() {
       const api = doorflow();
@@ -120,8 +137,9 @@ export function buildPipeline(
         syncRuns: stores.syncRuns,
         alerts: stores.alerts,
         http,
+        channels,
         clock,
-        logger: options.logger,
+        logger,
         metrics,
         audit,
       };
@@ -132,13 +150,14 @@ export function buildPipeline(
         queues,
         runs,
         people,
-        logger: options.logger,
+        logger,
         ...(withDoorFlow ? { doorflow: doorflow() } : {}),
       };
     },
     async close() {
       await queues.close();
       await client?.close();
+      channels.close();
       for (const connection of [workerRedis, redis]) {
         if (!connection) continue;
         try {
@@ -149,23 +168,40 @@ export function buildPipeline(
       }
     },
   };
+}
+
+/** REDIS_URL, which every command but `demo` and `simulate` (they start their own) needs. */
+function redisUrlOf(config: Config): string {
+  if (!config.redisUrl) {
+    throw new Error('REDIS_URL is not set: expected a redis:// URL such as redis://127.0.0.1:6379');
+  }
+  return config.redisUrl;
+}
+
+/** A command's pipeline on REDIS_URL, closed with the runtime (one close chain). */
+export function openPipeline(
+  runtime: Runtime,
+  options: Pick<PipelineOptions, 'role' | 'metrics'> = {},
+): Pipeline {
+  const pipeline = buildPipeline(runtime.config, {
+    redisUrl: redisUrlOf(runtime.config),
+    logger: runtime.logger,
+    ...options,
+  });
+  runtime.onClose(() => pipeline.close());
   return pipeline;
 }
 
 /**
- * Runs a command (runs, dlq, status, revoke, reissue…) against the configured Redis (never an
- * embedded one); `fn` returns the exit code. Everything opened is closed afterwards.
+ * Runs a command (runs, dlq, status, revoke, reissue…) against the configured Redis; `fn`
+ * returns the exit code. Everything opened is closed afterwards.
  */
 export async function withPipelineCommand(
   fn: (pipeline: Pipeline, runtime: Runtime) => Promise<number>,
 ): Promise<void> {
-  const config = buildConfig();
-  const runtime = buildRuntime(config);
+  const runtime = buildRuntime(buildConfig());
   try {
-    const { url } = await resolveRedisUrl(runtime, { allowEmbedded: false });
-    const pipeline = buildPipeline(config, { redisUrl: url, logger: runtime.logger });
-    runtime.onClose(() => pipeline.close());
-    process.exitCode = await fn(pipeline, runtime);
+    process.exitCode = await fn(openPipeline(runtime), runtime);
   } finally {
     await runtime.close();
   }

@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { describeConfig } from '../lib/core/config.ts';
 import { checkDoorFlowConnectivity } from '../lib/doorflow/connectivity.ts';
 import { checkEvictionPolicy } from '../lib/core/redis.ts';
-import { buildConfig, buildDoorFlowClient, buildRuntime, openRedis } from '../app/connections.ts';
+import { openPipeline } from '../app/pipeline.ts';
+import { buildConfig, buildRuntime } from '../app/runtime.ts';
 import { EXIT } from './exit-codes.ts';
 
 interface CheckResult {
@@ -36,7 +37,8 @@ export function registerConfigCommand(program: Command): void {
               detail: 'skipped: needs REDIS_URL (budget and tokens live in Redis)',
             });
           } else {
-            const redis = openRedis(runtime, cfg.redisUrl, 'producer');
+            const pipeline = openPipeline(runtime);
+            const redis = pipeline.redis;
             try {
               await redis.ping();
               const policy = await checkEvictionPolicy(redis, runtime.logger);
@@ -53,10 +55,7 @@ export function registerConfigCommand(program: Command): void {
               });
             }
             // DoorFlow: the client keeps its budget and tokens in Redis, so it is checked with it.
-            const doorflow = await checkDoorFlowConnectivity(
-              buildDoorFlowClient(runtime, redis),
-              cfg.doorflow,
-            );
+            const doorflow = await checkDoorFlowConnectivity(pipeline.doorflow(), cfg.doorflow);
             checks.push({ name: 'doorflow', ok: doorflow.ok, detail: doorflow.detail });
           }
         }

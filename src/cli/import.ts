@@ -3,7 +3,11 @@ import cliProgress from 'cli-progress';
 import { type Command, Option } from 'commander';
 import type { Config } from '../lib/core/config.ts';
 import { ConfigError, type ConfigProblem, PayloadError } from '../lib/core/errors.ts';
-import { DELIVERY_CHANNELS, type DeliveryChannelName, parseChannelList } from '../lib/roster/entry.ts';
+import {
+  DELIVERY_CHANNELS,
+  type DeliveryChannelName,
+  parseChannelList,
+} from '../lib/delivery/channel-names.ts';
 import { buildConfig, buildRuntime } from '../app/runtime.ts';
 import { importCsv } from '../producers/csv-import.ts';
 import { isSupportedCountry, SUPPORTED_COUNTRIES } from '../lib/delivery/phone.ts';
@@ -161,14 +165,8 @@ export function registerImportCommand(program: Command): void {
         let pipeline: Pipeline | undefined;
         if (!options.dryRun) {
           // Loaded only here: a dry run carries neither Redis, BullMQ nor the DoorFlow client.
-          const [{ resolveRedisUrl }, { buildPipeline }] = await Promise.all([
-            import('../app/connections.ts'),
-            import('../app/pipeline.ts'),
-          ]);
-          const { url } = await resolveRedisUrl(runtime, { allowEmbedded: false });
-          pipeline = buildPipeline(config, { redisUrl: url, logger: runtime.logger });
-          const opened = pipeline;
-          runtime.onClose(() => opened.close());
+          const { openPipeline } = await import('../app/pipeline.ts');
+          pipeline = openPipeline(runtime);
         }
         const summary = await importCsv(pipeline?.intakeDeps(true), {
           file,

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { LIVE_CREDENTIAL_STATUSES } from '../lib/doorflow/types.ts';
 import { parseDurationMs } from '../lib/core/config.ts';
-import { deliveryChannelSchema } from '../lib/roster/entry.ts';
+import { deliveryChannelSchema } from '../lib/delivery/channel-names.ts';
 import { encodeKey } from '../lib/jobs/registry.ts';
 import { EXIT } from './exit-codes.ts';
 import { resolvePersonId, waitForJob } from './lifecycle-cli.ts';

@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../lib/core/errors.ts';
 import { createMetrics } from '../lib/core/metrics.ts';
-import { buildConfig, buildRuntime, resolveRedisUrl } from '../app/connections.ts';
+import { buildConfig, buildRuntime } from '../app/runtime.ts';
 import { buildServer } from '../server/app.ts';
 import { doorflowWebhookModule, statusEventEnqueuer, WEBHOOK_PATH } from '../server/doorflow-webhooks.ts';
 import { opsHttpModule } from '../server/ops.ts';
-import { buildPipeline } from '../app/pipeline.ts';
+import { openPipeline } from '../app/pipeline.ts';
 import { installShutdown } from './shutdown.ts';
 
 /**
@@ -46,10 +46,8 @@ export function registerServeCommand(program: Command): void {
       }
       const runtime = buildRuntime(config);
       try {
-        const { url } = await resolveRedisUrl(runtime, { allowEmbedded: false });
         const metrics = createMetrics();
-        const pipeline = buildPipeline(config, { redisUrl: url, logger: runtime.logger, metrics });
-        runtime.onClose(() => pipeline.close());
+        const pipeline = openPipeline(runtime, { metrics });
         const { credentials } = pipeline.stores;
         const ops = opsHttpModule({
           config,

@@ -1,15 +1,15 @@
 import { type Command, Option } from 'commander';
 import { encryptSecret } from '../lib/core/crypto.ts';
 import { PayloadError, ProvisionerError } from '../lib/core/errors.ts';
-import { silentLogger } from '../lib/core/logger.ts';
-import { DELIVERY_CHANNELS, type DeliveryChannelName } from '../lib/roster/entry.ts';
-import { buildConfig, buildRuntime, resolveRedisUrl } from '../app/connections.ts';
+import { DELIVERY_CHANNELS, type DeliveryChannelName } from '../lib/delivery/channel-names.ts';
+import { buildConfig, buildRuntime } from '../app/runtime.ts';
 import { SourceError } from '../producers/sources/feed-http.ts';
-import type { SyncJobPayload } from '../processors/sync.ts';
+import type { SyncJobPayload } from '../lib/jobs/registry.ts';
+import { syncDepsOf } from '../processors/sync.ts';
 import { parseOffboardLimit } from '../producers/sync/plan.ts';
-import { runSync, type SyncDeps, sourceIdOf, waitForSync } from '../producers/sync/sync.ts';
+import { runSync, sourceIdOf, waitForSync } from '../producers/sync/sync.ts';
 import { EXIT } from './exit-codes.ts';
-import { buildPipeline, type Pipeline } from '../app/pipeline.ts';
+import { openPipeline } from '../app/pipeline.ts';
 import { abortOnSignal } from './shutdown.ts';
 import { describeSync } from './sync-report.ts';
 
@@ -52,20 +52,6 @@ function parseHeaders(list: string[]): Record<string, string> | undefined {
     headers[item.slice(0, colon).trim()] = item.slice(colon + 1).trim();
   }
   return headers;
-}
-
-/** The sync dependencies from a composed pipeline (CLI and tests). */
-export function syncDepsFrom(pipeline: Pipeline, logger = silentLogger()): SyncDeps {
-  const processor = pipeline.processorDeps();
-  return {
-    config: pipeline.config,
-    intake: pipeline.intakeDeps(true),
-    doorflow: processor.doorflow,
-    hidCredentialTypeId: () => processor.hidCredentialTypeId(),
-    managed: pipeline.stores.managed,
-    syncRuns: pipeline.stores.syncRuns,
-    logger,
-  };
 }
 
 /** What a scheduled job stores: header values (credentials) encrypted with ENCRYPTION_KEY. */
@@ -139,9 +125,7 @@ export function registerSyncCommand(program: Command): void {
       const runtime = buildRuntime(config);
       const interruption = abortOnSignal();
       try {
-        const { url } = await resolveRedisUrl(runtime, { allowEmbedded: false });
-        const pipeline = buildPipeline(config, { redisUrl: url, logger: runtime.logger });
-        runtime.onClose(() => pipeline.close());
+        const pipeline = openPipeline(runtime);
         const payload = jobPayload(flags);
         const schedulerId = `sync:${sourceIdOf(payload)}`;
         const queue = pipeline.queues.get('sync');
@@ -168,7 +152,7 @@ export function registerSyncCommand(program: Command): void {
           );
           return;
         }
-        const deps = syncDepsFrom(pipeline, runtime.logger);
+        const deps = syncDepsOf(pipeline.processorDeps());
         const report = await runSync(deps, {
           ...payload,
           ...(flags.since ? { since: flags.since } : {}),

@@ -3,7 +3,7 @@ import express from 'express';
 import { startHeartbeat } from '../lib/core/heartbeat.ts';
 import { createRunNotifier } from '../lib/ops/notify.ts';
 import { startRunWatcher } from '../lib/ops/run-watcher.ts';
-import type { Runtime } from '../app/connections.ts';
+import type { Runtime } from '../app/runtime.ts';
 import { metricsRouter } from '../server/metrics-route.ts';
 import type { Pipeline } from '../app/pipeline.ts';
 

@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
 import { checkEvictionPolicy } from '../lib/core/redis.ts';
 import { QUEUE_NAMES, type QueueName } from '../lib/jobs/registry.ts';
-import { buildConfig, buildRuntime, resolveRedisUrl } from '../app/connections.ts';
+import { buildConfig, buildRuntime } from '../app/runtime.ts';
 import { startWorkers } from '../processors/worker.ts';
-import * as syncJob from '../processors/sync.ts';
+import { syncProcessor } from '../processors/sync.ts';
 import { createMetrics } from '../lib/core/metrics.ts';
-import { buildPipeline } from '../app/pipeline.ts';
+import { openPipeline } from '../app/pipeline.ts';
 import { startWorkerOps } from './worker-ops.ts';
 import { installShutdown } from './shutdown.ts';
 
@@ -23,15 +23,7 @@ export function registerWorkerCommand(program: Command): void {
     .action(async (options: { queues?: string; concurrency?: string; metricsPort?: string }) => {
       const config = buildConfig();
       const runtime = buildRuntime(config);
-      const { url } = await resolveRedisUrl(runtime, { allowEmbedded: false });
-      const metrics = createMetrics();
-      const pipeline = buildPipeline(config, {
-        redisUrl: url,
-        logger: runtime.logger,
-        role: 'worker',
-        metrics,
-      });
-      runtime.onClose(() => pipeline.close());
+      const pipeline = openPipeline(runtime, { role: 'worker', metrics: createMetrics() });
       await checkEvictionPolicy(pipeline.redis, runtime.logger);
       const queues = options.queues?.split(',').map((q) => q.trim()) as QueueName[] | undefined;
       const unknown = queues?.filter((q) => !QUEUE_NAMES.includes(q));
@@ -43,7 +35,7 @@ export function registerWorkerCommand(program: Command): void {
       const workers = await startWorkers(pipeline.processorDeps(), {
         connection: pipeline.workerConnection(),
         // Scheduled roster syncs (`sync --schedule`) run here too.
-        extraProcessors: [syncJob],
+        extraProcessors: [syncProcessor],
         ...(queues ? { queues } : {}),
         ...(concurrency ? { concurrency } : {}),
       });

@@ -10,6 +10,7 @@ import type { AuditLog } from '../lib/store/audit-log.ts';
 import type { Logger } from '../lib/core/logger.ts';
 import type { Metrics } from '../lib/core/metrics.ts';
 import type { PeopleIndex } from '../lib/store/people-index.ts';
+import type { JobProcessor } from '../lib/jobs/define-processor.ts';
 import type { Queues } from '../lib/jobs/registry.ts';
 import type { AlertStore } from '../lib/store/alerts.ts';
 import type { CodeStore } from '../lib/store/codes.ts';
@@ -18,6 +19,7 @@ import type { DeliveryStore } from '../lib/store/deliveries.ts';
 import type { RedisKeys } from '../lib/store/keys.ts';
 import type { ManagedSet } from '../lib/store/managed.ts';
 import type { RunStore } from '../lib/store/runs.ts';
+import type { DeliveryChannels } from '../lib/delivery/delivery-channels.ts';
 import type { SyncRunStore } from '../lib/store/sync-runs.ts';
 
 /** What every processor receives; built once by the composition root. No singletons inside handlers. */
@@ -47,8 +49,10 @@ export interface ProcessorDeps {
   syncRuns: SyncRunStore;
   /** Alert dedupe marks and counters. */
   alerts: AlertStore;
-  /** HTTP for outbound deliveries (webhook); retries are off, BullMQ is the one retry layer. */
+  /** HTTP for outbound notices (alerts); retries are off, BullMQ is the one retry layer. */
   http: Got;
+  /** Our own delivery channels (webhook, email, sms), built by the composition root. */
+  channels: DeliveryChannels;
   clock: Clock;
   logger: Logger;
   /** Job outcomes and durations, deliveries (optional: tests that do not care leave it out). */
@@ -72,6 +76,9 @@ export interface JobContext {
   /** Replaces the job's stored data (e.g. to remember when a wait started, or to drop a code). */
   updateData(data: Record<string, unknown>): Promise<void>;
 }
+
+/** A step as the worker binds it to its queue (made with `defineProcessor`). */
+export type StepProcessor = JobProcessor<ProcessorDeps, JobContext>;
 
 /** Lock TTL: long enough for a step's calls including time-outs; a recovered job retakes its own lock. */
 export function lockTtlMs(config: Config): number {

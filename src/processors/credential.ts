@@ -1,13 +1,9 @@
 import { type Credential, LIVE_CREDENTIAL_STATUSES } from '../lib/doorflow/types.ts';
 import { DoorFlowError, ProvisionerError } from '../lib/core/errors.ts';
 import { tryLock } from '../lib/core/locks.ts';
-import {
-  type CredentialPayload,
-  credentialPayloadSchema,
-  type InvitationPayload,
-  stepFields,
-  stepJobId,
-} from '../lib/jobs/registry.ts';
+import { defineProcessor } from '../lib/jobs/define-processor.ts';
+import { type CredentialPayload, type InvitationPayload, stepFields } from '../lib/jobs/registry.ts';
+import { advance } from './advance.ts';
 import {
   contentionDelayMs,
   encryptInvitationCode,
@@ -15,7 +11,7 @@ import {
   lockTtlMs,
   type ProcessorDeps,
 } from './context.ts';
-import { handOver } from './invitation.ts';
+import { handOver } from './hand-over-decision.ts';
 
 /**
  * Step 2: exactly one live HID Mobile Access credential per person. Reuse a live one; else create;
@@ -24,8 +20,7 @@ import { handOver } from './invitation.ts';
  * unless an earlier attempt sent a create whose answer was lost.
  */
 
-export const queueName = 'credential' as const;
-export const payloadSchema = credentialPayloadSchema;
+export const credentialProcessor = defineProcessor('credential', handle);
 
 const STATUS_PREFERENCE = ['active', 'provisioning', 'invited'];
 
@@ -40,7 +35,7 @@ export function pickLiveCredential(credentials: Credential[], typeId: number): C
   return live[0];
 }
 
-export async function handle(
+async function handle(
   p: CredentialPayload,
   deps: ProcessorDeps,
   ctx: JobContext,
@@ -77,8 +72,7 @@ export async function handle(
   if (p.delivery === 'doorflow' || encryptedCode) {
     await handOver(next, deps, ctx);
   } else {
-    await deps.runs.move(p.runId, p.key, 'invitation', { personId: p.personId, credentialId: credential.id });
-    await deps.queues.add('invitation', next, { jobId: stepJobId(p.runId, p.key, p.gen) });
+    await advance(deps, p, 'invitation', next, { personId: p.personId, credentialId: credential.id });
   }
   return { credentialId: credential.id, created };
 }

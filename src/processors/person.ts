@@ -1,7 +1,9 @@
 import { DoorFlowError, ProvisionerError } from '../lib/core/errors.ts';
 import { type KnownPerson, type PersonSnapshot, snapshotOf } from '../lib/store/people-index.ts';
-import { type PersonPayload, personPayloadSchema, stepFields, stepJobId } from '../lib/jobs/registry.ts';
+import { defineProcessor } from '../lib/jobs/define-processor.ts';
+import { type PersonPayload, stepFields } from '../lib/jobs/registry.ts';
 import { tryLock } from '../lib/core/locks.ts';
+import { advance } from './advance.ts';
 import { contentionDelayMs, type JobContext, lockTtlMs, type ProcessorDeps } from './context.ts';
 import {
   chooseExisting,
@@ -18,16 +20,15 @@ import {
  * so the retry looks up before creating again. PUT only when a mapped field differs.
  */
 
-export const queueName = 'person' as const;
-export const payloadSchema = personPayloadSchema;
-
-export interface PersonResult {
+interface PersonResult {
   personId: number;
   created: boolean;
   updated: boolean;
 }
 
-export async function handle(p: PersonPayload, deps: ProcessorDeps, ctx: JobContext): Promise<PersonResult> {
+export const personProcessor = defineProcessor('person', handle);
+
+async function handle(p: PersonPayload, deps: ProcessorDeps, ctx: JobContext): Promise<PersonResult> {
   const release = await tryLock(deps.redis, deps.keys.personLock(p.key), ctx.jobId, lockTtlMs(deps.config));
   if (!release) throw await ctx.delay(contentionDelayMs());
   let result: PersonResult;
@@ -36,11 +37,12 @@ export async function handle(p: PersonPayload, deps: ProcessorDeps, ctx: JobCont
   } finally {
     await release();
   }
-  await deps.runs.move(p.runId, p.key, 'credential', { personId: result.personId });
-  await deps.queues.add(
+  await advance(
+    deps,
+    p,
     'credential',
     { ...stepFields(p), personId: result.personId, personCreated: result.created },
-    { jobId: stepJobId(p.runId, p.key, p.gen) },
+    { personId: result.personId },
   );
   return result;
 }

@@ -1,6 +1,7 @@
-import { z } from 'zod';
 import { decryptSecret } from '../lib/core/crypto.ts';
 import { ProvisionerError } from '../lib/core/errors.ts';
+import { defineProcessor } from '../lib/jobs/define-processor.ts';
+import type { SyncJobPayload } from '../lib/jobs/registry.ts';
 import type { JobContext, ProcessorDeps } from './context.ts';
 import { runSync, type SyncDeps, type SyncOptions } from '../producers/sync/sync.ts';
 
@@ -11,28 +12,10 @@ import { runSync, type SyncDeps, type SyncOptions } from '../producers/sync/sync
  * in the dead-letter list and alerts instead of passing silently.
  */
 
-export const queueName = 'sync' as const;
+export const syncProcessor = defineProcessor('sync', handle);
 
-export const payloadSchema = z.object({
-  source: z.enum(['csv', 'bamboohr', 'json']),
-  file: z.string().optional(),
-  url: z.string().optional(),
-  company: z.string().optional(),
-  mapping: z.string().optional(),
-  /** Feed request headers, each value AES-256-GCM encrypted with ENCRYPTION_KEY (they carry credentials). */
-  encryptedHeaders: z.record(z.string(), z.string()).optional(),
-  map: z.array(z.string()).optional(),
-  delimiter: z.string().optional(),
-  delivery: z.enum(['doorflow', 'webhook', 'email', 'sms']).optional(),
-  defaultCountry: z.string().optional(),
-  maxOffboard: z.string().optional(),
-  force: z.boolean().optional(),
-  timeoutMs: z.number().int().positive().optional(),
-});
-export type SyncJobPayload = z.infer<typeof payloadSchema>;
-
-/** The run key a scheduled sync job needs in its data (runJob binds logs to it). */
-export function syncDepsFromProcessor(deps: ProcessorDeps): SyncDeps {
+/** What a roster sync needs, from the processors' deps (the `sync` command builds it the same way). */
+export function syncDepsOf(deps: ProcessorDeps): SyncDeps {
   return {
     config: deps.config,
     intake: {
@@ -52,7 +35,7 @@ export function syncDepsFromProcessor(deps: ProcessorDeps): SyncDeps {
   };
 }
 
-export async function handle(
+async function handle(
   payload: SyncJobPayload,
   deps: ProcessorDeps,
   ctx: JobContext,
@@ -74,7 +57,7 @@ export async function handle(
       Object.entries(encryptedHeaders).map(([name, token]) => [name, decryptSecret(key, token)]),
     );
   }
-  const report = await runSync(syncDepsFromProcessor(deps), options);
+  const report = await runSync(syncDepsOf(deps), options);
   if (report.refused) {
     throw new ProvisionerError(
       'sync_refused',

@@ -1,4 +1,4 @@
-import type { DeliveryChannelName } from '../lib/roster/entry.ts';
+import type { DeliveryChannelName } from '../lib/delivery/channel-names.ts';
 import { isRowProblem, type SourceEntry, type SourceItem } from './sources/adapter.ts';
 import { DEFAULT_WINDOW } from './backpressure.ts';
 import { openCsvBytes } from './sources/csv-source.ts';

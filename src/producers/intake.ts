@@ -4,13 +4,8 @@ import type { Logger } from '../lib/core/logger.ts';
 import type { PeopleIndex } from '../lib/store/people-index.ts';
 import type { PayloadInput, Queues } from '../lib/jobs/registry.ts';
 import { stepJobId } from '../lib/jobs/registry.ts';
-import {
-  type DeliveryChannelName,
-  pickDeliveryChannel,
-  type RosterEntry,
-  rosterEntrySchema,
-  rosterKey,
-} from '../lib/roster/entry.ts';
+import type { DeliveryChannelName } from '../lib/delivery/channel-names.ts';
+import { pickDeliveryChannel, type RosterEntry, rosterEntrySchema, rosterKey } from '../lib/roster/entry.ts';
 import type { RunStore } from '../lib/store/runs.ts';
 import { waitForWindow } from './backpressure.ts';
 

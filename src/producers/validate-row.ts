@@ -1,5 +1,5 @@
-import type { DeliveryChannelName } from '../lib/roster/entry.ts';
-import { DELIVERY_CHANNELS, pickDeliveryChannel, rosterKey } from '../lib/roster/entry.ts';
+import { DELIVERY_CHANNELS, type DeliveryChannelName } from '../lib/delivery/channel-names.ts';
+import { pickDeliveryChannel, rosterKey } from '../lib/roster/entry.ts';
 import type { SourceEntry } from './sources/adapter.ts';
 import type { RosterField } from './sources/headers.ts';
 import { normaliseMobile } from '../lib/delivery/phone.ts';

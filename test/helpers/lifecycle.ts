@@ -7,7 +7,7 @@ import { type Logger, silentLogger } from '../../src/lib/core/logger.ts';
 import { buildPipeline } from '../../src/app/pipeline.ts';
 import type { QueueName } from '../../src/lib/jobs/registry.ts';
 import { startWorkers } from '../../src/processors/worker.ts';
-import { lifecycleProcessors } from '../../src/processors/lifecycle/index.ts';
+import { lifecycleProcessors } from '../../src/processors/processor-list.ts';
 import { buildServer, type RunningServer } from '../../src/server/app.ts';
 import {
   doorflowWebhookModule,

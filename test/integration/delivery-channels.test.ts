@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { invitationQrPng } from '../../src/lib/delivery/email.ts';
-import { lifecycleProcessors } from '../../src/processors/lifecycle/index.ts';
+import { lifecycleProcessors } from '../../src/processors/processor-list.ts';
 import { intake } from '../../src/producers/intake.ts';
 import { type FakeSms, startFakeSms } from '../helpers/fake-sms.ts';
 import { type Harness, roster, startHarness } from '../helpers/pipeline.ts';

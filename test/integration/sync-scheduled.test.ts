@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QueueEvents } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
-import * as syncJob from '../../src/processors/sync.ts';
+import { syncPayloadSchema } from '../../src/lib/jobs/payloads.ts';
+import { syncProcessor } from '../../src/processors/sync.ts';
 import { encryptSecret } from '../../src/lib/core/crypto.ts';
 import { silentLogger } from '../../src/lib/core/logger.ts';
 import { fakeEmployees, startFakeHris } from '../helpers/fake-hris.ts';
@@ -22,7 +23,7 @@ describe('scheduled sync job', () => {
 
   it('runs a sync from a job scheduler tick, and fails permanently when refused', async () => {
     h = await startHarness({ env: { SYNC_SCOPE_PREFIX: 'J' } });
-    await h.startWorkers({ extraProcessors: [syncJob] });
+    await h.startWorkers({ extraProcessors: [syncProcessor] });
     dir = await mkdtemp(join(tmpdir(), 'dfp-sched-'));
     const file = join(dir, 'roster.csv');
     const rows = Array.from({ length: 12 }, (_, i) => `J${i},Ann${i},Lee,j${i}@example.test`);
@@ -100,8 +101,8 @@ describe('scheduled sync job', () => {
         delay: async () => new Error('x'),
         updateData: async () => {},
       };
-      const result = await syncJob.handle(
-        syncJob.payloadSchema.parse(payload),
+      const result = await syncProcessor.handle(
+        syncPayloadSchema.parse(payload),
         h.pipeline.processorDeps(),
         ctx,
       );
@@ -111,7 +112,7 @@ describe('scheduled sync job', () => {
       expect((await h.pipeline.runs.get(result.runId!))?.total).toBe(7);
       // Without the key the job fails permanently rather than calling the feed unauthenticated.
       const noKey = { ...h.pipeline.processorDeps(), config: { ...h.config, encryptionKey: undefined } };
-      await expect(syncJob.handle(syncJob.payloadSchema.parse(payload), noKey, ctx)).rejects.toMatchObject({
+      await expect(syncProcessor.handle(syncPayloadSchema.parse(payload), noKey, ctx)).rejects.toMatchObject({
         code: 'encryption_key_missing',
       });
     } finally {

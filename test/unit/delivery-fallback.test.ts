@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/lib/core/config.ts';
 import { ConfigError } from '../../src/lib/core/errors.ts';
-import { parseChannelList, pickDeliveryChannel } from '../../src/lib/roster/entry.ts';
+import { parseChannelList } from '../../src/lib/delivery/channel-names.ts';
+import { pickDeliveryChannel } from '../../src/lib/roster/entry.ts';
 import { isRejection, validateRecord } from '../../src/producers/validate-row.ts';
 
 describe('delivery fallback order', () => {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseChannelList } from '../roster/entry.ts';
+import { DELIVERY_CHANNELS, parseChannelList } from '../delivery/channel-names.ts';
 
 /** Field parsers for the environment schema in `config.ts`: each names what it expects in its error. */
 
@@ -85,9 +85,6 @@ export const logLevel = z.preprocess(
     .default('info'),
 );
 
-export const deliveryChannel = z.enum(['doorflow', 'webhook', 'email', 'sms']);
-export type DeliveryChannel = z.infer<typeof deliveryChannel>;
-
 export const expiryPolicy = z.preprocess(
   emptyToUndefined,
   z.enum(['reissue', 'revoke', 'alert'], { error: 'expected reissue, revoke or alert' }).default('reissue'),
@@ -106,7 +103,7 @@ export const channelList = z.preprocess(
     if (!channels) {
       ctx.addIssue({
         code: 'custom',
-        message: 'expected channels from doorflow, webhook, email, sms, comma-separated',
+        message: `expected channels from ${DELIVERY_CHANNELS.join(', ')}, comma-separated`,
       });
       return z.NEVER;
     }

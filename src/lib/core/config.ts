@@ -2,8 +2,6 @@ import { z } from 'zod';
 import {
   adminAuth,
   channelList,
-  type DeliveryChannel,
-  deliveryChannel,
   duration,
   emptyToUndefined,
   encryptionKey,
@@ -15,8 +13,9 @@ import {
   optionalUrl,
 } from './config-fields.ts';
 import { ConfigError } from './errors.ts';
+import { type DeliveryChannelName, deliveryChannelSchema } from '../delivery/channel-names.ts';
 
-export { type DeliveryChannel, parseDurationMs } from './config-fields.ts';
+export { parseDurationMs } from './config-fields.ts';
 
 /**
  * The only place that reads the process environment. Everything else receives a parsed, frozen
@@ -60,7 +59,7 @@ const envSchema = z.object({
   WEBHOOK_ACCEPT_SEED_FORMAT: z.preprocess(emptyToUndefined, z.stringbool().default(false)),
   ENCRYPTION_KEY: encryptionKey,
 
-  DELIVERY_DEFAULT: z.preprocess(emptyToUndefined, deliveryChannel.default('doorflow')),
+  DELIVERY_DEFAULT: z.preprocess(emptyToUndefined, deliveryChannelSchema.default('doorflow')),
   DELIVERY_FALLBACK: channelList,
   DELIVERY_WEBHOOK_URL: optionalUrl,
   DELIVERY_WEBHOOK_SECRET: optionalString,
@@ -129,9 +128,9 @@ export interface Config {
   readonly webhook: { readonly secret: string | undefined; readonly acceptSeedFormat: boolean };
   readonly encryptionKey: Buffer | undefined;
   readonly delivery: {
-    readonly defaultChannel: DeliveryChannel;
+    readonly defaultChannel: DeliveryChannelName;
     /** Channels to try, in order, when a person lacks what the chosen one needs (email, mobile). */
-    readonly fallback: readonly DeliveryChannel[];
+    readonly fallback: readonly DeliveryChannelName[];
     readonly webhookUrl: string | undefined;
     readonly webhookSecret: string | undefined;
     readonly smtpUrl: string | undefined;

@@ -1,6 +1,7 @@
 import { createTransport } from 'nodemailer';
 import QRCode from 'qrcode';
 import { ProvisionerError } from '../core/errors.ts';
+import { type DeliveryChannel, type MessageFields, messageFields } from './channel.ts';
 import {
   DEFAULT_TEMPLATES,
   loadTemplates,
@@ -15,7 +16,7 @@ import {
  */
 
 /** Fixed QR options, so the same code always yields the same PNG (tests regenerate and compare). */
-export const QR_PNG_OPTIONS = {
+const QR_PNG_OPTIONS = {
   type: 'png',
   errorCorrectionLevel: 'M',
   margin: 2,
@@ -30,15 +31,8 @@ export async function invitationQrPng(code: string): Promise<Buffer> {
 }
 
 /** One invitation (or reminder) email. `code` is secret: it goes into the message and nowhere else. */
-export interface InvitationEmail {
+export interface InvitationEmail extends MessageFields {
   to: string;
-  firstName: string;
-  lastName: string;
-  code: string;
-  /** ISO-8601; when unknown the message says the code is valid for a limited time. */
-  expiresAt?: string | null | undefined;
-  /** Reminders get a "Reminder: " prefix in the subject and body. */
-  reminder?: boolean;
 }
 
 export interface EmailSettings {
@@ -61,7 +55,7 @@ export interface ComposedEmail {
 export const DEFAULT_SUPPORT_CONTACT = 'your security or facilities team';
 
 /** Human-readable expiry, in UTC so the text does not depend on the server's time zone. */
-export function formatExpiry(expiresAt: string | null | undefined): string {
+function formatExpiry(expiresAt: string | null | undefined): string {
   if (!expiresAt) return 'a limited time (ask if it has expired)';
   const ms = Date.parse(expiresAt);
   return Number.isNaN(ms) ? expiresAt : new Date(ms).toUTCString().replace('GMT', 'UTC');
@@ -69,7 +63,7 @@ export function formatExpiry(expiresAt: string | null | undefined): string {
 
 export function templateValues(
   settings: Pick<EmailSettings, 'appName' | 'supportContact'>,
-  msg: Omit<InvitationEmail, 'to'>,
+  msg: MessageFields,
 ): TemplateValues {
   return {
     first_name: msg.firstName,
@@ -84,7 +78,7 @@ export function templateValues(
 }
 
 /** Renders subject, plain text and HTML, and the QR image (pure apart from PNG encoding). */
-export async function composeInvitationEmail(
+async function composeInvitationEmail(
   templates: TemplateSet,
   settings: Pick<EmailSettings, 'appName' | 'supportContact'>,
   msg: InvitationEmail,
@@ -107,7 +101,7 @@ export interface EmailSender {
 }
 
 /** Classifies an SMTP failure: 5xx replies and bad envelopes are permanent, the rest retryable. */
-export function classifySmtpError(err: unknown): ProvisionerError {
+function classifySmtpError(err: unknown): ProvisionerError {
   const e = err as { code?: string; responseCode?: number; message?: string };
   const reply = typeof e.responseCode === 'number' ? ` (SMTP ${e.responseCode})` : '';
   if (e.code === 'EAUTH' || e.code === 'ENOAUTH') {
@@ -177,6 +171,27 @@ export function createEmailSender(settings: EmailSettings): EmailSender {
     },
     close() {
       transport.close();
+    },
+  };
+}
+
+/**
+ * The email channel. The SMTP sender is made on the first send, so settings are only needed by a
+ * process that sends email; `close` closes its transport when one was made.
+ */
+export function createEmailChannel(settings: EmailSettings): DeliveryChannel {
+  let sender: EmailSender | undefined;
+  return {
+    name: 'email',
+    async send(to, inv, signal) {
+      if (!to.email)
+        throw new ProvisionerError('email_missing', 'the person has no email address for the email channel');
+      sender ??= createEmailSender(settings);
+      await sender.send({ to: to.email, ...messageFields(to, inv) }, signal ? { signal } : {});
+    },
+    close() {
+      sender?.close();
+      sender = undefined;
     },
   };
 }

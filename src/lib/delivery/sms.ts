@@ -1,6 +1,9 @@
 import { got } from 'got';
 import { ProvisionerError, RETRYABLE_NETWORK_CODES, RETRYABLE_STATUSES } from '../core/errors.ts';
 import { parseRetryAfterMs } from '../core/backoff.ts';
+import { type DeliveryChannel, messageFields } from './channel.ts';
+import { DEFAULT_SUPPORT_CONTACT, templateValues } from './email.ts';
+import { DEFAULT_TEMPLATES, loadTemplates, renderTemplate, type TemplateSet } from './templates.ts';
 
 /**
  * The SMS channel over the Twilio Messages API shape, so Twilio or any compatible provider works:
@@ -8,7 +11,7 @@ import { parseRetryAfterMs } from '../core/backoff.ts';
  * HTTP Basic auth `sid:token`. One request per message, no HTTP-level retry (BullMQ retries).
  */
 
-export const DEFAULT_SMS_BASE_URL = 'https://api.twilio.com';
+const DEFAULT_SMS_BASE_URL = 'https://api.twilio.com';
 
 export interface SmsSettings {
   /** Default {@link DEFAULT_SMS_BASE_URL}. */
@@ -123,4 +126,39 @@ function providerError(body: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** What the sms channel needs: the provider, and the texts' app name, support contact and templates. */
+export interface SmsChannelSettings {
+  sms: SmsSettings;
+  appName: string;
+  supportContact: string | undefined;
+  templatesDir: string | undefined;
+}
+
+/**
+ * The sms channel: the text from the `sms` template. Sender and templates are made on the first
+ * send, so settings are only needed by a process that sends SMS.
+ */
+export function createSmsChannel(settings: SmsChannelSettings): DeliveryChannel {
+  let sender: SmsSender | undefined;
+  let templates: Promise<TemplateSet> | undefined;
+  return {
+    name: 'sms',
+    async send(to, inv, signal) {
+      if (!to.mobile)
+        throw new ProvisionerError('mobile_missing', 'the person has no mobile number for the sms channel');
+      sender ??= createSmsSender(settings.sms);
+      templates ??= settings.templatesDir
+        ? loadTemplates(settings.templatesDir)
+        : Promise.resolve(DEFAULT_TEMPLATES);
+      const values = templateValues(
+        { appName: settings.appName, supportContact: settings.supportContact ?? DEFAULT_SUPPORT_CONTACT },
+        messageFields(to, inv),
+      );
+      const text = renderTemplate((await templates).smsText, { ...values }, { html: false });
+      await sender.send(to.mobile, text, signal ? { signal } : {});
+    },
+    close() {},
+  };
 }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
  */
 
 /** The template files a `TEMPLATES_DIR` may override; any file missing falls back to the default. */
-export const TEMPLATE_FILES = {
+const TEMPLATE_FILES = {
   emailSubject: 'email-subject.txt',
   emailText: 'email.txt',
   emailHtml: 'email.html',

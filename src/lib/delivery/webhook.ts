@@ -1,19 +1,22 @@
 import { createHmac } from 'node:crypto';
+import type { Got } from 'got';
+import { parseRetryAfterMs } from '../core/backoff.ts';
+import type { Clock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
-import { ProvisionerError } from '../core/errors.ts';
-import type { Invitation, Recipient } from './send-code.ts';
+import { ProvisionerError, RETRYABLE_STATUSES } from '../core/errors.ts';
+import type { DeliveryChannel, Invitation, Recipient } from './channel.ts';
 
 /**
- * The webhook channel's message: body, delivery id, signature and error type. One definition for
- * the first delivery (deliver-webhook.ts), reminders and reissues (send-code.ts), so a receiver
- * always gets the same shape, signed the same way:
+ * The webhook channel: a signed JSON POST to DELIVERY_WEBHOOK_URL. One message shape for the first
+ * delivery, reminders and reissues, so a receiver always gets the same body, signed the same way:
  * `X-Provisioner-Signature` = hex HMAC-SHA256(`${timestamp}.${rawBody}`, DELIVERY_WEBHOOK_SECRET).
+ * A 2xx is a confirmed send; 408, 429 and 5xx are retryable, other statuses permanent.
  */
 
 const CHANNEL = 'webhook';
 
 /** Error from the receiver, with its HTTP status for the dead-letter record. */
-export class WebhookDeliveryError extends ProvisionerError {
+class WebhookDeliveryError extends ProvisionerError {
   readonly status: number | undefined;
   constructor(
     code: string,
@@ -27,8 +30,14 @@ export class WebhookDeliveryError extends ProvisionerError {
   }
 }
 
+/** What the webhook channel needs from the delivery settings. */
+export type WebhookSettings = Pick<
+  Config['delivery'],
+  'webhookUrl' | 'webhookSecret' | 'appName' | 'supportContact'
+>;
+
 /** Where webhook messages go; without DELIVERY_WEBHOOK_URL and _SECRET the job fails permanently. */
-export function webhookTarget(delivery: Config['delivery']): { url: string; secret: string } {
+function webhookTarget(delivery: WebhookSettings): { url: string; secret: string } {
   const { webhookUrl, webhookSecret } = delivery;
   if (!webhookUrl || !webhookSecret) {
     throw new ProvisionerError(
@@ -46,18 +55,18 @@ export function signWebhook(secret: string, timestamp: number, rawBody: string):
 }
 
 /** The idempotency key of a credential's webhook delivery. */
-export function deliveryId(credentialId: string): string {
+function deliveryId(credentialId: string): string {
   return `${credentialId}.${CHANNEL}`;
 }
 
 /** The delivery id of one message: stable per message, so a receiver drops a repeat of the same one. */
-export function webhookMessageId(inv: Invitation): string {
+function webhookMessageId(inv: Invitation): string {
   return inv.reminder !== undefined
     ? `${deliveryId(inv.credentialId)}.reminder-${inv.reminder}`
     : deliveryId(inv.credentialId);
 }
 
-export function instructionsText(appName: string, supportContact: string | undefined): string {
+function instructionsText(appName: string, supportContact: string | undefined): string {
   const support = supportContact ? ` Questions: ${supportContact}.` : '';
   return `Install the ${appName} app, open it and enter the invitation code. Your mobile key usually appears within seconds.${support}`;
 }
@@ -87,5 +96,55 @@ export function webhookMessageBody(
     invitation_expires_at: inv.expiresAt ?? null,
     instructions,
     ...(inv.reminder !== undefined ? { reminder: inv.reminder } : {}),
+  };
+}
+
+/**
+ * The webhook channel over `http` (retries off: BullMQ is the one retry layer); `clock` stamps the
+ * signature, `timeoutMs` bounds each request.
+ */
+export function createWebhookChannel(options: {
+  settings: WebhookSettings;
+  http: Got;
+  clock: Clock;
+  timeoutMs: number;
+}): DeliveryChannel {
+  const { settings, http, clock, timeoutMs } = options;
+  return {
+    name: CHANNEL,
+    preflight() {
+      webhookTarget(settings);
+    },
+    async send(to, inv, signal) {
+      const { url, secret } = webhookTarget(settings);
+      const rawBody = JSON.stringify(
+        webhookMessageBody(to, inv, instructionsText(settings.appName, settings.supportContact)),
+      );
+      const timestamp = Math.floor(clock.now() / 1000);
+      const response = await http.post(url, {
+        body: rawBody,
+        headers: {
+          'content-type': 'application/json',
+          'x-provisioner-timestamp': String(timestamp),
+          'x-provisioner-delivery': webhookMessageId(inv),
+          'x-provisioner-signature': signWebhook(secret, timestamp, rawBody),
+        },
+        throwHttpErrors: false,
+        retry: { limit: 0 },
+        timeout: { request: timeoutMs },
+        ...(signal ? { signal } : {}),
+      });
+      const status = response.statusCode;
+      if (status >= 200 && status < 300) return;
+      const retryable = RETRYABLE_STATUSES.has(status);
+      throw new WebhookDeliveryError(
+        retryable ? 'webhook_failed' : 'webhook_rejected',
+        `delivery webhook answered HTTP ${status}`,
+        status,
+        retryable,
+        parseRetryAfterMs(response.headers['retry-after'], undefined),
+      );
+    },
+    close() {},
   };
 }

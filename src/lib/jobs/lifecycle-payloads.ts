@@ -2,12 +2,12 @@ import { z } from 'zod';
 
 /**
  * Payload schemas of the lifecycle queues (status events, polling, reminders, expiry, stuck
- * provisioning, revocation, reissue). The queue registry (`queues.ts`) refers to these; the
+ * provisioning, revocation, reissue). The queue registry (`registry.ts`) refers to these; the
  * processors validate with them when they pick a job up.
  */
 
 /** One DoorFlow webhook notice in the real format (thin: no status, read it from `resource`). */
-export const realStatusEventSchema = z.object({
+const realStatusEventSchema = z.object({
   format: z.literal('real'),
   action: z.string(),
   resourceType: z.string(),
@@ -21,7 +21,7 @@ export const realStatusEventSchema = z.object({
 });
 
 /** The seed guide's format: one event carrying the status change itself. */
-export const seedStatusEventSchema = z.object({
+const seedStatusEventSchema = z.object({
   format: z.literal('seed'),
   credentialId: z.string().min(1),
   personId: z.number().int().positive().optional(),
@@ -32,7 +32,7 @@ export const seedStatusEventSchema = z.object({
   receivedAt: z.number(),
 });
 
-export const statusEventPayloadSchema = z.discriminatedUnion('format', [
+const statusEventPayloadSchema = z.discriminatedUnion('format', [
   realStatusEventSchema,
   seedStatusEventSchema,
 ]);
@@ -44,7 +44,7 @@ const credentialRef = {
 };
 
 /** Poll one credential's status when it has not moved since `since`. */
-export const statusPollPayloadSchema = z.object({
+const statusPollPayloadSchema = z.object({
   ...credentialRef,
   /** The `since` of the status this poll was scheduled for; a change meanwhile makes it moot. */
   since: z.number(),
@@ -56,7 +56,7 @@ export const statusPollPayloadSchema = z.object({
 export type StatusPollPayload = z.infer<typeof statusPollPayloadSchema>;
 
 /** Still invited? Send reminder number `n` (1-based) through the credential's channel. */
-export const reminderPayloadSchema = z.object({
+const reminderPayloadSchema = z.object({
   ...credentialRef,
   n: z.number().int().min(1),
   dueAt: z.number(),
@@ -64,14 +64,14 @@ export const reminderPayloadSchema = z.object({
 export type ReminderPayload = z.infer<typeof reminderPayloadSchema>;
 
 /** The invitation's validity ends: apply `EXPIRY_POLICY`. */
-export const expiryPayloadSchema = z.object({
+const expiryPayloadSchema = z.object({
   ...credentialRef,
   dueAt: z.number(),
 });
 export type ExpiryPayload = z.infer<typeof expiryPayloadSchema>;
 
 /** Still provisioning since `since`? Alert. */
-export const stuckCheckPayloadSchema = z.object({
+const stuckCheckPayloadSchema = z.object({
   ...credentialRef,
   since: z.number(),
   dueAt: z.number(),
@@ -79,7 +79,7 @@ export const stuckCheckPayloadSchema = z.object({
 export type StuckCheckPayload = z.infer<typeof stuckCheckPayloadSchema>;
 
 /** Revoke a person's live HID credentials (all, or one). */
-export const revocationPayloadSchema = z.object({
+const revocationPayloadSchema = z.object({
   personId: z.number().int().positive(),
   /** Only this credential; all live HID credentials of the person otherwise. */
   credentialId: z.string().min(1).optional(),
@@ -91,7 +91,7 @@ export const revocationPayloadSchema = z.object({
 export type RevocationPayload = z.infer<typeof revocationPayloadSchema>;
 
 /** Replace a person's credential: revoke the old one, create a new one, deliver its code. */
-export const reissuePayloadSchema = z.object({
+const reissuePayloadSchema = z.object({
   personId: z.number().int().positive(),
   /** The credential being replaced (the job id derives from it, so asking twice adds one job). */
   oldCredentialId: z.string().min(1),
@@ -101,7 +101,7 @@ export const reissuePayloadSchema = z.object({
 });
 export type ReissuePayload = z.infer<typeof reissuePayloadSchema>;
 
-/** Lifecycle queue names and schemas, merged into the registry by `queues.ts`. */
+/** Lifecycle queue names and schemas, merged into the registry by `registry.ts`. */
 export const lifecycleQueues = {
   'status-events': statusEventPayloadSchema,
   'status-poll': statusPollPayloadSchema,

@@ -1,92 +1,33 @@
 import { type JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { backoffDelayMs } from '../core/backoff.ts';
 import type { Config } from '../core/config.ts';
+import { PayloadError } from '../core/errors.ts';
+import type { OwnChannel } from '../delivery/channel-names.ts';
 import { lifecycleQueues } from './lifecycle-payloads.ts';
-import { deliveryChannelSchema, rosterEntrySchema } from '../roster/entry.ts';
+import {
+  credentialPayloadSchema,
+  deliveryPayloadSchema,
+  invitationPayloadSchema,
+  offboardPayloadSchema,
+  personPayloadSchema,
+  syncPayloadSchema,
+} from './payloads.ts';
 
 /**
  * The one typed queue registry: queue name → payload schema, plus default job options. Producers
- * and processors both go through it; nothing else names a queue.
+ * and processors both go through it; nothing else names a queue. Producers write a queue's
+ * {@link PayloadInput} (checked by TypeScript); the worker parses the job's data with the queue's
+ * schema once, when it picks the job up ({@link parsePayload}), which also applies the defaults.
  */
-
-/** Fields every pipeline step carries: which run, which roster entry, which replay generation. */
-const stepBase = {
-  runId: z.string().min(1),
-  /** Roster key (`sid:…` or `email:…`). */
-  key: z.string().min(1),
-  /** 0 for the first pass; each dead-letter replay increments it so job ids stay unique. */
-  gen: z.number().int().min(0).default(0),
-  /** Where the invitation goes for this entry. */
-  delivery: deliveryChannelSchema,
-  entry: rosterEntrySchema,
-};
-
-export const personPayloadSchema = z.object({
-  ...stepBase,
-  /** The run prefetched the account's people into the Redis index, so "absent there" means absent. */
-  indexed: z.boolean().default(false),
-});
-
-export const credentialPayloadSchema = z.object({
-  ...stepBase,
-  personId: z.number().int().positive(),
-  /** We created the person in this chain: it cannot have credentials yet (saves one list call). */
-  personCreated: z.boolean().default(false),
-});
-
-export const invitationPayloadSchema = z.object({
-  ...stepBase,
-  personId: z.number().int().positive(),
-  credentialId: z.string().min(1),
-  credentialStatus: z.string().nullish(),
-  /** This chain created (or adopted after its own lost create) the credential, rather than reusing one. */
-  credentialCreated: z.boolean().default(false),
-  /** AES-256-GCM token of the invitation code when the create response carried one. */
-  encryptedCode: z.string().optional(),
-  expiresAt: z.string().nullish(),
-  /** When this step first found no code yet (ms since epoch): bounds the wait. */
-  waitStartedAt: z.number().optional(),
-  polls: z.number().int().min(0).default(0),
-});
-
-export const deliveryPayloadSchema = z.object({
-  ...stepBase,
-  personId: z.number().int().positive(),
-  credentialId: z.string().min(1),
-  credentialStatus: z.string().nullish(),
-  encryptedCode: z.string().optional(),
-  expiresAt: z.string().nullish(),
-});
-
-/**
- * Roster sync leavers and rehires (producers area, `processors/offboard.ts`): `offboard` revokes the
- * person's live HID credentials (pending invitations included) then sets `enabled: false`; never a
- * delete. `reenable` sets `enabled: true` for a rehire.
- */
-export const offboardPayloadSchema = z.object({
-  runId: z.string().min(1),
-  key: z.string().min(1),
-  personId: z.number().int().positive(),
-  action: z.enum(['offboard', 'reenable']).default('offboard'),
-  /** Set `enabled: false` after revoking (false when the person is already disabled). */
-  disable: z.boolean().default(true),
-  reason: z.string().default('sync'),
-});
-export type OffboardPayload = z.output<typeof offboardPayloadSchema>;
-
-/** Queues other areas fill in; their payloads are validated by their own processors. */
-const openPayload = z.record(z.string(), z.unknown());
-
-export const queueRegistry = {
+const queueRegistry = {
   person: personPayloadSchema,
   credential: credentialPayloadSchema,
   invitation: invitationPayloadSchema,
   'delivery-webhook': deliveryPayloadSchema,
   'delivery-email': deliveryPayloadSchema,
   'delivery-sms': deliveryPayloadSchema,
-  // Lifecycle queues (delivery & lifecycle area): schemas in lifecycle-payloads.ts.
   'status-events': lifecycleQueues['status-events'],
   'status-poll': lifecycleQueues['status-poll'],
   reminder: lifecycleQueues.reminder,
@@ -95,7 +36,7 @@ export const queueRegistry = {
   revocation: lifecycleQueues.revocation,
   reissue: lifecycleQueues.reissue,
   offboard: offboardPayloadSchema,
-  sync: openPayload,
+  sync: syncPayloadSchema,
 } as const;
 
 export type QueueName = keyof typeof queueRegistry;
@@ -109,18 +50,34 @@ export type PersonPayload = Payload<'person'>;
 export type CredentialPayload = Payload<'credential'>;
 export type InvitationPayload = Payload<'invitation'>;
 export type DeliveryPayload = Payload<'delivery-webhook'>;
+export type OffboardPayload = Payload<'offboard'>;
+export type SyncJobPayload = Payload<'sync'>;
 
-/** The four steps of provisioning, in order. */
-export const PIPELINE_STEPS = ['person', 'credential', 'invitation', 'delivery'] as const;
-export type PipelineStep = (typeof PIPELINE_STEPS)[number];
+/**
+ * The registry seen per queue: indexing this mapped type with a generic queue name keeps the tie
+ * between the name and its payload type, so {@link parsePayload} needs no cast.
+ */
+type SchemaOf = { readonly [Q in QueueName]: z.ZodType<Payload<Q>, PayloadInput<Q>> };
+const schemaOf: SchemaOf = queueRegistry;
+
+/** The job boundary: a queue's raw job data parsed once (defaults applied); invalid → PayloadError (permanent). */
+export function parsePayload<Q extends QueueName>(queue: Q, data: unknown): Payload<Q> {
+  const parsed = schemaOf[queue].safeParse(data);
+  if (!parsed.success)
+    throw new PayloadError(`job payload is invalid: ${parsed.error.issues[0]?.message ?? ''}`);
+  return parsed.data;
+}
+
+/** The delivery queues, one per channel we send through ourselves. */
+export type DeliveryQueue = `delivery-${OwnChannel}`;
 
 /** Delivery queue for a channel (`doorflow` has none: DoorFlow itself emails the code). */
-export function deliveryQueueFor(channel: 'webhook' | 'email' | 'sms'): QueueName {
+export function deliveryQueueFor(channel: OwnChannel): DeliveryQueue {
   return `delivery-${channel}`;
 }
 
 /** Name of the custom backoff strategy registered on every worker. */
-export const BACKOFF_TYPE = 'provisioner';
+const BACKOFF_TYPE = 'provisioner';
 
 /**
  * Default job options. BullMQ defaults to one attempt and keeps every job forever; both are set
@@ -156,7 +113,7 @@ export function encodeKey(key: string): string {
   return key.replace(/%/g, '%25').replace(/:/g, '%3A');
 }
 
-/** The fields every pipeline step carries ({@link stepBase}). */
+/** The fields every pipeline step carries (`stepBase` in payloads.ts). */
 export type StepFields = Pick<PersonPayload, 'runId' | 'key' | 'gen' | 'delivery' | 'entry'>;
 
 /** What a step passes on to the next: only the carried fields, never step-specific ones. */
@@ -173,7 +130,7 @@ export function stepJobId(runId: string, key: string, gen = 0): string {
 export interface Queues {
   readonly prefix: string;
   get(name: QueueName): Queue;
-  /** Validates the payload against the registry, then adds it with the default options. */
+  /** Adds a job with the default options; its payload is parsed when a worker picks it up. */
   add<Q extends QueueName>(
     name: Q,
     payload: PayloadInput<Q>,
@@ -201,13 +158,11 @@ export function createQueues(connection: Redis, prefix: string, jobs: Config['jo
     prefix,
     get,
     async add(name, payload, opts) {
-      const data = queueRegistry[name].parse(payload);
-      await get(name).add(name, data, opts);
+      await get(name).add(name, payload, opts);
     },
     async addBulk(name, list) {
       if (list.length === 0) return;
-      const schema = queueRegistry[name];
-      await get(name).addBulk(list.map((j) => ({ name, data: schema.parse(j.payload), opts: j.opts })));
+      await get(name).addBulk(list.map((j) => ({ name, data: j.payload, opts: j.opts })));
     },
     async close() {
       await Promise.all([...open.values()].map((q) => q.close()));

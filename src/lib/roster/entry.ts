@@ -1,9 +1,5 @@
 import { z } from 'zod';
-
-/** Delivery channels: DoorFlow emails the code, or we send it by webhook, email or SMS. */
-export const DELIVERY_CHANNELS = ['doorflow', 'webhook', 'email', 'sms'] as const;
-export const deliveryChannelSchema = z.enum(DELIVERY_CHANNELS);
-export type DeliveryChannelName = z.infer<typeof deliveryChannelSchema>;
+import { type DeliveryChannelName, deliveryChannelSchema } from '../delivery/channel-names.ts';
 
 /**
  * The roster key identifies one person across runs: the trimmed `system_id` when present
@@ -57,15 +53,4 @@ export function pickDeliveryChannel(
 ): DeliveryChannelName {
   if (channelReaches(wanted, has)) return wanted;
   return fallback.find((channel) => channelReaches(channel, has)) ?? wanted;
-}
-
-/** Parses a comma-separated channel list (`email,sms,doorflow`); undefined when a name is unknown. */
-export function parseChannelList(text: string): DeliveryChannelName[] | undefined {
-  const names = text
-    .split(',')
-    .map((name) => name.trim().toLowerCase())
-    .filter((name) => name !== '');
-  const known = new Set<string>(DELIVERY_CHANNELS);
-  if (!names.every((name) => known.has(name))) return undefined;
-  return [...new Set(names)] as DeliveryChannelName[];
 }

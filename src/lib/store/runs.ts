@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { type Clock, systemClock } from '../core/clock.ts';
 import { luaScript } from '../core/lua.ts';
-import type { DeliveryChannelName } from '../roster/entry.ts';
+import type { DeliveryChannelName } from '../delivery/channel-names.ts';
 import type { RedisKeys } from './keys.ts';
 
 /**

@@ -1,6 +1,9 @@
+import { hostname } from 'node:os';
 import type { AuditLog } from '../../lib/store/audit-log.ts';
 import type { Credential, DoorFlowApi, Person, PersonInput } from '../../lib/doorflow/types.ts';
 import type { Logger } from '../../lib/core/logger.ts';
+import type { ProcessorDeps } from '../context.ts';
+import type { JobFields } from './job-fields.ts';
 
 /**
  * Wraps a {@link DoorFlowApi} for one job so every write it makes lands in the audit log with the
@@ -159,4 +162,25 @@ export function auditedDoorFlow<T extends DoorFlowApi>(
       return typeof value === 'function' ? value.bind(target) : value;
     },
   });
+}
+
+/** Who the audit log says made a worker's changes. */
+const AUDIT_ACTOR = `worker:${hostname()}:${process.pid}`;
+
+/**
+ * The audit hook around a step: the deps a job runs with, where (when the process keeps an audit
+ * log) every DoorFlow write of the job is audited with its run and roster key.
+ */
+export function auditedDeps(
+  deps: ProcessorDeps,
+  job: Pick<JobFields, 'runId' | 'key'>,
+  logger: Logger,
+): ProcessorDeps {
+  if (!deps.audit) return deps;
+  const context: AuditContext = {
+    actor: AUDIT_ACTOR,
+    ...(job.runId !== undefined ? { runId: job.runId } : {}),
+    ...(job.key !== undefined ? { key: job.key } : {}),
+  };
+  return { ...deps, doorflow: auditedDoorFlow(deps.doorflow, deps.audit, context, logger) };
 }

@@ -1,4 +1,5 @@
-import { type ExpiryPayload, expiryPayloadSchema } from '../../lib/jobs/lifecycle-payloads.ts';
+import type { ExpiryPayload } from '../../lib/jobs/lifecycle-payloads.ts';
+import { defineProcessor } from '../../lib/jobs/define-processor.ts';
 import { encodeKey } from '../../lib/jobs/registry.ts';
 import type { JobContext, ProcessorDeps } from '../context.ts';
 import { alert, notYetDue, refreshStatus, revokeOne } from './track.ts';
@@ -10,13 +11,12 @@ import { alert, notYetDue, refreshStatus, revokeOne } from './track.ts';
  * `alert` (a person decides). Unused codes are temporary passwords: expire them.
  */
 
-export const queueName = 'expiry' as const;
-export const payloadSchema = expiryPayloadSchema;
+export const expiryProcessor = defineProcessor('expiry', handle);
 
 /** Unaccepted invitations: still `invited` at our deadline, or already `expired` by DoorFlow. */
 const EXPIRABLE: ReadonlySet<string> = new Set(['invited', 'expired']);
 
-export async function handle(p: ExpiryPayload, deps: ProcessorDeps, ctx: JobContext): Promise<string> {
+async function handle(p: ExpiryPayload, deps: ProcessorDeps, ctx: JobContext): Promise<string> {
   const early = await notYetDue(p.dueAt, deps, ctx);
   if (early) throw early;
   const record = await deps.credentials.get(p.credentialId);

@@ -1,6 +1,7 @@
 import { LIVE_CREDENTIAL_STATUSES } from '../../lib/doorflow/types.ts';
 import { DoorFlowError } from '../../lib/core/errors.ts';
-import { type OffboardPayload, offboardPayloadSchema } from '../../lib/jobs/registry.ts';
+import type { OffboardPayload } from '../../lib/jobs/registry.ts';
+import { defineProcessor } from '../../lib/jobs/define-processor.ts';
 import type { JobContext, ProcessorDeps } from '../context.ts';
 import { revokeOne } from './track.ts';
 
@@ -13,19 +14,14 @@ import { revokeOne } from './track.ts';
  * Progress is counted per sync run in the sync run store (`offboarded`, `reenabled`).
  */
 
-export const queueName = 'offboard' as const;
-export const payloadSchema = offboardPayloadSchema;
+export const offboardProcessor = defineProcessor('offboard', handle);
 
 export interface OffboardResult {
   revoked: number;
   disabled: boolean;
 }
 
-export async function handle(
-  p: OffboardPayload,
-  deps: ProcessorDeps,
-  ctx: JobContext,
-): Promise<OffboardResult> {
+async function handle(p: OffboardPayload, deps: ProcessorDeps, ctx: JobContext): Promise<OffboardResult> {
   const call = { signal: ctx.signal };
   if (p.action === 'reenable') {
     await deps.doorflow.updatePerson(p.personId, { enabled: true }, call);

@@ -2,11 +2,12 @@ import { encryptSecret } from '../../lib/core/crypto.ts';
 import type { Credential } from '../../lib/doorflow/types.ts';
 import { LIVE_CREDENTIAL_STATUSES } from '../../lib/doorflow/types.ts';
 import { ProvisionerError } from '../../lib/core/errors.ts';
-import { type ReissuePayload, reissuePayloadSchema } from '../../lib/jobs/lifecycle-payloads.ts';
+import type { ReissuePayload } from '../../lib/jobs/lifecycle-payloads.ts';
+import { defineProcessor } from '../../lib/jobs/define-processor.ts';
 import { startTracking } from './schedule.ts';
 import type { JobContext, ProcessorDeps } from '../context.ts';
 import { isNotFound, lifecycleDeps, revokeOne } from './track.ts';
-import { recipientFromPerson, sendCode } from '../../lib/delivery/send-code.ts';
+import { recipientFromPerson } from '../../lib/delivery/channel.ts';
 
 /**
  * Replace a credential (new phone, or an expired invitation under EXPIRY_POLICY=reissue):
@@ -17,12 +18,11 @@ import { recipientFromPerson, sendCode } from '../../lib/delivery/send-code.ts';
  * retried or repeated reissue never creates a second new credential nor sends twice.
  */
 
-export const queueName = 'reissue' as const;
-export const payloadSchema = reissuePayloadSchema;
+export const reissueProcessor = defineProcessor('reissue', handle);
 
 const MARKER_TTL_SEC = 90 * 86_400;
 
-export async function handle(p: ReissuePayload, deps: ProcessorDeps, ctx: JobContext): Promise<string> {
+async function handle(p: ReissuePayload, deps: ProcessorDeps, ctx: JobContext): Promise<string> {
   const signal = ctx.signal;
   const old = await deps.credentials.get(p.oldCredentialId);
 
@@ -86,13 +86,13 @@ export async function handle(p: ReissuePayload, deps: ProcessorDeps, ctx: JobCon
         );
       }
       const person = await deps.doorflow.getPerson(p.personId, { signal });
-      await sendCode(
-        deps,
-        p.channel,
-        recipientFromPerson(p.personId, person),
-        { credentialId: newId, credentialStatus: status, code, expiresAt },
-        signal,
-      );
+      await deps.channels
+        .get(p.channel)
+        .send(
+          recipientFromPerson(p.personId, person),
+          { credentialId: newId, credentialStatus: status, code, expiresAt },
+          signal,
+        );
       await deps.deliveries.record(newId, p.channel, {
         runId: `reissue`,
         key: old?.key ?? '',

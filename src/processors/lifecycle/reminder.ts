@@ -1,9 +1,11 @@
 import { decryptSecret } from '../../lib/core/crypto.ts';
-import { type ReminderPayload, reminderPayloadSchema } from '../../lib/jobs/lifecycle-payloads.ts';
+import type { ReminderPayload } from '../../lib/jobs/lifecycle-payloads.ts';
+import { defineProcessor } from '../../lib/jobs/define-processor.ts';
 import { scheduleNextReminder } from './schedule.ts';
 import type { JobContext, ProcessorDeps } from '../context.ts';
 import { lifecycleDeps, notYetDue, refreshStatus } from './track.ts';
-import { type OwnChannel, recipientFromPerson, sendCode } from '../../lib/delivery/send-code.ts';
+import { recipientFromPerson } from '../../lib/delivery/channel.ts';
+import { isOwnChannel } from '../../lib/delivery/channel-names.ts';
 
 /**
  * Still `invited` REMINDER_AFTER after the invitation (default 3 days)? Send reminder `n` through
@@ -13,16 +15,15 @@ import { type OwnChannel, recipientFromPerson, sendCode } from '../../lib/delive
  * sent (`delivered:{credential}:{channel}-reminder-{n}`), so a retry never sends it twice.
  */
 
-export const queueName = 'reminder' as const;
-export const payloadSchema = reminderPayloadSchema;
+export const reminderProcessor = defineProcessor('reminder', handle);
 
-export async function handle(p: ReminderPayload, deps: ProcessorDeps, ctx: JobContext): Promise<string> {
+async function handle(p: ReminderPayload, deps: ProcessorDeps, ctx: JobContext): Promise<string> {
   const early = await notYetDue(p.dueAt, deps, ctx);
   if (early) throw early;
   const record = await deps.credentials.get(p.credentialId);
   if (record?.status !== 'invited') return 'moot';
-  const channel = record.channel as OwnChannel | 'doorflow' | undefined;
-  if (!channel || channel === 'doorflow') return 'not_our_channel';
+  const channel = record.channel;
+  if (!channel || !isOwnChannel(channel)) return 'not_our_channel';
   const marker = `${channel}-reminder-${p.n}`;
   if (await deps.deliveries.find(p.credentialId, marker)) return 'already_sent';
 
@@ -38,9 +39,7 @@ export async function handle(p: ReminderPayload, deps: ProcessorDeps, ctx: JobCo
     return 'no_code';
   }
   const person = await deps.doorflow.getPerson(p.personId, { signal: ctx.signal });
-  await sendCode(
-    deps,
-    channel,
+  await deps.channels.get(channel).send(
     recipientFromPerson(p.personId, person),
     {
       credentialId: p.credentialId,

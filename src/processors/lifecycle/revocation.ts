@@ -1,6 +1,7 @@
 import type { Credential } from '../../lib/doorflow/types.ts';
 import { LIVE_CREDENTIAL_STATUSES } from '../../lib/doorflow/types.ts';
-import { type RevocationPayload, revocationPayloadSchema } from '../../lib/jobs/lifecycle-payloads.ts';
+import type { RevocationPayload } from '../../lib/jobs/lifecycle-payloads.ts';
+import { defineProcessor } from '../../lib/jobs/define-processor.ts';
 import type { JobContext, ProcessorDeps } from '../context.ts';
 import { isNotFound, revokeOne } from './track.ts';
 
@@ -11,8 +12,7 @@ import { isNotFound, revokeOne } from './track.ts';
  * Used by `revoke`, sync offboarding and the expiry policy.
  */
 
-export const queueName = 'revocation' as const;
-export const payloadSchema = revocationPayloadSchema;
+export const revocationProcessor = defineProcessor('revocation', handle);
 
 export interface RevocationSummary {
   revoking: string[];
@@ -20,7 +20,7 @@ export interface RevocationSummary {
   already: string[];
 }
 
-export async function handle(
+async function handle(
   p: RevocationPayload,
   deps: ProcessorDeps,
   ctx: JobContext,

@@ -55,7 +55,7 @@ export function invitationDeadline(
 }
 
 /** Adds the delayed jobs the credential's current status needs (idempotent). */
-export async function scheduleFor(deps: LifecycleDeps, record: CredentialRecord): Promise<void> {
+async function scheduleFor(deps: LifecycleDeps, record: CredentialRecord): Promise<void> {
   const { status, since, personId, id } = record;
   if (!status || since === undefined || personId === undefined) return;
   const now = deps.clock.now();

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { type StatusEventPayload, statusEventPayloadSchema } from '../../lib/jobs/lifecycle-payloads.ts';
+import type { StatusEventPayload } from '../../lib/jobs/lifecycle-payloads.ts';
+import { defineProcessor } from '../../lib/jobs/define-processor.ts';
 import { recordAndSchedule } from './schedule.ts';
 import type { JobContext, ProcessorDeps } from '../context.ts';
 import { isNotFound, lifecycleDeps } from './track.ts';
@@ -11,8 +12,7 @@ import { isNotFound, lifecycleDeps } from './track.ts';
  * deduplicated on (resource_type, resource_id, ack_token). Seed format carries the new status.
  */
 
-export const queueName = 'status-events' as const;
-export const payloadSchema = statusEventPayloadSchema;
+export const statusEventProcessor = defineProcessor('status-events', handle);
 
 const ACK_TTL_SEC = 7 * 86_400;
 
@@ -27,7 +27,7 @@ function personIdFromUrl(url: string): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
-export async function handle(p: StatusEventPayload, deps: ProcessorDeps, ctx: JobContext): Promise<string> {
+async function handle(p: StatusEventPayload, deps: ProcessorDeps, ctx: JobContext): Promise<string> {
   const ld = lifecycleDeps(deps);
   if (p.format === 'seed') {
     const at = p.timestamp ? Date.parse(p.timestamp) : Number.NaN;

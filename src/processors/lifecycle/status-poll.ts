@@ -1,5 +1,6 @@
 import { MOVING_STATUSES } from '../../lib/store/credentials.ts';
-import { type StatusPollPayload, statusPollPayloadSchema } from '../../lib/jobs/lifecycle-payloads.ts';
+import type { StatusPollPayload } from '../../lib/jobs/lifecycle-payloads.ts';
+import { defineProcessor } from '../../lib/jobs/define-processor.ts';
 import { encodeKey } from '../../lib/jobs/registry.ts';
 import { pollIntervalMs } from './schedule.ts';
 import type { JobContext, ProcessorDeps } from '../context.ts';
@@ -12,10 +13,9 @@ import { notYetDue, refreshStatus } from './track.ts';
  * webhook or poll) makes this chain moot; the new status starts its own.
  */
 
-export const queueName = 'status-poll' as const;
-export const payloadSchema = statusPollPayloadSchema;
+export const statusPollProcessor = defineProcessor('status-poll', handle);
 
-export async function handle(p: StatusPollPayload, deps: ProcessorDeps, ctx: JobContext): Promise<string> {
+async function handle(p: StatusPollPayload, deps: ProcessorDeps, ctx: JobContext): Promise<string> {
   const early = await notYetDue(p.dueAt, deps, ctx);
   if (early) throw early;
   const record = await deps.credentials.get(p.credentialId);

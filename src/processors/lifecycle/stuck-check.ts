@@ -1,4 +1,5 @@
-import { type StuckCheckPayload, stuckCheckPayloadSchema } from '../../lib/jobs/lifecycle-payloads.ts';
+import type { StuckCheckPayload } from '../../lib/jobs/lifecycle-payloads.ts';
+import { defineProcessor } from '../../lib/jobs/define-processor.ts';
 import type { JobContext, ProcessorDeps } from '../context.ts';
 import { alert, notYetDue, refreshStatus } from './track.ts';
 
@@ -8,10 +9,9 @@ import { alert, notYetDue, refreshStatus } from './track.ts';
  * `alerts:count` counter (exported as a metric), and ALERT_WEBHOOK_URL when set. Once per stay.
  */
 
-export const queueName = 'stuck-check' as const;
-export const payloadSchema = stuckCheckPayloadSchema;
+export const stuckCheckProcessor = defineProcessor('stuck-check', handle);
 
-export async function handle(p: StuckCheckPayload, deps: ProcessorDeps, ctx: JobContext): Promise<string> {
+async function handle(p: StuckCheckPayload, deps: ProcessorDeps, ctx: JobContext): Promise<string> {
   const early = await notYetDue(p.dueAt, deps, ctx);
   if (early) throw early;
   const record = await deps.credentials.get(p.credentialId);

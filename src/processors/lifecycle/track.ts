@@ -24,7 +24,7 @@ export function lifecycleDeps(deps: ProcessorDeps): LifecycleDeps {
 }
 
 /**
- * Starts lifecycle tracking (reminders, expiry, polling: lib/lifecycle.ts) of the invitation a
+ * Starts lifecycle tracking (reminders, expiry, polling: schedule.ts) of the invitation a
  * pipeline step handed over (to DoorFlow or delivered). A failure is logged, never fails the step.
  */
 export async function trackHandedOver(

@@ -1,4 +1,4 @@
-import { type QueueName, type Queues, queueRegistry, stepJobId } from '../../lib/jobs/registry.ts';
+import { parsePayload, type QueueName, type Queues, stepJobId } from '../../lib/jobs/registry.ts';
 import type { DeadLetter, DeadLetterStore } from '../../lib/store/dead-letters.ts';
 import type { EntryStatus, RunStore } from '../../lib/store/runs.ts';
 
@@ -58,9 +58,9 @@ export async function replayDeadLetters(
     // The run's people index may be stale by now: a replayed person step looks DoorFlow up.
     if (queue === 'person') payload.indexed = false;
     await deps.runs.reopen(record.runId, record.key, queue as EntryStatus);
-    // The stored payload is untyped: validate it against the step's schema as `Queues.add` would.
-    const data = queueRegistry[queue].parse(payload);
-    await deps.queues.get(queue).add(queue, data, { jobId: stepJobId(record.runId, record.key, gen) });
+    // The stored payload is untyped: it goes back only if it is still a valid payload of the step.
+    const data = parsePayload(queue, payload);
+    await deps.queues.add(queue, data, { jobId: stepJobId(record.runId, record.key, gen) });
     const updated: DeadLetter = { ...record, replays: record.replays + 1, state: 'replayed', payload };
     await deps.deadLetters.update(updated);
     replayed.push(updated);

@@ -5,7 +5,7 @@ import type { Logger } from '../../lib/core/logger.ts';
 import type { Metrics } from '../../lib/core/metrics.ts';
 import type { ManagedSet } from '../../lib/store/managed.ts';
 import type { SyncRunStore } from '../../lib/store/sync-runs.ts';
-import type { DeliveryChannelName } from '../../lib/roster/entry.ts';
+import type { DeliveryChannelName } from '../../lib/delivery/channel-names.ts';
 import { isRowProblem, type RosterAdapter, type SourceEntry, type SourceItem } from '../sources/adapter.ts';
 import { BambooHrAdapter } from '../sources/bamboohr.ts';
 import { CsvSourceAdapter } from '../sources/csv-source.ts';

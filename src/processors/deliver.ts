@@ -1,0 +1,115 @@
+import { decryptSecret } from '../lib/core/crypto.ts';
+import { ProvisionerError } from '../lib/core/errors.ts';
+import { tryLock } from '../lib/core/locks.ts';
+import type { Invitation, Recipient } from '../lib/delivery/channel.ts';
+import type { OwnChannel } from '../lib/delivery/channel-names.ts';
+import { webhookMessageBody } from '../lib/delivery/webhook.ts';
+import { defineProcessor } from '../lib/jobs/define-processor.ts';
+import type { DeliveryPayload } from '../lib/jobs/registry.ts';
+import { finish, type Outcome } from './advance.ts';
+import {
+  contentionDelayMs,
+  type JobContext,
+  lockTtlMs,
+  type ProcessorDeps,
+  type StepProcessor,
+} from './context.ts';
+import { trackHandedOver } from './lifecycle/track.ts';
+
+/**
+ * Step 4, deliver: one path for every channel we send ourselves (queues `delivery-webhook`,
+ * `delivery-email`, `delivery-sms`). Under a per-credential-and-channel lock, a confirmed send is
+ * recorded once (`delivered:{credential}:{channel}`), so a retried or replayed job never sends
+ * again; the code is decrypted just before sending and dropped from the job data afterwards.
+ * Tracking starts here (reminders, expiry, polling), keeping the one encrypted reminder copy
+ * described in lib/store/codes.ts.
+ */
+
+/** The person a delivery job sends to. */
+function recipientOf(p: DeliveryPayload): Recipient {
+  return {
+    personId: p.personId,
+    systemId: p.entry.system_id,
+    firstName: p.entry.first_name,
+    lastName: p.entry.last_name,
+    email: p.entry.email,
+    mobile: p.entry.mobile,
+  };
+}
+
+/** The first invitation message of a delivery job, with its decrypted code (secret). */
+function invitationOf(p: DeliveryPayload, code: string): Invitation {
+  return {
+    credentialId: p.credentialId,
+    credentialStatus: p.credentialStatus,
+    code,
+    expiresAt: p.expiresAt,
+    runId: p.runId,
+  };
+}
+
+/** The JSON body the webhook receiver gets for a delivery job's first message. */
+export function webhookBody(p: DeliveryPayload, code: string, instructions: string): Record<string, unknown> {
+  return webhookMessageBody(recipientOf(p), invitationOf(p, code), instructions);
+}
+
+async function deliver(
+  channel: OwnChannel,
+  p: DeliveryPayload,
+  deps: ProcessorDeps,
+  ctx: JobContext,
+): Promise<Outcome> {
+  const sender = deps.channels.get(channel);
+  // Before anything else, so a process that can never send on this channel fails the job at once.
+  sender.preflight?.();
+  const done = async (outcome: Outcome) => {
+    await finish(deps, p, outcome, channel);
+    await ctx.updateData({ ...p, encryptedCode: undefined });
+    return outcome;
+  };
+  const release = await tryLock(
+    deps.redis,
+    deps.keys.deliveryLock(p.credentialId, channel),
+    ctx.jobId,
+    lockTtlMs(deps.config),
+  );
+  if (!release) throw await ctx.delay(contentionDelayMs());
+  try {
+    // Looked up under the lock: another run may have sent it while this job waited.
+    const before = await deps.deliveries.find(p.credentialId, channel);
+    if (before) return await done(before.runId === p.runId ? 'provisioned' : 'already_provisioned');
+    const key = deps.config.encryptionKey;
+    if (!p.encryptedCode || !key) {
+      throw new ProvisionerError(
+        'code_missing',
+        'delivery job carries no invitation code (replay from invitation)',
+        { retryable: false },
+      );
+    }
+    await sender.send(recipientOf(p), invitationOf(p, decryptSecret(key, p.encryptedCode)), ctx.signal);
+    await deps.deliveries.record(p.credentialId, channel, {
+      runId: p.runId,
+      key: p.key,
+      at: deps.clock.now(),
+    });
+    ctx.logger.info(
+      { credentialId: p.credentialId, channel },
+      channel === 'webhook' ? 'invitation delivered by webhook' : 'invitation delivered',
+    );
+    // Lifecycle (reminders, expiry, polling): see lifecycle/schedule.ts. Never fails the delivery.
+    await trackHandedOver(deps, ctx, p, channel, p.encryptedCode);
+    return await done('provisioned');
+  } finally {
+    await release();
+  }
+}
+
+const deliverOn = (channel: OwnChannel) => (p: DeliveryPayload, deps: ProcessorDeps, ctx: JobContext) =>
+  deliver(channel, p, deps, ctx);
+
+/** The three delivery queues, one processor each, all through {@link deliver}. */
+export const deliveryProcessors: readonly StepProcessor[] = [
+  defineProcessor('delivery-webhook', deliverOn('webhook')),
+  defineProcessor('delivery-email', deliverOn('email')),
+  defineProcessor('delivery-sms', deliverOn('sms')),
+];
