@@ -1,3 +1,5 @@
+import { ProvisionerError } from '../lib/core/errors.ts';
+
 /** Exit codes every command uses; documented in the README. */
 export const EXIT = {
   /** Everything asked for was done. */
@@ -15,3 +17,14 @@ export const EXIT = {
   /** Interrupted by a signal before finishing. */
   interrupted: 130,
 } as const;
+
+/**
+ * A bad input found while a command runs (an unreadable roster, a bad mapping): one line on stderr
+ * and exit code 2. Returns false for anything else, which the caller rethrows.
+ */
+export function reportUsageError(err: unknown): boolean {
+  if (!(err instanceof ProvisionerError) || err.code !== 'invalid_payload') return false;
+  console.error(`error: ${err.message}`);
+  process.exitCode = EXIT.usage;
+  return true;
+}

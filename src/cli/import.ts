@@ -2,7 +2,7 @@ import { access } from 'node:fs/promises';
 import cliProgress from 'cli-progress';
 import { type Command, Option } from 'commander';
 import type { Config } from '../lib/core/config.ts';
-import { ConfigError, type ConfigProblem, PayloadError } from '../lib/core/errors.ts';
+import { ConfigError, type ConfigProblem } from '../lib/core/errors.ts';
 import {
   DELIVERY_CHANNELS,
   type DeliveryChannelName,
@@ -12,7 +12,7 @@ import { buildConfig, buildRuntime } from '../app/runtime.ts';
 import { importCsv } from '../producers/csv-import.ts';
 import { isSupportedCountry, SUPPORTED_COUNTRIES } from '../lib/delivery/phone.ts';
 import { createImportProgress, describeImport } from './import-report.ts';
-import { EXIT } from './exit-codes.ts';
+import { EXIT, reportUsageError } from './exit-codes.ts';
 import type { Pipeline } from '../app/pipeline.ts';
 import { buildRunView, formatRunView } from './run-summary.ts';
 import { abortOnSignal } from './shutdown.ts';
@@ -201,11 +201,7 @@ export function registerImportCommand(program: Command): void {
         }
       } catch (err) {
         progress.stop();
-        if (err instanceof PayloadError) {
-          console.error(`error: ${err.message}`);
-          process.exitCode = EXIT.usage;
-          return;
-        }
+        if (reportUsageError(err)) return;
         throw err;
       } finally {
         interruption.dispose();

@@ -1,6 +1,6 @@
 import { type Command, Option } from 'commander';
 import { encryptSecret } from '../lib/core/crypto.ts';
-import { PayloadError, ProvisionerError } from '../lib/core/errors.ts';
+import { PayloadError } from '../lib/core/errors.ts';
 import { DELIVERY_CHANNELS, type DeliveryChannelName } from '../lib/delivery/channel-names.ts';
 import { buildConfig, buildRuntime } from '../app/runtime.ts';
 import { SourceError } from '../producers/sources/feed-http.ts';
@@ -8,7 +8,7 @@ import type { SyncJobPayload } from '../lib/jobs/registry.ts';
 import { syncDepsOf } from '../processors/sync.ts';
 import { parseOffboardLimit } from '../producers/sync/plan.ts';
 import { runSync, sourceIdOf, waitForSync } from '../producers/sync/sync.ts';
-import { EXIT } from './exit-codes.ts';
+import { EXIT, reportUsageError } from './exit-codes.ts';
 import { openPipeline } from '../app/pipeline.ts';
 import { abortOnSignal } from './shutdown.ts';
 import { describeSync } from './sync-report.ts';
@@ -181,14 +181,7 @@ export function registerSyncCommand(program: Command): void {
           process.exitCode = EXIT.unavailable;
           return;
         }
-        if (
-          err instanceof PayloadError ||
-          (err instanceof ProvisionerError && err.code === 'invalid_payload')
-        ) {
-          console.error(`error: ${err.message}`);
-          process.exitCode = EXIT.usage;
-          return;
-        }
+        if (reportUsageError(err)) return;
         throw err;
       } finally {
         interruption.dispose();

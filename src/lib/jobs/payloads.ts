@@ -33,29 +33,27 @@ export const credentialPayloadSchema = z.object({
   personCreated: z.boolean().default(false),
 });
 
-export const invitationPayloadSchema = z.object({
-  ...stepBase,
+/** What the credential step found out, carried to the hand-over and on to delivery. */
+const credentialFound = {
   personId: z.number().int().positive(),
   credentialId: z.string().min(1),
   credentialStatus: z.string().nullish(),
-  /** This chain created (or adopted after its own lost create) the credential, rather than reusing one. */
-  credentialCreated: z.boolean().default(false),
-  /** AES-256-GCM token of the invitation code when the create response carried one. */
+  /** AES-256-GCM token of the invitation code, once we have one (never the code itself). */
   encryptedCode: z.string().optional(),
   expiresAt: z.string().nullish(),
+};
+
+export const invitationPayloadSchema = z.object({
+  ...stepBase,
+  ...credentialFound,
+  /** This chain created (or adopted after its own lost create) the credential, rather than reusing one. */
+  credentialCreated: z.boolean().default(false),
   /** When this step first found no code yet (ms since epoch): bounds the wait. */
   waitStartedAt: z.number().optional(),
   polls: z.number().int().min(0).default(0),
 });
 
-export const deliveryPayloadSchema = z.object({
-  ...stepBase,
-  personId: z.number().int().positive(),
-  credentialId: z.string().min(1),
-  credentialStatus: z.string().nullish(),
-  encryptedCode: z.string().optional(),
-  expiresAt: z.string().nullish(),
-});
+export const deliveryPayloadSchema = z.object({ ...stepBase, ...credentialFound });
 
 /**
  * Roster sync leavers and rehires (`processors/lifecycle/offboard.ts`): `offboard` revokes the
