@@ -6,7 +6,7 @@ import { ConfigError, type ConfigProblem, PayloadError } from '../lib/core/error
 import { DELIVERY_CHANNELS, type DeliveryChannelName, parseChannelList } from '../lib/roster/entry.ts';
 import { buildConfig, buildRuntime } from '../app/runtime.ts';
 import { importCsv } from '../producers/csv-import.ts';
-import { isSupportedCountry, SUPPORTED_COUNTRIES } from '../lib/delivery/phone.ts';
+import { isSupportedCountry } from '../lib/delivery/phone.ts';
 import { createImportProgress, describeImport } from './import-report.ts';
 import { EXIT } from './exit-codes.ts';
 import type { Pipeline } from '../app/pipeline.ts';
@@ -129,7 +129,7 @@ export function registerImportCommand(program: Command): void {
       }
       if (options.defaultCountry && !isSupportedCountry(options.defaultCountry)) {
         console.error(
-          `error: --default-country ${options.defaultCountry} is not supported (${SUPPORTED_COUNTRIES.join(', ')})`,
+          `error: --default-country ${options.defaultCountry} is not supported (expected an ISO 3166-1 alpha-2 code such as GB, US or NG)`,
         );
         process.exitCode = EXIT.usage;
         return;
