@@ -7,7 +7,7 @@ import { pickLiveCredential } from '../../src/processors/credential.ts';
 import { signWebhook, webhookBody } from '../../src/processors/deliver-webhook.ts';
 import { pollDelayMs } from '../../src/processors/invitation.ts';
 import { chooseExisting, exactEmailMatches, fieldsToUpdate } from '../../src/processors/person-match.ts';
-import { channelProblem, validateEntry } from '../../src/producers/intake.ts';
+import { channelProblem, validateEntry } from '../../src/producers/validate-row.ts';
 import { verifySignature } from '../../src/cli/demo-receiver.ts';
 
 const entry = {
