@@ -22,8 +22,11 @@ export interface CountryPlan {
   readonly country: CountryCode;
   /** Calling code without `+`. */
   readonly cc: string;
-  /** Trunk prefix dialled before national numbers (`0` in the UK), or ''. */
-  readonly trunk: string;
+  /**
+   * Prefixes dialled before national numbers, longest first: `0` in the UK (and `180020` for text
+   * relay), `8` and `80` in Belarus. Prefixes with carrier codes are left to the full parser.
+   */
+  readonly trunks: readonly string[];
   /** National number lengths of any kind (what libphonenumber calls possible). */
   readonly possible: readonly number[];
   /** National number lengths of landlines and mobiles, ascending (for messages). */
@@ -41,7 +44,9 @@ interface TypeDescription {
 }
 interface TypedPlan {
   nationalNumberPattern(): string;
-  nationalPrefix(): string | undefined;
+  // Absent values come back as undefined or 0, depending on the metadata's packing.
+  nationalPrefix(): unknown;
+  nationalPrefixForParsing(): unknown;
   type(name: PhoneNumberType): TypeDescription | undefined;
 }
 
@@ -51,6 +56,8 @@ function hasTypes(plan: NumberingPlan): plan is NumberingPlan & TypedPlan {
     typeof plan.type === 'function' &&
     'nationalPrefix' in plan &&
     typeof plan.nationalPrefix === 'function' &&
+    'nationalPrefixForParsing' in plan &&
+    typeof plan.nationalPrefixForParsing === 'function' &&
     'nationalNumberPattern' in plan &&
     typeof plan.nationalNumberPattern === 'function'
   );
@@ -103,6 +110,26 @@ function compileTypes(plan: TypedPlan): (nationalNumber: string) => PhoneNumberT
   };
 }
 
+/** The national prefix and the plain-digit alternatives of the pattern for parsing it (`80?`: 80, 8). */
+function trunksOf(plan: TypedPlan): string[] {
+  const found = new Set<string>();
+  const prefix = plan.nationalPrefix();
+  if (typeof prefix === 'string' && prefix !== '') found.add(prefix);
+  const parsing = plan.nationalPrefixForParsing();
+  const forParsing = typeof parsing === 'string' ? parsing : '';
+  // Alternatives with groups carry carrier codes or rewrite the number: the full parser's job.
+  if (!forParsing.includes('(')) {
+    for (const alternative of forParsing.split('|')) {
+      const optionalLast = /^(\d+)(\d)\?$/.exec(alternative);
+      if (optionalLast?.[1] && optionalLast[2]) {
+        found.add(optionalLast[1]);
+        found.add(optionalLast[1] + optionalLast[2]);
+      } else if (/^\d+$/.test(alternative)) found.add(alternative);
+    }
+  }
+  return [...found].sort((a, b) => b.length - a.length);
+}
+
 const metadata = new Metadata();
 const plans = new Map<CountryCode, CountryPlan>();
 
@@ -120,7 +147,7 @@ export function planOf(country: CountryCode): CountryPlan {
     plan = {
       country,
       cc,
-      trunk: numbering.nationalPrefix() ?? '',
+      trunks: trunksOf(numbering),
       possible,
       subscriber: [...new Set([...fixed, ...mobile])].sort((a, b) => a - b),
       mobile,
@@ -131,7 +158,7 @@ export function planOf(country: CountryCode): CountryPlan {
     plan = {
       country,
       cc,
-      trunk: '',
+      trunks: [],
       possible,
       subscriber: possible,
       mobile: possible,

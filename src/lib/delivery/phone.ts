@@ -72,6 +72,25 @@ function fullParse(text: string, country?: CountryCode): Reading | undefined {
   return international(parsed.number, false);
 }
 
+/**
+ * National digits read the plain way, when they have one of `lengths`: after a trunk prefix (a
+ * number typed with one is never read with it), as typed, or after the calling code written
+ * without + or 00 ("4791234567" in Norway).
+ */
+function plainReading(plan: CountryPlan, text: string, lengths: readonly number[]): string | undefined {
+  let trunked = false;
+  for (const trunk of plan.trunks) {
+    if (!text.startsWith(trunk)) continue;
+    if (lengths.includes(text.length - trunk.length)) return text.slice(trunk.length);
+    trunked = true;
+  }
+  if (!trunked && lengths.includes(text.length)) return text;
+  if (text.startsWith(plan.cc) && lengths.includes(text.length - plan.cc.length)) {
+    return text.slice(plan.cc.length);
+  }
+  return undefined;
+}
+
 function read(raw: string, defaultCountry: string | undefined): Reading | Refusal {
   // Fast path: already E.164 (the common case in clean exports).
   let text = raw;
@@ -100,18 +119,13 @@ function read(raw: string, defaultCountry: string | undefined): Reading | Refusa
   const plans = plansFrom(country);
   const plan = plans[0];
   if (!plan) return refuse(`unsupported default country ${defaultCountry}`);
-  const national = plan.trunk && text.startsWith(plan.trunk) ? text.slice(plan.trunk.length) : text;
-  // Written with the country code but without + or 00 ("4791234567" in Norway, "91 98765 43210").
-  const withCode = text.startsWith(plan.cc) ? text.slice(plan.cc.length) : undefined;
   // A landline's or mobile's length first: a 12-digit Indian "number" is the code plus 10 digits.
-  let digits: string | undefined;
-  if (plan.subscriber.includes(national.length)) digits = national;
-  else if (withCode && plan.subscriber.includes(withCode.length)) digits = withCode;
-  else if (plan.possible.includes(national.length)) digits = national;
-  else if (withCode && plan.possible.includes(withCode.length)) digits = withCode;
+  const digits = plainReading(plan, text, plan.subscriber) ?? plainReading(plan, text, plan.possible);
   if (digits !== undefined) return { e164: `+${plan.cc}${digits}`, national: digits, plans, where: country };
   const parsed = fullParse(text, plan.country);
   if (parsed) return parsed;
+  const trunk = plan.trunks.find((prefix) => text.startsWith(prefix)) ?? '';
+  const national = text.slice(trunk.length);
   if (!plan.subscriber.includes(national.length)) {
     return refuse(
       `mobile has ${national.length} national digits; ${country} numbers have ${lengthsText(plan.subscriber)}`,
