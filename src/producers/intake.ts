@@ -115,7 +115,7 @@ export function enqueueItems(
 }
 
 /** Validates plain entry objects with the row validator, then enqueues them like a source's items. */
-export function enqueueEntries(
+function enqueueEntries(
   deps: IntakeDeps,
   run: RunHandle,
   entries: Iterable<unknown> | AsyncIterable<unknown>,

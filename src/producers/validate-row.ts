@@ -69,7 +69,7 @@ export interface RejectedEntry {
 const EMAIL =
   /^(?:[A-Za-z0-9_'+-]+\.)*[A-Za-z0-9_'+-]*[A-Za-z0-9_+-]@(?:[A-Za-z0-9][A-Za-z0-9-]*\.)+[A-Za-z]{2,}$/;
 /** Longest name, email or system_id we send to DoorFlow. */
-export const MAX_FIELD_LENGTH = 255;
+const MAX_FIELD_LENGTH = 255;
 const ASCII_PRINTABLE = /^[\x20-\x7e]*$/;
 const GROUP_SPLIT = /[;|,\s]+/;
 const INACTIVE = new Set([

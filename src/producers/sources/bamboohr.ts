@@ -28,7 +28,7 @@ import {
  */
 
 /** The BambooHR fields we request (field names as BambooHR spells them). */
-export const BAMBOOHR_FIELDS = [
+const BAMBOOHR_FIELDS = [
   'employeeNumber',
   'firstName',
   'lastName',

@@ -101,7 +101,7 @@ export async function loadFeedMapping(path: string): Promise<FeedMapping> {
 }
 
 /** `a.b.0.c` into nested objects and arrays; undefined when any step is missing. */
-export function getPath(value: unknown, path: string): unknown {
+function getPath(value: unknown, path: string): unknown {
   let current = value;
   for (const part of path.split('.')) {
     if (current === null || current === undefined || typeof current !== 'object') return undefined;

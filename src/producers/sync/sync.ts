@@ -82,7 +82,7 @@ export function sourceIdOf(spec: SyncSourceSpec): string {
   return `${spec.source}:${safeUrl(spec.url ?? '')}`;
 }
 
-export async function buildAdapter(spec: SyncSourceSpec, config: Config): Promise<RosterAdapter> {
+async function buildAdapter(spec: SyncSourceSpec, config: Config): Promise<RosterAdapter> {
   const http = {
     ...(spec.timeoutMs ? { timeoutMs: spec.timeoutMs } : {}),
     ...(spec.headers ? { headers: spec.headers } : {}),
@@ -285,7 +285,7 @@ export interface SyncProgress {
   done: boolean;
 }
 
-export async function syncProgress(deps: SyncDeps, runId: string): Promise<SyncProgress> {
+async function syncProgress(deps: SyncDeps, runId: string): Promise<SyncProgress> {
   const run = await deps.intake.runs.get(runId);
   const h = await deps.redis.hgetall(`${deps.prefix}:sync:${runId}`);
   const num = (v: string | undefined) => Number(v ?? 0);
