@@ -10,7 +10,7 @@ import {
 } from '../lib/delivery/channel-names.ts';
 import { buildConfig, buildRuntime } from '../app/runtime.ts';
 import { importCsv } from '../producers/csv-import.ts';
-import { isSupportedCountry, SUPPORTED_COUNTRIES } from '../lib/delivery/phone.ts';
+import { isSupportedCountry } from '../lib/delivery/phone.ts';
 import { createImportProgress, describeImport } from './import-report.ts';
 import { EXIT, reportUsageError } from './exit-codes.ts';
 import type { Pipeline } from '../app/pipeline.ts';
@@ -133,7 +133,7 @@ export function registerImportCommand(program: Command): void {
       }
       if (options.defaultCountry && !isSupportedCountry(options.defaultCountry)) {
         console.error(
-          `error: --default-country ${options.defaultCountry} is not supported (${SUPPORTED_COUNTRIES.join(', ')})`,
+          `error: --default-country ${options.defaultCountry} is not supported (expected an ISO 3166-1 alpha-2 code such as GB, US or NG)`,
         );
         process.exitCode = EXIT.usage;
         return;

@@ -9,7 +9,7 @@ import {
 
 /** Per-step and per-outcome views of a run for `runs show`, `import --wait` and `demo`. */
 
-export const STEP_QUEUES = [
+const STEP_QUEUES = [
   'person',
   'credential',
   'invitation',

@@ -1,5 +1,5 @@
 import type { DeliveryChannelName } from '../lib/delivery/channel-names.ts';
-import { isRowProblem, type SourceEntry, type SourceItem } from './sources/adapter.ts';
+import { isRowProblem, type SourceItem } from './sources/adapter.ts';
 import { DEFAULT_WINDOW } from './backpressure.ts';
 import { openCsvBytes } from './sources/csv-source.ts';
 import { type CsvRoster, openCsvRoster } from './sources/csv.ts';
@@ -93,18 +93,46 @@ export async function importCsv(
   const openErrors = (headers: readonly string[]) => {
     if (options.errorsPath && !errors) errors = new ErrorsFileWriter(options.errorsPath, headers);
   };
+
+  /**
+   * Reads the roster once, in batches: problems go to the summary and the errors file and leavers
+   * are counted (when `report`), and what intake needs (entries and problems) is passed on.
+   */
+  async function* scan(opened: CsvRoster, report: boolean): AsyncGenerator<SourceItem[]> {
+    for await (const batch of dedupeBatches(opened.batches(1000))) {
+      const out: SourceItem[] = [];
+      for (const item of batch) {
+        if (isRowProblem(item)) {
+          if (report) {
+            summary.add(item);
+            await errors?.write(item);
+          }
+          out.push(item);
+        } else if (item.active === false) {
+          if (report) counts.inactive += 1;
+        } else out.push(item);
+      }
+      options.onProgress?.({
+        read: opened.stats.read,
+        valid: opened.stats.valid,
+        invalid: opened.stats.invalid,
+      });
+      yield out;
+    }
+  }
+
   try {
     if (options.dryRun || options.strict || !deps) {
       // Validation pass (the whole job for --dry-run; the gate for --strict).
       const opened = await openRoster(options);
       roster = opened;
       openErrors(opened.header.headers);
-      await validateAll(opened);
+      for await (const _ of scan(opened, true));
       strictRejected = options.strict === true && summary.total > 0;
     }
     if (!options.dryRun && !strictRejected && deps) {
       // Loaded here: a dry run needs neither Redis nor the queues (nor their memory).
-      const { closeRun, enqueueEntries, startRun } = await import('./intake.ts');
+      const { closeRun, enqueueItems, startRun } = await import('./intake.ts');
       const handle = await startRun(deps, {
         source: `csv:${options.file}`,
         delivery: options.delivery,
@@ -112,51 +140,30 @@ export async function importCsv(
         ...(options.prefetch !== undefined ? { prefetch: options.prefetch } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
       });
-      const validationDone = roster !== undefined;
-      let rejected = 0;
-      let duplicates = 0;
-      // Entries flow from the parser straight into intake. Invalid rows are recorded in the run
-      // (`failed: invalid_entry` in its report); in-file duplicates are counted and skipped.
-      const entries = async function* (): AsyncGenerator<SourceEntry> {
+      // Unless a validation pass already reported them, problems are reported as they stream by.
+      const report = roster === undefined;
+      // Items flow from the parser straight into intake, which records invalid rows in the run
+      // (`failed: invalid_entry` in its report) and counts in-file duplicates.
+      const items = async function* (): AsyncGenerator<SourceItem> {
         const live = await openRoster(options);
         roster = live;
-        if (!validationDone) openErrors(live.header.headers);
-        for await (const batch of dedupeBatches(live.batches(1000))) {
-          for (const item of batch as SourceItem[]) {
-            if (isRowProblem(item)) {
-              if (!validationDone) {
-                summary.add(item);
-                await errors?.write(item);
-              }
-              if (item.reason.startsWith('duplicate key')) {
-                duplicates += 1;
-                continue;
-              }
-              const key = item.key ?? `line:${item.line}`;
-              const detail = { code: 'invalid_entry', message: item.reason, line: item.line };
-              if (await deps.runs.addEntry(handle.runId, key, 'invalid', detail)) rejected += 1;
-              else duplicates += 1;
-            } else if (item.active === false) {
-              if (!validationDone) counts.inactive += 1;
-            } else yield item;
-          }
-          options.onProgress?.({
-            read: live.stats.read,
-            valid: live.stats.valid,
-            invalid: live.stats.invalid,
-          });
-        }
+        if (report) openErrors(live.header.headers);
+        for await (const batch of scan(live, report)) yield* batch;
       };
-      const result = await enqueueEntries(deps, handle, entries(), {
+      let rejected = 0;
+      const result = await enqueueItems(deps, handle, items(), {
         window: options.window ?? DEFAULT_WINDOW,
         signal: options.signal,
+        onRejected: () => {
+          rejected += 1;
+        },
       });
       await closeRun(deps, handle.runId);
       run = {
         runId: handle.runId,
         accepted: result.accepted,
-        duplicates: result.duplicates + duplicates,
-        rejected: result.rejected.length + rejected,
+        duplicates: result.duplicates,
+        rejected,
       };
     }
   } finally {
@@ -183,20 +190,4 @@ export async function importCsv(
     errorsFile: errors?.path,
     run,
   };
-
-  async function validateAll(opened: CsvRoster): Promise<void> {
-    for await (const batch of dedupeBatches(opened.batches(1000))) {
-      for (const item of batch as SourceItem[]) {
-        if (isRowProblem(item)) {
-          summary.add(item);
-          await errors?.write(item);
-        } else if (item.active === false) counts.inactive += 1;
-      }
-      options.onProgress?.({
-        read: opened.stats.read,
-        valid: opened.stats.valid,
-        invalid: opened.stats.invalid,
-      });
-    }
-  }
 }

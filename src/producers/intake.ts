@@ -5,15 +5,21 @@ import type { PeopleIndex } from '../lib/store/people-index.ts';
 import type { PayloadInput, Queues } from '../lib/jobs/registry.ts';
 import { stepJobId } from '../lib/jobs/registry.ts';
 import type { DeliveryChannelName } from '../lib/delivery/channel-names.ts';
-import { pickDeliveryChannel, type RosterEntry, rosterEntrySchema, rosterKey } from '../lib/roster/entry.ts';
 import type { RunStore } from '../lib/store/runs.ts';
 import { waitForWindow } from './backpressure.ts';
+import { isDuplicateProblem } from './row-errors.ts';
+import { isRowProblem, type RowProblem, type SourceEntry, type SourceItem } from './sources/adapter.ts';
+import { type RejectedEntry, validateEntry } from './validate-row.ts';
 
 /**
- * Intake: the one way roster entries enter the pipeline. Starts a run (prefetching the account's
- * people into the index once), validates each entry, drops duplicate keys within the run, and adds
+ * Intake: the one way roster entries enter a run. Starts a run (prefetching the account's people
+ * into the index once), records refused rows in it, drops duplicate keys within the run, and adds
  * person jobs in batches with deterministic ids (`<run>--<key>`), so feeding the same entries twice
- * adds nothing twice. (The producers area adds windowed backpressure on top.)
+ * adds nothing twice; a backpressure window bounds what waits in Redis.
+ *
+ * Every entry is validated exactly once before it gets here or on the way in: a source's items
+ * ({@link enqueueItems}) went through the row validator as it read them; plain objects
+ * ({@link enqueueEntries}) go through it here. The validator also decided the delivery channel.
  */
 
 export interface IntakeDeps {
@@ -47,13 +53,6 @@ export interface StartRunOptions {
   window?: number;
 }
 
-export interface RejectedEntry {
-  key: string;
-  line: number | undefined;
-  code: string;
-  message: string;
-}
-
 export interface IntakeResult {
   accepted: number;
   duplicates: number;
@@ -77,60 +76,81 @@ export async function startRun(deps: IntakeDeps, options: StartRunOptions): Prom
   };
 }
 
-/** Why an entry cannot go through its delivery channel, or undefined when it can. */
-export function channelProblem(entry: RosterEntry, channel: DeliveryChannelName): RejectedEntry | undefined {
-  const base = { key: entry.key, line: entry.line };
-  if ((channel === 'doorflow' || channel === 'email') && !entry.email) {
-    return { ...base, code: 'email_required', message: `delivery ${channel} needs an email address` };
-  }
-  if (channel === 'sms' && !entry.mobile) {
-    return { ...base, code: 'mobile_required', message: 'delivery sms needs a mobile number' };
-  }
-  return undefined;
+export interface EnqueueOptions {
+  /** Person jobs per `addBulk` (default 200, at most `window`). */
+  batchSize?: number;
+  /** At most this many unsettled entries of the run in Redis at once (backpressure). */
+  window?: number;
+  signal?: AbortSignal | undefined;
+  /** Called after each batch is enqueued (progress). */
+  onBatch?: (accepted: number) => void;
+  /**
+   * Called for each refused entry instead of collecting it in `rejected` (a file with a million
+   * bad rows must not hold them all in memory).
+   */
+  onRejected?: (rejected: RejectedEntry) => void;
 }
 
-/** Validates a raw entry (filling `key` when absent). */
-export function validateEntry(
-  raw: unknown,
-  index: number,
-): { entry: RosterEntry } | { rejected: RejectedEntry } {
-  const obj = (raw && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
-  const line = typeof obj.line === 'number' ? obj.line : undefined;
-  const key =
-    typeof obj.key === 'string' && obj.key
-      ? obj.key
-      : rosterKey({
-          system_id: typeof obj.system_id === 'string' ? obj.system_id : undefined,
-          email: typeof obj.email === 'string' ? obj.email : undefined,
-        });
-  const fallbackKey = `line:${line ?? index + 1}`;
-  if (!key) {
-    return {
-      rejected: { key: fallbackKey, line, code: 'key_missing', message: 'neither system_id nor email' },
-    };
-  }
-  const parsed = rosterEntrySchema.safeParse({ ...obj, key });
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const message = `${issue?.path.join('.') || 'entry'}: ${issue?.message ?? 'invalid'}`;
-    return { rejected: { key, line, code: 'invalid_entry', message } };
-  }
-  return { entry: parsed.data };
+/** An entry the row validator refused on the way in, with the name to show in the run's report. */
+interface Refusal {
+  readonly kind: 'refused';
+  readonly rejected: RejectedEntry;
+  readonly name: string;
 }
 
-/** Validates, dedupes and enqueues entries for a run, in batches of `batchSize` (default 200). */
-export async function enqueueEntries(
+type Admission = SourceEntry | RowProblem | Refusal;
+
+/**
+ * Enqueues what a source yielded: entries (validated by the row validator for this run's channel:
+ * `fallbackDelivery` = `run.delivery`, `fallbackOrder` = `run.fallback`) and the rows it refused,
+ * which are recorded in the run as `invalid_entry` (in-source duplicates are only counted).
+ */
+export function enqueueItems(
+  deps: IntakeDeps,
+  run: RunHandle,
+  items: Iterable<SourceItem> | AsyncIterable<SourceItem>,
+  options: EnqueueOptions = {},
+): Promise<IntakeResult> {
+  return admit(deps, run, items, options);
+}
+
+/** Validates plain entry objects with the row validator, then enqueues them like a source's items. */
+function enqueueEntries(
   deps: IntakeDeps,
   run: RunHandle,
   entries: Iterable<unknown> | AsyncIterable<unknown>,
-  options: {
-    batchSize?: number;
-    /** At most this many unsettled entries of the run in Redis at once (backpressure). */
-    window?: number;
-    signal?: AbortSignal | undefined;
-    /** Called after each batch is enqueued (progress). */
-    onBatch?: (accepted: number) => void;
-  } = {},
+  options: EnqueueOptions = {},
+): Promise<IntakeResult> {
+  return admit(deps, run, validated(entries, run), options);
+}
+
+async function* validated(
+  entries: Iterable<unknown> | AsyncIterable<unknown>,
+  run: RunHandle,
+): AsyncGenerator<SourceEntry | Refusal> {
+  const rules = { fallbackDelivery: run.delivery, ...(run.fallback ? { fallbackOrder: run.fallback } : {}) };
+  let index = 0;
+  for await (const raw of entries) {
+    const checked = validateEntry(raw, index++, rules);
+    if ('entry' in checked) yield checked.entry;
+    else yield { kind: 'refused', rejected: checked.rejected, name: nameOf(raw) };
+  }
+}
+
+/** "First Last" from whatever names a refused object carries, for the run's report. */
+function nameOf(raw: unknown): string {
+  const { first_name, last_name } = (raw ?? {}) as { first_name?: unknown; last_name?: unknown };
+  return [first_name, last_name]
+    .flatMap((part) => (typeof part === 'string' && part.trim() !== '' ? [part.trim()] : []))
+    .join(' ');
+}
+
+/** Dedupes and enqueues entries for a run, in batches of `batchSize`; records refusals. */
+async function admit(
+  deps: IntakeDeps,
+  run: RunHandle,
+  items: Iterable<Admission> | AsyncIterable<Admission>,
+  options: EnqueueOptions,
 ): Promise<IntakeResult> {
   const batchSize = Math.min(options.batchSize ?? 200, options.window ?? Number.POSITIVE_INFINITY);
   const result: IntakeResult = { accepted: 0, duplicates: 0, rejected: [] };
@@ -154,7 +174,7 @@ export async function enqueueEntries(
   // Valid entries are registered in the run a chunk at a time: ioredis pipelines the concurrent
   // script calls (one round trip per chunk instead of per entry), and Redis runs them in order, so
   // a key repeated within a chunk is still added once.
-  let pending: { entry: RosterEntry; channel: DeliveryChannelName }[] = [];
+  let pending: { entry: SourceEntry; channel: DeliveryChannelName }[] = [];
   const register = async () => {
     if (pending.length === 0) return;
     const chunk = pending;
@@ -177,24 +197,32 @@ export async function enqueueEntries(
     }
     if (batch.length >= batchSize) await flush();
   };
-  let index = 0;
-  for await (const raw of entries) {
-    const checked = validateEntry(raw, index++);
-    if ('rejected' in checked) {
-      await reject(deps, run, checked.rejected, result, raw);
-      continue;
-    }
-    const entry = checked.entry;
-    const channel = pickDeliveryChannel(entry.delivery ?? run.delivery, run.fallback ?? [], {
-      email: entry.email !== undefined,
-      mobile: entry.mobile !== undefined,
+  const refuse = async (rejected: RejectedEntry, name: string) => {
+    const added = await deps.runs.addEntry(run.runId, rejected.key, 'invalid', {
+      code: rejected.code,
+      message: rejected.message,
+      ...(rejected.line ? { line: rejected.line } : {}),
     });
-    const problem = channelProblem(entry, channel);
-    if (problem) {
-      await reject(deps, run, problem, result, entry);
+    if (!added) {
+      result.duplicates++;
+      return;
+    }
+    if (options.onRejected) options.onRejected(rejected);
+    else result.rejected.push(rejected);
+    // The report names refused rows too, so whoever fixes the roster knows whom it concerns.
+    if (name) await deps.runs.setNames(run.runId, { [rejected.key]: name });
+  };
+  for await (const item of items) {
+    if (isRefusal(item)) {
+      await refuse(item.rejected, item.name);
       continue;
     }
-    pending.push({ entry, channel });
+    if (isRowProblem(item)) {
+      if (isDuplicateProblem(item)) result.duplicates++;
+      else await refuse(problemRejection(item), '');
+      continue;
+    }
+    pending.push({ entry: item, channel: item.delivery ?? run.delivery });
     // Registered-but-unqueued entries never exceed one batch (≤ window), or the window wait could
     // never be satisfied.
     if (pending.length + batch.length >= batchSize) await register();
@@ -204,24 +232,17 @@ export async function enqueueEntries(
   return result;
 }
 
-async function reject(
-  deps: IntakeDeps,
-  run: RunHandle,
-  rejected: RejectedEntry,
-  result: IntakeResult,
-  raw: unknown,
-) {
-  const added = await deps.runs.addEntry(run.runId, rejected.key, 'invalid', {
-    code: rejected.code,
-    message: rejected.message,
-    ...(rejected.line ? { line: rejected.line } : {}),
-  });
-  if (added) result.rejected.push(rejected);
-  else result.duplicates++;
-  // The report names refused rows too, so whoever fixes the roster knows whom it concerns.
-  const { first_name, last_name } = (raw ?? {}) as { first_name?: unknown; last_name?: unknown };
-  const name = [first_name, last_name].filter((p) => typeof p === 'string' && p.trim() !== '').join(' ');
-  if (added && name) await deps.runs.setNames(run.runId, { [rejected.key]: name });
+function isRefusal(item: Admission): item is Refusal {
+  return (item as { kind?: unknown }).kind === 'refused';
+}
+
+function problemRejection(problem: RowProblem): RejectedEntry {
+  return {
+    key: problem.key ?? `line:${problem.line}`,
+    line: problem.line,
+    code: 'invalid_entry',
+    message: problem.reason,
+  };
 }
 
 /** No more entries: the run can finish once every entry is done or dead. */

@@ -18,6 +18,16 @@ export class KeySet {
   constructor(initialCapacity = 1 << 12) {
     let capacity = 16;
     while (capacity < initialCapacity) capacity <<= 1;
+    this.h1 = new Uint32Array(0);
+    this.h2 = new Uint32Array(0);
+    this.lines = new Uint32Array(0);
+    this.used = new Uint8Array(0);
+    this.mask = 0;
+    this.allocate(capacity);
+  }
+
+  /** Fresh, empty tables of `capacity` slots (a power of two). */
+  private allocate(capacity: number): void {
     this.h1 = new Uint32Array(capacity);
     this.h2 = new Uint32Array(capacity);
     this.lines = new Uint32Array(capacity);
@@ -62,12 +72,7 @@ export class KeySet {
 
   private grow(): void {
     const { h1, h2, lines, used } = this;
-    const capacity = (this.mask + 1) * 2;
-    this.h1 = new Uint32Array(capacity);
-    this.h2 = new Uint32Array(capacity);
-    this.lines = new Uint32Array(capacity);
-    this.used = new Uint8Array(capacity);
-    this.mask = capacity - 1;
+    this.allocate((this.mask + 1) * 2);
     for (let i = 0; i < used.length; i += 1) {
       if (used[i] !== 1) continue;
       const x = h1[i]!;

@@ -44,6 +44,11 @@ export async function* dedupeBatches(
   }
 }
 
+/** A problem {@link dedupeBatches} made: the key was already sent once from this source. */
+export function isDuplicateProblem(problem: RowProblem): boolean {
+  return problem.reason.startsWith('duplicate key');
+}
+
 /** Quotes a CSV field when it needs it (RFC 4180). */
 export function csvField(value: unknown): string {
   const text = value === undefined || value === null ? '' : String(value);
@@ -92,7 +97,7 @@ export class ProblemSummary {
 
   add(problem: RowProblem): void {
     this.total += 1;
-    if (problem.reason.startsWith('duplicate key')) this.duplicates += 1;
+    if (isDuplicateProblem(problem)) this.duplicates += 1;
     // Group by the reason's shape, not its data ("invalid email" rather than each address).
     const shape = problem.reason
       .replace(/\s*(?:"[^"]*"|\(first on line \d+\)|sid:\S+|email:\S+)/g, '')

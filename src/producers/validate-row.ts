@@ -1,13 +1,17 @@
 import { DELIVERY_CHANNELS, type DeliveryChannelName } from '../lib/delivery/channel-names.ts';
-import { pickDeliveryChannel, rosterKey } from '../lib/roster/entry.ts';
-import type { SourceEntry } from './sources/adapter.ts';
+import type { RosterEntry } from '../lib/roster/entry.ts';
+import { channelReaches, pickDeliveryChannel, rosterKey } from '../lib/roster/entry.ts';
+import type { FetchRosterOptions, SourceEntry } from './sources/adapter.ts';
 import type { RosterField } from './sources/headers.ts';
-import { normaliseMobile } from '../lib/delivery/phone.ts';
+import { normaliseMobile, normalisePhone, type PhoneResult } from '../lib/delivery/phone.ts';
 
 /**
- * Turns one source record (field → text) into a {@link SourceEntry}, or says why it cannot.
- * Hand-written rather than a zod parse because it runs a million times per large import; the
- * output always satisfies `rosterEntrySchema` (a unit test checks that with random input).
+ * The one row validator: turns one source record (field → text) into a {@link SourceEntry}, or
+ * says why it cannot. It decides the entry's delivery channel (the run's, the row's own, or the
+ * first fallback that reaches the person) and checks what that channel needs, so intake only reads
+ * `entry.delivery ?? run.delivery`. Hand-written rather than a zod parse because it runs a million
+ * times per large import; its output always satisfies `rosterEntrySchema` (a property test checks
+ * both directions).
  */
 
 /** Field → raw text, as read from a CSV row or flattened from a feed record. */
@@ -26,17 +30,47 @@ export interface ValidateOptions {
   today?: string;
 }
 
+/** The rules a source validates its records by, from what it was asked to fetch. */
+export function fetchRules(options: FetchRosterOptions, today: string): ValidateOptions {
+  return {
+    ...(options.delivery ? { delivery: options.delivery } : {}),
+    ...(options.fallbackDelivery ? { fallbackDelivery: options.fallbackDelivery } : {}),
+    ...(options.fallbackOrder ? { fallbackOrder: options.fallbackOrder } : {}),
+    ...(options.defaultCountry ? { defaultCountry: options.defaultCountry } : {}),
+    today,
+  };
+}
+
 /** Why a record was rejected, and its roster key when it had one. */
 export interface RowRejection {
   readonly reason: string;
   readonly key?: string;
 }
 
+/**
+ * What a refusal is called in a run (`failed: <code>`) when intake validates an entry itself;
+ * rows a source refused are recorded as `invalid_entry`.
+ */
+export type RejectionCode =
+  | 'key_missing'
+  | 'email_required'
+  | 'mobile_required'
+  | 'invalid_mobile'
+  | 'invalid_entry';
+
+/** An entry intake refused, as the run records it. */
+export interface RejectedEntry {
+  key: string;
+  line: number | undefined;
+  code: RejectionCode;
+  message: string;
+}
+
 // The same pattern zod's `z.email()` uses, so a row we accept is never refused by the pipeline.
 const EMAIL =
   /^(?:[A-Za-z0-9_'+-]+\.)*[A-Za-z0-9_'+-]*[A-Za-z0-9_+-]@(?:[A-Za-z0-9][A-Za-z0-9-]*\.)+[A-Za-z]{2,}$/;
 /** Longest name, email or system_id we send to DoorFlow. */
-export const MAX_FIELD_LENGTH = 255;
+const MAX_FIELD_LENGTH = 255;
 const ASCII_PRINTABLE = /^[\x20-\x7e]*$/;
 const GROUP_SPLIT = /[;|,\s]+/;
 const INACTIVE = new Set([
@@ -86,21 +120,63 @@ function parseGroups(raw: string): number[] | string {
   return ids;
 }
 
-/** Validates and normalises one record. */
+/** Why an entry cannot go through `channel`: the address the channel needs is missing. */
+export function channelProblem(
+  entry: Partial<RosterEntry>,
+  channel: DeliveryChannelName,
+): { code: RejectionCode; reason: string } | undefined {
+  return missingFor(channel, Boolean(entry.email), Boolean(entry.mobile));
+}
+
+const MOBILE_REQUIRED = { code: 'mobile_required', reason: 'mobile is required for sms delivery' } as const;
+const EMAIL_REQUIRED = {
+  doorflow: { code: 'email_required', reason: 'email is required for doorflow delivery' },
+  email: { code: 'email_required', reason: 'email is required for email delivery' },
+} as const;
+
+function missingFor(
+  channel: DeliveryChannelName,
+  email: boolean,
+  mobile: boolean,
+): { code: RejectionCode; reason: string } | undefined {
+  if (channelReaches(channel, { email, mobile })) return undefined;
+  return channel === 'sms' ? MOBILE_REQUIRED : channel === 'webhook' ? undefined : EMAIL_REQUIRED[channel];
+}
+
+type Reject<R> = (code: RejectionCode, reason: string, key: string | undefined) => R;
+
+/** Validates and normalises one record (`line`: where it came from, for reports). */
 export function validateRecord(
   raw: RawRecord,
   line: number,
   options: ValidateOptions,
 ): SourceEntry | RowRejection {
+  return check(raw, line, options, rowRejection);
+}
+
+function rowRejection(_code: RejectionCode, reason: string, key: string | undefined): RowRejection {
+  return key ? { reason, key } : { reason };
+}
+
+export function isRejection(result: SourceEntry | RowRejection): result is RowRejection {
+  return (result as { reason?: unknown }).reason !== undefined;
+}
+
+function check<R>(
+  raw: RawRecord,
+  line: number | undefined,
+  options: ValidateOptions,
+  reject: Reject<R>,
+): SourceEntry | R {
   const systemId = text(raw.system_id);
   const email = text(raw.email);
   const key = rosterKey({ system_id: systemId, email });
 
   const firstName = text(raw.first_name);
   const lastName = text(raw.last_name);
-  if (!firstName && !lastName) return rejection(key, 'first and last name are required');
-  if (!firstName) return rejection(key, 'first name is required');
-  if (!lastName) return rejection(key, 'last name is required');
+  if (!firstName && !lastName) return reject('invalid_entry', 'first and last name are required', key);
+  if (!firstName) return reject('invalid_entry', 'first name is required', key);
+  if (!lastName) return reject('invalid_entry', 'last name is required', key);
   // DoorFlow refuses such values with a 422; saying so at import beats a dead letter hours later.
   for (const [label, value] of [
     ['first name', firstName],
@@ -109,53 +185,57 @@ export function validateRecord(
     ['email', email],
   ] as const) {
     if (value !== undefined && value.length > MAX_FIELD_LENGTH)
-      return rejection(key, `${label} is longer than ${MAX_FIELD_LENGTH} characters`);
+      return reject('invalid_entry', `${label} is longer than ${MAX_FIELD_LENGTH} characters`, key);
   }
-  if (!key) return rejection(key, 'neither system_id nor email: the row has no key');
+  if (!key) return reject('key_missing', 'neither system_id nor email: the row has no key', key);
   if (email !== undefined && !EMAIL.test(email))
-    return rejection(key, `invalid email ${JSON.stringify(email)}`);
+    return reject('invalid_entry', `invalid email ${JSON.stringify(email)}`, key);
 
   let delivery = options.delivery;
   const rowDelivery = raw.delivery?.trim().toLowerCase();
   if (rowDelivery) {
     if (!CHANNELS.has(rowDelivery)) {
-      return rejection(
-        key,
+      return reject(
+        'invalid_entry',
         `unknown delivery ${JSON.stringify(rowDelivery)} (expected ${DELIVERY_CHANNELS.join(', ')})`,
+        key,
       );
     }
     delivery = rowDelivery as DeliveryChannelName;
   }
+  const mobileText = text(raw.mobile);
+  // Whether SMS reaches the number: worked out only when a channel choice or SMS needs it.
+  let sms: PhoneResult | undefined;
   let effective = delivery ?? options.fallbackDelivery;
   if (effective && options.fallbackOrder && options.fallbackOrder.length > 0) {
-    const mobileText = text(raw.mobile);
-    const reachable = {
-      email: email !== undefined,
-      mobile: mobileText !== undefined && normaliseMobile(mobileText, options.defaultCountry).ok,
-    };
+    if (mobileText !== undefined) sms = normaliseMobile(mobileText, options.defaultCountry);
+    const reachable = { email: email !== undefined, mobile: sms?.ok === true };
     const chosen = pickDeliveryChannel(effective, options.fallbackOrder, reachable);
     if (chosen !== effective) {
       delivery = chosen;
       effective = chosen;
     }
   }
-  if ((effective === 'doorflow' || effective === 'email') && !email) {
-    return rejection(key, `email is required for ${effective} delivery`);
+  if (effective) {
+    const problem = missingFor(effective, email !== undefined, mobileText !== undefined);
+    if (problem) return reject(problem.code, problem.reason, key);
   }
 
-  let mobile = text(raw.mobile);
-  if (effective === 'sms') {
-    if (!mobile) return rejection(key, 'mobile is required for sms delivery');
-    const phone = normaliseMobile(mobile, options.defaultCountry);
-    if (!phone.ok) return rejection(key, phone.reason);
-    mobile = phone.e164;
-  } else if (mobile) {
+  let mobile = mobileText;
+  if (mobileText && effective === 'sms') {
+    sms ??= normaliseMobile(mobileText, options.defaultCountry);
+    if (!sms.ok) return reject('invalid_mobile', sms.reason, key);
+    mobile = sms.e164;
+  } else if (mobileText) {
     // Normalise when we can; otherwise keep what HR typed (DoorFlow stores it as text).
-    const phone = normaliseMobile(mobile, options.defaultCountry);
+    const phone = normalisePhone(mobileText, options.defaultCountry);
     if (phone.ok) mobile = phone.e164;
   }
 
-  const entry: SourceEntry = { key, first_name: firstName, last_name: lastName, line };
+  const entry: SourceEntry =
+    line === undefined
+      ? { key, first_name: firstName, last_name: lastName }
+      : { key, first_name: firstName, last_name: lastName, line };
   if (systemId) entry.system_id = systemId;
   if (email) entry.email = email;
   if (mobile) entry.mobile = mobile;
@@ -166,7 +246,7 @@ export function validateRecord(
   const groups = text(raw.groups);
   if (groups) {
     const ids = parseGroups(groups);
-    if (typeof ids === 'string') return rejection(key, ids);
+    if (typeof ids === 'string') return reject('invalid_entry', ids, key);
     if (ids.length > 0) entry.group_ids = ids;
   }
   if (delivery) entry.delivery = delivery;
@@ -175,10 +255,48 @@ export function validateRecord(
   return entry;
 }
 
-function rejection(key: string | undefined, reason: string): RowRejection {
-  return key ? { reason, key } : { reason };
-}
+/** Fields a programmatic entry may carry as text (besides `group_ids` and `line`). */
+const TEXT_FIELDS = [
+  'system_id',
+  'first_name',
+  'last_name',
+  'email',
+  'mobile',
+  'department',
+  'job_title',
+  'delivery',
+] as const satisfies readonly RosterField[];
 
-export function isRejection(result: SourceEntry | RowRejection): result is RowRejection {
-  return (result as { reason?: unknown }).reason !== undefined;
+/**
+ * The row validator for an entry handed to intake as an object (`{ system_id, first_name, …,
+ * group_ids: [1, 2], line }`) rather than read by a source: the same rules, with refusals named by
+ * {@link RejectionCode}. `index` numbers entries without a `line` for their fallback key.
+ */
+export function validateEntry(
+  value: unknown,
+  index: number,
+  options: ValidateOptions = {},
+): { entry: SourceEntry } | { rejected: RejectedEntry } {
+  const obj: Partial<Record<string, unknown>> = value && typeof value === 'object' ? { ...value } : {};
+  const line = typeof obj.line === 'number' ? obj.line : undefined;
+  const refuse = (code: RejectionCode, message: string, key: string | undefined) => ({
+    rejected: { key: key ?? `line:${line ?? index + 1}`, line, code, message },
+  });
+  if (obj.line !== undefined && (line === undefined || !Number.isInteger(line) || line < 1)) {
+    return refuse('invalid_entry', 'line: expected a positive whole number', undefined);
+  }
+  const raw: RawRecord = {};
+  for (const field of TEXT_FIELDS) {
+    const v = obj[field];
+    if (typeof v === 'string') raw[field] = v;
+    else if (v !== undefined && v !== null)
+      return refuse('invalid_entry', `${field}: expected text`, undefined);
+  }
+  const groups = obj.group_ids;
+  if (Array.isArray(groups)) raw.groups = groups.map(String).join(',');
+  else if (groups !== undefined && groups !== null) {
+    return refuse('invalid_entry', 'group_ids: expected a list of DoorFlow group ids', undefined);
+  }
+  const result = check(raw, line, options, refuse);
+  return 'rejected' in result ? result : { entry: result };
 }

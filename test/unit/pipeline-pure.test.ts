@@ -9,7 +9,7 @@ import { signWebhook } from '../../src/lib/delivery/webhook.ts';
 import { webhookBody } from '../../src/processors/deliver.ts';
 import { pollDelayMs } from '../../src/processors/hand-over.ts';
 import { chooseExisting, exactEmailMatches, fieldsToUpdate } from '../../src/processors/person-match.ts';
-import { channelProblem, validateEntry } from '../../src/producers/intake.ts';
+import { channelProblem, validateEntry } from '../../src/producers/validate-row.ts';
 import { verifySignature } from '../../src/cli/demo-receiver.ts';
 
 const entry = {

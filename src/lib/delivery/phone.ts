@@ -1,107 +1,181 @@
+import {
+  type CountryCode,
+  isSupportedCountry as isKnownCountry,
+  PhoneNumber,
+  type PhoneNumberType,
+  parsePhoneNumberFromString,
+} from 'libphonenumber-js/max';
+import { type CountryPlan, plansFor, plansFrom } from './phone-plans.ts';
+
 /**
- * A small, pure E.164 normaliser for the countries our customers use most. It does not know every
- * numbering plan (that is what libphonenumber is for); it strips formatting, applies the country
- * calling code and trunk prefix, and checks the national length, which catches typos and
- * truncated cells without a 10 MB dependency.
+ * The one phone normaliser: a number as HR typed it → E.164, and whether an SMS can reach it.
+ * Every country's numbering plan (calling code, trunk prefix, lengths, which ranges are mobile)
+ * comes from libphonenumber-js's full metadata.
+ *
+ * National numbers are read the plain way first (trunk prefix + national number, or written with
+ * the calling code but no `+`), which is cheap enough for a million-row import; only a number that
+ * does not fit gets libphonenumber's full parser (carrier codes, local dialling forms).
  */
-
-interface CountryPlan {
-  /** Country calling code without `+`. */
-  readonly cc: string;
-  /** National trunk prefix dropped after the country code (`0` in the UK). */
-  readonly trunk?: string;
-  /** National significant number length range (digits after the country code). */
-  readonly min: number;
-  readonly max: number;
-}
-
-const PLANS: Readonly<Record<string, CountryPlan>> = {
-  GB: { cc: '44', trunk: '0', min: 9, max: 10 },
-  IE: { cc: '353', trunk: '0', min: 7, max: 9 },
-  US: { cc: '1', trunk: '1', min: 10, max: 10 },
-  CA: { cc: '1', trunk: '1', min: 10, max: 10 },
-  AU: { cc: '61', trunk: '0', min: 9, max: 9 },
-  NZ: { cc: '64', trunk: '0', min: 8, max: 10 },
-  DE: { cc: '49', trunk: '0', min: 6, max: 13 },
-  FR: { cc: '33', trunk: '0', min: 9, max: 9 },
-  NL: { cc: '31', trunk: '0', min: 9, max: 9 },
-  BE: { cc: '32', trunk: '0', min: 8, max: 9 },
-  LU: { cc: '352', min: 4, max: 11 },
-  ES: { cc: '34', min: 9, max: 9 },
-  // Italy keeps its leading 0 for landlines; mobiles start with 3. No trunk prefix to drop.
-  IT: { cc: '39', min: 6, max: 11 },
-  PT: { cc: '351', min: 9, max: 9 },
-  CH: { cc: '41', trunk: '0', min: 9, max: 9 },
-  AT: { cc: '43', trunk: '0', min: 4, max: 13 },
-  SE: { cc: '46', trunk: '0', min: 7, max: 10 },
-  NO: { cc: '47', min: 8, max: 8 },
-  DK: { cc: '45', min: 8, max: 8 },
-  FI: { cc: '358', trunk: '0', min: 5, max: 11 },
-  PL: { cc: '48', min: 9, max: 9 },
-  CZ: { cc: '420', min: 9, max: 9 },
-  IN: { cc: '91', trunk: '0', min: 10, max: 10 },
-  SG: { cc: '65', min: 8, max: 8 },
-  HK: { cc: '852', min: 8, max: 8 },
-  JP: { cc: '81', trunk: '0', min: 9, max: 10 },
-  ZA: { cc: '27', trunk: '0', min: 9, max: 9 },
-  AE: { cc: '971', trunk: '0', min: 8, max: 9 },
-  BR: { cc: '55', trunk: '0', min: 10, max: 11 },
-  MX: { cc: '52', min: 10, max: 10 },
-};
-
-/** ISO 3166-1 alpha-2 codes the normaliser knows. */
-export const SUPPORTED_COUNTRIES: readonly string[] = Object.keys(PLANS);
-
-export function isSupportedCountry(code: string): boolean {
-  return Object.hasOwn(PLANS, code.toUpperCase());
-}
 
 /** Result of {@link normaliseMobile}: the E.164 number, or why it could not be made one. */
 export type PhoneResult = { ok: true; e164: string } | { ok: false; reason: string };
 
+/** Whether libphonenumber knows the ISO 3166-1 alpha-2 code (any case): `--default-country`. */
+export function isSupportedCountry(code: string): boolean {
+  return isKnownCountry(code.toUpperCase());
+}
+
+const E164 = /^\+[1-9]\d{7,14}$/;
 const FORMATTING = /[\s().\-\u00a0\u2010-\u2015/]/g;
+const DIGITS = /^\d+$/;
+
+/** A number read into E.164, with its national number and the plans of its calling code. */
+interface Reading {
+  readonly e164: string;
+  readonly national: string;
+  /** Every country of the calling code (the default country first, for national input). */
+  readonly plans: readonly CountryPlan[];
+  /** For messages: the default country, else `+CC`. */
+  readonly where: string;
+}
+
+type Refusal = { ok: false; reason: string };
+
+function refuse(reason: string): Refusal {
+  return { ok: false, reason };
+}
+
+function lengthsText(lengths: readonly number[]): string {
+  const min = lengths[0];
+  const max = lengths[lengths.length - 1];
+  return min === max ? String(min) : `${min} to ${max}`;
+}
+
+/** An E.164 number split by libphonenumber, when some country uses its calling code. */
+function international(e164: string, possibleOnly: boolean): Reading | undefined {
+  let number: PhoneNumber;
+  try {
+    number = new PhoneNumber(e164);
+  } catch {
+    // The constructor throws for a calling code no country uses.
+    return undefined;
+  }
+  if (possibleOnly && !number.isPossible()) return undefined;
+  const cc = number.countryCallingCode;
+  return { e164, national: number.nationalNumber, plans: plansFor(cc), where: `+${cc}` };
+}
+
+/** libphonenumber's full parse, kept only when it finds a number in a known range. */
+function fullParse(text: string, country?: CountryCode): Reading | undefined {
+  const parsed = parsePhoneNumberFromString(text, country);
+  if (!parsed?.isValid()) return undefined;
+  return international(parsed.number, false);
+}
+
+/**
+ * National digits read the plain way, when they have one of `lengths`: after a trunk prefix (a
+ * number typed with one is never read with it), as typed, or after the calling code written
+ * without + or 00 ("4791234567" in Norway).
+ */
+function plainReading(plan: CountryPlan, text: string, lengths: readonly number[]): string | undefined {
+  let trunked = false;
+  for (const trunk of plan.trunks) {
+    if (!text.startsWith(trunk)) continue;
+    if (lengths.includes(text.length - trunk.length)) return text.slice(trunk.length);
+    trunked = true;
+  }
+  if (!trunked && lengths.includes(text.length)) return text;
+  if (text.startsWith(plan.cc) && lengths.includes(text.length - plan.cc.length)) {
+    return text.slice(plan.cc.length);
+  }
+  return undefined;
+}
+
+function read(raw: string, defaultCountry: string | undefined): Reading | Refusal {
+  // Fast path: already E.164 (the common case in clean exports).
+  let text = raw;
+  if (!E164.test(raw)) {
+    text = raw.trim().replace(/^tel:/i, '');
+    // "+44 (0)20 …" is a common UK habit: the (0) is a trunk prefix that must go.
+    text = text.replace(/^(\+\d{1,3})\s*\(0\)/, '$1');
+    text = text.replace(FORMATTING, '');
+    if (text.startsWith('00')) text = `+${text.slice(2)}`;
+  }
+  if (text.startsWith('+')) {
+    const digits = text.slice(1);
+    if (!DIGITS.test(digits)) return refuse('mobile contains characters other than digits');
+    if (digits.startsWith('0')) return refuse('mobile: a country code cannot start with 0');
+    if (digits.length < 8 || digits.length > 15) {
+      return refuse(`mobile has ${digits.length} digits; E.164 numbers have 8 to 15`);
+    }
+    const reading = international(text, true) ?? fullParse(text);
+    return reading ?? refuse('mobile is not a possible phone number (check the country code and length)');
+  }
+  if (!DIGITS.test(text)) return refuse('mobile contains characters other than digits');
+  if (!defaultCountry) {
+    return refuse('mobile is not in international form (+CC…); set --default-country');
+  }
+  const country = defaultCountry.toUpperCase();
+  const plans = plansFrom(country);
+  const plan = plans[0];
+  if (!plan) return refuse(`unsupported default country ${defaultCountry}`);
+  // A landline's or mobile's length first: a 12-digit Indian "number" is the code plus 10 digits.
+  const digits = plainReading(plan, text, plan.subscriber) ?? plainReading(plan, text, plan.possible);
+  if (digits !== undefined) return { e164: `+${plan.cc}${digits}`, national: digits, plans, where: country };
+  const parsed = fullParse(text, plan.country);
+  if (parsed) return parsed;
+  const trunk = plan.trunks.find((prefix) => text.startsWith(prefix)) ?? '';
+  const national = text.slice(trunk.length);
+  if (!plan.subscriber.includes(national.length)) {
+    return refuse(
+      `mobile has ${national.length} national digits; ${country} numbers have ${lengthsText(plan.subscriber)}`,
+    );
+  }
+  return refuse(`mobile is not a possible ${country} number`);
+}
+
+/**
+ * E.164 form of a phone number of any kind (landline or mobile), or why it has none: for a number
+ * kept as information. {@link normaliseMobile} when a text must reach it.
+ */
+export function normalisePhone(raw: string, defaultCountry?: string): PhoneResult {
+  const reading = read(raw, defaultCountry);
+  return 'e164' in reading ? { ok: true, e164: reading.e164 } : reading;
+}
+
+const NOT_MOBILE: Partial<Record<PhoneNumberType, string>> = {
+  FIXED_LINE: 'a landline (fixed-line) number',
+  TOLL_FREE: 'a toll-free number',
+  PREMIUM_RATE: 'a premium-rate number',
+  SHARED_COST: 'a shared-cost number',
+  VOIP: 'a VoIP number',
+  PERSONAL_NUMBER: 'a personal (follow-me) number',
+  PAGER: 'a pager number',
+  UAN: 'a company (UAN) number',
+  VOICEMAIL: 'a voicemail access number',
+};
 
 /**
  * `07700 900123` with `GB` → `+447700900123`; `+44 (0)7700 900123` → `+447700900123`;
- * `0044…` → `+44…`. Without a country, only international forms are accepted.
+ * `0044…` → `+44…`; `0803 123 4567` with `NG` → `+2348031234567`. Without a country, only
+ * international forms are accepted. A number the numbering plan puts in a landline, toll-free or
+ * other non-mobile range is refused (`020 7946 0958` is a London landline). A number in no
+ * allocated range (newer than the metadata, or reserved like Ofcom's drama range 07700 900xxx)
+ * passes when it has a mobile's length: the SMS provider has the last word.
  */
-const E164 = /^\+[1-9]\d{7,14}$/;
-
 export function normaliseMobile(raw: string, defaultCountry?: string): PhoneResult {
-  // Fast path: already E.164 (the common case in clean exports).
-  if (E164.test(raw)) return { ok: true, e164: raw };
-  let text = raw.trim().replace(/^tel:/i, '');
-  // "+44 (0)20 …" is a common UK habit: the (0) is a trunk prefix that must go.
-  text = text.replace(/^(\+\d{1,3})\s*\(0\)/, '$1');
-  text = text.replace(FORMATTING, '');
-  if (text.startsWith('00')) text = `+${text.slice(2)}`;
-  if (text.startsWith('+')) {
-    const digits = text.slice(1);
-    if (!/^\d+$/.test(digits)) return { ok: false, reason: 'mobile contains characters other than digits' };
-    if (digits.startsWith('0')) return { ok: false, reason: 'mobile: a country code cannot start with 0' };
-    if (digits.length < 8 || digits.length > 15) {
-      return { ok: false, reason: `mobile has ${digits.length} digits; E.164 numbers have 8 to 15` };
-    }
-    return { ok: true, e164: `+${digits}` };
+  const reading = read(raw, defaultCountry);
+  if (!('e164' in reading)) return reading;
+  const { e164, national, plans, where } = reading;
+  let other: PhoneNumberType | undefined;
+  for (const plan of plans) {
+    const type = plan.typeOf(national);
+    if (type === 'MOBILE' || type === 'FIXED_LINE_OR_MOBILE') return { ok: true, e164 };
+    other ??= type;
   }
-  if (!/^\d+$/.test(text)) return { ok: false, reason: 'mobile contains characters other than digits' };
-  if (!defaultCountry) {
-    return { ok: false, reason: 'mobile is not in international form (+CC…); set --default-country' };
+  if (other !== undefined) {
+    return refuse(`mobile is ${NOT_MOBILE[other] ?? 'not a mobile number'}; SMS needs a mobile`);
   }
-  const plan = PLANS[defaultCountry.toUpperCase()];
-  if (!plan) return { ok: false, reason: `unsupported default country ${defaultCountry}` };
-  let national = text;
-  if (plan.trunk && national.startsWith(plan.trunk)) {
-    national = national.slice(plan.trunk.length);
-  } else if (!plan.trunk && national.startsWith(plan.cc) && national.length - plan.cc.length >= plan.min) {
-    // Written with the country code but without + or 00 ("4791234567" in Norway).
-    national = national.slice(plan.cc.length);
-  }
-  if (national.length < plan.min || national.length > plan.max) {
-    return {
-      ok: false,
-      reason: `mobile has ${national.length} national digits; ${defaultCountry.toUpperCase()} numbers have ${plan.min === plan.max ? plan.min : `${plan.min} to ${plan.max}`}`,
-    };
-  }
-  return { ok: true, e164: `+${plan.cc}${national}` };
+  if (plans.some((plan) => plan.mobile.includes(national.length))) return { ok: true, e164 };
+  return refuse(`mobile is not a valid ${where} mobile number`);
 }

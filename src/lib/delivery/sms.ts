@@ -3,6 +3,7 @@ import { ProvisionerError, RETRYABLE_NETWORK_CODES, RETRYABLE_STATUSES } from '.
 import { parseRetryAfterMs } from '../core/backoff.ts';
 import { type DeliveryChannel, messageFields } from './channel.ts';
 import { DEFAULT_SUPPORT_CONTACT, templateValues } from './email.ts';
+import { normaliseMobile } from './phone.ts';
 import { DEFAULT_TEMPLATES, loadTemplates, renderTemplate, type TemplateSet } from './templates.ts';
 
 /**
@@ -29,21 +30,15 @@ export interface SmsSender {
   send(to: string, body: string, options?: { signal?: AbortSignal }): Promise<{ sid: string | undefined }>;
 }
 
-const E164 = /^\+[1-9]\d{6,14}$/;
-
 /**
- * Normalises a phone number to E.164: strips spaces, dots, dashes and parentheses and turns a
- * leading `00` into `+`. Returns undefined when the result is not E.164: we never guess a country.
+ * The number as E.164 when a text can reach it (the one normaliser in `phone.ts`: separators
+ * stripped, `00` → `+`, landlines refused). Undefined otherwise: we never guess a country.
  */
 export function toE164(raw: string | null | undefined): string | undefined {
   if (!raw) return undefined;
-  let n = raw.trim().replace(/[\s.\-()/]/g, '');
-  if (n.startsWith('00')) n = `+${n.slice(2)}`;
-  return E164.test(n) ? n : undefined;
+  const phone = normaliseMobile(raw);
+  return phone.ok ? phone.e164 : undefined;
 }
-
-/** GSM-7 segment length; longer texts are split (and billed) as several messages. */
-export const SMS_SEGMENT_CHARS = 160;
 
 export function createSmsSender(settings: SmsSettings): SmsSender {
   const { accountSid, authToken, from } = settings;

@@ -58,8 +58,12 @@ export interface SourceMetadata {
 }
 
 export interface FetchRosterOptions {
-  /** Default delivery channel for entries that do not name one. */
+  /** Channel given on the command line; written into entries that do not name one. */
   delivery?: RosterEntry['delivery'];
+  /** The run's channel when neither the command line nor the row names one (decides what is required). */
+  fallbackDelivery?: RosterEntry['delivery'];
+  /** Channels to fall back to, in order, for people the chosen one cannot reach. */
+  fallbackOrder?: readonly NonNullable<RosterEntry['delivery']>[];
   /** ISO 3166-1 alpha-2 country for national mobile numbers. */
   defaultCountry?: string;
   /** Incremental: only records changed since this ISO-8601 instant (when the source supports it). */

@@ -8,7 +8,13 @@ import type {
   SourceStats,
 } from './adapter.ts';
 import { createFeedHttp, fetchJson, type FeedHttpOptions, SourceError } from './feed-http.ts';
-import { isRejection, type RawRecord, validateRecord } from '../validate-row.ts';
+import {
+  fetchRules,
+  isRejection,
+  type RawRecord,
+  type ValidateOptions,
+  validateRecord,
+} from '../validate-row.ts';
 
 /**
  * BambooHR (`https://api.bamboohr.com/api/gateway.php/{company}/v1/…`, HTTP Basic with the API
@@ -22,7 +28,7 @@ import { isRejection, type RawRecord, validateRecord } from '../validate-row.ts'
  */
 
 /** The BambooHR fields we request (field names as BambooHR spells them). */
-export const BAMBOOHR_FIELDS = [
+const BAMBOOHR_FIELDS = [
   'employeeNumber',
   'firstName',
   'lastName',
@@ -89,7 +95,8 @@ export class BambooHrAdapter implements RosterAdapter {
       headers: { ...(this.options.headers ?? {}), authorization: auth },
     });
     const today = this.options.today ?? new Date().toISOString().slice(0, 10);
-    const toItem = (employee: Employee): SourceItem => this.toItem(employee, options, today);
+    const rules = fetchRules(options, today);
+    const toItem = (employee: Employee): SourceItem => this.toItem(employee, rules, today);
 
     if (!options.since) {
       const url = `${this.base()}/reports/custom?format=JSON&onlyCurrent=false`;
@@ -133,7 +140,7 @@ export class BambooHrAdapter implements RosterAdapter {
     }
   }
 
-  private toItem(employee: Employee, options: FetchRosterOptions, today: string): SourceItem {
+  private toItem(employee: Employee, rules: ValidateOptions, today: string): SourceItem {
     this.counters.read += 1;
     const n = this.counters.read;
     const raw: RawRecord = {
@@ -148,11 +155,7 @@ export class BambooHrAdapter implements RosterAdapter {
       termination_date: str(employee.terminationDate),
     };
     const hire = str(employee.hireDate);
-    const result = validateRecord(raw, n, {
-      ...(options.delivery ? { delivery: options.delivery } : {}),
-      ...(options.defaultCountry ? { defaultCountry: options.defaultCountry } : {}),
-      today,
-    });
+    const result = validateRecord(raw, n, rules);
     if (
       !isRejection(result) &&
       result.active !== false &&

@@ -11,12 +11,13 @@ import type {
 import { type CsvRoster, type CsvReadOptions, openCsvRoster } from './csv.ts';
 import type { FeedHttpOptions } from './feed-http.ts';
 import { safeUrl } from './safe-url.ts';
+import { fetchRules } from '../validate-row.ts';
 
 /** A CSV roster from `--file PATH` or `--url URL`, parsed exactly as `import` parses files. */
 export interface CsvSourceOptions extends FeedHttpOptions {
   file?: string;
   url?: string;
-  csv?: Omit<CsvReadOptions, 'signal' | 'delivery' | 'defaultCountry'>;
+  csv?: Omit<CsvReadOptions, 'signal' | 'delivery' | 'fallbackDelivery' | 'fallbackOrder' | 'defaultCountry'>;
 }
 
 /** Opens the byte stream of a CSV file or URL. HTTP errors surface as `source_failed`. */
@@ -74,9 +75,7 @@ export class CsvSourceAdapter implements RosterAdapter {
     const bytes = await openCsvBytes(this.options, signal);
     this.roster = await openCsvRoster(bytes, {
       ...(this.options.csv ?? {}),
-      ...(options.delivery ? { delivery: options.delivery } : {}),
-      ...(options.defaultCountry ? { defaultCountry: options.defaultCountry } : {}),
-      today: this.options.csv?.today ?? new Date().toISOString().slice(0, 10),
+      ...fetchRules(options, this.options.csv?.today ?? new Date().toISOString().slice(0, 10)),
       ...(signal ? { signal } : {}),
     });
     for await (const batch of this.roster.batches(500)) yield* batch;

@@ -20,7 +20,7 @@ export interface CsvReadOptions extends ValidateOptions {
 }
 
 /** What the header line told us. */
-export interface CsvHeaderInfo extends HeaderMapping {
+interface CsvHeaderInfo extends HeaderMapping {
   readonly delimiter: string;
 }
 
@@ -46,7 +46,7 @@ const DELIMITER_NAMES: Readonly<Record<string, string>> = {
   '|': '|',
 };
 
-export function parseDelimiter(text: string): string {
+function parseDelimiter(text: string): string {
   const delimiter = DELIMITER_NAMES[text.toLowerCase()];
   if (!delimiter)
     throw new PayloadError(`invalid --delimiter ${JSON.stringify(text)}: expected , ; tab or |`);

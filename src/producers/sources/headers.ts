@@ -54,7 +54,7 @@ const BUILT_IN_ALIASES: Readonly<Record<RosterField, readonly string[]>> = {
 };
 
 /** Fields a roster cannot do without: a row needs both names. */
-export const REQUIRED_FIELDS: readonly RosterField[] = ['first_name', 'last_name'];
+const REQUIRED_FIELDS: readonly RosterField[] = ['first_name', 'last_name'];
 
 /** `Employee ID` → `employeeid`. */
 export function normaliseHeader(header: string): string {

@@ -17,7 +17,7 @@ import {
   SourceError,
 } from './feed-http.ts';
 import { ROSTER_FIELDS, type RosterField } from './headers.ts';
-import { isRejection, type RawRecord, validateRecord } from '../validate-row.ts';
+import { fetchRules, isRejection, type RawRecord, validateRecord } from '../validate-row.ts';
 
 /**
  * A generic HTTP JSON roster feed (Workday RaaS-style reports, in-house HR exports): a URL, an
@@ -101,7 +101,7 @@ export async function loadFeedMapping(path: string): Promise<FeedMapping> {
 }
 
 /** `a.b.0.c` into nested objects and arrays; undefined when any step is missing. */
-export function getPath(value: unknown, path: string): unknown {
+function getPath(value: unknown, path: string): unknown {
   let current = value;
   for (const part of path.split('.')) {
     if (current === null || current === undefined || typeof current !== 'object') return undefined;
@@ -153,6 +153,7 @@ export class JsonFeedAdapter implements RosterAdapter {
     const http = createFeedHttp(this.options);
     const inactive = new Set(mapping.inactive_values.map((v) => v.toLowerCase()));
     const today = this.options.today ?? new Date().toISOString().slice(0, 10);
+    const rules = fetchRules(options, today);
     let url: string | undefined = this.pageUrl(mapping.page?.start);
     let page = mapping.page?.start ?? 1;
     while (url) {
@@ -175,11 +176,7 @@ export class JsonFeedAdapter implements RosterAdapter {
           if (flag === false || flag === 'false' || flag === 0) raw.status = 'inactive';
           else if (raw.status === undefined) raw.status = 'active';
         }
-        const result = validateRecord(raw, n, {
-          ...(options.delivery ? { delivery: options.delivery } : {}),
-          ...(options.defaultCountry ? { defaultCountry: options.defaultCountry } : {}),
-          today,
-        });
+        const result = validateRecord(raw, n, rules);
         if (isRejection(result)) {
           this.counters.invalid += 1;
           const rec =

@@ -16,7 +16,7 @@ import type { SourceEntry } from '../sources/adapter.ts';
  */
 
 /** Which DoorFlow people this tool may offboard. */
-export interface SyncScope {
+interface SyncScope {
   /** People whose `system_id` starts with this prefix (SYNC_SCOPE_PREFIX). */
   prefix?: string | undefined;
   /** Person ids this tool created (the pipeline's `managed` set). */
@@ -45,7 +45,7 @@ export interface PlanInput {
   force?: boolean;
 }
 
-export interface PlannedCreate {
+interface PlannedCreate {
   key: string;
   entry: RosterEntry;
   /** The person exists already (no live HID credential, or disabled): the pipeline adopts them. */
@@ -53,13 +53,13 @@ export interface PlannedCreate {
   /** A rehire: the person was offboarded (`enabled: false`) and must be enabled again. */
   reenable?: boolean;
 }
-export interface PlannedUpdate {
+interface PlannedUpdate {
   key: string;
   personId: number;
   entry: RosterEntry;
   changes: PersonInput;
 }
-export interface PlannedOffboard {
+interface PlannedOffboard {
   personId: number;
   key: string;
   name: string;
@@ -109,7 +109,7 @@ export function offboardThreshold(limit: OffboardLimit | undefined, scope: numbe
 const text = fieldText;
 
 /** Person group ids, whether DoorFlow sent `group_ids` or `groups` (ids or `{id}` objects). */
-export function personGroupIds(person: Person): number[] {
+function personGroupIds(person: Person): number[] {
   if (Array.isArray(person.group_ids)) return person.group_ids;
   if (Array.isArray(person.groups)) {
     return person.groups

@@ -10,7 +10,7 @@ import { isRowProblem, type RosterAdapter, type SourceEntry, type SourceItem } f
 import { BambooHrAdapter } from '../sources/bamboohr.ts';
 import { CsvSourceAdapter } from '../sources/csv-source.ts';
 import { safeUrl } from '../sources/feed-http.ts';
-import { closeRun, enqueueEntries, type IntakeDeps, startRun } from '../intake.ts';
+import { closeRun, enqueueItems, type IntakeDeps, startRun } from '../intake.ts';
 import { JsonFeedAdapter, loadFeedMapping } from '../sources/json-feed.ts';
 import { dedupeBatches, ProblemSummary } from '../row-errors.ts';
 import { buildSyncPlan, parseOffboardLimit, type SyncPlan } from './plan.ts';
@@ -85,7 +85,7 @@ export function sourceIdOf(spec: SyncSourceSpec): string {
   return `${spec.source}:${safeUrl(spec.url ?? '')}`;
 }
 
-export async function buildAdapter(spec: SyncSourceSpec, config: Config): Promise<RosterAdapter> {
+async function buildAdapter(spec: SyncSourceSpec, config: Config): Promise<RosterAdapter> {
   const http = {
     ...(spec.timeoutMs ? { timeoutMs: spec.timeoutMs } : {}),
     ...(spec.headers ? { headers: spec.headers } : {}),
@@ -130,13 +130,23 @@ async function* batched(items: AsyncIterable<SourceItem>, size: number): AsyncGe
   if (batch.length > 0) yield batch;
 }
 
-/** Reads the source completely (a failed feed throws: nothing is planned, nothing offboarded). */
-async function readRoster(adapter: RosterAdapter, options: SyncOptions) {
+/** The channel of a sync's run: `--delivery`, else DELIVERY_DEFAULT. */
+function runChannel(options: SyncOptions, config: Config): DeliveryChannelName {
+  return options.delivery ?? config.delivery.defaultChannel;
+}
+
+/**
+ * Reads the source completely (a failed feed throws: nothing is planned, nothing offboarded). The
+ * rows are validated for the run's channel, so a person it cannot reach is a problem of the roster.
+ */
+async function readRoster(adapter: RosterAdapter, options: SyncOptions, config: Config) {
   const entries: SourceEntry[] = [];
   const problemKeys = new Set<string>();
   const summary = new ProblemSummary();
   const fetchOptions = {
     ...(options.delivery ? { delivery: options.delivery } : {}),
+    fallbackDelivery: runChannel(options, config),
+    fallbackOrder: config.delivery.fallback,
     ...(options.defaultCountry ? { defaultCountry: options.defaultCountry } : {}),
     ...(options.since ? { since: options.since } : {}),
   };
@@ -156,7 +166,7 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Syn
   const sourceId = sourceIdOf(options);
   const adapter = await buildAdapter(options, deps.config);
   const maxOffboard = options.maxOffboard ? parseOffboardLimit(options.maxOffboard) : undefined;
-  const { entries, problemKeys, summary } = await readRoster(adapter, options);
+  const { entries, problemKeys, summary } = await readRoster(adapter, options, deps.config);
   const call = options.signal ? { signal: options.signal } : {};
   const people: Person[] = [];
   for await (const person of deps.doorflow.iteratePeople({}, call)) people.push(person);
@@ -205,7 +215,7 @@ async function applyPlan(
   options: SyncOptions,
   sourceId: string,
 ): Promise<string> {
-  const delivery = options.delivery ?? deps.config.delivery.defaultChannel;
+  const delivery = runChannel(options, deps.config);
   const provision = [...plan.create.map((c) => c.entry), ...plan.update.map((u) => u.entry)];
   const run = await startRun(deps.intake, {
     source: `sync:${sourceId}`,
@@ -233,7 +243,7 @@ async function applyPlan(
       })),
     );
   }
-  if (provision.length > 0) await enqueueEntries(deps.intake, run, provision, { signal: options.signal });
+  if (provision.length > 0) await enqueueItems(deps.intake, run, provision, { signal: options.signal });
   if (plan.offboard.length > 0) {
     await deps.intake.queues.addBulk(
       'offboard',
@@ -275,7 +285,7 @@ export interface SyncProgress {
   done: boolean;
 }
 
-export async function syncProgress(deps: SyncDeps, runId: string): Promise<SyncProgress> {
+async function syncProgress(deps: SyncDeps, runId: string): Promise<SyncProgress> {
   const run = await deps.intake.runs.get(runId);
   const h = await deps.syncRuns.counters(runId);
   const num = (v: string | undefined) => Number(v ?? 0);
