@@ -1,7 +1,7 @@
 import { decryptSecret } from '../lib/core/crypto.ts';
 import { ProvisionerError } from '../lib/core/errors.ts';
 import { tryLock } from '../lib/core/locks.ts';
-import type { Invitation, Recipient } from '../lib/delivery/channel.ts';
+import type { DeliveryChannel, Invitation, Recipient } from '../lib/delivery/channel.ts';
 import type { OwnChannel } from '../lib/delivery/channel-names.ts';
 import { webhookMessageBody } from '../lib/delivery/webhook.ts';
 import { defineProcessor } from '../lib/jobs/define-processor.ts';
@@ -62,11 +62,6 @@ async function deliver(
   const sender = deps.channels.get(channel);
   // Before anything else, so a process that can never send on this channel fails the job at once.
   sender.preflight?.();
-  const done = async (outcome: Outcome) => {
-    await finish(deps, p, outcome, channel);
-    await ctx.updateData({ ...p, encryptedCode: undefined });
-    return outcome;
-  };
   const release = await tryLock(
     deps.redis,
     deps.keys.deliveryLock(p.credentialId, channel),
@@ -74,34 +69,47 @@ async function deliver(
     lockTtlMs(deps.config),
   );
   if (!release) throw await ctx.delay(contentionDelayMs());
+  let outcome: Outcome;
   try {
-    // Looked up under the lock: another run may have sent it while this job waited.
-    const before = await deps.deliveries.find(p.credentialId, channel);
-    if (before) return await done(before.runId === p.runId ? 'provisioned' : 'already_provisioned');
-    const key = deps.config.encryptionKey;
-    if (!p.encryptedCode || !key) {
-      throw new ProvisionerError(
-        'code_missing',
-        'delivery job carries no invitation code (replay from invitation)',
-        { retryable: false },
-      );
-    }
-    await sender.send(recipientOf(p), invitationOf(p, decryptSecret(key, p.encryptedCode)), ctx.signal);
-    await deps.deliveries.record(p.credentialId, channel, {
-      runId: p.runId,
-      key: p.key,
-      at: deps.clock.now(),
-    });
-    ctx.logger.info(
-      { credentialId: p.credentialId, channel },
-      channel === 'webhook' ? 'invitation delivered by webhook' : 'invitation delivered',
-    );
-    // Lifecycle (reminders, expiry, polling): see lifecycle/schedule.ts. Never fails the delivery.
-    await trackHandedOver(deps, ctx, p, channel, p.encryptedCode);
-    return await done('provisioned');
+    outcome = await sendOnce(channel, sender, p, deps, ctx);
   } finally {
     await release();
   }
+  // The code leaves the job data before the entry ends, so a finished run holds no code anywhere.
+  await ctx.updateData({ ...p, encryptedCode: undefined });
+  return await finish(deps, p, outcome, channel);
+}
+
+/** Under the delivery lock: sends unless a send of this credential on this channel is recorded. */
+async function sendOnce(
+  channel: OwnChannel,
+  sender: DeliveryChannel,
+  p: DeliveryPayload,
+  deps: ProcessorDeps,
+  ctx: JobContext,
+): Promise<Outcome> {
+  // Looked up under the lock: another run may have sent it while this job waited.
+  const before = await deps.deliveries.find(p.credentialId, channel);
+  if (before) return before.runId === p.runId ? 'provisioned' : 'already_provisioned';
+  const key = deps.config.encryptionKey;
+  if (!p.encryptedCode || !key) {
+    throw new ProvisionerError(
+      'code_missing',
+      'delivery job carries no invitation code (replay from invitation)',
+      {
+        retryable: false,
+      },
+    );
+  }
+  await sender.send(recipientOf(p), invitationOf(p, decryptSecret(key, p.encryptedCode)), ctx.signal);
+  await deps.deliveries.record(p.credentialId, channel, { runId: p.runId, key: p.key, at: deps.clock.now() });
+  ctx.logger.info(
+    { credentialId: p.credentialId, channel },
+    channel === 'webhook' ? 'invitation delivered by webhook' : 'invitation delivered',
+  );
+  // Lifecycle (reminders, expiry, polling): see lifecycle/schedule.ts. Never fails the delivery.
+  await trackHandedOver(deps, ctx, p, channel, p.encryptedCode);
+  return 'provisioned';
 }
 
 const deliverOn = (channel: OwnChannel) => (p: DeliveryPayload, deps: ProcessorDeps, ctx: JobContext) =>

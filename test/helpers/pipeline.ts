@@ -56,6 +56,18 @@ export async function startHarness(
   };
   const config = loadConfig(env);
   const pipeline = buildPipeline(config, { redisUrl: testRedisUrl(), logger: silentLogger() });
+  const steps = [
+    'person',
+    'credential',
+    'invitation',
+    'delivery-webhook',
+    'delivery-email',
+    'delivery-sms',
+  ] as const;
+  const activeJobs = async () => {
+    const counts = await Promise.all(steps.map((q) => pipeline.queues.get(q).getActiveCount()));
+    return counts.reduce((a, b) => a + b, 0);
+  };
   const harness: Harness = {
     sim,
     receiver,
@@ -76,7 +88,8 @@ export async function startHarness(
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const run = await pipeline.runs.get(runId);
-        if (run?.finishedAt !== undefined) return run;
+        // The last step ends the entry just before its handler returns: let BullMQ mark it completed.
+        if (run?.finishedAt !== undefined && (await activeJobs()) === 0) return run;
         if (Date.now() > deadline) {
           throw new Error(`run ${runId} did not finish in ${timeoutMs} ms: ${JSON.stringify(run)}`);
         }
