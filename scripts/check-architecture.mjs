@@ -12,6 +12,8 @@ const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..');
 const KEYS_MODULE = 'src/lib/store/keys.ts';
 /** The one file that may read the environment. */
 const CONFIG_MODULE = 'src/lib/core/config.ts';
+/** The only module that builds BullMQ Workers (and so the one job boundary). */
+const WORKER_MODULE = 'src/processors/worker.ts';
 /** The simulator keeps its own (in-memory) state and is not bound by the Redis key rule. */
 const KEY_RULE_EXEMPT = ['src/simulator/'];
 /** Where docs and comments must not cite files a clone does not have. */
@@ -36,6 +38,7 @@ const TEXT_FILE = /\.(ts|js|mjs|cjs|md|json|csv|txt|ya?ml|example)$/;
  */
 const KEY_PATTERNS = [/\$\{[^{}`]*(?:[pP]refix|Keys?\()[^{}`]*\}:/, /prefix\s*\+\s*(['"`]):/i];
 const CAST_PATTERN = /\bas\s+(never|unknown\s+as)\b/;
+const WORKER_PATTERN = /\bnew\s+Worker\s*[<(]/;
 const ENV_PATTERNS = [
   /\bprocess\s*(?:\?\.|\.)\s*env\b/,
   /\bprocess\s*\[\s*['"`]env['"`]\s*\]/,
@@ -48,6 +51,8 @@ const RULES = {
   key: 'redis-key-outside-keys — spell the key in src/lib/store/keys.ts and call it from here',
   cast: 'no-escape-cast — type the value properly (a schema parse, a generic, defineProcessor<Q>()) instead of casting',
   env: 'env-outside-config — read it in src/lib/core/config.ts and pass the parsed value in',
+  worker:
+    'worker-outside-boundary — only src/processors/worker.ts builds BullMQ Workers: add a processor definition to processor-list.ts instead',
   citation:
     'citation-outside-repo — a clone has no shared/: cite docs/doorflow-contract.md (or another file in the repo)',
 };
@@ -184,6 +189,13 @@ for (const file of sources) {
     (line) => CAST_PATTERN.test(line),
     (i) => report(file, i, 'cast'),
   );
+  if (file !== WORKER_MODULE) {
+    eachLine(
+      code,
+      (line) => WORKER_PATTERN.test(line),
+      (i) => report(file, i, 'worker'),
+    );
+  }
   if (file !== CONFIG_MODULE) {
     eachLine(
       bare,
