@@ -1,4 +1,4 @@
-import type { Queues } from '../lib/jobs/registry.ts';
+import { PIPELINE_QUEUES, type Queues } from '../lib/jobs/registry.ts';
 import {
   type EntryDetail,
   entryOutcome,
@@ -8,15 +8,6 @@ import {
 } from '../lib/store/runs.ts';
 
 /** Per-step and per-outcome views of a run for `runs show`, `import --wait` and `demo`. */
-
-const STEP_QUEUES = [
-  'person',
-  'credential',
-  'invitation',
-  'delivery-webhook',
-  'delivery-email',
-  'delivery-sms',
-] as const;
 
 export interface StepCounts {
   step: string;
@@ -46,7 +37,7 @@ export interface RunView {
 /** Active jobs of this run per queue (a bounded read: at most concurrency × workers jobs). */
 async function activeByStep(queues: Queues, runId: string): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  for (const step of STEP_QUEUES) {
+  for (const step of PIPELINE_QUEUES) {
     const jobs = await queues.get(step).getActive(0, 999);
     out[step] = jobs.filter((j) => (j?.data as { runId?: string } | undefined)?.runId === runId).length;
   }
@@ -61,7 +52,7 @@ export async function buildRunView(
   const run = await deps.runs.get(runId);
   if (!run) return undefined;
   const active = options.withActive === false ? {} : await activeByStep(deps.queues, runId);
-  const steps: StepCounts[] = STEP_QUEUES.map((step) => {
+  const steps: StepCounts[] = PIPELINE_QUEUES.map((step) => {
     const pending = run.counts[step] ?? 0;
     const act = Math.min(pending, active[step] ?? 0);
     return {

@@ -2,7 +2,7 @@ import { DELIVERY_CHANNELS, type DeliveryChannelName } from '../lib/delivery/cha
 import type { RosterEntry } from '../lib/roster/entry.ts';
 import { channelReaches, pickDeliveryChannel, rosterKey } from '../lib/roster/entry.ts';
 import type { FetchRosterOptions, SourceEntry } from './sources/adapter.ts';
-import type { RosterField } from './sources/headers.ts';
+import { ROSTER_FIELDS, type RosterField } from './sources/headers.ts';
 import { normaliseMobile, normalisePhone, type PhoneResult } from '../lib/delivery/phone.ts';
 
 /**
@@ -255,17 +255,12 @@ function check<R>(
   return entry;
 }
 
-/** Fields a programmatic entry may carry as text (besides `group_ids` and `line`). */
-const TEXT_FIELDS = [
-  'system_id',
-  'first_name',
-  'last_name',
-  'email',
-  'mobile',
-  'department',
-  'job_title',
-  'delivery',
-] as const satisfies readonly RosterField[];
+/**
+ * Fields a programmatic entry may carry as text: the roster fields but `groups` (an entry carries
+ * `group_ids`) and the leaver markers (an entry handed to intake is active).
+ */
+const NOT_ENTRY_TEXT: readonly RosterField[] = ['groups', 'status', 'termination_date'];
+const TEXT_FIELDS = ROSTER_FIELDS.filter((field) => !NOT_ENTRY_TEXT.includes(field));
 
 /**
  * The row validator for an entry handed to intake as an object (`{ system_id, first_name, …,
