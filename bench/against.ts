@@ -55,10 +55,13 @@ export function comparableFigures(result: BenchResult): Record<string, number> {
     pick(['noRateLimit', 'oursOverPlimit'], 'no limit: ours ÷ p-limit(50)');
     pick(['rateLimited', 'ours', 'requestsPerSecond'], 'limit 50: our req/s');
   } else if (result.name === 'ingest') {
-    pick(['dryRun', 'rowsPerSecond'], 'dry run rows/s');
+    pick(['dryRun', 'rowsPerSecond'], 'dry run rows/s (tsx)');
+    pick(['dryRunBuilt', 'rowsPerSecond'], 'dry run rows/s (built CLI)');
+    pick(['dryRunBuilt', 'peakRssMb'], 'dry run peak RSS MB (built CLI; lower is better)');
     pick(['intoQueue', 'rowsPerSecond'], 'into queue rows/s');
   } else if (result.name === 'budget') {
     pick(['utilisation'], 'req/s ÷ budget');
+    pick(['peoplePerSecond'], 'people/s at the budget');
   }
   return out;
 }
