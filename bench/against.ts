@@ -149,7 +149,13 @@ export async function benchAgainst(options: AgainstOptions): Promise<AgainstRepo
     if (!b.length || !h.length) continue;
     const bm = median(b);
     const hm = median(h);
-    comparison[name] = { base: round(bm, 1), head: round(hm, 1), ratio: round(bm ? hm / bm : 0, 3) };
+    // Ratios and fractions keep three decimals; rates and sizes one.
+    const digits = Math.abs(bm) < 10 ? 3 : 1;
+    comparison[name] = {
+      base: round(bm, digits),
+      head: round(hm, digits),
+      ratio: round(bm ? hm / bm : 0, 3),
+    };
   }
   return { base: { ref: options.ref, commit: baseCommit }, head: { commit: headCommit }, runs, comparison };
 }
