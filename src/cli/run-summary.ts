@@ -1,4 +1,5 @@
-import { PIPELINE_QUEUES, type Queues } from '../lib/jobs/registry.ts';
+import { PIPELINE_QUEUES } from '../lib/jobs/pipeline-queues.ts';
+import type { Queues } from '../lib/jobs/registry.ts';
 import {
   type EntryDetail,
   entryOutcome,

@@ -1,13 +1,5 @@
-import {
-  type CountryCode,
-  getCountries,
-  getCountryCallingCode,
-  isSupportedCountry,
-  Metadata,
-  type NumberingPlan,
-  PhoneNumber,
-  type PhoneNumberType,
-} from 'libphonenumber-js/max';
+import type { CountryCode, Metadata, NumberingPlan, PhoneNumberType } from 'libphonenumber-js/max';
+import { phoneLib } from './phone-lib.ts';
 
 /**
  * What libphonenumber-js's full metadata says about one country's numbering plan, read once per
@@ -130,15 +122,17 @@ function trunksOf(plan: TypedPlan): string[] {
   return [...found].sort((a, b) => b.length - a.length);
 }
 
-const metadata = new Metadata();
+let metadata: Metadata | undefined;
 const plans = new Map<CountryCode, CountryPlan>();
 
 export function planOf(country: CountryCode): CountryPlan {
   const known = plans.get(country);
   if (known) return known;
+  const lib = phoneLib();
+  metadata ??= lib.metadata();
   metadata.selectNumberingPlan(country);
   const numbering = metadata.numberingPlan;
-  const cc = getCountryCallingCode(country);
+  const cc = lib.getCountryCallingCode(country);
   const possible = numbering?.possibleLengths() ?? [];
   let plan: CountryPlan;
   if (numbering && hasTypes(numbering)) {
@@ -162,7 +156,7 @@ export function planOf(country: CountryCode): CountryPlan {
       possible,
       subscriber: possible,
       mobile: possible,
-      typeOf: (nationalNumber) => new PhoneNumber(`+${cc}${nationalNumber}`).getType(),
+      typeOf: (nationalNumber) => lib.phoneNumber(`+${cc}${nationalNumber}`).getType(),
     };
   }
   plans.set(country, plan);
@@ -179,8 +173,9 @@ export function plansFor(callingCode: string): readonly CountryPlan[] {
   if (known) return known;
   if (!countriesByCode) {
     countriesByCode = new Map();
-    for (const country of getCountries()) {
-      const cc = getCountryCallingCode(country);
+    const lib = phoneLib();
+    for (const country of lib.getCountries()) {
+      const cc = lib.getCountryCallingCode(country);
       countriesByCode.set(cc, [...(countriesByCode.get(cc) ?? []), country]);
     }
   }
@@ -196,7 +191,7 @@ export function plansFor(callingCode: string): readonly CountryPlan[] {
 export function plansFrom(country: string): readonly CountryPlan[] {
   const known = plansByCountry.get(country);
   if (known) return known;
-  if (!isSupportedCountry(country)) return [];
+  if (!phoneLib().isSupportedCountry(country)) return [];
   const own = planOf(country);
   const found = [own, ...plansFor(own.cc).filter((other) => other !== own)];
   plansByCountry.set(country, found);

@@ -1,10 +1,5 @@
-import {
-  type CountryCode,
-  isSupportedCountry as isKnownCountry,
-  PhoneNumber,
-  type PhoneNumberType,
-  parsePhoneNumberFromString,
-} from 'libphonenumber-js/max';
+import type { CountryCode, PhoneNumber, PhoneNumberType } from 'libphonenumber-js/max';
+import { phoneLib } from './phone-lib.ts';
 import { type CountryPlan, plansFor, plansFrom } from './phone-plans.ts';
 
 /**
@@ -22,7 +17,7 @@ export type PhoneResult = { ok: true; e164: string } | { ok: false; reason: stri
 
 /** Whether libphonenumber knows the ISO 3166-1 alpha-2 code (any case): `--default-country`. */
 export function isSupportedCountry(code: string): boolean {
-  return isKnownCountry(code.toUpperCase());
+  return phoneLib().isSupportedCountry(code.toUpperCase());
 }
 
 const E164 = /^\+[1-9]\d{7,14}$/;
@@ -55,7 +50,7 @@ function lengthsText(lengths: readonly number[]): string {
 function international(e164: string, possibleOnly: boolean): Reading | undefined {
   let number: PhoneNumber;
   try {
-    number = new PhoneNumber(e164);
+    number = phoneLib().phoneNumber(e164);
   } catch {
     // The constructor throws for a calling code no country uses.
     return undefined;
@@ -67,7 +62,7 @@ function international(e164: string, possibleOnly: boolean): Reading | undefined
 
 /** libphonenumber's full parse, kept only when it finds a number in a known range. */
 function fullParse(text: string, country?: CountryCode): Reading | undefined {
-  const parsed = parsePhoneNumberFromString(text, country);
+  const parsed = phoneLib().parse(text, country);
   if (!parsed?.isValid()) return undefined;
   return international(parsed.number, false);
 }

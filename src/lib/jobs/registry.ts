@@ -76,16 +76,6 @@ export function deliveryQueueFor(channel: OwnChannel): DeliveryQueue {
   return `delivery-${channel}`;
 }
 
-/** The provisioning chain's queues in order: person → credential → hand-over → delivery. */
-export const PIPELINE_QUEUES = [
-  'person',
-  'credential',
-  'invitation',
-  'delivery-webhook',
-  'delivery-email',
-  'delivery-sms',
-] as const satisfies readonly QueueName[];
-
 /** Name of the custom backoff strategy registered on every worker. */
 const BACKOFF_TYPE = 'provisioner';
 
