@@ -35,7 +35,6 @@ export interface AlertDeps {
 /** Raises an alert; false when this occurrence was already raised. Never throws for the webhook. */
 export async function raiseAlert(deps: AlertDeps, alert: Alert): Promise<boolean> {
   if (!(await deps.alerts.markSent(alert.kind, alert.dedupeKey))) return false;
-  await deps.alerts.increment(alert.kind);
   const fields = {
     alert: alert.kind,
     credentialId: alert.credentialId,
@@ -61,5 +60,7 @@ export async function raiseAlert(deps: AlertDeps, alert: Alert): Promise<boolean
       deps.logger.warn({ alert: alert.kind, err }, 'alert webhook unreachable');
     }
   }
+  // Counted once announced, so whoever sees the counter move (metrics, tests) sees the alert sent.
+  await deps.alerts.increment(alert.kind);
   return true;
 }
