@@ -7,14 +7,14 @@ import { testRedisUrl, uniquePrefix } from '../helpers/redis.ts';
 
 /** `serve` as a user starts it: refuses without admin credentials, guards /admin, serves /metrics. */
 
-const TOKEN = 'serve-cli-admin-token-93ab';
+const TOKEN = 'serve-cli-admin-token-93ab-05c86e84278373f30e3f3bb6f6da471c';
 
 function baseEnv(extra: Env = {}): Env {
   return {
     REDIS_URL: testRedisUrl(),
     QUEUE_PREFIX: uniquePrefix('serve'),
     LOG_LEVEL: 'silent',
-    WEBHOOK_SECRET: 'whsec-test-1234',
+    WEBHOOK_SECRET: 'whsec-test-1234-0ba3632ae8dd951422f90a61025bfd0d',
     ...extra,
   };
 }
