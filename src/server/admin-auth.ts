@@ -271,7 +271,10 @@ export function createAdminAuth(
       router.post('/login', form, async (req, res) => {
         const address = req.socket.remoteAddress ?? 'unknown';
         if (throttle.blocked(address)) {
-          res.status(429).set('Retry-After', String(LOGIN_WINDOW_MS / 1000)).type('html');
+          res
+            .status(429)
+            .set('Retry-After', String(LOGIN_WINDOW_MS / 1000))
+            .type('html');
           res.send(loginPage('Too many failed sign-ins; try again in a minute.'));
           return;
         }

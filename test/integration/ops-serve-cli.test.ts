@@ -1,7 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Env } from '../../src/lib/core/config.ts';
-import { BIN, killAndWait, runCli } from '../helpers/cli.ts';
+import { killAndWait, runCli, spawnServe } from '../helpers/cli.ts';
 import { parsePromText, sampleValue } from '../helpers/ops-prom-text.ts';
 import { testRedisUrl, uniquePrefix } from '../helpers/redis.ts';
 
@@ -20,27 +20,7 @@ function baseEnv(extra: Env = {}): Env {
 }
 
 async function startServe(args: string[], env: Env): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...args], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, DFP_USE_SOURCE: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start:\n${out}`)), 30_000);
-    const onData = (c: Buffer) => {
-      out += c.toString();
-      const m = /serving on (http:\/\/\S+)/.exec(out);
-      if (m?.[1]) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`serve exited ${code}:\n${out}`)));
-  });
-  child.removeAllListeners('exit');
-  return { child, url };
+  return spawnServe(args, env, 30_000);
 }
 
 describe('serve (CLI): the ops surface', { timeout: 120_000 }, () => {
