@@ -68,7 +68,7 @@ const SESSION_COOKIE = 'dfp_admin';
 const SESSION_TTL_MS = 12 * 3_600_000;
 
 /** Failed logins from one address within {@link LOGIN_WINDOW_MS} before `/login` answers 429. */
-export const LOGIN_FAILURE_LIMIT = 10;
+const LOGIN_FAILURE_LIMIT = 10;
 const LOGIN_WINDOW_MS = 60_000;
 
 /** Reads one cookie from the Cookie header; a malformed (undecodable) value reads as absent. */
@@ -106,7 +106,10 @@ export function hostGuard(allowed: readonly string[]) {
   const names = new Set(allowed.map((h) => h.toLowerCase().replace(/^\[|\]$/g, '')));
   return (req: Request, res: Response, next: NextFunction): void => {
     const name = hostName(req.headers.host);
-    if (name !== undefined && names.has(name)) return next();
+    if (name !== undefined && names.has(name)) {
+      next();
+      return;
+    }
     res.status(421).set('Cache-Control', 'no-store').json({ error: 'misdirected_request' });
   };
 }

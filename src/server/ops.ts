@@ -59,7 +59,7 @@ export interface OpsDeps {
  * The host names the ops routes answer to: SERVE_ALLOWED_HOSTS, else the host of
  * SERVE_PUBLIC_URL (plus loopback, for probes on the machine), else loopback only.
  */
-export function allowedHosts(admin: Config['admin']): string[] {
+function allowedHosts(admin: Config['admin']): string[] {
   if (admin.allowedHosts.length > 0) return [...admin.allowedHosts];
   if (admin.publicUrl) return [new URL(admin.publicUrl).hostname, ...LOOPBACK_HOSTS];
   return [...LOOPBACK_HOSTS];

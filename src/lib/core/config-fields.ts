@@ -7,7 +7,7 @@ export const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim
 
 export const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
 /** Shortest shared secret we accept: a guessable one would let anyone sign webhooks or sign in. */
-export const MIN_SECRET_LENGTH = 32;
+const MIN_SECRET_LENGTH = 32;
 
 /** An optional shared secret of at least {@link MIN_SECRET_LENGTH} characters. */
 export const optionalSecret = z.preprocess(
