@@ -21,7 +21,7 @@ import { type FaultProxy, startFaultProxy } from './fault-proxy.ts';
  * one that dies without being told to is counted and restarted, as systemd or Kubernetes would.
  */
 
-export const CHAOS_WEBHOOK_SECRET = 'chaos-delivery-secret';
+export const CHAOS_WEBHOOK_SECRET = 'chaos-delivery-secret-a7d1ac7151716c98ab69914bcfd1a298';
 
 export interface ChaosEnvOptions {
   sim?: SimulatorOptions;

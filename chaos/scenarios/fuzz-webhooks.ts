@@ -25,7 +25,7 @@ import { expectations, type Scenario } from '../scenario.ts';
  * accepted, so the check can see a change when there is one.
  */
 
-const SECRET = 'whsec-chaos-fuzz';
+const SECRET = 'whsec-chaos-fuzz-0a2cb98b8a2b8b233aa7c20ba17dca38';
 const sign = (secret: string, ts: string, body: Buffer) =>
   createHmac('sha256', secret).update(`${ts}.`).update(body).digest('hex');
 const event = (id: string) =>

@@ -26,7 +26,7 @@ export function registerServeCommand(program: Command): void {
     .command('serve')
     .description('Serve the DoorFlow webhook receiver, health, metrics and admin pages')
     .option('--port <port>', 'TCP port (default SERVE_PORT, 8080)')
-    .option('--host <host>', 'bind address (default SERVE_HOST, 0.0.0.0)')
+    .option('--host <host>', 'bind address (default SERVE_HOST, 127.0.0.1)')
     .option('--insecure-local', 'admin pages without authentication, bound to 127.0.0.1 only')
     .option('--read-only-queues', 'the queues dashboard (/admin/queues) without retry, clean or remove')
     .action(async (options: ServeFlags) => {
@@ -56,6 +56,7 @@ export function registerServeCommand(program: Command): void {
           runs: pipeline.runs,
           deadLetters: pipeline.deadLetters,
           workers: pipeline.stores.workers,
+          sessions: pipeline.stores.adminSessions,
           metrics,
           logger: runtime.logger,
           insecureLocal: options.insecureLocal ?? false,

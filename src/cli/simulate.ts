@@ -165,7 +165,7 @@ export function registerSimulateCommand(program: Command): void {
     .option('--revoke-delay-ms <n>', 'revoking → revoked after this long (default 500)', num)
     .option('--provisioning-delay-ms <n>', 'provisioning → active after this long (default 500)', num)
     .option('--webhook-url <url>', 'POST credential status changes here')
-    .option('--webhook-secret <secret>', 'webhook signing secret (default sim-webhook-secret)')
+    .option('--webhook-secret <secret>', 'webhook signing secret (default: random, printed at start)')
     .addOption(new Option('--webhook-format <format>', 'webhook payload format').choices(['real', 'seed']))
     .option('--webhook-batch-ms <n>', 'collect events this long per batch (default 50)', num)
     .option('--webhook-max-batch <n>', 'events per real-format POST at most (default 50)', num)

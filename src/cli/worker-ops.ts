@@ -39,7 +39,7 @@ export async function startWorkerOps(
   if (options.metricsPort !== undefined && registry) {
     const app = express();
     app.disable('x-powered-by');
-    app.use(metricsRouter(registry));
+    app.use(metricsRouter(registry, { token: config.admin.metricsToken }));
     const port = options.metricsPort;
     const server: Server = await new Promise((resolve, reject) => {
       const s = app.listen(port, config.admin.host, (err?: Error) => (err ? reject(err) : resolve(s)));

@@ -4,12 +4,16 @@ import type { Config } from '../lib/core/config.ts';
 import { ConfigError } from '../lib/core/errors.ts';
 import type { Clock } from '../lib/core/clock.ts';
 import { systemClock } from '../lib/core/clock.ts';
+import type { AdminSessionStore } from '../lib/store/admin-sessions.ts';
 
 /**
  * Authentication for everything under `/admin`.
  * - `ADMIN_AUTH=token`: `Authorization: Bearer <ADMIN_TOKEN>`, or the login form at `/login`
- *   which sets an HttpOnly, SameSite=Strict session cookie (an HMAC keyed by the token, so the
- *   token itself never sits in the browser and changing it logs every session out).
+ *   which sets an HttpOnly, SameSite=Strict session cookie: a random session id, recorded in Redis
+ *   (so `/logout` revokes it server-side) and signed with an HMAC keyed by the token (so the token
+ *   never sits in the browser and changing it logs every session out). After
+ *   {@link LOGIN_FAILURE_LIMIT} failed logins from one address within a minute, `/login` answers
+ *   429 for a minute.
  * - `ADMIN_AUTH=basic`: `Authorization: Basic` with ADMIN_USER / ADMIN_PASSWORD.
  * Every comparison hashes both sides to equal length and uses `crypto.timingSafeEqual`.
  * State-changing requests must not come from another site: browser-attached credentials (cookie,
@@ -63,16 +67,78 @@ export function safeEqual(a: string, b: string): boolean {
 const SESSION_COOKIE = 'dfp_admin';
 const SESSION_TTL_MS = 12 * 3_600_000;
 
-/** Reads one cookie from the Cookie header. */
+/** Failed logins from one address within {@link LOGIN_WINDOW_MS} before `/login` answers 429. */
+const LOGIN_FAILURE_LIMIT = 10;
+const LOGIN_WINDOW_MS = 60_000;
+
+/** Reads one cookie from the Cookie header; a malformed (undecodable) value reads as absent. */
 function readCookie(req: Request, name: string): string | undefined {
   const header = req.headers.cookie;
   if (!header) return undefined;
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
     if (eq < 0) continue;
-    if (part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+    if (part.slice(0, eq).trim() !== name) continue;
+    try {
+      return decodeURIComponent(part.slice(eq + 1).trim());
+    } catch {
+      return undefined;
+    }
   }
   return undefined;
+}
+
+/** The host names `serve` answers to when SERVE_ALLOWED_HOSTS is not set. */
+export const LOOPBACK_HOSTS: readonly string[] = ['localhost', '127.0.0.1', '::1'];
+
+/** The host name of a Host header, lower-cased, without port or IPv6 brackets. */
+function hostName(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const match = /^(?:\[([^\]]+)\]|([^:]+))(?::\d+)?$/.exec(header.trim().toLowerCase());
+  return match ? (match[1] ?? match[2]) : undefined;
+}
+
+/**
+ * Refuses requests whose Host header names a host not in `allowed` with 421 (Misdirected
+ * Request): a DNS-rebinding page reaches us under the attacker's name, never under ours.
+ */
+export function hostGuard(allowed: readonly string[]) {
+  const names = new Set(allowed.map((h) => h.toLowerCase().replace(/^\[|\]$/g, '')));
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const name = hostName(req.headers.host);
+    if (name !== undefined && names.has(name)) {
+      next();
+      return;
+    }
+    res.status(421).set('Cache-Control', 'no-store').json({ error: 'misdirected_request' });
+  };
+}
+
+/** Counts failed logins per address in a sliding minute (in memory: one `serve` process). */
+class LoginThrottle {
+  readonly #failures = new Map<string, number[]>();
+  readonly #blockedUntil = new Map<string, number>();
+  constructor(private readonly clock: Clock) {}
+
+  blocked(address: string): boolean {
+    const until = this.#blockedUntil.get(address);
+    if (until === undefined) return false;
+    if (this.clock.now() < until) return true;
+    this.#blockedUntil.delete(address);
+    return false;
+  }
+
+  fail(address: string): void {
+    const now = this.clock.now();
+    const recent = (this.#failures.get(address) ?? []).filter((t) => now - t < LOGIN_WINDOW_MS);
+    recent.push(now);
+    if (recent.length >= LOGIN_FAILURE_LIMIT) {
+      this.#blockedUntil.set(address, now + LOGIN_WINDOW_MS);
+      this.#failures.delete(address);
+    } else {
+      this.#failures.set(address, recent);
+    }
+  }
 }
 
 /** Who the request was authenticated as, kept on `res.locals.admin`. */
@@ -127,32 +193,38 @@ function crossSite(req: Request): boolean {
 export function createAdminAuth(
   admin: Config['admin'],
   access: AdminAccess,
-  options: { clock?: Clock; secureCookie?: boolean } = {},
+  options: { sessions: AdminSessionStore; clock?: Clock; secureCookie?: boolean },
 ): AdminAuth {
   const clock = options.clock ?? systemClock;
+  const { sessions } = options;
   const token = admin.token ?? '';
   const basicKey = `${admin.user ?? ''}:${admin.password ?? ''}`;
+  // Random per start: a forged form cannot know it, even for the open (--insecure-local) mode.
+  const openCsrf = randomBytes(32).toString('base64url');
+  const throttle = new LoginThrottle(clock);
 
-  const sessionValue = (issuedAt: number, nonce: string) =>
-    `${issuedAt}.${nonce}.${hmac(token, `s:${issuedAt}.${nonce}`)}`;
-  const verifySession = (value: string | undefined): string | undefined => {
+  const sessionValue = (id: string) => `${id}.${hmac(token, `s:${id}`)}`;
+  /** The session id of a well-signed cookie value, else undefined. */
+  const sessionId = (value: string | undefined): string | undefined => {
     if (!value || access.mode !== 'token') return undefined;
-    const [issued, nonce, mac] = value.split('.');
-    if (!issued || !nonce || !mac) return undefined;
-    if (!safeEqual(mac, hmac(token, `s:${issued}.${nonce}`))) return undefined;
-    const age = clock.now() - Number(issued);
-    if (!(age >= 0 && age < SESSION_TTL_MS)) return undefined;
-    return hmac(token, `csrf:${nonce}`);
+    const [id, mac, extra] = value.split('.');
+    if (!id || !mac || extra !== undefined) return undefined;
+    return safeEqual(mac, hmac(token, `s:${id}`)) ? id : undefined;
+  };
+  const verifySession = async (value: string | undefined): Promise<string | undefined> => {
+    const id = sessionId(value);
+    if (!id || !(await sessions.isLive(id))) return undefined;
+    return hmac(token, `csrf:${id}`);
   };
 
-  const authenticate = (req: Request): AdminPrincipal | undefined => {
-    if (access.mode === 'open') return { via: 'open', csrf: hmac('open', 'csrf') };
+  const authenticate = async (req: Request): Promise<AdminPrincipal | undefined> => {
+    if (access.mode === 'open') return { via: 'open', csrf: openCsrf };
     const header = req.headers.authorization ?? '';
     if (access.mode === 'token') {
       if (/^Bearer /i.test(header)) {
         return safeEqual(header.slice(7).trim(), token) ? { via: 'bearer', csrf: undefined } : undefined;
       }
-      const csrf = verifySession(readCookie(req, SESSION_COOKIE));
+      const csrf = await verifySession(readCookie(req, SESSION_COOKIE));
       return csrf ? { via: 'cookie', csrf } : undefined;
     }
     if (!/^Basic /i.test(header)) return undefined;
@@ -183,13 +255,14 @@ export function createAdminAuth(
     mode: access.mode,
     checkCsrf,
     middleware(req, res, next) {
-      const principal = authenticate(req);
-      if (!principal) return deny(req, res, 401, 'authentication required');
-      if (UNSAFE.has(req.method) && principal.via !== 'bearer' && crossSite(req)) {
-        return deny(req, res, 403, 'cross-site request refused');
-      }
-      res.locals.admin = principal;
-      next();
+      authenticate(req).then((principal) => {
+        if (!principal) return deny(req, res, 401, 'authentication required');
+        if (UNSAFE.has(req.method) && principal.via !== 'bearer' && crossSite(req)) {
+          return deny(req, res, 403, 'cross-site request refused');
+        }
+        res.locals.admin = principal;
+        next();
+      }, next);
     },
     loginRouter() {
       const router = express.Router();
@@ -198,16 +271,27 @@ export function createAdminAuth(
       router.get('/login', (_req, res) => {
         res.set('Cache-Control', 'no-store').type('html').send(loginPage());
       });
-      router.post('/login', form, (req, res) => {
+      router.post('/login', form, async (req, res) => {
+        const address = req.socket.remoteAddress ?? 'unknown';
+        if (throttle.blocked(address)) {
+          res
+            .status(429)
+            .set('Retry-After', String(LOGIN_WINDOW_MS / 1000))
+            .type('html');
+          res.send(loginPage('Too many failed sign-ins; try again in a minute.'));
+          return;
+        }
         const body = (req.body ?? {}) as Record<string, unknown>;
         const next =
           typeof body.next === 'string' && /^\/admin(\/|$)/.test(body.next) ? body.next : '/admin/runs';
         if (crossSite(req) || typeof body.token !== 'string' || !safeEqual(body.token, token)) {
+          throttle.fail(address);
           res.status(401).type('html').send(loginPage('Wrong token.', next));
           return;
         }
-        const value = sessionValue(clock.now(), randomBytes(18).toString('base64url'));
-        res.cookie(SESSION_COOKIE, value, {
+        const id = randomBytes(24).toString('base64url');
+        await sessions.open(id, SESSION_TTL_MS);
+        res.cookie(SESSION_COOKIE, sessionValue(id), {
           httpOnly: true,
           sameSite: 'strict',
           secure: options.secureCookie ?? false,
@@ -216,8 +300,14 @@ export function createAdminAuth(
         });
         res.redirect(303, next);
       });
-      router.post('/logout', (_req, res) => {
-        res.clearCookie(SESSION_COOKIE, { path: '/' });
+      router.post('/logout', async (req, res) => {
+        if (crossSite(req)) {
+          res.status(403).json({ error: 'forbidden', message: 'cross-site request refused' });
+          return;
+        }
+        const id = sessionId(readCookie(req, SESSION_COOKIE));
+        if (id) await sessions.revoke(id);
+        res.clearCookie(SESSION_COOKIE, { path: '/', secure: options.secureCookie ?? false });
         res.redirect(303, '/login');
       });
       return router;

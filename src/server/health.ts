@@ -26,10 +26,16 @@ interface Check {
   detail: string;
 }
 
+class TimeoutError extends Error {}
+
+function isTimeout(err: unknown): boolean {
+  return err instanceof TimeoutError;
+}
+
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new TimeoutError(`timed out after ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
@@ -46,7 +52,8 @@ export function healthRouter(options: HealthOptions): Router {
       const pong = await withTimeout(options.redis.ping(), timeoutMs);
       checks.redis = { ok: pong === 'PONG', detail: pong };
     } catch (err) {
-      checks.redis = { ok: false, detail: err instanceof Error ? err.message : String(err) };
+      // Never echo the error text: it can name hosts, ports and (in a URL) credentials.
+      checks.redis = { ok: false, detail: isTimeout(err) ? 'timed out' : 'unreachable' };
     }
     if (options.requireWorkers ?? true) {
       if (checks.redis.ok) {
@@ -57,7 +64,7 @@ export function healthRouter(options: HealthOptions): Router {
           );
           checks.workers = { ok: ids.length > 0, detail: `${ids.length} live worker(s)` };
         } catch (err) {
-          checks.workers = { ok: false, detail: err instanceof Error ? err.message : String(err) };
+          checks.workers = { ok: false, detail: isTimeout(err) ? 'timed out' : 'unreachable' };
         }
       } else {
         checks.workers = { ok: false, detail: 'redis unreachable' };

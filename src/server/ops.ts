@@ -8,7 +8,16 @@ import { type Metrics, queueJobCounts, type ScrapeSources } from '../lib/core/me
 import { QUEUE_NAMES, type Queues } from '../lib/jobs/registry.ts';
 import type { RunStore } from '../lib/store/runs.ts';
 import type { WorkerStore } from '../lib/store/workers.ts';
-import { type AdminAccess, type AdminAuth, createAdminAuth, resolveAdminAccess } from './admin-auth.ts';
+import { AdminSessionStore } from '../lib/store/admin-sessions.ts';
+import { RedisKeys } from '../lib/store/keys.ts';
+import {
+  type AdminAccess,
+  type AdminAuth,
+  createAdminAuth,
+  hostGuard,
+  LOOPBACK_HOSTS,
+  resolveAdminAccess,
+} from './admin-auth.ts';
 import { mountQueuesDashboard } from './admin-queues.ts';
 import { adminRunsRouter } from './admin-runs.ts';
 import { healthRouter } from './health.ts';
@@ -40,8 +49,20 @@ export interface OpsDeps {
   requireWorkers?: boolean;
   /** Extra scrape-time sources (credentials by status, stuck provisioning) from other areas. */
   scrapeSources?: Omit<ScrapeSources, 'jobCounts' | 'deadLetterSize'>;
-  /** Set the session cookie's Secure flag (serve behind HTTPS). Default false. */
+  /** Set the session cookie's Secure flag. Default: SERVE_PUBLIC_URL is https. */
   secureCookie?: boolean;
+  /** Admin browser sessions. Default: a store over `redis` under the config's queue prefix. */
+  sessions?: AdminSessionStore;
+}
+
+/**
+ * The host names the ops routes answer to: SERVE_ALLOWED_HOSTS, else the host of
+ * SERVE_PUBLIC_URL (plus loopback, for probes on the machine), else loopback only.
+ */
+function allowedHosts(admin: Config['admin']): string[] {
+  if (admin.allowedHosts.length > 0) return [...admin.allowedHosts];
+  if (admin.publicUrl) return [new URL(admin.publicUrl).hostname, ...LOOPBACK_HOSTS];
+  return [...LOOPBACK_HOSTS];
 }
 
 export interface MountedOps {
@@ -55,7 +76,11 @@ export interface MountedOps {
  */
 export function mountOps(app: Express, deps: OpsDeps): MountedOps {
   const access = resolveAdminAccess(deps.config.admin, { insecureLocal: deps.insecureLocal ?? false });
-  const auth = createAdminAuth(deps.config.admin, access, { secureCookie: deps.secureCookie ?? false });
+  const { admin } = deps.config;
+  const auth = createAdminAuth(admin, access, {
+    secureCookie: deps.secureCookie ?? admin.publicUrl?.startsWith('https:') ?? false,
+    sessions: deps.sessions ?? new AdminSessionStore(deps.redis, new RedisKeys(deps.config.queuePrefix)),
+  });
   const queues = QUEUE_NAMES.map((name) => deps.queues.get(name));
 
   deps.metrics.setScrapeSources({
@@ -71,7 +96,12 @@ export function mountOps(app: Express, deps: OpsDeps): MountedOps {
       requireWorkers: deps.requireWorkers ?? true,
     }),
   );
-  if (deps.metrics.registry) app.use(metricsRouter(deps.metrics.registry));
+  if (deps.metrics.registry) app.use(metricsRouter(deps.metrics.registry, { token: admin.metricsToken }));
+  // A DNS-rebinding page reaches us under the attacker's host name: /login, /logout and /admin
+  // answer only to ours (--insecure-local: loopback names only, whatever SERVE_ALLOWED_HOSTS says).
+  // Health and metrics stay reachable by IP for probes and scrapers.
+  const guard = hostGuard(access.mode === 'open' ? LOOPBACK_HOSTS : allowedHosts(admin));
+  app.use(['/login', '/logout', '/admin'], guard);
   app.use(auth.loginRouter());
   // One guard for the whole subtree: unknown /admin paths answer 401 too, not 404.
   app.use('/admin', (req, res, next) => auth.middleware(req, res, next));

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 
 /**
@@ -179,7 +180,8 @@ export const DEFAULT_SIMULATOR_OPTIONS: ResolvedSimulatorOptions = {
   provisioningDelayMs: 500,
   webhook: {
     url: undefined,
-    secret: 'sim-webhook-secret',
+    // Random per start (printed by `simulate`): never a guessable constant.
+    secret: randomBytes(24).toString('hex'),
     format: 'real',
     batchWindowMs: 50,
     maxBatchSize: 50,

@@ -17,7 +17,7 @@ import { type Harness, roster, startHarness } from '../helpers/pipeline.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
-const TOKEN = 'browser-admin-token-6c1f0e2d9a';
+const TOKEN = 'browser-admin-token-6c1f0e2d9a-57b4beee67feaa056a338e6969abd679';
 
 async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: `${ARTIFACTS}${name}.png`, fullPage: true });

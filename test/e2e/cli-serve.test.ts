@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, killAndWait, runCli } from '../helpers/cli.ts';
 import { testRedisUrl, uniquePrefix } from '../helpers/redis.ts';
 
-const SECRET = 'serve-e2e-secret';
+const SECRET = 'serve-e2e-secret-4f5f297ec6be983016f3c417fc9d716b';
 
 /** `serve` as a user runs it: refuses without WEBHOOK_SECRET, then verifies and enqueues webhooks. */
 describe('cli: serve', () => {

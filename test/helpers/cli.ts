@@ -77,3 +77,36 @@ export async function killAndWait(child: ChildProcess, signal: NodeJS.Signals): 
   child.kill(signal);
   await exited;
 }
+
+export interface ServeChild {
+  child: ChildProcess;
+  /** `http://host:port` from the "serving on" line. */
+  url: string;
+  /** Everything the child wrote so far (stdout and stderr). */
+  output(): string;
+}
+
+/** A long-running `serve --port 0 ...args` child; resolves once it printed "serving on URL". */
+export async function spawnServe(args: string[], env: Env, timeoutMs = 60_000): Promise<ServeChild> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...args], {
+    env: childEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve did not start:\n${out}`)), timeoutMs);
+    const onData = (c: Buffer) => {
+      out += c.toString();
+      const m = /serving on (http:\/\/\S+)/.exec(out);
+      if (m?.[1]) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`serve exited ${code}:\n${out}`)));
+  });
+  child.removeAllListeners('exit');
+  return { child, url, output: () => out };
+}

@@ -19,7 +19,7 @@ import { type Harness, startHarness } from './pipeline.ts';
 import { testRedisUrl } from './redis.ts';
 import { type SmtpReceiver, startSmtpReceiver } from './smtp-receiver.ts';
 
-const DOORFLOW_WEBHOOK_SECRET = 'sim-app-webhook-secret';
+const DOORFLOW_WEBHOOK_SECRET = 'sim-app-webhook-secret-c433cee7adf11c1bfaeda9b4ff252463';
 
 /** A JSON-collecting HTTP endpoint (ALERT_WEBHOOK_URL). */
 export interface Collector {

@@ -25,7 +25,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-const WEBHOOK_SECRET = 'test-delivery-secret';
+const WEBHOOK_SECRET = 'test-delivery-secret-d6710874d5549aa40c3d670e29ab8504';
 
 export async function startHarness(
   options: { sim?: SimulatorOptions; env?: Env; receiverFailureRate?: number } = {},

@@ -11,7 +11,7 @@ import { mountOps } from '../../src/server/ops.ts';
 import { parsePromText, sampleValue } from '../helpers/ops-prom-text.ts';
 import { deletePrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.ts';
 
-const TOKEN = 'admin-token-0123456789abcdef';
+const TOKEN = 'admin-token-0123456789abcdef-13ef5d7cd4b308f9b905bbbb6c4d1544';
 
 interface Served {
   url: string;

@@ -1,46 +1,26 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Env } from '../../src/lib/core/config.ts';
-import { BIN, killAndWait, runCli } from '../helpers/cli.ts';
+import { killAndWait, runCli, spawnServe } from '../helpers/cli.ts';
 import { parsePromText, sampleValue } from '../helpers/ops-prom-text.ts';
 import { testRedisUrl, uniquePrefix } from '../helpers/redis.ts';
 
 /** `serve` as a user starts it: refuses without admin credentials, guards /admin, serves /metrics. */
 
-const TOKEN = 'serve-cli-admin-token-93ab';
+const TOKEN = 'serve-cli-admin-token-93ab-05c86e84278373f30e3f3bb6f6da471c';
 
 function baseEnv(extra: Env = {}): Env {
   return {
     REDIS_URL: testRedisUrl(),
     QUEUE_PREFIX: uniquePrefix('serve'),
     LOG_LEVEL: 'silent',
-    WEBHOOK_SECRET: 'whsec-test-1234',
+    WEBHOOK_SECRET: 'whsec-test-1234-0ba3632ae8dd951422f90a61025bfd0d',
     ...extra,
   };
 }
 
 async function startServe(args: string[], env: Env): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...args], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, DFP_USE_SOURCE: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start:\n${out}`)), 30_000);
-    const onData = (c: Buffer) => {
-      out += c.toString();
-      const m = /serving on (http:\/\/\S+)/.exec(out);
-      if (m?.[1]) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`serve exited ${code}:\n${out}`)));
-  });
-  child.removeAllListeners('exit');
-  return { child, url };
+  return spawnServe(args, env, 30_000);
 }
 
 describe('serve (CLI): the ops surface', { timeout: 120_000 }, () => {

@@ -16,7 +16,7 @@ let received: Received[] = [];
 let statuses: number[] = [];
 
 let sim: RunningSimulator;
-const SECRET = 'whsec-test-1234';
+const SECRET = 'whsec-test-1234-e79e06a433e81878812ec1a67e16f5eb';
 
 beforeAll(async () => {
   receiver = createServer((req, res) => {

@@ -10,7 +10,7 @@ import { buildServer, type RunningServer } from '../../src/server/app.ts';
 import { doorflowWebhookModule, WEBHOOK_PATH } from '../../src/server/doorflow-webhooks.ts';
 import { deletePrefix, testRedis, uniquePrefix } from '../helpers/redis.ts';
 
-const SECRET = 'whsec-receiver-test';
+const SECRET = 'whsec-receiver-test-533490429413bf3bc5b4b21db73137f4';
 const realBody = (n = 1) =>
   JSON.stringify(
     Array.from({ length: n }, (_, i) => ({

@@ -65,11 +65,11 @@ describe('loadConfig', () => {
   it('masks secrets when described', () => {
     const config = loadConfig({
       DOORFLOW_ACCESS_TOKEN: 'access-token-123456',
-      ADMIN_TOKEN: 'admin-secret-99',
+      ADMIN_TOKEN: 'admin-secret-99-d0aab33af68bf2849511acb253d9d51f',
     });
     const text = JSON.stringify(describeConfig(config));
     expect(text).not.toContain('access-token-123456');
-    expect(text).not.toContain('admin-secret-99');
+    expect(text).not.toContain('admin-secret-99-d0aab33af68bf2849511acb253d9d51f');
     expect(secretValues(config)).toContain('access-token-123456');
   });
 });

@@ -35,7 +35,10 @@ describe('admin auth: start-up', () => {
       mode: 'open',
       host: '127.0.0.1',
     });
-    const withToken = loadConfig({ SERVE_HOST: '0.0.0.0', ADMIN_TOKEN: 'tok-123456' });
+    const withToken = loadConfig({
+      SERVE_HOST: '0.0.0.0',
+      ADMIN_TOKEN: 'tok-123456-419c98a887a253663f2b4944041dd893',
+    });
     expect(resolveAdminAccess(withToken.admin, { insecureLocal: true })).toEqual({
       mode: 'token',
       host: '127.0.0.1',

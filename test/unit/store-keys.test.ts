@@ -68,6 +68,11 @@ describe('RedisKeys', () => {
     expect(k.webhookAck('credential', 'c1', 'tok')).toBe('{dfp}:webhook:ack:credential:c1:tok');
   });
 
+  it('admin sessions: a digest of the id, never the id', () => {
+    const digest = createHash('sha256').update('session-id').digest('hex');
+    expect(k.adminSession('session-id')).toBe(`{dfp}:admin-session:${digest}`);
+  });
+
   it('sync', () => {
     expect(k.syncRun('r1')).toBe('{dfp}:sync:r1');
     expect(k.syncRunDone('r1')).toBe('{dfp}:sync:r1:done');

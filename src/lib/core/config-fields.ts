@@ -6,6 +6,31 @@ import { DELIVERY_CHANNELS, parseChannelList } from '../delivery/channel-names.t
 export const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
 
 export const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
+/** Shortest shared secret we accept: a guessable one would let anyone sign webhooks or sign in. */
+const MIN_SECRET_LENGTH = 32;
+
+/** An optional shared secret of at least {@link MIN_SECRET_LENGTH} characters. */
+export const optionalSecret = z.preprocess(
+  emptyToUndefined,
+  z
+    .string()
+    .min(MIN_SECRET_LENGTH, {
+      error: `expected at least ${MIN_SECRET_LENGTH} characters (e.g. \`openssl rand -hex 32\`)`,
+    })
+    .optional(),
+);
+
+/** A comma-separated list of host names (empty: none), lower-cased. */
+export const hostList = z.preprocess(
+  (v) => emptyToUndefined(v) ?? '',
+  z.string().transform((text) =>
+    text
+      .split(',')
+      .map((h) => h.trim().toLowerCase())
+      .filter((h) => h !== ''),
+  ),
+);
+
 export const optionalUrl = z.preprocess(
   emptyToUndefined,
   z.url({ error: 'expected an absolute URL' }).optional(),

@@ -6,9 +6,11 @@ import {
   emptyToUndefined,
   encryptionKey,
   expiryPolicy,
+  hostList,
   intInRange,
   logLevel,
   optionalInt,
+  optionalSecret,
   optionalString,
   optionalUrl,
 } from './config-fields.ts';
@@ -55,14 +57,14 @@ const envSchema = z.object({
   DOORFLOW_TIMEOUT_MS: intInRange(100, 600_000, 30_000),
   HID_CREDENTIAL_TYPE_ID: optionalInt(1, 2_147_483_647),
 
-  WEBHOOK_SECRET: optionalString,
+  WEBHOOK_SECRET: optionalSecret,
   WEBHOOK_ACCEPT_SEED_FORMAT: z.preprocess(emptyToUndefined, z.stringbool().default(false)),
   ENCRYPTION_KEY: encryptionKey,
 
   DELIVERY_DEFAULT: z.preprocess(emptyToUndefined, deliveryChannelSchema.default('doorflow')),
   DELIVERY_FALLBACK: channelList,
   DELIVERY_WEBHOOK_URL: optionalUrl,
-  DELIVERY_WEBHOOK_SECRET: optionalString,
+  DELIVERY_WEBHOOK_SECRET: optionalSecret,
   SMTP_URL: optionalUrl,
   MAIL_FROM: optionalString,
   APP_NAME: z.preprocess(emptyToUndefined, z.string().default('HID Mobile Access')),
@@ -91,12 +93,15 @@ const envSchema = z.object({
   WORKER_LOCK_DURATION: duration('30s'),
   WORKER_MAX_STALLED: intInRange(1, 1000, 10),
 
-  ADMIN_TOKEN: optionalString,
+  ADMIN_TOKEN: optionalSecret,
   ADMIN_AUTH: adminAuth,
   ADMIN_USER: optionalString,
   ADMIN_PASSWORD: optionalString,
   SERVE_PORT: intInRange(0, 65_535, 8080),
-  SERVE_HOST: z.preprocess(emptyToUndefined, z.string().default('0.0.0.0')),
+  SERVE_HOST: z.preprocess(emptyToUndefined, z.string().default('127.0.0.1')),
+  SERVE_PUBLIC_URL: optionalUrl,
+  SERVE_ALLOWED_HOSTS: hostList,
+  METRICS_TOKEN: optionalString,
   AUDIT_RETENTION: duration('90d'),
 
   BAMBOOHR_API_KEY: optionalString,
@@ -174,6 +179,12 @@ export interface Config {
     readonly password: string | undefined;
     readonly port: number;
     readonly host: string;
+    /** Where browsers reach `serve` (SERVE_PUBLIC_URL); https makes the session cookie Secure. */
+    readonly publicUrl: string | undefined;
+    /** Host names `serve` answers to (SERVE_ALLOWED_HOSTS); empty: the defaults (docs/ops.md). */
+    readonly allowedHosts: readonly string[];
+    /** Bearer token `/metrics` requires (METRICS_TOKEN); unset: open. */
+    readonly metricsToken: string | undefined;
     readonly auditRetentionMs: number;
   };
   readonly hris: {
@@ -276,6 +287,9 @@ export function loadConfig(env: Env, overrides: Env = {}): Config {
       password: e.ADMIN_PASSWORD,
       port: e.SERVE_PORT,
       host: e.SERVE_HOST,
+      publicUrl: e.SERVE_PUBLIC_URL,
+      allowedHosts: e.SERVE_ALLOWED_HOSTS,
+      metricsToken: e.METRICS_TOKEN,
       auditRetentionMs: e.AUDIT_RETENTION,
     },
     hris: {
@@ -297,6 +311,7 @@ export function secretValues(config: Config): string[] {
     config.delivery.sms.authToken,
     config.admin.token,
     config.admin.password,
+    config.admin.metricsToken,
     config.hris.bamboohrApiKey,
     config.encryptionKey?.toString('hex'),
     config.encryptionKey?.toString('base64'),
@@ -339,7 +354,12 @@ export function describeConfig(config: Config): Record<string, unknown> {
       webhookSecret: mask(config.delivery.webhookSecret),
       sms: { ...config.delivery.sms, authToken: mask(config.delivery.sms.authToken) },
     },
-    admin: { ...config.admin, token: mask(config.admin.token), password: mask(config.admin.password) },
+    admin: {
+      ...config.admin,
+      token: mask(config.admin.token),
+      password: mask(config.admin.password),
+      metricsToken: mask(config.admin.metricsToken),
+    },
     hris: { ...config.hris, bamboohrApiKey: mask(config.hris.bamboohrApiKey) },
   };
 }

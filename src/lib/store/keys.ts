@@ -156,6 +156,11 @@ export class RedisKeys {
     const digest = createHash('sha256').update(signature).digest('hex').slice(0, 32);
     return this.#key('webhook', 'seen', digest);
   }
+  /** `admin-session:{sha256(id)}`: a live `/admin` browser session (never the id itself). */
+  adminSession(sessionId: string): string {
+    const digest = createHash('sha256').update(sessionId).digest('hex');
+    return this.#key('admin-session', digest);
+  }
   /** `webhook:ack:{type}:{id}:{token}`: a webhook event already processed and acknowledged. */
   webhookAck(resourceType: string, resourceId: string, ackToken: string): string {
     return this.#key('webhook', 'ack', resourceType, resourceId, ackToken);

@@ -14,6 +14,7 @@ import { RunNoticeStore } from './run-notices.ts';
 import { RunStore } from './runs.ts';
 import { SyncRunStore } from './sync-runs.ts';
 import { WebhookSignatureStore } from './webhook-signatures.ts';
+import { AdminSessionStore } from './admin-sessions.ts';
 import { WorkerStore } from './workers.ts';
 
 /** Every store over one Redis connection, one key space and one clock. */
@@ -31,6 +32,7 @@ export interface Stores {
   readonly audit: AuditLog;
   readonly alerts: AlertStore;
   readonly webhookSignatures: WebhookSignatureStore;
+  readonly adminSessions: AdminSessionStore;
   readonly workers: WorkerStore;
 }
 
@@ -59,6 +61,7 @@ export function createStores(redis: Redis, keys: RedisKeys, clock: Clock, option
     }),
     alerts: new AlertStore(redis, keys),
     webhookSignatures: new WebhookSignatureStore(redis, keys),
+    adminSessions: new AdminSessionStore(redis, keys),
     workers: new WorkerStore(redis, keys),
   };
 }
