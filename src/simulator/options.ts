@@ -80,8 +80,16 @@ export const simulatorOptionsSchema = z.strictObject({
   credentialTypesFormat: z.enum(['array', 'wrapped']).optional(),
   /** Live HID credentials allowed in the account (0 = unlimited). */
   licenceLimit: z.number().int().min(0).optional(),
-  /** `invitation_code` appears this long after create (0 = already on the create response). */
+  /**
+   * `invitation_code` shows on `GET /people/:id/credentials/:id` this long after create (before
+   * that the field is `null`). With `codeInCreate` and 0 ms it is on the create response too.
+   */
   invitationCodeDelayMs: ms.optional(),
+  /**
+   * Today's shortcut, off by default: also put `invitation_code` on the create, list and 409
+   * bodies. The spec's Credential has no such field; the guide shows it only on GET of one credential.
+   */
+  codeInCreate: z.boolean().optional(),
   /** false = never show `invitation_code` (DoorFlow emails it itself). */
   includeInvitationCode: z.boolean().optional(),
   /** Invitation validity in seconds (`invitation_expires_at`). */
@@ -143,6 +151,7 @@ export interface ResolvedSimulatorOptions {
   credentialTypesFormat: 'array' | 'wrapped';
   licenceLimit: number;
   invitationCodeDelayMs: number;
+  codeInCreate: boolean;
   includeInvitationCode: boolean;
   invitationTtlSec: number;
   revokeDelayMs: number;
@@ -173,6 +182,7 @@ export const DEFAULT_SIMULATOR_OPTIONS: ResolvedSimulatorOptions = {
   credentialTypesFormat: 'array',
   licenceLimit: 0,
   invitationCodeDelayMs: 0,
+  codeInCreate: false,
   includeInvitationCode: true,
   invitationTtlSec: 30 * 86_400,
   revokeDelayMs: 500,

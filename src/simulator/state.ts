@@ -149,8 +149,16 @@ export class SimState {
     return n;
   }
 
-  /** The credential as DoorFlow serialises it at time `nowMs`. */
-  toWire(rec: CredentialRecord, nowMs: number, showCode: boolean, typeLabel: string): Credential {
+  /**
+   * The credential as DoorFlow serialises it at time `nowMs`. `showCode`: false = no
+   * `invitation_code`; true = the code once visible; `pending-null` = the code once visible, `null` before.
+   */
+  toWire(
+    rec: CredentialRecord,
+    nowMs: number,
+    showCode: boolean | 'pending-null',
+    typeLabel: string,
+  ): Credential {
     const wire: Credential = {
       id: rec.id,
       credential_type_id: rec.credentialTypeId,
@@ -164,9 +172,13 @@ export class SimState {
     }
     wire.status = rec.status;
     wire.hid_invitation_id = rec.hidInvitationId;
-    if (showCode && rec.status === 'invited' && nowMs >= rec.codeVisibleAtMs && rec.invitationCode) {
+    if (!showCode || rec.status !== 'invited' || !rec.invitationCode) return wire;
+    if (nowMs >= rec.codeVisibleAtMs) {
       wire.invitation_code = rec.invitationCode;
       wire.invitation_expires_at = new Date(rec.invitationExpiresAtMs ?? nowMs).toISOString();
+    } else if (showCode === 'pending-null') {
+      // The guide's GET of one credential: the field is there, null until HID Origo has the code.
+      wire.invitation_code = null;
     }
     return wire;
   }
