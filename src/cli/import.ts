@@ -167,6 +167,8 @@ export function registerImportCommand(program: Command): void {
           // Loaded only here: a dry run carries neither Redis, BullMQ nor the DoorFlow client.
           const { openPipeline } = await import('../app/pipeline.ts');
           pipeline = openPipeline(runtime);
+          // Nothing is queued for an account whose HID type cannot be told apart (exit 3).
+          await pipeline.processorDeps().hidCredentialTypeId();
         }
         const summary = await importCsv(pipeline?.intakeDeps(true), {
           file,

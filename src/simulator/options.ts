@@ -76,6 +76,12 @@ export const simulatorOptionsSchema = z.strictObject({
   oauthClients: z.array(oauthClientSchema).optional(),
   tokenLifetimeSec: z.number().int().min(1).max(31_536_000).optional(),
   hidCredentialTypeId: z.number().int().min(1).optional(),
+  /** Label of the HID type (default `HID Mobile Access`; its slug follows the label). */
+  hidTypeLabel: z.string().min(1).optional(),
+  /** More types in the account's list (value types, e.g. a `HID Mobile Wallet` variant). */
+  extraCredentialTypes: z
+    .array(z.strictObject({ id: z.number().int().min(1), label: z.string().min(1), slug: z.string().optional() }))
+    .optional(),
   /** `array` (the spec) or `wrapped` (`{credential_types:[{id,name,format}]}`, an older guide). */
   credentialTypesFormat: z.enum(['array', 'wrapped']).optional(),
   /** Live HID credentials allowed in the account (0 = unlimited). */
@@ -148,6 +154,8 @@ export interface ResolvedSimulatorOptions {
   oauthClients: { clientId: string; clientSecret: string; scopes: string[] }[];
   tokenLifetimeSec: number;
   hidCredentialTypeId: number;
+  hidTypeLabel: string;
+  extraCredentialTypes: { id: number; label: string; slug?: string | undefined }[];
   credentialTypesFormat: 'array' | 'wrapped';
   licenceLimit: number;
   invitationCodeDelayMs: number;
@@ -179,6 +187,8 @@ export const DEFAULT_SIMULATOR_OPTIONS: ResolvedSimulatorOptions = {
   oauthClients: [{ clientId: 'sim-client', clientSecret: 'sim-secret', scopes: ALL_SCOPES }],
   tokenLifetimeSec: 3600,
   hidCredentialTypeId: 8,
+  hidTypeLabel: 'HID Mobile Access',
+  extraCredentialTypes: [],
   credentialTypesFormat: 'array',
   licenceLimit: 0,
   invitationCodeDelayMs: 0,

@@ -38,13 +38,27 @@ export interface CredentialRecord {
 const HASHID_ALPHABET = 'abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789';
 const CODE_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
 
-export function credentialTypesFor(hidTypeId: number): CredentialType[] {
+/** Extra (value-credential) types an account may have besides Card, PIN and HID Mobile Access. */
+export interface ExtraCredentialType {
+  id: number;
+  label: string;
+  slug?: string | undefined;
+}
+
+export function credentialTypesFor(
+  hidTypeId: number,
+  hidLabel = 'HID Mobile Access',
+  extra: readonly ExtraCredentialType[] = [],
+): CredentialType[] {
   // Card and PIN keep low ids; if the HID id collides, they move out of its way.
-  const ids = [1, 2, 3, 4].filter((id) => id !== hidTypeId);
+  const taken = new Set([hidTypeId, ...extra.map((t) => t.id)]);
+  const ids = [1, 2, 3, 4, 5, 6].filter((id) => !taken.has(id));
+  const slugOf = (label: string) => label.toLowerCase().replace(/[^a-z0-9]+/g, '_');
   return [
     { id: ids[0] as number, label: 'Card', slug: 'card', code: 'card' },
     { id: ids[1] as number, label: 'PIN', slug: 'pin', code: 'pin' },
-    { id: hidTypeId, label: 'HID Mobile Access', slug: 'hid_mobile_access', code: 'hid_mobile' },
+    { id: hidTypeId, label: hidLabel, slug: slugOf(hidLabel), code: 'hid_mobile' },
+    ...extra.map((t) => ({ id: t.id, label: t.label, slug: t.slug ?? slugOf(t.label), code: null })),
   ];
 }
 
