@@ -80,7 +80,9 @@ export const simulatorOptionsSchema = z.strictObject({
   hidTypeLabel: z.string().min(1).optional(),
   /** More types in the account's list (value types, e.g. a `HID Mobile Wallet` variant). */
   extraCredentialTypes: z
-    .array(z.strictObject({ id: z.number().int().min(1), label: z.string().min(1), slug: z.string().optional() }))
+    .array(
+      z.strictObject({ id: z.number().int().min(1), label: z.string().min(1), slug: z.string().optional() }),
+    )
     .optional(),
   /** `array` (the spec) or `wrapped` (`{credential_types:[{id,name,format}]}`, an older guide). */
   credentialTypesFormat: z.enum(['array', 'wrapped']).optional(),

@@ -31,7 +31,6 @@ import type {
   PersonInput,
 } from './types.ts';
 
-
 export interface DoorFlowClientDeps {
   config: Config['doorflow'];
   redis: Redis;

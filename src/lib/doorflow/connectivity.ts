@@ -50,8 +50,8 @@ export async function checkDoorFlowConnectivity(
       err instanceof ConfigError
         ? (err.problems[0]?.expected ?? err.message)
         : err instanceof DoorFlowError
-        ? `${err.code}: ${err.message}`
-        : sanitizeText(err instanceof Error ? err.message : String(err));
+          ? `${err.code}: ${err.message}`
+          : sanitizeText(err instanceof Error ? err.message : String(err));
     return { ok: false, detail: `${config.baseUrl}: ${detail}` };
   }
 }
