@@ -302,7 +302,8 @@ describe('simulator lifecycle hooks', () => {
   it('the same hooks over HTTP under /__sim', async () => {
     const pid = await person();
     const cred = (await createHid(pid)).body as Credential;
-    const code = (await until(pid, cred.id, (c) => typeof c.invitation_code === 'string')).invitation_code ?? '';
+    const code =
+      (await until(pid, cred.id, (c) => typeof c.invitation_code === 'string')).invitation_code ?? '';
     const post = (path: string, body: unknown) =>
       fetch(`${sim.url}/__sim${path}`, {
         method: 'POST',
