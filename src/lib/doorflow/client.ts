@@ -73,7 +73,7 @@ const isHidMobile = (t: CredentialType) => {
  * "hid" and "mobile". None or several (a wallet variant, say) is a configuration error listing
  * the account's types (exit 3), not a guess.
  */
-export function pickHidCredentialType(types: readonly CredentialType[]): number {
+function pickHidCredentialType(types: readonly CredentialType[]): number {
   const matches = types.filter((t) => isHidMobile(t) && Number.isInteger(Number(t.id)));
   const [only] = matches;
   if (matches.length === 1 && only) return Number(only.id);
