@@ -22,6 +22,16 @@ function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
+/** `--extra-credential-type 9:"HID Mobile Wallet"`, repeatable. */
+function collectType(
+  value: string,
+  previous: { id: number; label: string }[] | undefined,
+): { id: number; label: string }[] {
+  const match = /^(\d+):(.+)$/.exec(value.trim());
+  if (!match) throw new InvalidArgumentError('expected ID:LABEL, e.g. 9:HID Mobile Wallet');
+  return [...(previous ?? []), { id: Number(match[1]), label: (match[2] ?? '').trim() }];
+}
+
 /** flag attribute → where it lands in the options object. */
 export const FLAG_PATHS: Record<string, string[]> = {
   port: ['port'],
@@ -31,6 +41,8 @@ export const FLAG_PATHS: Record<string, string[]> = {
   accountId: ['accountId'],
   tokenLifetimeSec: ['tokenLifetimeSec'],
   hidTypeId: ['hidCredentialTypeId'],
+  hidTypeLabel: ['hidTypeLabel'],
+  extraCredentialType: ['extraCredentialTypes'],
   credentialTypesFormat: ['credentialTypesFormat'],
   licenceLimit: ['licenceLimit'],
   invitationDelayMs: ['invitationCodeDelayMs'],
@@ -156,6 +168,12 @@ export function registerSimulateCommand(program: Command): void {
     .option('--account-id <id>', 'account hashid in webhooks and token info')
     .option('--public-url <url>', 'base URL used in webhook resource links (default: the listening URL)')
     .option('--hid-type-id <n>', 'credential type id of HID Mobile Access (default 8)', num)
+    .option('--hid-type-label <label>', 'label of the HID type (default "HID Mobile Access")')
+    .option(
+      '--extra-credential-type <id:label>',
+      'one more credential type in the account, e.g. 9:"HID Mobile Wallet" (repeatable)',
+      collectType,
+    )
     .addOption(
       new Option('--credential-types-format <f>', 'credential types list shape').choices([
         'array',
