@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SimulatorOptions } from '../../src/simulator/index.ts';
 import { runCli } from '../helpers/cli.ts';
 import { type Harness, startHarness } from '../helpers/pipeline.ts';
@@ -9,16 +9,17 @@ import { type Harness, startHarness } from '../helpers/pipeline.ts';
 /** HID credential type discovery (HID_CREDENTIAL_TYPE_ID unset), through the CLI as a user runs it. */
 describe('cli: HID credential type discovery', () => {
   let h: Harness | undefined;
-  let dir: string | undefined;
+  let dir = '';
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'dfp-hid-'));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
   afterEach(async () => {
     await h?.close();
     h = undefined;
-    if (dir) await rm(dir, { recursive: true, force: true });
-    dir = undefined;
   });
 
   async function roster(): Promise<string> {
-    dir = await mkdtemp(join(tmpdir(), 'dfp-hid-'));
     const file = join(dir, 'r.csv');
     await writeFile(file, 'system_id,first_name,last_name,email\nH1,Ada,Lovelace,ada@example.test\n');
     return file;

@@ -74,12 +74,9 @@ describe('pipeline steps', () => {
 
     // DoorFlow now has the codes: the replay reads them and delivers each once.
     h.sim.configure({ includeInvitationCode: true });
-    const replay = await replayDeadLetters(dead, {
-      deadLetters: h.pipeline.deadLetters,
-      queues: h.pipeline.queues,
-      runs: h.pipeline.runs,
-    });
-    expect(replay.replayed).toHaveLength(3);
+    const { pipeline } = h;
+    const replay = await replayDeadLetters(dead, pipeline);
+    expect(replay.replayed.map((r) => r.code)).toEqual(Array(3).fill('invitation_unavailable'));
     const second = await h.waitForRun(run.runId);
     expect(second.counts.provisioned).toBe(3);
     expect(second.dead).toBe(0);
