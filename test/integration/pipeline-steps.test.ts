@@ -144,4 +144,36 @@ describe('pipeline steps', () => {
     // Person 3's existing invited credential is delivered by us (nothing recorded it before).
     expect(h.receiver.accepted).toHaveLength(4);
   });
+
+  it('mobiles: every source goes through intake, which sends DoorFlow E.164 only and refuses the rest with its line', async () => {
+    h = await startHarness();
+    await h.startWorkers();
+    const row = (n: number, mobile: string) => ({
+      system_id: `M${n}`,
+      first_name: 'Mo',
+      last_name: `Bile${n}`,
+      email: `m${n}@example.test`,
+      mobile,
+      line: n + 1,
+    });
+    const rows = [
+      row(1, '+44 7700 900123'),
+      row(2, '020 7946 0958'),
+      row(3, 'ext 42'),
+      row(4, '+1 (415) 555-0134'),
+    ];
+    const run = await intake(h.pipeline.intakeDeps(), { source: 't', delivery: 'webhook' }, rows);
+    expect(run.rejected.map((r) => [r.line, r.code])).toEqual([
+      [3, 'invalid_mobile'],
+      [4, 'invalid_mobile'],
+    ]);
+    const done = await h.waitForRun(run.runId);
+    expect(done.counts.provisioned).toBe(2);
+    const mobiles = h.sim
+      .people()
+      .map((p) => p.mobile)
+      .sort();
+    expect(mobiles).toEqual(['+14155550134', '+447700900123']);
+    expect(mobiles.every((m) => /^\+[1-9]\d{6,14}$/.test(m ?? ''))).toBe(true);
+  });
 });
