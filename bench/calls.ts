@@ -8,13 +8,17 @@ import { type BenchOptions, type BenchResult, round } from './common.ts';
 
 /**
  * Benchmark 2, DoorFlow calls per person, counted by the simulator: new people through the
- * pipeline (no invitation delay; goal ≤ 3.05), then the same roster again through `sync` (every
+ * pipeline (no invitation delay; goal ≤ 3.05; the simulator in spec mode, `--code-in-create` for
+ * the off-spec shortcut), then the same roster again through `sync` (every
  * person unchanged; goal ≤ 0.02) and, for reference, through a second `import`.
  */
-export async function callsBench({ quick, log }: BenchOptions): Promise<BenchResult> {
+export async function callsBench({ quick, codeInCreate, log }: BenchOptions): Promise<BenchResult> {
   const started = Date.now();
   const people = quick ? 1_000 : 2_000;
-  const env = await startChaosEnv({ env: { QUEUE_PREFIX: '{bench}', DOORFLOW_RATE_LIMIT: '500' } });
+  const env = await startChaosEnv({
+    env: { QUEUE_PREFIX: '{bench}', DOORFLOW_RATE_LIMIT: '500' },
+    sim: { codeInCreate: codeInCreate === true },
+  });
   const dir = await mkdtemp(join(tmpdir(), 'dfp-bench-'));
   try {
     await env.startWorkers(1);
@@ -58,6 +62,7 @@ export async function callsBench({ quick, log }: BenchOptions): Promise<BenchRes
       durationMs: Date.now() - started,
       figures: {
         people,
+        simulator: codeInCreate ? 'code-in-create' : 'spec',
         newPersonCalls: round(newCalls),
         newRequestsByRoute: routes(afterNew),
         resyncRequests: syncRequests,

@@ -5,6 +5,11 @@ import { cpus, loadavg, setPriority, totalmem } from 'node:os';
 
 export interface BenchOptions {
   quick: boolean;
+  /**
+   * `--code-in-create`: the simulator's off-spec shortcut (the invitation code on the create
+   * response). Default off: the code only on GET of one credential, as DoorFlow documents it.
+   */
+  codeInCreate?: boolean;
   log(line: string): void;
 }
 

@@ -6,6 +6,7 @@
  * Benchmarks: budget, calls, peers, overhead, ingest, scale-out.
  * `--against REF` measures the chosen benchmarks (default: overhead) on commit REF and on HEAD side by
  * side in one run and prints head ÷ base (bench/against.ts).
+ * `--code-in-create` runs the simulator with its off-spec shortcut (the code on the create response).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
@@ -34,6 +35,7 @@ function arg(name: string): string | undefined {
 
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
+  const codeInCreate = process.argv.includes('--code-in-create');
   const only = arg('--only')
     ?.split(',')
     .map((s) => s.trim());
@@ -60,7 +62,7 @@ async function main(): Promise<void> {
   for (const name of names) {
     log(`▶ ${name}`);
     try {
-      const result = await BENCHMARKS[name]!({ quick, log });
+      const result = await BENCHMARKS[name]!({ quick, codeInCreate, log });
       results.push({ ...result, loadAverageAfter: loadavg().map((n) => round(n, 2)) });
       for (const g of result.goals) log(`  ${g.met ? '✔' : '✘'} ${g.goal}: ${g.value}`);
     } catch (err) {
@@ -70,9 +72,10 @@ async function main(): Promise<void> {
     }
   }
   const report = {
-    command: `npm run bench${quick || only ? ' --' : ''}${quick ? ' --quick' : ''}${only ? ` --only ${only.join(',')}` : ''}`,
+    command: `npm run bench${quick || only || codeInCreate ? ' --' : ''}${quick ? ' --quick' : ''}${only ? ` --only ${only.join(',')}` : ''}${codeInCreate ? ' --code-in-create' : ''}`,
     startedAt: startedAt.toISOString(),
     mode: quick ? 'quick' : 'full',
+    simulator: codeInCreate ? 'code-in-create' : 'spec',
     machine: { ...info, loadAverageAtEnd: loadavg().map((n) => round(n, 2)) },
     results,
     errors,

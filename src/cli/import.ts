@@ -167,6 +167,14 @@ export function registerImportCommand(program: Command): void {
           // Loaded only here: a dry run carries neither Redis, BullMQ nor the DoorFlow client.
           const { openPipeline } = await import('../app/pipeline.ts');
           pipeline = openPipeline(runtime);
+          // Nothing is queued for an account whose HID type cannot be told apart (exit 3). An
+          // unreachable DoorFlow is not decided here: the run's own calls report it.
+          await pipeline
+            .processorDeps()
+            .hidCredentialTypeId()
+            .catch((err: unknown) => {
+              if (err instanceof ConfigError) throw err;
+            });
         }
         const summary = await importCsv(pipeline?.intakeDeps(true), {
           file,

@@ -22,6 +22,16 @@ function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
+/** `--extra-credential-type 9:"HID Mobile Wallet"`, repeatable. */
+function collectType(
+  value: string,
+  previous: { id: number; label: string }[] | undefined,
+): { id: number; label: string }[] {
+  const match = /^(\d+):(.+)$/.exec(value.trim());
+  if (!match) throw new InvalidArgumentError('expected ID:LABEL, e.g. 9:HID Mobile Wallet');
+  return [...(previous ?? []), { id: Number(match[1]), label: (match[2] ?? '').trim() }];
+}
+
 /** flag attribute → where it lands in the options object. */
 export const FLAG_PATHS: Record<string, string[]> = {
   port: ['port'],
@@ -31,10 +41,13 @@ export const FLAG_PATHS: Record<string, string[]> = {
   accountId: ['accountId'],
   tokenLifetimeSec: ['tokenLifetimeSec'],
   hidTypeId: ['hidCredentialTypeId'],
+  hidTypeLabel: ['hidTypeLabel'],
+  extraCredentialType: ['extraCredentialTypes'],
   credentialTypesFormat: ['credentialTypesFormat'],
   licenceLimit: ['licenceLimit'],
   invitationDelayMs: ['invitationCodeDelayMs'],
   invitationCode: ['includeInvitationCode'],
+  codeInCreate: ['codeInCreate'],
   invitationTtlSec: ['invitationTtlSec'],
   revokeDelayMs: ['revokeDelayMs'],
   provisioningDelayMs: ['provisioningDelayMs'],
@@ -114,6 +127,13 @@ export function buildSimulatorOptions(cmd: Command): Json {
   return options;
 }
 
+function describeCodes(o: ResolvedSimulatorOptions): string {
+  if (!o.includeInvitationCode) return 'never shown (DoorFlow emails them)';
+  const delay = o.invitationCodeDelayMs > 0 ? ` after ${o.invitationCodeDelayMs} ms` : '';
+  const where = o.codeInCreate ? 'on every credential body (--code-in-create)' : 'on GET of one credential';
+  return `invitation_code ${where}${delay}`;
+}
+
 function describeFaults(o: ResolvedSimulatorOptions): string {
   const f = o.faults;
   const parts: string[] = [];
@@ -148,6 +168,12 @@ export function registerSimulateCommand(program: Command): void {
     .option('--account-id <id>', 'account hashid in webhooks and token info')
     .option('--public-url <url>', 'base URL used in webhook resource links (default: the listening URL)')
     .option('--hid-type-id <n>', 'credential type id of HID Mobile Access (default 8)', num)
+    .option('--hid-type-label <label>', 'label of the HID type (default "HID Mobile Access")')
+    .option(
+      '--extra-credential-type <id:label>',
+      'one more credential type in the account, e.g. 9:"HID Mobile Wallet" (repeatable)',
+      collectType,
+    )
     .addOption(
       new Option('--credential-types-format <f>', 'credential types list shape').choices([
         'array',
@@ -159,7 +185,15 @@ export function registerSimulateCommand(program: Command): void {
       'live HID credentials allowed before 422 limit_reached (0 = unlimited)',
       num,
     )
-    .option('--invitation-delay-ms <n>', 'invitation_code shows on GET after this long (0 = on create)', num)
+    .option(
+      '--invitation-delay-ms <n>',
+      'invitation_code shows on GET of one credential after this long, null before (default 0)',
+      num,
+    )
+    .option(
+      '--code-in-create',
+      'shortcut off the spec: invitation_code on create, list and 409 bodies too (default off)',
+    )
     .option('--no-invitation-code', 'never expose invitation_code (DoorFlow emails it)')
     .option('--invitation-ttl-sec <n>', 'invitation validity in seconds (default 30 days)', num)
     .option('--revoke-delay-ms <n>', 'revoking → revoked after this long (default 500)', num)
@@ -232,6 +266,7 @@ Rates (<p>) are probabilities from 0 to 1, drawn from the seeded PRNG per reques
         `  OAuth client:  client_id=${sim.oauthClient.clientId} client_secret=${sim.oauthClient.clientSecret}`,
         `  authorize:     ${sim.url}/oauth/authorize?response_type=code&client_id=${sim.oauthClient.clientId}&redirect_uri=<your callback>`,
         `  HID type id:   ${o.hidCredentialTypeId}`,
+        `  codes:         ${describeCodes(o)}`,
         `  faults:        ${describeFaults(o)}`,
         `  webhooks:      ${o.webhook.url ? `${o.webhook.url} (${o.webhook.format} format)` : 'off (--webhook-url)'}`,
         `  admin:         ${o.admin ? `${sim.url}/__sim/stats` : 'off'}`,

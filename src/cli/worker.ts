@@ -32,7 +32,15 @@ export function registerWorkerCommand(program: Command): void {
       if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency > 0)) {
         throw new Error('--concurrency expects a positive whole number');
       }
-      const workers = await startWorkers(pipeline.processorDeps(), {
+      const deps = pipeline.processorDeps();
+      // An account where the HID type cannot be told apart refuses here (exit 3), not per job.
+      try {
+        await deps.hidCredentialTypeId();
+      } catch (err) {
+        await runtime.close();
+        throw err;
+      }
+      const workers = await startWorkers(deps, {
         connection: pipeline.workerConnection(),
         // Scheduled roster syncs (`sync --schedule`) run here too.
         extraProcessors: [syncProcessor],

@@ -11,8 +11,8 @@ import { handOver, toDelivery } from './hand-over-decision.ts';
  * `doorflow` (DoorFlow emails the person) needs no code: the entry is done. Otherwise the code
  * comes from the create response (already encrypted; then the credential step hands over itself,
  * see hand-over-decision.ts) or from reading the credential; when it is not there yet the job
- * moves to delayed with growing delays, up to `lifecycle.invitationWaitMaxMs`, then fails
- * (retryable).
+ * moves to delayed with growing delays, up to `lifecycle.invitationWaitMaxMs`, then is
+ * dead-lettered as `invitation_unavailable` (not retryable, the reason says how long it waited).
  */
 
 export const handOverProcessor = defineProcessor('invitation', handle);
@@ -21,6 +21,13 @@ export const handOverProcessor = defineProcessor('invitation', handle);
 export function pollDelayMs(polls: number, baseMs: number, remainingMs: number): number {
   const exp = Math.min(60_000, baseMs * 2 ** Math.min(polls, 16));
   return Math.max(50, Math.min(remainingMs, Math.round(exp * (0.75 + Math.random() * 0.25))));
+}
+
+/** A wait for people: `850 ms`, `42 s`, `30 min`. */
+function waited(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 120_000) return `${Math.round(ms / 1000)} s`;
+  return `${Math.round(ms / 60_000)} min`;
 }
 
 async function handle(p: InvitationPayload, deps: ProcessorDeps, ctx: JobContext): Promise<string> {
@@ -50,12 +57,11 @@ async function handle(p: InvitationPayload, deps: ProcessorDeps, ctx: JobContext
   const startedAt = p.waitStartedAt ?? now;
   const remaining = startedAt + deps.config.lifecycle.invitationWaitMaxMs - now;
   if (remaining <= 0) {
+    // A retry would find the same spent wait: dead-letter now; `dlq replay` starts a fresh wait.
     throw new ProvisionerError(
-      'invitation_timeout',
-      'no invitation code after INVITATION_WAIT_MAX (if this DoorFlow account never returns codes, use --delivery doorflow)',
-      {
-        retryable: true,
-      },
+      'invitation_unavailable',
+      `no invitation code from DoorFlow after waiting ${waited(now - startedAt)} (INVITATION_WAIT_MAX ${waited(deps.config.lifecycle.invitationWaitMaxMs)}); replay once DoorFlow shows it, or use --delivery doorflow if this account never returns codes`,
+      { retryable: false },
     );
   }
   const delay = pollDelayMs(p.polls, deps.config.jobs.backoffMs, remaining);

@@ -227,9 +227,11 @@ function check<R>(
     if (!sms.ok) return reject('invalid_mobile', sms.reason, key);
     mobile = sms.e164;
   } else if (mobileText) {
-    // Normalise when we can; otherwise keep what HR typed (DoorFlow stores it as text).
+    // DoorFlow requires E.164 when passport is on: a number we cannot normalise is refused here,
+    // with its line, rather than sent as HR typed it.
     const phone = normalisePhone(mobileText, options.defaultCountry);
-    if (phone.ok) mobile = phone.e164;
+    if (!phone.ok) return reject('invalid_mobile', phone.reason, key);
+    mobile = phone.e164;
   }
 
   const entry: SourceEntry =

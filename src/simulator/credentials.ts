@@ -16,9 +16,15 @@ import type { CredentialRecord, PersonRecord } from './state.ts';
 
 const LIMIT_REACHED_MESSAGE = 'HID Mobile licence limit reached, contact DoorFlow Support';
 
-function wire(ctx: SimContext, rec: CredentialRecord): Credential {
+/**
+ * A credential body. Only `GET` of one credential (`one`) carries `invitation_code`, as the guide
+ * shows it (the spec's Credential has no such field); `codeInCreate` puts it on every body.
+ */
+function wire(ctx: SimContext, rec: CredentialRecord, one = false): Credential {
   const label = ctx.credentialTypes().find((t) => t.id === rec.credentialTypeId)?.label ?? 'Credential';
-  return ctx.state.toWire(rec, ctx.now(), ctx.options().includeInvitationCode, label);
+  const { includeInvitationCode, codeInCreate } = ctx.options();
+  const show = !includeInvitationCode ? false : one ? 'pending-null' : codeInCreate;
+  return ctx.state.toWire(rec, ctx.now(), show, label);
 }
 
 function personOf(req: SimRequest, ctx: SimContext): PersonRecord | undefined {
@@ -133,7 +139,7 @@ function get(req: SimRequest, ctx: SimContext): SimResponse {
   // Fetching the resource with its ack_token acknowledges the webhook event.
   const ack = req.query.get('ack_token');
   if (ack && rec.ackTokens.delete(ack)) ctx.webhooks.ack(ack);
-  return json(200, wire(ctx, rec));
+  return json(200, wire(ctx, rec, true));
 }
 
 function update(req: SimRequest, ctx: SimContext): SimResponse {

@@ -116,7 +116,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     random: () => random,
     now,
     baseUrl: () => current.publicUrl ?? baseUrl,
-    credentialTypes: () => credentialTypesFor(current.hidCredentialTypeId),
+    credentialTypes: () =>
+      credentialTypesFor(current.hidCredentialTypeId, current.hidTypeLabel, current.extraCredentialTypes),
     reset() {
       lifecycle.clear();
       webhooks.reset();

@@ -77,12 +77,28 @@ export const simulatorOptionsSchema = z.strictObject({
   oauthClients: z.array(oauthClientSchema).optional(),
   tokenLifetimeSec: z.number().int().min(1).max(31_536_000).optional(),
   hidCredentialTypeId: z.number().int().min(1).optional(),
+  /** Label of the HID type (default `HID Mobile Access`; its slug follows the label). */
+  hidTypeLabel: z.string().min(1).optional(),
+  /** More types in the account's list (value types, e.g. a `HID Mobile Wallet` variant). */
+  extraCredentialTypes: z
+    .array(
+      z.strictObject({ id: z.number().int().min(1), label: z.string().min(1), slug: z.string().optional() }),
+    )
+    .optional(),
   /** `array` (the spec) or `wrapped` (`{credential_types:[{id,name,format}]}`, an older guide). */
   credentialTypesFormat: z.enum(['array', 'wrapped']).optional(),
   /** Live HID credentials allowed in the account (0 = unlimited). */
   licenceLimit: z.number().int().min(0).optional(),
-  /** `invitation_code` appears this long after create (0 = already on the create response). */
+  /**
+   * `invitation_code` shows on `GET /people/:id/credentials/:id` this long after create (before
+   * that the field is `null`). With `codeInCreate` and 0 ms it is on the create response too.
+   */
   invitationCodeDelayMs: ms.optional(),
+  /**
+   * Today's shortcut, off by default: also put `invitation_code` on the create, list and 409
+   * bodies. The spec's Credential has no such field; the guide shows it only on GET of one credential.
+   */
+  codeInCreate: z.boolean().optional(),
   /** false = never show `invitation_code` (DoorFlow emails it itself). */
   includeInvitationCode: z.boolean().optional(),
   /** Invitation validity in seconds (`invitation_expires_at`). */
@@ -141,9 +157,12 @@ export interface ResolvedSimulatorOptions {
   oauthClients: { clientId: string; clientSecret: string; scopes: string[] }[];
   tokenLifetimeSec: number;
   hidCredentialTypeId: number;
+  hidTypeLabel: string;
+  extraCredentialTypes: { id: number; label: string; slug?: string | undefined }[];
   credentialTypesFormat: 'array' | 'wrapped';
   licenceLimit: number;
   invitationCodeDelayMs: number;
+  codeInCreate: boolean;
   includeInvitationCode: boolean;
   invitationTtlSec: number;
   revokeDelayMs: number;
@@ -171,9 +190,12 @@ export const DEFAULT_SIMULATOR_OPTIONS: ResolvedSimulatorOptions = {
   oauthClients: [{ clientId: 'sim-client', clientSecret: 'sim-secret', scopes: ALL_SCOPES }],
   tokenLifetimeSec: 3600,
   hidCredentialTypeId: 8,
+  hidTypeLabel: 'HID Mobile Access',
+  extraCredentialTypes: [],
   credentialTypesFormat: 'array',
   licenceLimit: 0,
   invitationCodeDelayMs: 0,
+  codeInCreate: false,
   includeInvitationCode: true,
   invitationTtlSec: 30 * 86_400,
   revokeDelayMs: 500,

@@ -38,13 +38,27 @@ export interface CredentialRecord {
 const HASHID_ALPHABET = 'abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789';
 const CODE_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
 
-export function credentialTypesFor(hidTypeId: number): CredentialType[] {
+/** Extra (value-credential) types an account may have besides Card, PIN and HID Mobile Access. */
+export interface ExtraCredentialType {
+  id: number;
+  label: string;
+  slug?: string | undefined;
+}
+
+export function credentialTypesFor(
+  hidTypeId: number,
+  hidLabel = 'HID Mobile Access',
+  extra: readonly ExtraCredentialType[] = [],
+): CredentialType[] {
   // Card and PIN keep low ids; if the HID id collides, they move out of its way.
-  const ids = [1, 2, 3, 4].filter((id) => id !== hidTypeId);
+  const taken = new Set([hidTypeId, ...extra.map((t) => t.id)]);
+  const ids = [1, 2, 3, 4, 5, 6].filter((id) => !taken.has(id));
+  const slugOf = (label: string) => label.toLowerCase().replace(/[^a-z0-9]+/g, '_');
   return [
     { id: ids[0] as number, label: 'Card', slug: 'card', code: 'card' },
     { id: ids[1] as number, label: 'PIN', slug: 'pin', code: 'pin' },
-    { id: hidTypeId, label: 'HID Mobile Access', slug: 'hid_mobile_access', code: 'hid_mobile' },
+    { id: hidTypeId, label: hidLabel, slug: slugOf(hidLabel), code: 'hid_mobile' },
+    ...extra.map((t) => ({ id: t.id, label: t.label, slug: t.slug ?? slugOf(t.label), code: null })),
   ];
 }
 
@@ -149,8 +163,16 @@ export class SimState {
     return n;
   }
 
-  /** The credential as DoorFlow serialises it at time `nowMs`. */
-  toWire(rec: CredentialRecord, nowMs: number, showCode: boolean, typeLabel: string): Credential {
+  /**
+   * The credential as DoorFlow serialises it at time `nowMs`. `showCode`: false = no
+   * `invitation_code`; true = the code once visible; `pending-null` = the code once visible, `null` before.
+   */
+  toWire(
+    rec: CredentialRecord,
+    nowMs: number,
+    showCode: boolean | 'pending-null',
+    typeLabel: string,
+  ): Credential {
     const wire: Credential = {
       id: rec.id,
       credential_type_id: rec.credentialTypeId,
@@ -164,9 +186,13 @@ export class SimState {
     }
     wire.status = rec.status;
     wire.hid_invitation_id = rec.hidInvitationId;
-    if (showCode && rec.status === 'invited' && nowMs >= rec.codeVisibleAtMs && rec.invitationCode) {
+    if (!showCode || rec.status !== 'invited' || !rec.invitationCode) return wire;
+    if (nowMs >= rec.codeVisibleAtMs) {
       wire.invitation_code = rec.invitationCode;
       wire.invitation_expires_at = new Date(rec.invitationExpiresAtMs ?? nowMs).toISOString();
+    } else if (showCode === 'pending-null') {
+      // The guide's GET of one credential: the field is there, null until HID Origo has the code.
+      wire.invitation_code = null;
     }
     return wire;
   }

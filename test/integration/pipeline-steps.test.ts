@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { replayDeadLetters } from '../../src/processors/services/replay.ts';
 import { intake } from '../../src/producers/intake.ts';
 import { type Harness, roster, startHarness } from '../helpers/pipeline.ts';
 
@@ -11,8 +12,21 @@ describe('pipeline steps', () => {
     h = undefined;
   });
 
-  it('a code in the create response goes straight to delivery: no invitation job, no extra read', async () => {
+  it('spec mode (no code in the create response): the hand-over step reads each credential once for its code', async () => {
     h = await startHarness();
+    await h.startWorkers();
+    const run = await intake(h.pipeline.intakeDeps(), { source: 't', delivery: 'webhook' }, roster(10));
+    const done = await h.waitForRun(run.runId);
+    expect(done.counts.provisioned).toBe(10);
+    const invitation = await h.pipeline.queues.get('invitation').getJobCounts('completed');
+    expect(invitation.completed).toBe(10);
+    const delivered = await h.pipeline.queues.get('delivery-webhook').getJobCounts('completed');
+    expect(delivered.completed).toBe(10);
+    expect(h.sim.stats().requests[CRED_GET]).toEqual({ 200: 10 });
+  });
+
+  it('a code in the create response (simulator codeInCreate) goes straight to delivery: no invitation job, no extra read', async () => {
+    h = await startHarness({ sim: { codeInCreate: true } });
     await h.startWorkers();
     const run = await intake(h.pipeline.intakeDeps(), { source: 't', delivery: 'webhook' }, roster(10));
     const done = await h.waitForRun(run.runId);
@@ -39,7 +53,7 @@ describe('pipeline steps', () => {
     expect(h.receiver.accepted.every((d) => d.hasCode)).toBe(true);
   });
 
-  it('gives up waiting after INVITATION_WAIT_MAX with a retryable invitation_timeout, then dead-letters', async () => {
+  it('a code that never shows within INVITATION_WAIT_MAX is dead-lettered as invitation_unavailable with the wait; replay finishes it once DoorFlow has the code', async () => {
     h = await startHarness({
       sim: { includeInvitationCode: false },
       env: { INVITATION_WAIT_MAX: '600ms', JOB_ATTEMPTS: '2', JOB_BACKOFF_MS: '100' },
@@ -48,10 +62,27 @@ describe('pipeline steps', () => {
     const run = await intake(h.pipeline.intakeDeps(), { source: 't', delivery: 'webhook' }, roster(3));
     const done = await h.waitForRun(run.runId);
     expect(done.counts['dead:invitation']).toBe(3);
-    expect(done.retries.invitation).toBe(3);
     const dead = await h.pipeline.deadLetters.list({ step: 'invitation' });
-    expect(dead.map((d) => [d.code, d.attempts])).toEqual(Array(3).fill(['invitation_timeout', 2]));
+    // Not retryable: a retry would find the same spent wait.
+    expect(dead.map((d) => [d.code, d.attempts])).toEqual(Array(3).fill(['invitation_unavailable', 1]));
+    for (const d of dead) {
+      const ms = Number(/after waiting (\d+) ms/.exec(d.message)?.[1]);
+      expect(ms).toBeGreaterThanOrEqual(600);
+      expect(d.message).toContain('INVITATION_WAIT_MAX 600 ms');
+    }
     expect(h.receiver.accepted).toHaveLength(0);
+
+    // DoorFlow now has the codes: the replay reads them and delivers each once.
+    h.sim.configure({ includeInvitationCode: true });
+    const { pipeline } = h;
+    const replay = await replayDeadLetters(dead, pipeline);
+    expect(replay.replayed.map((r) => r.code)).toEqual(Array(3).fill('invitation_unavailable'));
+    const second = await h.waitForRun(run.runId);
+    expect(second.counts.provisioned).toBe(3);
+    expect(second.dead).toBe(0);
+    expect(h.receiver.accepted).toHaveLength(3);
+    expect(h.receiver.accepted.every((d) => d.hasCode)).toBe(true);
+    expect(h.sim.stats().credentialsTotal).toBe(3);
   });
 
   it('mode doorflow: no code is read or stored, nothing is sent by us; an entry without email is rejected', async () => {
@@ -112,5 +143,37 @@ describe('pipeline steps', () => {
     expect(people.find((p) => p.email?.toLowerCase() === 'person2@example.test')?.system_id).toBe('E00002');
     // Person 3's existing invited credential is delivered by us (nothing recorded it before).
     expect(h.receiver.accepted).toHaveLength(4);
+  });
+
+  it('mobiles: every source goes through intake, which sends DoorFlow E.164 only and refuses the rest with its line', async () => {
+    h = await startHarness();
+    await h.startWorkers();
+    const row = (n: number, mobile: string) => ({
+      system_id: `M${n}`,
+      first_name: 'Mo',
+      last_name: `Bile${n}`,
+      email: `m${n}@example.test`,
+      mobile,
+      line: n + 1,
+    });
+    const rows = [
+      row(1, '+44 7700 900123'),
+      row(2, '020 7946 0958'),
+      row(3, 'ext 42'),
+      row(4, '+1 (415) 555-0134'),
+    ];
+    const run = await intake(h.pipeline.intakeDeps(), { source: 't', delivery: 'webhook' }, rows);
+    expect(run.rejected.map((r) => [r.line, r.code])).toEqual([
+      [3, 'invalid_mobile'],
+      [4, 'invalid_mobile'],
+    ]);
+    const done = await h.waitForRun(run.runId);
+    expect(done.counts.provisioned).toBe(2);
+    const mobiles = h.sim
+      .people()
+      .map((p) => p.mobile)
+      .sort();
+    expect(mobiles).toEqual(['+14155550134', '+447700900123']);
+    expect(mobiles.every((m) => /^\+[1-9]\d{6,14}$/.test(m ?? ''))).toBe(true);
   });
 });

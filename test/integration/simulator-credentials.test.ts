@@ -15,6 +15,7 @@ beforeEach(() => {
     licenceLimit: 0,
     invitationCodeDelayMs: 0,
     includeInvitationCode: true,
+    codeInCreate: false,
     credentialTypesFormat: 'array',
     revokeDelayMs: 30,
   });
@@ -92,7 +93,7 @@ describe('simulator credential types', () => {
 });
 
 describe('simulator credentials', () => {
-  it('HID create → 201 invited with a hashid, no value, and an XXXX-XXXX-XXXX-XXXX code; second → 409 with the existing one', async () => {
+  it('HID create → 201 invited with a hashid, no value and (as the spec has it) no code; the code only on GET of the credential; second → 409 with the existing one', async () => {
     const pid = await person();
     const res = await createHid(pid);
     expect(res.status).toBe(201);
@@ -101,14 +102,32 @@ describe('simulator credentials', () => {
     expect(cred.id).toMatch(/^[A-Za-z0-9]{8,}$/);
     expect(cred).toMatchObject({ status: 'invited', credential_type_id: HID, person_id: pid });
     expect(cred.value).toBeUndefined();
-    expect(cred.invitation_code).toMatch(/^[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}$/);
-    expect(Date.parse(cred.invitation_expires_at ?? '')).toBeGreaterThan(Date.now());
+    expect(cred).not.toHaveProperty('invitation_code');
+    const one = (await call('GET', `/api/3/people/${pid}/credentials/${cred.id}`)).body as Credential;
+    expect(one.invitation_code).toMatch(/^[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}$/);
+    expect(Date.parse(one.invitation_expires_at ?? '')).toBeGreaterThan(Date.now());
+    const list = (await call('GET', `/api/3/people/${pid}/credentials`)).body as Credential[];
+    expect(list[0]).not.toHaveProperty('invitation_code');
+    const account = (await call('GET', '/api/3/credentials')).body as Credential[];
+    expect(account[0]).not.toHaveProperty('invitation_code');
 
     const dup = await createHid(pid);
     expect(dup.status).toBe(409);
     expect((dup.body as Credential).id).toBe(cred.id);
+    expect(dup.body).not.toHaveProperty('invitation_code');
     expect(sim.stats().credentials).toEqual({ invited: 1 });
     expect(sim.stats().duplicates.liveHidCredentials).toBe(0);
+  });
+
+  it('codeInCreate (the old shortcut) puts the code on create, list and 409 bodies', async () => {
+    sim.configure({ codeInCreate: true });
+    const pid = await person();
+    const cred = (await createHid(pid)).body as Credential;
+    expect(cred.invitation_code).toMatch(/^[A-Z0-9]{4}(-[A-Z0-9]{4}){3}$/);
+    expect(Date.parse(cred.invitation_expires_at ?? '')).toBeGreaterThan(Date.now());
+    const list = (await call('GET', `/api/3/people/${pid}/credentials`)).body as Credential[];
+    expect(list[0]?.invitation_code).toBe(cred.invitation_code);
+    expect(((await createHid(pid)).body as Credential).invitation_code).toBe(cred.invitation_code);
   });
 
   it('unknown type → 422 errors.credential_type_id; unknown person → 404; licence limit → 422 limit_reached string', async () => {
@@ -138,7 +157,7 @@ describe('simulator credentials', () => {
     const created = (await createHid(pid)).body as Credential;
     expect(created.invitation_code).toBeUndefined();
     const early = (await call('GET', `/api/3/people/${pid}/credentials/${created.id}`)).body as Credential;
-    expect(early.invitation_code).toBeUndefined();
+    expect(early.invitation_code).toBeNull();
     const later = await until(pid, created.id, (c) => typeof c.invitation_code === 'string');
     expect(later.invitation_code).toBe(sim.credentials()[0]?.invitation_code);
     expect(later.invitation_expires_at).toEqual(expect.any(String));
@@ -270,7 +289,8 @@ describe('simulator lifecycle hooks', () => {
     sim.configure({ invitationTtlSec: 1 });
     try {
       const pid = await person();
-      const cred = (await createHid(pid)).body as Credential;
+      const created = (await createHid(pid)).body as Credential;
+      const cred = (await call('GET', `/api/3/people/${pid}/credentials/${created.id}`)).body as Credential;
       expect(Date.parse(cred.invitation_expires_at ?? '') - Date.now()).toBeLessThanOrEqual(1000);
       const expired = await until(pid, cred.id, (c) => c.status === 'expired');
       expect(expired.invitation_code).toBeUndefined();
@@ -282,7 +302,8 @@ describe('simulator lifecycle hooks', () => {
   it('the same hooks over HTTP under /__sim', async () => {
     const pid = await person();
     const cred = (await createHid(pid)).body as Credential;
-    const code = cred.invitation_code ?? '';
+    const code =
+      (await until(pid, cred.id, (c) => typeof c.invitation_code === 'string')).invitation_code ?? '';
     const post = (path: string, body: unknown) =>
       fetch(`${sim.url}/__sim${path}`, {
         method: 'POST',

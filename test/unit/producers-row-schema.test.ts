@@ -224,9 +224,19 @@ describe('entries handed to intake as objects', () => {
       return 'rejected' in result ? result.rejected : undefined;
     };
     expect(refused({ system_id: 'E2', first_name: 'Ed', last_name: 'Gul', line: 9 })).toBeUndefined();
+    // A mobile that cannot be put in E.164 (national form, no default country) is refused with its line.
     expect(
-      refused({ system_id: 'E2', first_name: 'Ed', last_name: 'Gul', mobile: '020 7946 0958' }),
-    ).toBeUndefined();
+      refused({ system_id: 'E2', first_name: 'Ed', last_name: 'Gul', mobile: '020 7946 0958', line: 9 }),
+    ).toMatchObject({ key: 'sid:E2', line: 9, code: 'invalid_mobile' });
+    expect(
+      validateEntry(
+        { system_id: 'E2', first_name: 'Ed', last_name: 'Gul', mobile: '+44 7700 900123' },
+        4,
+        run,
+      ),
+    ).toMatchObject({
+      entry: { mobile: '+447700900123' },
+    });
     // With the run's fallback a landline's row goes by webhook; without one, it is refused.
     const landline = {
       system_id: 'E3',

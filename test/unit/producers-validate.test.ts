@@ -78,8 +78,10 @@ describe('row validation', () => {
     });
   });
 
-  it('keeps a mobile it cannot normalise when SMS is not used', () => {
-    expect(validateRecord({ ...base, mobile: 'ext 42' }, 2, {})).toMatchObject({ mobile: 'ext 42' });
+  it('refuses a mobile it cannot normalise to E.164 even when SMS is not used (DoorFlow gets E.164 only)', () => {
+    const refused = validateRecord({ ...base, mobile: 'ext 42' }, 2, {});
+    expect(refused).toMatchObject({ reason: expect.stringMatching(/digits/) });
+    expect(refused).not.toHaveProperty('mobile');
   });
 
   it('always yields entries the pipeline schema accepts (property)', () => {

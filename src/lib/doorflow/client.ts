@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { type Clock, systemClock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
+import { ConfigError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Metrics } from '../core/metrics.ts';
 import type { RedisKeys } from '../store/keys.ts';
@@ -29,9 +30,6 @@ import type {
   Person,
   PersonInput,
 } from './types.ts';
-
-/** The HID type id when neither configured nor discoverable (the seed account's id). */
-const FALLBACK_HID_CREDENTIAL_TYPE_ID = 8;
 
 export interface DoorFlowClientDeps {
   config: Config['doorflow'];
@@ -64,6 +62,31 @@ export interface DoorFlowClient extends DoorFlowApi {
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
+
+const isHidMobile = (t: CredentialType) => {
+  const text = `${t.label ?? ''} ${t.slug ?? ''}`.toLowerCase();
+  return text.includes('hid') && text.includes('mobile');
+};
+
+/**
+ * Discovery when `HID_CREDENTIAL_TYPE_ID` is unset: the one type whose label or slug names both
+ * "hid" and "mobile". None or several (a wallet variant, say) is a configuration error listing
+ * the account's types (exit 3), not a guess.
+ */
+function pickHidCredentialType(types: readonly CredentialType[]): number {
+  const matches = types.filter((t) => isHidMobile(t) && Number.isInteger(Number(t.id)));
+  const [only] = matches;
+  if (matches.length === 1 && only) return Number(only.id);
+  const listed = types.map((t) => `${t.id} "${t.label ?? ''}"${t.slug ? ` (${t.slug})` : ''}`).join(', ');
+  const found =
+    matches.length === 0 ? 'no HID Mobile credential type' : `${matches.length} HID Mobile credential types`;
+  throw new ConfigError([
+    {
+      variable: 'HID_CREDENTIAL_TYPE_ID',
+      expected: `${found} in this DoorFlow account; set it to one of the account's types: ${listed || 'none'}`,
+    },
+  ]);
+}
 
 export function createDoorFlowClient(deps: DoorFlowClientDeps): DoorFlowClient {
   const { config, logger } = deps;
@@ -283,18 +306,7 @@ export function createDoorFlowClient(deps: DoorFlowClientDeps): DoorFlowClient {
     async resolveHidCredentialTypeId(options) {
       if (config.hidCredentialTypeId !== undefined) return config.hidCredentialTypeId;
       hidTypeId ??= listCredentialTypes(options).then(
-        (types) => {
-          const match = types.find((t) => {
-            const text = `${t.label ?? ''} ${t.slug ?? ''}`.toLowerCase();
-            return text.includes('hid') && text.includes('mobile');
-          });
-          if (match && Number.isInteger(Number(match.id))) return Number(match.id);
-          logger.warn(
-            { fallback: FALLBACK_HID_CREDENTIAL_TYPE_ID },
-            'no HID Mobile credential type found in DoorFlow; set HID_CREDENTIAL_TYPE_ID',
-          );
-          return FALLBACK_HID_CREDENTIAL_TYPE_ID;
-        },
+        (types) => pickHidCredentialType(types),
         (err: unknown) => {
           hidTypeId = undefined;
           throw err;

@@ -1,5 +1,5 @@
 import type { Config } from '../core/config.ts';
-import { DoorFlowError } from '../core/errors.ts';
+import { ConfigError, DoorFlowError } from '../core/errors.ts';
 import type { DoorFlowClient } from './client.ts';
 import { sanitizeText } from './http-errors.ts';
 
@@ -11,11 +11,8 @@ export interface DoorFlowConnectivity {
   credentialTypes?: { id: number; label: string }[];
   hidCredentialTypeId?: number;
   /** Where the HID type id came from. */
-  hidSource?: 'configured' | 'discovered' | 'fallback';
+  hidSource?: 'configured' | 'discovered';
 }
-
-const isHidMobile = (text: string) =>
-  text.toLowerCase().includes('hid') && text.toLowerCase().includes('mobile');
 
 /**
  * Lists credential types (proves base URL, token and scope `account.credential_type.readonly`),
@@ -32,12 +29,7 @@ export async function checkDoorFlowConnectivity(
   try {
     const types = await client.listCredentialTypes({ signal });
     const hid = await client.resolveHidCredentialTypeId({ signal });
-    const hidSource =
-      config.hidCredentialTypeId !== undefined
-        ? 'configured'
-        : types.some((t) => t.id === hid && isHidMobile(`${t.label} ${t.slug ?? ''}`))
-          ? 'discovered'
-          : 'fallback';
+    const hidSource = config.hidCredentialTypeId !== undefined ? 'configured' : 'discovered';
     let token = '';
     try {
       const info = await client.tokenInfo({ signal });
@@ -55,9 +47,11 @@ export async function checkDoorFlowConnectivity(
     };
   } catch (err) {
     const detail =
-      err instanceof DoorFlowError
-        ? `${err.code}: ${err.message}`
-        : sanitizeText(err instanceof Error ? err.message : String(err));
+      err instanceof ConfigError
+        ? (err.problems[0]?.expected ?? err.message)
+        : err instanceof DoorFlowError
+          ? `${err.code}: ${err.message}`
+          : sanitizeText(err instanceof Error ? err.message : String(err));
     return { ok: false, detail: `${config.baseUrl}: ${detail}` };
   }
 }

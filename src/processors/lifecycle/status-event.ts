@@ -8,8 +8,10 @@ import { isNotFound, lifecycleDeps } from './track.ts';
 /**
  * A DoorFlow webhook event, verified and enqueued by `serve`. Real format: GET the `resource` URL
  * (it carries the `ack_token`, so the read also acknowledges the event) and record the status it
- * shows — the notice itself carries none. DESTROY may 404: recorded as `revoked`. Events are
- * deduplicated on (resource_type, resource_id, ack_token). Seed format carries the new status.
+ * shows — the notice itself carries none — on the credential the fetched resource names (not the
+ * notice's `resource_id`). A 404 counts only when a second read confirms it: DESTROY is then
+ * recorded as `revoked`, anything else as `deleted`. Events are deduplicated on (resource_type,
+ * resource_id, ack_token). Seed format carries the new status.
  */
 
 export const statusEventProcessor = defineProcessor('status-events', handle);
@@ -25,6 +27,22 @@ const resourceSchema = z.looseObject({
 function personIdFromUrl(url: string): number | undefined {
   const match = /\/people\/(\d+)\/credentials\//.exec(url);
   return match ? Number(match[1]) : undefined;
+}
+
+/**
+ * GETs the notice's resource. A 404 is read a second time before it counts ('gone'): one 404 can
+ * be a replica or cache that has not seen the credential yet, and a deletion is not undone.
+ */
+async function readResource(url: string, deps: ProcessorDeps, ctx: JobContext): Promise<unknown> {
+  for (let read = 1; ; read++) {
+    try {
+      return await deps.doorflow.getResource(url, { signal: ctx.signal });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      if (read >= 2) return 'gone';
+      ctx.logger.debug('webhook resource 404; reading it once more before recording a deletion');
+    }
+  }
 }
 
 async function handle(p: StatusEventPayload, deps: ProcessorDeps, ctx: JobContext): Promise<string> {
@@ -44,26 +62,33 @@ async function handle(p: StatusEventPayload, deps: ProcessorDeps, ctx: JobContex
   if (p.ackToken && (await deps.redis.exists(ackKey))) return 'duplicate';
 
   let status: string | undefined;
+  let credentialId = p.resourceId;
   let personId = personIdFromUrl(p.resource);
-  try {
-    const body = resourceSchema.safeParse(
-      await deps.doorflow.getResource(p.resource, { signal: ctx.signal }),
-    );
+  const fetched = await readResource(p.resource, deps, ctx);
+  if (fetched === 'gone') {
+    // Two reads agreed: DESTROY of a mobile credential ends its revocation; otherwise it is gone.
+    status = p.action.toUpperCase() === 'DESTROY' ? 'revoked' : 'deleted';
+  } else {
+    const body = resourceSchema.safeParse(fetched);
     if (body.success) {
+      // The fetched resource names the credential; the notice's resource_id is only a hint.
+      if (body.data.id !== p.resourceId) {
+        ctx.logger.warn(
+          { resourceId: p.resourceId, fetchedId: body.data.id },
+          'webhook notice resource_id differs from the fetched credential; the fetched one is updated',
+        );
+      }
+      credentialId = body.data.id;
       status = body.data.status ?? undefined;
       personId = body.data.person_id ?? personId;
     } else {
       ctx.logger.warn({ resourceId: p.resourceId }, 'webhook resource is not a credential; ignored');
     }
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-    // DESTROY of a mobile credential is the end of its revocation; any other 404 means it is gone.
-    status = p.action.toUpperCase() === 'DESTROY' ? 'revoked' : 'deleted';
   }
   let outcome = 'ignored';
   if (status) {
     const r = await recordAndSchedule(ld, {
-      id: p.resourceId,
+      id: credentialId,
       status,
       source: 'webhook',
       ...(personId ? { meta: { personId } } : {}),
@@ -71,6 +96,6 @@ async function handle(p: StatusEventPayload, deps: ProcessorDeps, ctx: JobContex
     outcome = r.outcome;
   }
   if (p.ackToken) await deps.redis.set(ackKey, '1', 'EX', ACK_TTL_SEC);
-  ctx.logger.debug({ credentialId: p.resourceId, status, outcome }, 'status event processed');
+  ctx.logger.debug({ credentialId, status, outcome }, 'status event processed');
   return outcome;
 }
