@@ -55,7 +55,10 @@ export interface PipelineOptions {
   redisUrl: string;
   logger: Logger;
   clock?: Clock;
-  /** Role of the command connection (`producer` fails fast, `worker` retries). Default `producer`. */
+  /**
+   * Role of the command connection (`producer` fails fast; `service` and `worker` reconnect for as
+   * long as Redis is away). Default `producer`.
+   */
   role?: RedisRole;
   /** The process's metrics recorder; no-op when absent. */
   metrics?: Metrics;
@@ -104,7 +107,11 @@ export function buildPipeline(config: Config, options: PipelineOptions): Pipelin
     logger,
     redis,
     workerConnection() {
-      workerRedis ??= createRedis(options.redisUrl, 'worker');
+      if (!workerRedis) {
+        workerRedis = createRedis(options.redisUrl, 'worker');
+        // Never an unhandled 'error' event during an outage: ioredis reconnects by itself.
+        workerRedis.on('error', (err) => logger.debug({ err }, 'redis worker connection error'));
+      }
       return workerRedis;
     },
     queues,

@@ -55,11 +55,16 @@ export async function waitForJob(
   jobId: string,
   deadline: number,
 ): Promise<unknown> {
+  const read = async () => (await pipeline.queues.get(queue).getJob(jobId)) as Job | undefined;
   for (;;) {
-    const job = (await pipeline.queues.get(queue).getJob(jobId)) as Job | undefined;
+    const job = await read();
     const state = job ? await job.getState() : 'missing';
-    if (state === 'completed') return job?.returnvalue;
-    if (state === 'failed') throw new Error(`${queue} job failed: ${job?.failedReason ?? 'unknown error'}`);
+    // The job read above may predate its completion (a worker finished it between the two reads,
+    // leaving returnvalue null): once the state is final, read the job again for its outcome.
+    if (state === 'completed') return (await read())?.returnvalue;
+    if (state === 'failed') {
+      throw new Error(`${queue} job failed: ${(await read())?.failedReason ?? 'unknown error'}`);
+    }
     if (Date.now() > deadline) {
       throw new Error(`${queue} job still ${state} (is a worker running?)`);
     }

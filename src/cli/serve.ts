@@ -47,7 +47,8 @@ export function registerServeCommand(program: Command): void {
       const runtime = buildRuntime(config);
       try {
         const metrics = createMetrics();
-        const pipeline = openPipeline(runtime, { metrics });
+        // Reconnects for as long as Redis is away: serve must come back by itself after an outage.
+        const pipeline = openPipeline(runtime, { role: 'service', metrics });
         const { credentials } = pipeline.stores;
         const ops = opsHttpModule({
           config,

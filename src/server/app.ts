@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from '../lib/core/logger.ts';
+import { isRedisUnavailable } from '../lib/core/redis.ts';
 
 /**
  * The `serve` HTTP server: one express app, routes mounted from separate modules (DoorFlow
@@ -51,9 +52,15 @@ export function buildServer(deps: ServerDeps): BuiltServer {
   app.use((_req, res) => {
     res.status(404).json({ error: 'not_found' });
   });
-  // Last-resort error handler: body-parser errors carry a status (413, 400); others are 500s.
+  // Last-resort error handler: body-parser errors carry a status (413, 400); Redis being away is a
+  // 503 (the page works again once it is back); others are 500s.
   // Bodies are never echoed back or logged: they may carry secrets.
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    if (isRedisUnavailable(err)) {
+      deps.logger.warn({ path: req.path }, 'http request failed: redis unavailable');
+      if (!res.headersSent) res.status(503).set('Retry-After', '5').json({ error: 'unavailable' });
+      return;
+    }
     const status = (err as { status?: unknown }).status;
     const code = typeof status === 'number' && status >= 400 && status < 600 ? status : 500;
     if (code >= 500) deps.logger.error({ err, path: req.path }, 'http request failed');

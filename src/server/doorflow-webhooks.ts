@@ -6,6 +6,7 @@ import type { Logger } from '../lib/core/logger.ts';
 import { encodeKey, type Queues } from '../lib/jobs/registry.ts';
 import { replayTtlMs, verifyDoorflowSignature } from '../lib/doorflow/webhook-verify.ts';
 import type { WebhookSignatureStore } from '../lib/store/webhook-signatures.ts';
+import { isRedisUnavailable } from '../lib/core/redis.ts';
 import type { HttpModule } from './app.ts';
 
 /**
@@ -136,15 +137,23 @@ export function doorflowWebhookModule(deps: DoorflowWebhookDeps): HttpModule {
     if (!events) return reject(res, 400, 'unexpected_payload');
 
     const ttl = replayTtlMs(verified.format, deps.toleranceMs);
-    if (!(await deps.signatures.claim(verified.signature, ttl))) {
-      return reject(res, 401, 'replayed');
+    let claimed: boolean;
+    try {
+      claimed = await deps.signatures.claim(verified.signature, ttl);
+    } catch (err) {
+      // Redis away: nothing recorded, so no acknowledgement — a 503 makes DoorFlow redeliver.
+      log.warn({ reason: isRedisUnavailable(err) ? 'redis_unavailable' : 'claim_failed' }, 'doorflow webhook not recorded');
+      res.status(503).json({ error: 'unavailable' });
+      return;
     }
+    if (!claimed) return reject(res, 401, 'replayed');
     try {
       if (events.length > 0) await deps.enqueue(events);
     } catch (err) {
       // Give the claim back so DoorFlow's retry of this same request is not taken for a replay.
       await deps.signatures.release(verified.signature).catch(() => undefined);
-      log.error({ err }, 'could not enqueue doorflow webhook events');
+      if (isRedisUnavailable(err)) log.warn('could not enqueue doorflow webhook events: redis unavailable');
+      else log.error({ err }, 'could not enqueue doorflow webhook events');
       res.status(503).json({ error: 'unavailable' });
       return;
     }

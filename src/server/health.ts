@@ -4,9 +4,11 @@ import { DEFAULT_HEARTBEAT_STALE_MS } from '../lib/core/heartbeat.ts';
 import type { WorkerStore } from '../lib/store/workers.ts';
 
 /**
- * `/healthz`: the process is up and serving (no dependencies, so an orchestrator does not restart
- * the server because Redis blinked). `/readyz`: Redis answers PING and at least one worker has
- * heartbeated recently (see `src/lib/core/heartbeat.ts`); 503 with the failing checks otherwise.
+ * `/healthz`: the process is up and can recover by itself — 503 only when its Redis connection has
+ * ended for good (ioredis stopped reconnecting), so an orchestrator restarts it then and not because
+ * Redis blinked. `/readyz`: Redis answers PING and at least one worker has heartbeated recently (see
+ * `src/lib/core/heartbeat.ts`); 503 with the failing checks otherwise. Raw Redis error text is never
+ * echoed (it may name hosts or credentials): a failing check says "redis unreachable".
  */
 
 export interface HealthOptions {
@@ -44,7 +46,15 @@ export function healthRouter(options: HealthOptions): Router {
   const router = express.Router();
   const timeoutMs = options.timeoutMs ?? 2_000;
   router.get('/healthz', (_req, res) => {
-    res.set('Cache-Control', 'no-store').json({ status: 'ok', uptime_s: Math.round(process.uptime()) });
+    // 'end' is the one state ioredis does not leave by itself (retries given up, or closed).
+    const dead = options.redis.status === 'end';
+    res
+      .status(dead ? 503 : 200)
+      .set('Cache-Control', 'no-store')
+      .json({
+        status: dead ? 'redis_connection_ended' : 'ok',
+        uptime_s: Math.round(process.uptime()),
+      });
   });
   router.get('/readyz', async (_req, res) => {
     const checks: Record<string, Check> = {};

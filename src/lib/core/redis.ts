@@ -8,17 +8,57 @@ import type { Logger } from './logger.ts';
 import { ProvisionerError } from './errors.ts';
 
 /**
- * `worker`: blocking BullMQ connections — retry forever (`maxRetriesPerRequest: null`).
- * `producer`: CLI commands and producers — fail fast so a user sees a dead Redis at once.
+ * `worker`: blocking BullMQ connections — reconnect forever, commands wait (`maxRetriesPerRequest: null`).
+ * `service`: long-running processes that answer others (`serve`, `import --wait`) — reconnect forever,
+ *   but a command fails after one reconnection attempt so a request gets a 503 instead of hanging.
+ * `producer`: one-shot CLI commands and producers — fail fast so a user sees a dead Redis at once.
  */
-export type RedisRole = 'worker' | 'producer';
+export type RedisRole = 'worker' | 'service' | 'producer';
+
+/** Reconnection delay cap, ms: a process is ready again within this long of Redis answering. */
+export const REDIS_RECONNECT_MAX_MS = 2_000;
+
+/** Reconnect forever: 100 ms, 200 ms, … capped at {@link REDIS_RECONNECT_MAX_MS}. */
+export function reconnectForever(times: number): number {
+  return Math.min(times * 100, REDIS_RECONNECT_MAX_MS);
+}
+
+/** The URL with any password masked, for messages (`redis://:***@host:6379`). */
+export function redactRedisUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString().replace(/\/$/, '');
+  } catch {
+    return 'the configured REDIS_URL';
+  }
+}
+
+/** True for the errors ioredis raises while the server is away (refused, reset, retries spent). */
+export function isRedisUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code)) return true;
+  return (
+    err.name === 'MaxRetriesPerRequestError' ||
+    /Connection is closed|Stream isn't writeable|connect ECONNREFUSED|LOADING/.test(err.message)
+  );
+}
 
 /** The one Redis connection factory. */
 export function createRedis(url: string, role: RedisRole, extra: RedisOptions = {}): Redis {
   const options: RedisOptions =
     role === 'worker'
-      ? { maxRetriesPerRequest: null, enableReadyCheck: true, ...extra }
-      : {
+      ? { maxRetriesPerRequest: null, enableReadyCheck: true, retryStrategy: reconnectForever, ...extra }
+      : role === 'service'
+        ? {
+            maxRetriesPerRequest: 1,
+            enableReadyCheck: true,
+            connectTimeout: 5_000,
+            retryStrategy: reconnectForever,
+            ...extra,
+          }
+        : {
           maxRetriesPerRequest: 1,
           enableOfflineQueue: true,
           connectTimeout: 5_000,
