@@ -16,6 +16,8 @@ import { EXIT, reportUsageError } from './exit-codes.ts';
 import type { Pipeline } from '../app/pipeline.ts';
 import { buildRunView, formatRunView } from './run-summary.ts';
 import { abortOnSignal } from './shutdown.ts';
+import { parseDurationMs } from '../lib/core/config-fields.ts';
+import { isRedisUnavailable, redactRedisUrl } from '../lib/core/redis.ts';
 
 /** What a delivery channel needs configured; checked before anything is enqueued. */
 export function deliveryProblems(config: Config, channel: DeliveryChannelName): ConfigProblem[] {
@@ -37,14 +39,27 @@ export function deliveryProblems(config: Config, channel: DeliveryChannelName): 
   return problems;
 }
 
+/** How often `import --wait` looks for live workers (the warning comes within 15 s). */
+const WORKER_CHECK_MS = 5_000;
+
+export interface WaitForRunOptions {
+  tty: boolean;
+  pollMs?: number;
+  signal?: AbortSignal;
+  /** Give up after this long (`--timeout`); wait for as long as it takes when absent. */
+  timeoutMs?: number;
+}
+
 /**
  * Polls the run until it finishes, with a progress bar on a TTY. Resolves with the exit code:
- * 0 only when every entry was provisioned (newly or already).
+ * 0 only when every entry was provisioned (newly or already); 1 when `--timeout` ran out first;
+ * 4 when it ran out while Redis was unreachable. A Redis outage is waited through (one line on
+ * stderr), and a warning goes to stderr while no worker is alive to process the run.
  */
 export async function waitForRun(
   pipeline: Pipeline,
   runId: string,
-  options: { tty: boolean; pollMs?: number; signal?: AbortSignal },
+  options: WaitForRunOptions,
 ): Promise<number> {
   const bar = options.tty
     ? new cliProgress.SingleBar(
@@ -55,14 +70,50 @@ export async function waitForRun(
         cliProgress.Presets.shades_classic,
       )
     : undefined;
+  const deadline = options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs;
+  const redisName = redactRedisUrl(pipeline.config.redisUrl ?? '');
   let started = false;
+  let redisAway = false;
+  let warnedNoWorkers = false;
+  let lastWorkerCheck = 0;
+  let progress = '';
   try {
     for (;;) {
       if (options.signal?.aborted) return EXIT.interrupted;
-      const run = await pipeline.runs.get(runId);
+      const timedOut = deadline !== undefined && Date.now() >= deadline;
+      let run: Awaited<ReturnType<Pipeline['runs']['get']>>;
+      try {
+        run = await pipeline.runs.get(runId);
+        if (Date.now() - lastWorkerCheck >= WORKER_CHECK_MS) {
+          lastWorkerCheck = Date.now();
+          const live = await pipeline.stores.workers.live();
+          if (live.length === 0 && !warnedNoWorkers) {
+            bar?.stop();
+            console.error('warning: no live workers: start `doorflow-provisioner worker`');
+          }
+          warnedNoWorkers = live.length === 0;
+        }
+      } catch (err) {
+        if (!isRedisUnavailable(err)) throw err;
+        if (timedOut) {
+          bar?.stop();
+          console.error(`error: gave up waiting for run ${runId}: Redis at ${redisName} is unreachable`);
+          return EXIT.unavailable;
+        }
+        if (!redisAway) {
+          bar?.stop();
+          console.error(`Redis at ${redisName} is unreachable: still waiting for run ${runId}`);
+        }
+        redisAway = true;
+        await new Promise((r) => setTimeout(r, options.pollMs ?? 250));
+        continue;
+      }
+      if (redisAway) console.error(`Redis at ${redisName} answers again: waiting for run ${runId}`);
+      redisAway = false;
       if (!run) throw new Error(`run ${runId} not found`);
       const provisioned = (run.counts.provisioned ?? 0) + (run.counts.already_provisioned ?? 0);
       const settled = provisioned + run.dead + (run.counts.invalid ?? 0);
+      progress = `${settled}/${run.total} entries settled`;
       if (bar) {
         if (!started) bar.start(run.total, settled, { provisioned, dead: run.dead });
         started = true;
@@ -70,6 +121,13 @@ export async function waitForRun(
         bar.update(settled, { provisioned, dead: run.dead + (run.counts.invalid ?? 0) });
       }
       if (run.finishedAt !== undefined) break;
+      if (timedOut) {
+        bar?.stop();
+        console.error(
+          `error: run ${runId} not finished within --timeout (${progress}); it carries on in the workers: runs show ${runId}`,
+        );
+        return EXIT.failure;
+      }
       await new Promise((r) => setTimeout(r, options.pollMs ?? 250));
     }
   } finally {
@@ -87,6 +145,7 @@ interface ImportFlags {
   delivery?: DeliveryChannelName;
   fallback?: string;
   wait?: boolean;
+  timeout?: string;
   prefetch: boolean;
   map: string[];
   delimiter?: string;
@@ -112,7 +171,14 @@ export function registerImportCommand(program: Command): void {
       '--fallback <channels>',
       'channels to try, in order, for people the chosen one cannot reach, e.g. "sms,doorflow" (default DELIVERY_FALLBACK)',
     )
-    .option('--wait', 'wait until the run finishes; exit 0 only if every entry was provisioned')
+    .option(
+      '--wait',
+      'wait until the run finishes (through Redis outages); exit 0 only if every entry was provisioned',
+    )
+    .option(
+      '--timeout <duration>',
+      'with --wait: give up after this long, e.g. 20s or 10m (exit 1; exit 4 if Redis is unreachable then). Default: none',
+    )
     .option('--no-prefetch', 'do not list the account’s people first (one lookup per entry instead)')
     .option('--map <spec>', 'map a column: "Badge Ref=system_id" (repeatable)', collect, [])
     .option('--delimiter <d>', 'field delimiter: , ; tab or | (default: detected from the header)')
@@ -135,6 +201,12 @@ export function registerImportCommand(program: Command): void {
         console.error(
           `error: --default-country ${options.defaultCountry} is not supported (expected an ISO 3166-1 alpha-2 code such as GB, US or NG)`,
         );
+        process.exitCode = EXIT.usage;
+        return;
+      }
+      const timeoutMs = options.timeout === undefined ? undefined : parseDurationMs(options.timeout);
+      if (options.timeout !== undefined && (timeoutMs === undefined || timeoutMs <= 0)) {
+        console.error('error: --timeout expects a duration such as 20s, 10m or 1h');
         process.exitCode = EXIT.usage;
         return;
       }
@@ -166,7 +238,8 @@ export function registerImportCommand(program: Command): void {
         if (!options.dryRun) {
           // Loaded only here: a dry run carries neither Redis, BullMQ nor the DoorFlow client.
           const { openPipeline } = await import('../app/pipeline.ts');
-          pipeline = openPipeline(runtime);
+          // --wait is long-running: its connection reconnects for as long as Redis is away.
+          pipeline = openPipeline(runtime, options.wait ? { role: 'service' } : {});
           // Nothing is queued for an account whose HID type cannot be told apart (exit 3). An
           // unreachable DoorFlow is not decided here: the run's own calls report it.
           await pipeline
@@ -200,6 +273,7 @@ export function registerImportCommand(program: Command): void {
           process.exitCode = await waitForRun(pipeline, summary.run.runId, {
             tty: Boolean(process.stdout.isTTY) && !options.json,
             signal: interruption.signal,
+            ...(timeoutMs === undefined ? {} : { timeoutMs }),
           });
         } else {
           const rejected = summary.run

@@ -142,7 +142,10 @@ export function doorflowWebhookModule(deps: DoorflowWebhookDeps): HttpModule {
       claimed = await deps.signatures.claim(verified.signature, ttl);
     } catch (err) {
       // Redis away: nothing recorded, so no acknowledgement — a 503 makes DoorFlow redeliver.
-      log.warn({ reason: isRedisUnavailable(err) ? 'redis_unavailable' : 'claim_failed' }, 'doorflow webhook not recorded');
+      log.warn(
+        { reason: isRedisUnavailable(err) ? 'redis_unavailable' : 'claim_failed' },
+        'doorflow webhook not recorded',
+      );
       res.status(503).json({ error: 'unavailable' });
       return;
     }

@@ -38,10 +38,13 @@ export function redactRedisUrl(url: string): string {
 export function isRedisUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code)) return true;
+  if (typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code))
+    return true;
   return (
     err.name === 'MaxRetriesPerRequestError' ||
-    /Connection is closed|Stream isn't writeable|connect ECONNREFUSED|LOADING/.test(err.message)
+    /max retries per request|Connection is closed|Stream isn't writeable|connect ECONNREFUSED|LOADING/.test(
+      err.message,
+    )
   );
 }
 
@@ -59,12 +62,12 @@ export function createRedis(url: string, role: RedisRole, extra: RedisOptions = 
             ...extra,
           }
         : {
-          maxRetriesPerRequest: 1,
-          enableOfflineQueue: true,
-          connectTimeout: 5_000,
-          retryStrategy: (times) => (times > 3 ? null : Math.min(times * 200, 1_000)),
-          ...extra,
-        };
+            maxRetriesPerRequest: 1,
+            enableOfflineQueue: true,
+            connectTimeout: 5_000,
+            retryStrategy: (times) => (times > 3 ? null : Math.min(times * 200, 1_000)),
+            ...extra,
+          };
   return new Redis(url, options);
 }
 
