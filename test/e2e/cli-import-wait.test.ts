@@ -1,0 +1,61 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN } from '../helpers/cli.ts';
+import { type Harness, startHarness } from '../helpers/pipeline.ts';
+
+/** `import --wait` with no worker alive: a warning within 15 s, and `--timeout` gives up cleanly. */
+describe('cli: import --wait without workers', () => {
+  let h: Harness;
+  let dir: string;
+
+  beforeAll(async () => {
+    h = await startHarness();
+    dir = await mkdtemp(join(tmpdir(), 'dfp-e2e-wait-'));
+  }, 60_000);
+  afterAll(async () => {
+    await h?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('warns "no live workers" within 15 s and, with --timeout 20s, exits 1 within 25 s with one clear line', async () => {
+    const file = join(dir, 'wait.csv');
+    await writeFile(file, 'system_id,first_name,last_name,email\nW1,Ann,Lee,w1@example.test\n');
+    const started = Date.now();
+    const child = spawn(
+      process.execPath,
+      [BIN, 'import', file, '--delivery', 'webhook', '--no-prefetch', '--wait', '--timeout', '20s'],
+      {
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, DFP_USE_SOURCE: '1', ...h.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    let warnedAfterMs: number | undefined;
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+      if (warnedAfterMs === undefined && stderr.includes('no live workers'))
+        warnedAfterMs = Date.now() - started;
+    });
+    const killer = setTimeout(() => child.kill('SIGKILL'), 40_000);
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    clearTimeout(killer);
+    const elapsedMs = Date.now() - started;
+
+    expect(stdout).toMatch(/1 entries queued|1 entry queued/);
+    expect(stderr).toContain('warning: no live workers: start `doorflow-provisioner worker`');
+    expect(warnedAfterMs).toBeLessThan(15_000);
+    expect(code).toBe(1);
+    expect(elapsedMs).toBeLessThan(25_000);
+    const lines = stderr.trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toMatch(/^error: run r[\w-]+ not finished within --timeout \(0\/1 entries settled\)/);
+    expect(stderr).not.toMatch(/\n\s+at /);
+  }, 60_000);
+});
