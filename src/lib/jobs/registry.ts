@@ -150,6 +150,9 @@ export function createQueues(connection: Redis, prefix: string, jobs: Config['jo
     let queue = open.get(name);
     if (!queue) {
       queue = new Queue(name, { connection, prefix, defaultJobOptions: defaults });
+      // The shared connection's errors are logged where it is built (app/pipeline.ts); without a
+      // listener BullMQ prints each reconnection failure of an outage to stderr.
+      queue.on('error', () => undefined);
       open.set(name, queue);
     }
     return queue;

@@ -1,0 +1,217 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHmac, randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildPipeline, type Pipeline } from '../../src/app/pipeline.ts';
+import { type DeliveryReceiver, startDeliveryReceiver } from '../../src/cli/demo-receiver.ts';
+import { type Env, loadConfig } from '../../src/lib/core/config.ts';
+import { silentLogger } from '../../src/lib/core/logger.ts';
+import { type EmbeddedRedis, startEmbeddedRedis } from '../../src/lib/core/redis.ts';
+import { statusEventJobId, parseWebhookBody } from '../../src/server/doorflow-webhooks.ts';
+import { type RunningSimulator, startSimulator } from '../../src/simulator/index.ts';
+import { BIN, killAndWait, spawnWorker } from '../helpers/cli.ts';
+import { uniquePrefix } from '../helpers/redis.ts';
+
+const WEBHOOK_SECRET = 'outage-webhook-secret';
+const DELIVERY_SECRET = 'outage-delivery-secret';
+const PEOPLE = 60;
+
+function childEnv(env: Env): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH, HOME: process.env.HOME, DFP_USE_SOURCE: '1', ...env } as NodeJS.ProcessEnv;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Redis SIGKILLed for 10 s and then for 60 s under `serve`, two `worker` processes and an
+ * `import --wait`, mid-run, and restarted from its AOF on the same port: each process reconnects by
+ * itself, `/readyz` and signed DoorFlow webhooks work again within 5 s of Redis answering, webhooks
+ * got 503 (never 500) meanwhile, and the run completes with no duplicates.
+ */
+describe('cli: serve, workers and import --wait through Redis outages', () => {
+  let redis: EmbeddedRedis;
+  let sim: RunningSimulator;
+  let receiver: DeliveryReceiver;
+  let pipeline: Pipeline;
+  let env: Env;
+  let dir: string;
+  let serve: ChildProcess | undefined;
+  const workers: ChildProcess[] = [];
+  let serveUrl = '';
+  let ack = 0;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'dfp-outage-'));
+    redis = await startEmbeddedRedis({ appendOnly: true, keepDir: true, dir });
+    sim = await startSimulator({ seed: 13 });
+    receiver = await startDeliveryReceiver({ secret: DELIVERY_SECRET });
+    env = {
+      REDIS_URL: redis.url,
+      QUEUE_PREFIX: uniquePrefix('outage'),
+      LOG_LEVEL: 'warn',
+      DOORFLOW_BASE_URL: sim.url,
+      DOORFLOW_ACCESS_TOKEN: sim.accessToken,
+      // Slow enough that the run is still going through both outages.
+      DOORFLOW_RATE_LIMIT: '3',
+      DOORFLOW_TIMEOUT_MS: '5000',
+      ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+      DELIVERY_DEFAULT: 'webhook',
+      DELIVERY_WEBHOOK_URL: receiver.url,
+      DELIVERY_WEBHOOK_SECRET: DELIVERY_SECRET,
+      JOB_ATTEMPTS: '30',
+      JOB_BACKOFF_MS: '200',
+      JOB_BACKOFF_MAX_MS: '2000',
+      WORKER_CONCURRENCY: '4',
+      WEBHOOK_SECRET,
+    };
+    pipeline = buildPipeline(loadConfig(env), {
+      redisUrl: redis.url,
+      logger: silentLogger(),
+      role: 'service',
+    });
+    workers.push(await spawnWorker(env), await spawnWorker(env));
+    serve = spawn(process.execPath, [BIN, 'serve', '--insecure-local', '--port', '0'], {
+      env: childEnv(env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    serveUrl = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error(`serve did not start:\n${out}`)), 60_000);
+      serve?.stdout?.on('data', (c: Buffer) => {
+        out += c.toString();
+        const m = /serving on (http:\/\/\S+)/.exec(out);
+        if (m?.[1]) {
+          clearTimeout(timer);
+          resolve(m[1]);
+        }
+      });
+      serve?.stderr?.on('data', (c: Buffer) => {
+        out += c.toString();
+      });
+      serve?.on('exit', (code) => reject(new Error(`serve exited ${code}:\n${out}`)));
+    });
+    serve.removeAllListeners('exit');
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const child of [serve, ...workers]) if (child) await killAndWait(child, 'SIGTERM');
+    await pipeline?.close();
+    await receiver?.close();
+    await sim?.close();
+    await redis?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** A signed DoorFlow notice (as DoorFlow signs it) with a fresh ack token; its status and job id. */
+  const postWebhook = async (): Promise<{ status: number; jobId: string }> => {
+    ack += 1;
+    const body = JSON.stringify([
+      {
+        action: 'UPDATE',
+        resource: `${sim.url}/api/3/people/999999/credentials/outage${ack}?ack_token=ack${ack}`,
+        resource_type: 'PersonCredential',
+        resource_id: `outage${ack}`,
+        ack_token: `ack${ack}`,
+      },
+    ]);
+    const ts = String(Math.floor(Date.now() / 1000));
+    const signature = createHmac('sha256', WEBHOOK_SECRET).update(`${ts}.${body}`).digest('hex');
+    const [event] = parseWebhookBody('real', JSON.parse(body), Date.now()) ?? [];
+    if (!event) throw new Error('test webhook body did not parse');
+    const res = await fetch(`${serveUrl}/webhooks/doorflow`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', Signature: signature, Timestamp: ts },
+      body,
+      signal: AbortSignal.timeout(10_000),
+    });
+    return { status: res.status, jobId: statusEventJobId(event) };
+  };
+  const readyz = async () =>
+    (await fetch(`${serveUrl}/readyz`, { signal: AbortSignal.timeout(10_000) })).status;
+  const healthz = async () =>
+    (await fetch(`${serveUrl}/healthz`, { signal: AbortSignal.timeout(10_000) })).status;
+
+  /** SIGKILLs Redis, probes serve every second while it is away, restarts it from its AOF. */
+  const outage = async (downMs: number) => {
+    const statuses: number[] = [];
+    const ready: number[] = [];
+    const health: number[] = [];
+    const exited = new Promise<void>((resolve) => redis.process.once('exit', () => resolve()));
+    redis.process.kill('SIGKILL');
+    await exited;
+    const until = Date.now() + downMs;
+    while (Date.now() < until) {
+      statuses.push((await postWebhook()).status);
+      ready.push(await readyz());
+      health.push(await healthz());
+      await sleep(1_000);
+    }
+    redis = await startEmbeddedRedis({ appendOnly: true, keepDir: true, dir: redis.dir, port: redis.port });
+    const answered = Date.now();
+    // Within 5 s of Redis answering: ready, and a signed webhook accepted and recorded.
+    let readyAfterMs: number | undefined;
+    let accepted: { status: number; jobId: string } | undefined;
+    while (Date.now() - answered < 10_000) {
+      if (readyAfterMs === undefined && (await readyz()) === 200) readyAfterMs = Date.now() - answered;
+      if (!accepted) {
+        const posted = await postWebhook();
+        if (posted.status === 200) accepted = posted;
+        else statuses.push(posted.status);
+      }
+      if (readyAfterMs !== undefined && accepted) break;
+      await sleep(250);
+    }
+    const acceptedAfterMs = Date.now() - answered;
+    const recorded = accepted ? await pipeline.queues.get('status-events').getJob(accepted.jobId) : undefined;
+    return { statuses, ready, health, readyAfterMs, acceptedAfterMs, accepted, recorded };
+  };
+
+  it('comes back within 5 s of each outage (10 s, then 60 s); 503 meanwhile, never 500; the run completes once', async () => {
+    const file = join(dir, 'staff.csv');
+    const rows = Array.from({ length: PEOPLE }, (_, i) => `R${i + 1},Ann${i + 1},Lee,r${i + 1}@example.test`);
+    await writeFile(file, ['system_id,first_name,last_name,email', ...rows].join('\n'));
+    const importer = spawn(process.execPath, [BIN, 'import', file, '--delivery', 'webhook', '--wait'], {
+      env: childEnv(env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let importOut = '';
+    let importErr = '';
+    importer.stdout.on('data', (c: Buffer) => {
+      importOut += c.toString();
+    });
+    importer.stderr.on('data', (c: Buffer) => {
+      importErr += c.toString();
+    });
+    const importExit = new Promise<number | null>((resolve) => importer.on('exit', (c) => resolve(c)));
+    // Mid-run: some people delivered, most not.
+    while (receiver.accepted.length < 3) await sleep(200);
+    expect(await readyz()).toBe(200);
+
+    for (const downMs of [10_000, 60_000]) {
+      expect(receiver.accepted.length).toBeLessThan(PEOPLE);
+      const o = await outage(downMs);
+      expect(o.statuses.length).toBeGreaterThan(0);
+      expect(o.statuses.every((s) => s === 503)).toBe(true);
+      expect(o.ready.every((s) => s === 503)).toBe(true);
+      expect(o.health.every((s) => s === 200)).toBe(true);
+      expect(o.readyAfterMs).toBeLessThan(5_000);
+      expect(o.accepted?.status).toBe(200);
+      expect(o.acceptedAfterMs).toBeLessThan(5_000);
+      expect(o.recorded).toBeTruthy();
+    }
+
+    const code = await Promise.race([importExit, sleep(180_000).then(() => 'timeout' as const)]);
+    if (code === 'timeout') importer.kill('SIGKILL');
+    expect(importErr).toContain(`Redis at ${redis.url} is unreachable: still waiting for run`);
+    expect(code).toBe(0);
+    expect(importOut).toMatch(/finished: all provisioned/);
+    const stats = sim.stats();
+    expect(stats.people).toBe(PEOPLE);
+    expect(stats.duplicates).toEqual({ peopleBySystemId: 0, peopleByEmail: 0, liveHidCredentials: 0 });
+    const delivered = new Set(receiver.accepted.map((d) => d.systemId));
+    expect(receiver.accepted).toHaveLength(PEOPLE);
+    expect(delivered.size).toBe(PEOPLE);
+  }, 400_000);
+});
