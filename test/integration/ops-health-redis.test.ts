@@ -5,14 +5,20 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { buildPipeline, type Pipeline } from '../../src/app/pipeline.ts';
 import { loadConfig } from '../../src/lib/core/config.ts';
 import { silentLogger } from '../../src/lib/core/logger.ts';
-import { freePort } from '../../src/lib/core/redis.ts';
+import { createRedis, freePort } from '../../src/lib/core/redis.ts';
 import { healthRouter } from '../../src/server/health.ts';
 
 /** `/healthz` and `/readyz` of `serve` while Redis is away, and once its connection has ended. */
 describe('ops: health while Redis is unreachable', () => {
   let server: Server | undefined;
   let pipeline: Pipeline | undefined;
+  const others: Server[] = [];
+  const app2 = express();
   afterEach(async () => {
+    for (const s of others.splice(0)) {
+      s.closeAllConnections();
+      await new Promise<void>((resolve) => s.close(() => resolve()));
+    }
     pipeline?.redis.disconnect();
     if (server) await new Promise<void>((resolve) => server?.close(() => resolve()));
     server?.closeAllConnections();
@@ -42,10 +48,17 @@ describe('ops: health while Redis is unreachable', () => {
     expect(pipeline.redis.status).not.toBe('end');
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
 
-    const ended = new Promise((resolve) => pipeline?.redis.once('end', resolve));
-    pipeline.redis.disconnect();
-    if (pipeline.redis.status !== 'end') await ended;
-    const health = await fetch(`${base}/healthz`);
+    // A connection whose retry strategy gave up (the one-shot `producer` role: the old `serve`)
+    // cannot recover by itself: /healthz must say so, so the process gets restarted.
+    const oneShot = createRedis(url, 'producer');
+    oneShot.on('error', () => undefined);
+    await new Promise((resolve) => oneShot.once('end', resolve));
+    app2.use(healthRouter({ redis: oneShot, workers: pipeline.stores.workers }));
+    const ended = app2.listen(0, '127.0.0.1');
+    await new Promise((resolve) => ended.once('listening', resolve));
+    others.push(ended);
+    const base2 = `http://127.0.0.1:${(ended.address() as AddressInfo).port}`;
+    const health = await fetch(`${base2}/healthz`);
     expect(health.status).toBe(503);
     expect(await health.json()).toMatchObject({ status: 'redis_connection_ended' });
   });
