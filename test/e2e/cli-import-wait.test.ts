@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN } from '../helpers/cli.ts';
+import { startCli } from '../helpers/cli.ts';
 import { type Harness, startHarness } from '../helpers/pipeline.ts';
 
 /** `import --wait` with no worker alive: a warning within 15 s, and `--timeout` gives up cleanly. */
@@ -24,28 +23,20 @@ describe('cli: import --wait without workers', () => {
     const file = join(dir, 'wait.csv');
     await writeFile(file, 'system_id,first_name,last_name,email\nW1,Ann,Lee,w1@example.test\n');
     const started = Date.now();
-    const child = spawn(
-      process.execPath,
-      [BIN, 'import', file, '--delivery', 'webhook', '--no-prefetch', '--wait', '--timeout', '20s'],
-      {
-        env: { PATH: process.env.PATH, HOME: process.env.HOME, DFP_USE_SOURCE: '1', ...h.env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
+    const cli = startCli(
+      ['import', file, '--delivery', 'webhook', '--no-prefetch', '--wait', '--timeout', '20s'],
+      h.env,
     );
-    let stdout = '';
-    let stderr = '';
     let warnedAfterMs: number | undefined;
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
-      if (warnedAfterMs === undefined && stderr.includes('no live workers'))
+    cli.onStderr((all) => {
+      if (warnedAfterMs === undefined && all.includes('no live workers'))
         warnedAfterMs = Date.now() - started;
     });
-    const killer = setTimeout(() => child.kill('SIGKILL'), 40_000);
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    const killer = setTimeout(() => cli.child.kill('SIGKILL'), 40_000);
+    const code = await cli.exit;
     clearTimeout(killer);
+    const stdout = cli.stdout();
+    const stderr = cli.stderr();
     const elapsedMs = Date.now() - started;
 
     expect(stdout).toMatch(/1 entries queued|1 entry queued/);

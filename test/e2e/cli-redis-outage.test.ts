@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,16 +11,12 @@ import { silentLogger } from '../../src/lib/core/logger.ts';
 import { type EmbeddedRedis, startEmbeddedRedis } from '../../src/lib/core/redis.ts';
 import { statusEventJobId, parseWebhookBody } from '../../src/server/doorflow-webhooks.ts';
 import { type RunningSimulator, startSimulator } from '../../src/simulator/index.ts';
-import { BIN, killAndWait, spawnWorker } from '../helpers/cli.ts';
+import { killAndWait, spawnServe, spawnWorker, startCli } from '../helpers/cli.ts';
 import { uniquePrefix } from '../helpers/redis.ts';
 
 const WEBHOOK_SECRET = 'outage-webhook-secret';
 const DELIVERY_SECRET = 'outage-delivery-secret';
 const PEOPLE = 60;
-
-function childEnv(env: Env): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH, HOME: process.env.HOME, DFP_USE_SOURCE: '1', ...env } as NodeJS.ProcessEnv;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -72,27 +68,7 @@ describe('cli: serve, workers and import --wait through Redis outages', () => {
       role: 'service',
     });
     workers.push(await spawnWorker(env), await spawnWorker(env));
-    serve = spawn(process.execPath, [BIN, 'serve', '--insecure-local', '--port', '0'], {
-      env: childEnv(env),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    serveUrl = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      const timer = setTimeout(() => reject(new Error(`serve did not start:\n${out}`)), 60_000);
-      serve?.stdout?.on('data', (c: Buffer) => {
-        out += c.toString();
-        const m = /serving on (http:\/\/\S+)/.exec(out);
-        if (m?.[1]) {
-          clearTimeout(timer);
-          resolve(m[1]);
-        }
-      });
-      serve?.stderr?.on('data', (c: Buffer) => {
-        out += c.toString();
-      });
-      serve?.on('exit', (code) => reject(new Error(`serve exited ${code}:\n${out}`)));
-    });
-    serve.removeAllListeners('exit');
+    ({ child: serve, url: serveUrl } = await spawnServe(env));
   }, 120_000);
 
   afterAll(async () => {
@@ -172,19 +148,7 @@ describe('cli: serve, workers and import --wait through Redis outages', () => {
     const file = join(dir, 'staff.csv');
     const rows = Array.from({ length: PEOPLE }, (_, i) => `R${i + 1},Ann${i + 1},Lee,r${i + 1}@example.test`);
     await writeFile(file, ['system_id,first_name,last_name,email', ...rows].join('\n'));
-    const importer = spawn(process.execPath, [BIN, 'import', file, '--delivery', 'webhook', '--wait'], {
-      env: childEnv(env),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let importOut = '';
-    let importErr = '';
-    importer.stdout.on('data', (c: Buffer) => {
-      importOut += c.toString();
-    });
-    importer.stderr.on('data', (c: Buffer) => {
-      importErr += c.toString();
-    });
-    const importExit = new Promise<number | null>((resolve) => importer.on('exit', (c) => resolve(c)));
+    const importer = startCli(['import', file, '--delivery', 'webhook', '--wait'], env);
     // Mid-run: some people delivered, most not.
     while (receiver.accepted.length < 3) await sleep(200);
     expect(await readyz()).toBe(200);
@@ -202,11 +166,11 @@ describe('cli: serve, workers and import --wait through Redis outages', () => {
       expect(o.recorded).toBeTruthy();
     }
 
-    const code = await Promise.race([importExit, sleep(180_000).then(() => 'timeout' as const)]);
-    if (code === 'timeout') importer.kill('SIGKILL');
-    expect(importErr).toContain(`Redis at ${redis.url} is unreachable: still waiting for run`);
+    const code = await Promise.race([importer.exit, sleep(180_000).then(() => 'timeout' as const)]);
+    if (code === 'timeout') importer.child.kill('SIGKILL');
+    expect(importer.stderr()).toContain(`Redis at ${redis.url} is unreachable: still waiting for run`);
     expect(code).toBe(0);
-    expect(importOut).toMatch(/finished: all provisioned/);
+    expect(importer.stdout()).toMatch(/finished: all provisioned/);
     const stats = sim.stats();
     expect(stats.people).toBe(PEOPLE);
     expect(stats.duplicates).toEqual({ peopleBySystemId: 0, peopleByEmail: 0, liveHidCredentials: 0 });

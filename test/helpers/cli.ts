@@ -17,23 +17,76 @@ export interface CliResult {
   stderr: string;
 }
 
-export async function runCli(args: string[], env: Env, timeoutMs = 90_000): Promise<CliResult> {
+/** A CLI child whose output is collected; `exit` resolves with its exit code. */
+export interface StartedCli {
+  readonly child: ChildProcess;
+  readonly stdout: () => string;
+  readonly stderr: () => string;
+  /** Called with each stderr chunk as it arrives (e.g. to time a warning). */
+  onStderr(listener: (all: string) => void): void;
+  readonly exit: Promise<number | null>;
+}
+
+export function startCli(args: string[], env: Env): StartedCli {
   const child = spawn(process.execPath, [BIN, ...args], {
     env: childEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (c: Buffer) => {
+  const listeners: ((all: string) => void)[] = [];
+  child.stdout?.on('data', (c: Buffer) => {
     stdout += c.toString();
   });
-  child.stderr.on('data', (c: Buffer) => {
+  child.stderr?.on('data', (c: Buffer) => {
     stderr += c.toString();
+    for (const l of listeners) l(stderr);
   });
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  return {
+    child,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    onStderr: (l) => listeners.push(l),
+    exit,
+  };
+}
+
+export async function runCli(args: string[], env: Env, timeoutMs = 90_000): Promise<CliResult> {
+  const started = startCli(args, env);
+  const timer = setTimeout(() => started.child.kill('SIGKILL'), timeoutMs);
+  const code = await started.exit;
   clearTimeout(timer);
-  return { code, stdout, stderr };
+  return { code, stdout: started.stdout(), stderr: started.stderr() };
+}
+
+/** A long-running `serve` child (`--insecure-local --port 0`); resolves with its URL once serving. */
+export async function spawnServe(
+  env: Env,
+  timeoutMs = 60_000,
+): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--insecure-local', '--port', '0'], {
+    env: childEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`serve did not start:\n${out}`)), timeoutMs);
+    child.stdout?.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /serving on (http:\/\/\S+)/.exec(out);
+      if (m?.[1]) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    child.stderr?.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    child.on('exit', (code) => reject(new Error(`serve exited ${code}:\n${out}`)));
+  });
+  child.removeAllListeners('exit');
+  return { child, url };
 }
 
 /** A long-running `worker` child; resolves once it logged "worker ready". */

@@ -16,10 +16,10 @@ import { ProvisionerError } from './errors.ts';
 export type RedisRole = 'worker' | 'service' | 'producer';
 
 /** Reconnection delay cap, ms: a process is ready again within this long of Redis answering. */
-export const REDIS_RECONNECT_MAX_MS = 2_000;
+const REDIS_RECONNECT_MAX_MS = 2_000;
 
 /** Reconnect forever: 100 ms, 200 ms, … capped at {@link REDIS_RECONNECT_MAX_MS}. */
-export function reconnectForever(times: number): number {
+function reconnectForever(times: number): number {
   return Math.min(times * 100, REDIS_RECONNECT_MAX_MS);
 }
 
