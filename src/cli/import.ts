@@ -46,7 +46,10 @@ export interface WaitForRunOptions {
   tty: boolean;
   pollMs?: number;
   signal?: AbortSignal;
-  /** Give up after this long (`--timeout`); wait for as long as it takes when absent. */
+  /**
+   * Give up this long after the command started (`--timeout`, so the import itself counts); wait
+   * for as long as it takes when absent.
+   */
   timeoutMs?: number;
 }
 
@@ -70,7 +73,7 @@ export async function waitForRun(
         cliProgress.Presets.shades_classic,
       )
     : undefined;
-  const deadline = options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs;
+  const deadline = options.timeoutMs === undefined ? undefined : performance.timeOrigin + options.timeoutMs;
   const redisName = redactRedisUrl(pipeline.config.redisUrl ?? '');
   let started = false;
   let redisAway = false;
@@ -177,7 +180,7 @@ export function registerImportCommand(program: Command): void {
     )
     .option(
       '--timeout <duration>',
-      'with --wait: give up after this long, e.g. 20s or 10m (exit 1; exit 4 if Redis is unreachable then). Default: none',
+      'with --wait: give up this long after the command started, e.g. 20s or 10m (exit 1; exit 4 if Redis is unreachable then). Default: none',
     )
     .option('--no-prefetch', 'do not list the account’s people first (one lookup per entry instead)')
     .option('--map <spec>', 'map a column: "Badge Ref=system_id" (repeatable)', collect, [])
