@@ -17,7 +17,7 @@ import type { Pipeline } from '../app/pipeline.ts';
 import { buildRunView, formatRunView } from './run-summary.ts';
 import { abortOnSignal } from './shutdown.ts';
 import { parseDurationMs } from '../lib/core/config-fields.ts';
-import { isRedisUnavailable, redactRedisUrl } from '../lib/core/redis.ts';
+import { isRedisUnavailable, redactRedisUrl } from '../lib/core/redis-errors.ts';
 
 /** What a delivery channel needs configured; checked before anything is enqueued. */
 export function deliveryProblems(config: Config, channel: DeliveryChannelName): ConfigProblem[] {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ProvisionerError } from '../lib/core/errors.ts';
 import { EXIT } from './exit-codes.ts';
+import { isRedisUnavailable } from '../lib/core/redis-errors.ts';
 type Registration = (program: Command) => void;
 
 /**
@@ -69,6 +70,11 @@ export async function main(argv: string[]): Promise<number> {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return EXIT.ok;
       if (error.code === 'commander.help') return EXIT.ok;
       return EXIT.usage;
+    }
+    if (isRedisUnavailable(error)) {
+      // One line, no stack trace; the URL is not at hand here and would carry its password.
+      console.error('error: Redis is unreachable (REDIS_URL): nothing more was done');
+      return EXIT.unavailable;
     }
     if (error instanceof ProvisionerError) {
       console.error(`error: ${error.message}`);

@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from '../lib/core/logger.ts';
-import { isRedisUnavailable } from '../lib/core/redis.ts';
+import { isRedisUnavailable } from '../lib/core/redis-errors.ts';
 
 /**
  * The `serve` HTTP server: one express app, routes mounted from separate modules (DoorFlow

@@ -6,7 +6,7 @@ import type { Logger } from '../lib/core/logger.ts';
 import { encodeKey, type Queues } from '../lib/jobs/registry.ts';
 import { replayTtlMs, verifyDoorflowSignature } from '../lib/doorflow/webhook-verify.ts';
 import type { WebhookSignatureStore } from '../lib/store/webhook-signatures.ts';
-import { isRedisUnavailable } from '../lib/core/redis.ts';
+import { isRedisUnavailable } from '../lib/core/redis-errors.ts';
 import type { HttpModule } from './app.ts';
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isRedisUnavailable, redactRedisUrl } from '../../src/lib/core/redis.ts';
+import { isRedisUnavailable, redactRedisUrl } from '../../src/lib/core/redis-errors.ts';
 
 describe('core: Redis outage helpers', () => {
   it('masks the password of a Redis URL and keeps host and port', () => {
