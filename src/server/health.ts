@@ -8,7 +8,7 @@ import type { WorkerStore } from '../lib/store/workers.ts';
  * ended for good (ioredis stopped reconnecting), so an orchestrator restarts it then and not because
  * Redis blinked. `/readyz`: Redis answers PING and at least one worker has heartbeated recently (see
  * `src/lib/core/heartbeat.ts`); 503 with the failing checks otherwise. Raw Redis error text is never
- * echoed (it may name hosts or credentials): a failing check says "redis unreachable".
+ * echoed (it may name hosts or credentials): a failing check says "unreachable" or "timed out".
  */
 
 export interface HealthOptions {
