@@ -1,5 +1,6 @@
 import { DelayedError, type Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { errorCode } from '../lib/core/errors.ts';
 import { backoffStrategy, type QueueName } from '../lib/jobs/registry.ts';
 import type { JobContext, ProcessorDeps, StepProcessor } from './context.ts';
 import { auditedDeps } from './hooks/audit.ts';
@@ -14,6 +15,9 @@ import { lifecycleProcessors, pipelineProcessors } from './processor-list.ts';
  * context, and small hooks around it record audit (hooks/audit.ts), metrics (hooks/metrics.ts)
  * and failures: retries counted, final failures dead-lettered (hooks/dead-letter.ts).
  */
+
+/** A job held by the auth pause looks again after this long (plus up to as much jitter), ms. */
+const AUTH_PAUSE_RECHECK_MS = 2_000;
 
 export interface StartWorkersOptions {
   /** Connection BullMQ workers use (`createRedis(url, 'worker')`); each worker duplicates it for blocking. */
@@ -142,6 +146,11 @@ async function runJob(
     return result;
   } catch (err) {
     if (err instanceof DelayedError) throw err;
+    // DoorFlow access is paused fleet-wide: wait, spending no attempt, until the token is replaced.
+    if (errorCode(err) === 'auth_paused') {
+      logger.debug('DoorFlow access paused; delaying the job');
+      throw await ctx.delay(AUTH_PAUSE_RECHECK_MS + Math.round(Math.random() * AUTH_PAUSE_RECHECK_MS));
+    }
     const failure = classifyFailure(err, job);
     recordFailed(deps.metrics, queue, performance.now() - started, failure);
     throw await settleFailure(deps, queue, job, err, failure, logger);

@@ -41,11 +41,35 @@ export interface TokenState {
 /** POSTs the form to `/oauth/token` (the client spends budget on it) and returns the response. */
 export type TokenEndpoint = (form: Record<string, string>) => Promise<FailedResponse>;
 
-/** The shared token hash and the refresh lock. */
+/** The shared token hash, the refresh lock and the fleet-wide auth pause. */
 interface TokenKeys {
   tokens: string;
   lock: string;
+  pause: string;
 }
+
+/** Why DoorFlow access is paused: the grant is gone, the client is misconfigured, or a fresh token was refused. */
+export type AuthPauseKind = 'grant' | 'client' | 'rejected';
+
+/** The fleet-wide auth pause (no secrets). */
+export interface AuthPause {
+  /** Epoch ms the pause was set. */
+  since: number;
+  kind: AuthPauseKind;
+  /** DoorFlow's error code (`invalid_grant`, `invalid_client`, …) or `unauthorized`. */
+  upstreamCode: string;
+  /** What the operator should do. */
+  reason: string;
+}
+
+const PAUSE_REASONS: Record<AuthPauseKind, string> = {
+  grant:
+    'DoorFlow refused the refresh token (grant revoked or expired): run `auth set-token` with a new refresh token',
+  client:
+    'DoorFlow refused the client credentials (a configuration error): fix DOORFLOW_CLIENT_ID / DOORFLOW_CLIENT_SECRET; the refresh token was kept',
+  rejected:
+    'DoorFlow refused a freshly refreshed access token: re-authorize and run `auth set-token`',
+};
 
 export interface TokenManagerDeps {
   config: Config['doorflow'];
@@ -56,6 +80,8 @@ export interface TokenManagerDeps {
   postToken: TokenEndpoint;
   /** ENCRYPTION_KEY: when set, tokens are stored encrypted (AES-256-GCM) in the shared hash. */
   secretKey?: Buffer | undefined;
+  /** Called in the one process (fleet-wide) that set the auth pause: the alert. */
+  onPause?: ((pause: AuthPause) => void) | undefined;
 }
 
 export interface TokenManager {
@@ -67,16 +93,38 @@ export interface TokenManager {
   renewAfterUnauthorized(rejected: string, signal?: AbortSignal): Promise<string>;
   /** The current shared token state (for `config check`). */
   state(): Promise<TokenState>;
+  /** The fleet-wide auth pause, when DoorFlow access is lost. */
+  pause(): Promise<AuthPause | undefined>;
+  /** Pauses the fleet: DoorFlow refused a token it had just issued. */
+  pauseAfterRejected(): Promise<AuthPause>;
+  /** Stores a new refresh (or access) token, encrypted, and lifts the pause. */
+  replace(input: { refresh?: string; access?: string }): Promise<void>;
+}
+
+/** DoorFlow access is paused fleet-wide: the job waits (retryable, no attempt spent). */
+export function authPausedError(pause: AuthPause): DoorFlowError {
+  return new DoorFlowError('auth_paused', `DoorFlow access is paused: ${pause.reason}`, {
+    upstreamCode: pause.upstreamCode,
+    retryable: true,
+  });
 }
 
 /** Seeds the hash from the configuration unless it already holds tokens grown from the same seed. */
 const seedScript = luaScript(`
 if redis.call('HGET', KEYS[1], 'seed') ~= ARGV[1] then
-  redis.call('DEL', KEYS[1])
+  redis.call('DEL', KEYS[1], KEYS[2])
   redis.call('HSET', KEYS[1], 'seed', ARGV[1], 'access', ARGV[2], 'refresh', ARGV[3])
   return 1
 end
 return 0
+`);
+
+/** Sets the pause unless one is in force. Returns 1 when this call set it (the one that alerts). */
+const setPauseScript = luaScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'since', ARGV[1], 'kind', ARGV[2], 'upstreamCode', ARGV[3])
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[2], 'deadRefresh', ARGV[4]) end
+return 1
 `);
 
 const fingerprint = (value: string) => createHash('sha256').update(value).digest('hex').slice(0, 16);
@@ -94,6 +142,7 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
   const { config, redis, logger, clock } = deps;
   const key = deps.keys.tokens;
   const lockKey = deps.keys.lock;
+  const pauseKey = deps.keys.pause;
   const canRefresh = Boolean(config.refreshToken && config.clientId && config.clientSecret);
   let seeded: Promise<void> | undefined;
   let inflight: Promise<TokenState> | undefined;
@@ -113,7 +162,7 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
     seeded ??= seedScript
       .run(
         redis,
-        [key],
+        [key, pauseKey],
         [
           fingerprint(`${config.accessToken ?? ''}\n${config.refreshToken ?? ''}`),
           seal(config.accessToken ?? ''),
@@ -152,6 +201,33 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
     };
   }
 
+  async function readPause(): Promise<AuthPause | undefined> {
+    const h = await redis.hgetall(pauseKey);
+    if (!h.since) return undefined;
+    const kind = (h.kind as AuthPauseKind) in PAUSE_REASONS ? (h.kind as AuthPauseKind) : 'grant';
+    return { since: Number(h.since), kind, upstreamCode: h.upstreamCode ?? 'unauthorized', reason: PAUSE_REASONS[kind] };
+  }
+
+  /** Sets the fleet-wide pause (marking `deadRefresh` dead with it, unless the client is at fault). */
+  async function setPause(kind: AuthPauseKind, upstreamCode: string, deadRefresh?: string): Promise<AuthPause> {
+    const set = await setPauseScript.run(
+      redis,
+      [pauseKey, key],
+      [clock.now(), kind, upstreamCode, deadRefresh ? fingerprint(deadRefresh) : ''],
+    );
+    const pause = (await readPause()) ?? { since: clock.now(), kind, upstreamCode, reason: PAUSE_REASONS[kind] };
+    if (Number(set) === 1) {
+      logger.error({ kind, upstreamCode }, `DoorFlow access lost: pausing every process. ${pause.reason}`);
+      deps.onPause?.(pause);
+    }
+    return pause;
+  }
+
+  async function assertNotPaused(): Promise<void> {
+    const pause = await readPause();
+    if (pause) throw authPausedError(pause);
+  }
+
   const due = (s: TokenState) => s.refreshAt !== undefined && clock.now() >= s.refreshAt;
   /** A token someone else obtained after `stale` was handed out. */
   const fresher = (s: TokenState, stale: string | undefined) =>
@@ -160,20 +236,17 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
   function assertPresentable(s: TokenState): string {
     if (!s.refresh)
       throw unauthorized('No DoorFlow refresh token is available: re-authorize the application');
-    if (s.deadRefresh === fingerprint(s.refresh)) {
-      throw unauthorized(
-        'DoorFlow refused the refresh token earlier: re-authorize and set DOORFLOW_REFRESH_TOKEN',
-        'invalid_grant',
-      );
-    }
     return s.refresh;
   }
+
+  const isDead = (s: TokenState) => s.refresh !== undefined && s.deadRefresh === fingerprint(s.refresh);
 
   /** Runs under the lock: re-read, then refresh only if nobody did. */
   async function refreshUnderLock(stale: string | undefined): Promise<TokenState> {
     const current = await read();
     if (fresher(current, stale)) return current;
     const refreshToken = assertPresentable(current);
+    if (isDead(current)) throw authPausedError(await setPause('grant', 'invalid_grant'));
     const response = await deps.postToken({
       grant_type: 'refresh_token',
       refresh_token: refreshToken,
@@ -184,13 +257,14 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
     if (response.status < 200 || response.status >= 300 || typeof body.access_token !== 'string') {
       const error = errorFromResponse({ method: 'POST', route: '/oauth/token' }, response);
       if (error.status === 400 || error.status === 401) {
-        await redis.hset(key, 'deadRefresh', fingerprint(refreshToken));
-        logger.error({ upstreamCode: error.upstreamCode }, 'DoorFlow refused the token refresh');
-        throw unauthorized(
-          `DoorFlow token refresh failed (${error.upstreamCode ?? error.status}): re-authorize the application`,
-          error.upstreamCode,
-          sanitizedCause(error),
-        );
+        // A wrong client secret says nothing about the refresh token: it is kept for when the
+        // configuration is fixed. Anything else means the grant is gone.
+        const upstream = error.upstreamCode ?? 'invalid_grant';
+        const clientFault = upstream === 'invalid_client' || upstream === 'unauthorized_client';
+        const pause = clientFault
+          ? await setPause('client', upstream)
+          : await setPause('grant', upstream, refreshToken);
+        throw authPausedError(pause);
       }
       throw new DoorFlowError('token_refresh_failed', `DoorFlow token refresh failed: ${error.message}`, {
         status: error.status,
@@ -250,7 +324,8 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
       await sleep(POLL_MS);
       const current = await read();
       if (fresher(current, stale)) return current;
-      if (current.refresh && current.deadRefresh === fingerprint(current.refresh)) assertPresentable(current);
+      if (isDead(current)) throw authPausedError(await setPause('grant', 'invalid_grant'));
+      await assertNotPaused();
       if (Date.now() > deadline) {
         throw new DoorFlowError(
           'token_refresh_timeout',
@@ -285,7 +360,8 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
         return config.accessToken;
       }
       await seed();
-      const current = await read();
+      const [current, paused] = await Promise.all([read(), readPause()]);
+      if (paused) throw authPausedError(paused);
       if (current.access && !due(current)) return current.access;
       try {
         const next = await refresh(current.access, signal);
@@ -295,7 +371,7 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
         // A token that is due but not yet expired still works while the refresh is retried later.
         const stillValid =
           current.access && current.expiresAt !== undefined && clock.now() < current.expiresAt;
-        if (stillValid && err instanceof DoorFlowError && err.retryable && err.code !== 'aborted') {
+        if (stillValid && err instanceof DoorFlowError && err.retryable && err.code !== 'aborted' && err.code !== 'auth_paused') {
           logger.warn({ err }, 'early DoorFlow token refresh failed; using the current token meanwhile');
           return current.access as string;
         }
@@ -306,6 +382,7 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
       if (!canRefresh)
         throw unauthorized('DoorFlow rejected the access token and no refresh token is configured');
       await seed();
+      await assertNotPaused();
       const next = await refresh(rejected, signal);
       if (!next.access || next.access === rejected)
         throw unauthorized('DoorFlow token refresh gave no new token');
@@ -322,6 +399,27 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
             refreshAt: undefined,
             deadRefresh: undefined,
           };
+    },
+    async pause() {
+      return await readPause();
+    },
+    async pauseAfterRejected() {
+      return await setPause('rejected', 'unauthorized');
+    },
+    async replace(input) {
+      await seed();
+      const tx = redis.multi();
+      if (input.refresh) {
+        secretRegistry.add(input.refresh);
+        // No access token: the next call refreshes with the new grant.
+        tx.hset(key, 'refresh', seal(input.refresh)).hdel(key, 'access', 'expiresAt', 'refreshAt', 'deadRefresh');
+      }
+      if (input.access) {
+        secretRegistry.add(input.access);
+        tx.hset(key, 'access', seal(input.access)).hdel(key, 'expiresAt', 'refreshAt');
+      }
+      await tx.del(pauseKey).exec();
+      logger.warn({ refresh: Boolean(input.refresh), access: Boolean(input.access) }, 'DoorFlow token replaced: auth pause lifted');
     },
   };
 }

@@ -5,7 +5,7 @@ import { ConfigError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Metrics } from '../core/metrics.ts';
 import type { RedisKeys } from '../store/keys.ts';
-import { createTokenManager, type TokenState } from './auth.ts';
+import { type AuthPause, createTokenManager, type TokenState } from './auth.ts';
 import { type BudgetStats, type BudgetWaitEvent, budgetKeysOf, createBudget } from './budget.ts';
 import { errorFromRequestError, errorFromResponse, invalidResponseError } from './http-errors.ts';
 import { resolveResourceUrl } from './resource-url.ts';
@@ -45,6 +45,8 @@ export interface DoorFlowClientDeps {
   metrics?: Pick<Metrics, 'doorflowRequest' | 'budgetWait'>;
   /** ENCRYPTION_KEY: tokens shared through Redis are stored encrypted with it. */
   encryptionKey?: Buffer | undefined;
+  /** Called once per auth pause, fleet-wide, in the process that set it (alerting). */
+  onAuthPause?: ((pause: AuthPause) => void) | undefined;
 }
 
 /** The DoorFlow API over HTTP, plus what the composition root and `config check` need. */
@@ -55,6 +57,10 @@ export interface DoorFlowClient extends DoorFlowApi {
   tokenInfo(options?: CallOptions): Promise<Record<string, unknown>>;
   /** Shared token state (never log it: it holds secrets). */
   tokenState(): Promise<TokenState>;
+  /** The fleet-wide auth pause, when DoorFlow access is lost (no secrets). */
+  authPause(): Promise<AuthPause | undefined>;
+  /** Stores a new refresh or access token (encrypted) and lifts the auth pause. */
+  replaceToken(input: { refresh?: string; access?: string }): Promise<void>;
   budgetStats(): BudgetStats;
   /** Releases sockets. The Redis connection belongs to the caller. */
   close(): Promise<void>;
@@ -108,7 +114,8 @@ export function createDoorFlowClient(deps: DoorFlowClientDeps): DoorFlowClient {
     config,
     secretKey: deps.encryptionKey,
     redis: deps.redis,
-    keys: { tokens: deps.keys.tokens, lock: deps.keys.tokensLock },
+    keys: { tokens: deps.keys.tokens, lock: deps.keys.tokensLock, pause: deps.keys.authPause },
+    onPause: deps.onAuthPause,
     logger,
     clock,
     // The token call spends budget but takes no in-flight slot (a caller may hold one while renewing).
@@ -319,6 +326,8 @@ export function createDoorFlowClient(deps: DoorFlowClientDeps): DoorFlowClient {
       return object<Record<string, unknown>>(res, 'token info');
     },
     tokenState: () => tokens.state(),
+    authPause: () => tokens.pause(),
+    replaceToken: (input) => tokens.replace(input),
     budgetStats: () => budget.stats(),
     async close() {
       transport.close();

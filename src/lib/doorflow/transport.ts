@@ -6,7 +6,7 @@ import { backoffDelayMs } from '../core/backoff.ts';
 import type { Config } from '../core/config.ts';
 import type { DoorFlowError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
-import type { TokenManager } from './auth.ts';
+import { authPausedError, type TokenManager } from './auth.ts';
 import type { RequestBudget } from './budget.ts';
 import {
   abortedError,
@@ -181,6 +181,10 @@ export function createSend(deps: TransportDeps): Send {
         renewedFrom = token;
         await tokens.renewAfterUnauthorized(token, signal);
         continue;
+      }
+      if (response.status === 401 && renewedFrom !== undefined && tokens.canRefresh) {
+        // Refused right after a successful refresh: the grant is gone. Pause the fleet, not this job.
+        throw authPausedError(await tokens.pauseAfterRejected());
       }
       if ((response.status >= 200 && response.status < 300) || spec.accept?.includes(response.status)) {
         return response;

@@ -210,6 +210,10 @@ export class RedisKeys {
   get tokensLock(): string {
     return this.#key('tokens', 'lock');
   }
+  /** `auth:pause` hash: set when DoorFlow access is lost (since, reason, kind); every call waits. */
+  get authPause(): string {
+    return this.#key('auth', 'pause');
+  }
   /** `budget`: the request schedule's theoretical arrival time (µs). */
   get budget(): string {
     return this.#key('budget');
