@@ -6,6 +6,7 @@ import type { Logger } from '../lib/core/logger.ts';
 import { type Metrics, noopMetrics } from '../lib/core/metrics.ts';
 import { createRedis, type RedisRole } from '../lib/core/redis.ts';
 import { createDeliveryChannels, type DeliveryChannels } from '../lib/delivery/delivery-channels.ts';
+import { notifyAuthPaused } from '../lib/ops/notify.ts';
 import { createDoorFlowClient, type DoorFlowClient } from '../lib/doorflow/client.ts';
 import { createQueues, type Queues } from '../lib/jobs/registry.ts';
 import type { AuditLog } from '../lib/store/audit-log.ts';
@@ -99,6 +100,9 @@ export function buildPipeline(config: Config, options: PipelineOptions): Pipelin
       clock,
       metrics,
       encryptionKey: config.encryptionKey,
+      onAuthPause: (pause) => {
+        void notifyAuthPaused(config.lifecycle.notifyWebhookUrl, pause, logger);
+      },
     });
     return client;
   };

@@ -35,6 +35,9 @@ export async function startWorkerOps(
   });
   runtime.onClose(() => watcher.stop());
 
+  pipeline.metrics.setScrapeSources({
+    authPaused: async () => (await pipeline.doorflow().authPause()) !== undefined,
+  });
   const registry = pipeline.metrics.registry;
   if (options.metricsPort !== undefined && registry) {
     const app = express();

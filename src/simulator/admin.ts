@@ -93,6 +93,17 @@ function issueCode(req: SimRequest, ctx: SimContext): SimResponse {
   return json(200, { code: ctx.tokens.issueCode({ clientId: client.clientId, scopes, redirectUri }) });
 }
 
+/** A new grant for the first (or a named) client, as if the account owner re-authorized: the token pair. */
+function issueGrant(req: SimRequest, ctx: SimContext): SimResponse {
+  const body = objectBody(req.body);
+  const client = ctx.tokens.client(
+    typeof body.client_id === 'string' ? body.client_id : ctx.options().oauthClients[0]?.clientId,
+  );
+  if (!client) return json(404, { error: 'unknown client' });
+  const pair = ctx.tokens.issuePair(client.clientId, client.scopes);
+  return json(200, { access_token: pair.accessToken, refresh_token: pair.refreshToken });
+}
+
 export function adminRoutes(): Route[] {
   const admin = { area: 'admin' as const };
   return [
@@ -119,6 +130,13 @@ export function adminRoutes(): Route[] {
       admin,
     ),
     route('POST', '/__sim/oauth/code', issueCode, admin),
+    route(
+      'POST',
+      '/__sim/oauth/revoke-all',
+      (_r, ctx) => json(200, { revoked: ctx.tokens.revokeAll() }),
+      admin,
+    ),
+    route('POST', '/__sim/oauth/grant', issueGrant, admin),
     route('GET', '/__sim/people', (_r, ctx) => json(200, peopleView(ctx)), admin),
     route('GET', '/__sim/credentials', (_r, ctx) => json(200, credentialsView(ctx)), admin),
     route(

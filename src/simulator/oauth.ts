@@ -40,8 +40,8 @@ function parseScopes(raw: unknown, allowed: string[]): string[] | undefined {
   return wanted.every((s) => allowed.includes(s)) ? wanted : undefined;
 }
 
-function tokenResponse(ctx: SimContext, clientId: string, scopes: string[]): SimResponse {
-  const pair = ctx.tokens.issuePair(clientId, scopes);
+function tokenResponse(ctx: SimContext, clientId: string, scopes: string[], grantId?: string): SimResponse {
+  const pair = ctx.tokens.issuePair(clientId, scopes, grantId);
   return json(
     200,
     {
@@ -92,7 +92,7 @@ function token(req: SimRequest, ctx: SimContext): SimResponse {
     return oauthError(400, 'invalid_grant', 'The refresh token is invalid, revoked or already used');
   const scopes = parseScopes(form.scope, grant.scopes);
   if (!scopes) return oauthError(400, 'invalid_scope', 'The requested scope exceeds the original grant');
-  return tokenResponse(ctx, client.clientId, scopes);
+  return tokenResponse(ctx, client.clientId, scopes, grant.grantId);
 }
 
 function tokenInfo(req: SimRequest, ctx: SimContext): SimResponse {

@@ -13,11 +13,14 @@ export interface AccessGrant {
   /** undefined = never expires (static tokens). */
   expiresAtMs: number | undefined;
   refreshToken: string | undefined;
+  /** The grant (authorization) this token came from; rotation keeps it. */
+  grantId?: string | undefined;
 }
 
 interface RefreshGrant {
   clientId: string;
   scopes: string[];
+  grantId: string;
 }
 
 interface CodeGrant {
@@ -128,10 +131,11 @@ export class TokenStore {
     return grant;
   }
 
-  /** Mints an access + refresh pair. */
+  /** Mints an access + refresh pair: of a new grant, or of `grantId` when a refresh rotates it. */
   issuePair(
     clientId: string,
     scopes: string[],
+    grantId: string = token(8),
   ): { accessToken: string; refreshToken: string; grant: AccessGrant } {
     const accessToken = token();
     const refreshToken = token();
@@ -142,9 +146,10 @@ export class TokenStore {
       createdAtMs,
       expiresAtMs: createdAtMs + this.options().tokenLifetimeSec * 1000,
       refreshToken,
+      grantId,
     };
     this.#access.set(accessToken, grant);
-    this.#refresh.set(refreshToken, { clientId, scopes });
+    this.#refresh.set(refreshToken, { clientId, scopes, grantId });
     return { accessToken, refreshToken, grant };
   }
 
@@ -161,10 +166,36 @@ export class TokenStore {
     return grant;
   }
 
-  /** /oauth/revoke: kills an access or refresh token (unknown tokens are fine). */
+  /**
+   * /oauth/revoke: revokes the grant an access or refresh token belongs to, as DoorFlow does: its
+   * refresh token and every access token issued from it die (unknown tokens are fine).
+   */
   revoke(value: string): void {
+    const grantId = this.#refresh.get(value)?.grantId ?? this.#access.get(value)?.grantId;
     if (this.#refresh.delete(value)) this.#spent.add(value);
     this.#access.delete(value);
+    if (grantId !== undefined) this.#revokeWhere((g) => g === grantId);
+  }
+
+  /** Test hook: every grant is revoked (refresh tokens and the access tokens issued from them). */
+  revokeAll(): number {
+    return this.#revokeWhere(() => true);
+  }
+
+  #revokeWhere(match: (grantId: string) => boolean): number {
+    const revoked = new Set<string>();
+    for (const [value, grant] of this.#refresh) {
+      if (!match(grant.grantId)) continue;
+      this.#refresh.delete(value);
+      this.#spent.add(value);
+      revoked.add(grant.grantId);
+    }
+    for (const [value, grant] of this.#access) {
+      if (grant.grantId === undefined || !match(grant.grantId)) continue;
+      this.#access.delete(value);
+      revoked.add(grant.grantId);
+    }
+    return revoked.size;
   }
 
   /** Test hook: every OAuth access token expires now (static tokens are unaffected). */

@@ -29,6 +29,8 @@ export interface ScrapeSources {
   /** Credential status (`invited`, `active`, …) → count, from the credential status store. */
   credentialsByStatus?: () => Promise<Record<string, number>>;
   stuckProvisioning?: () => Promise<number>;
+  /** Whether DoorFlow access is paused fleet-wide (the `auth:pause` key). */
+  authPaused?: () => Promise<boolean>;
 }
 
 /** What other modules call. Every method is cheap and never throws. */
@@ -212,6 +214,16 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       // NaN says "unknown" when the source failed; 0 would claim there are none.
       const n = await sources.stuckProvisioning?.().catch(() => Number.NaN);
       if (n !== undefined) this.set(n);
+    },
+  });
+
+  new Gauge({
+    name: `${prefix}doorflow_auth_paused`,
+    help: '1 while DoorFlow access is paused fleet-wide (refresh token refused or client misconfigured)',
+    registers,
+    async collect() {
+      const paused = await sources.authPaused?.().catch(() => undefined);
+      this.set(paused === undefined ? Number.NaN : paused ? 1 : 0);
     },
   });
 

@@ -99,6 +99,36 @@ export function createRunNotifier(options: NotifierOptions): RunNotifier {
   };
 }
 
+/**
+ * The auth-pause alert on the run-finished channel (`NOTIFY_WEBHOOK_URL`): sent by the one process
+ * that set the pause, so once per pause. Carries why and since when, never a token. Never throws.
+ */
+export async function notifyAuthPaused(
+  url: string | undefined,
+  pause: { since: number; kind: string; upstreamCode: string; reason: string },
+  logger: Logger,
+): Promise<boolean> {
+  if (!url) return false;
+  try {
+    await got.post(url, {
+      json: {
+        event: 'doorflow.auth_paused',
+        since: new Date(pause.since).toISOString(),
+        kind: pause.kind,
+        upstream_code: pause.upstreamCode,
+        reason: pause.reason,
+      },
+      timeout: { request: 10_000 },
+      retry: { limit: 2, methods: ['POST'] },
+      headers: { 'user-agent': 'doorflow-provisioner' },
+    });
+    return true;
+  } catch (err) {
+    logger.warn({ host: safeHost(url), code: (err as { code?: string }).code }, 'auth pause notification failed');
+    return false;
+  }
+}
+
 function safeHost(url: string): string {
   try {
     return new URL(url).host;
