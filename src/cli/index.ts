@@ -24,6 +24,7 @@ const commands: Record<string, () => Promise<Registration>> = {
   status: async () => (await import('./status.ts')).registerStatusCommand,
   revoke: async () => (await import('./revoke.ts')).registerRevokeCommand,
   reissue: async () => (await import('./reissue.ts')).registerReissueCommand,
+  auth: async () => (await import('./auth.ts')).registerAuthCommand,
 };
 
 /** The command a user asked for (`help NAME` counts as NAME), when it is one we know. */

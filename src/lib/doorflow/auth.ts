@@ -67,8 +67,7 @@ const PAUSE_REASONS: Record<AuthPauseKind, string> = {
     'DoorFlow refused the refresh token (grant revoked or expired): run `auth set-token` with a new refresh token',
   client:
     'DoorFlow refused the client credentials (a configuration error): fix DOORFLOW_CLIENT_ID / DOORFLOW_CLIENT_SECRET; the refresh token was kept',
-  rejected:
-    'DoorFlow refused a freshly refreshed access token: re-authorize and run `auth set-token`',
+  rejected: 'DoorFlow refused a freshly refreshed access token: re-authorize and run `auth set-token`',
 };
 
 export interface TokenManagerDeps {
@@ -205,17 +204,31 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
     const h = await redis.hgetall(pauseKey);
     if (!h.since) return undefined;
     const kind = (h.kind as AuthPauseKind) in PAUSE_REASONS ? (h.kind as AuthPauseKind) : 'grant';
-    return { since: Number(h.since), kind, upstreamCode: h.upstreamCode ?? 'unauthorized', reason: PAUSE_REASONS[kind] };
+    return {
+      since: Number(h.since),
+      kind,
+      upstreamCode: h.upstreamCode ?? 'unauthorized',
+      reason: PAUSE_REASONS[kind],
+    };
   }
 
   /** Sets the fleet-wide pause (marking `deadRefresh` dead with it, unless the client is at fault). */
-  async function setPause(kind: AuthPauseKind, upstreamCode: string, deadRefresh?: string): Promise<AuthPause> {
+  async function setPause(
+    kind: AuthPauseKind,
+    upstreamCode: string,
+    deadRefresh?: string,
+  ): Promise<AuthPause> {
     const set = await setPauseScript.run(
       redis,
       [pauseKey, key],
       [clock.now(), kind, upstreamCode, deadRefresh ? fingerprint(deadRefresh) : ''],
     );
-    const pause = (await readPause()) ?? { since: clock.now(), kind, upstreamCode, reason: PAUSE_REASONS[kind] };
+    const pause = (await readPause()) ?? {
+      since: clock.now(),
+      kind,
+      upstreamCode,
+      reason: PAUSE_REASONS[kind],
+    };
     if (Number(set) === 1) {
       logger.error({ kind, upstreamCode }, `DoorFlow access lost: pausing every process. ${pause.reason}`);
       deps.onPause?.(pause);
@@ -371,7 +384,13 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
         // A token that is due but not yet expired still works while the refresh is retried later.
         const stillValid =
           current.access && current.expiresAt !== undefined && clock.now() < current.expiresAt;
-        if (stillValid && err instanceof DoorFlowError && err.retryable && err.code !== 'aborted' && err.code !== 'auth_paused') {
+        if (
+          stillValid &&
+          err instanceof DoorFlowError &&
+          err.retryable &&
+          err.code !== 'aborted' &&
+          err.code !== 'auth_paused'
+        ) {
           logger.warn({ err }, 'early DoorFlow token refresh failed; using the current token meanwhile');
           return current.access as string;
         }
@@ -412,14 +431,23 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
       if (input.refresh) {
         secretRegistry.add(input.refresh);
         // No access token: the next call refreshes with the new grant.
-        tx.hset(key, 'refresh', seal(input.refresh)).hdel(key, 'access', 'expiresAt', 'refreshAt', 'deadRefresh');
+        tx.hset(key, 'refresh', seal(input.refresh)).hdel(
+          key,
+          'access',
+          'expiresAt',
+          'refreshAt',
+          'deadRefresh',
+        );
       }
       if (input.access) {
         secretRegistry.add(input.access);
         tx.hset(key, 'access', seal(input.access)).hdel(key, 'expiresAt', 'refreshAt');
       }
       await tx.del(pauseKey).exec();
-      logger.warn({ refresh: Boolean(input.refresh), access: Boolean(input.access) }, 'DoorFlow token replaced: auth pause lifted');
+      logger.warn(
+        { refresh: Boolean(input.refresh), access: Boolean(input.access) },
+        'DoorFlow token replaced: auth pause lifted',
+      );
     },
   };
 }

@@ -124,7 +124,10 @@ export async function notifyAuthPaused(
     });
     return true;
   } catch (err) {
-    logger.warn({ host: safeHost(url), code: (err as { code?: string }).code }, 'auth pause notification failed');
+    logger.warn(
+      { host: safeHost(url), code: (err as { code?: string }).code },
+      'auth pause notification failed',
+    );
     return false;
   }
 }
