@@ -1,0 +1,87 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
+import { intake } from '../../src/producers/intake.ts';
+import { BIN, killAndWait, runCli, spawnWorker } from '../helpers/cli.ts';
+import { type Harness, roster, startHarness } from '../helpers/pipeline.ts';
+
+/** Issue 13 §2: every grant revoked mid-run pauses the fleet; `auth set-token` resumes it. */
+
+async function simPost(url: string, path: string): Promise<Record<string, unknown>> {
+  const res = await fetch(`${url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{}',
+  });
+  return (await res.json()) as Record<string, unknown>;
+}
+
+async function setToken(env: Record<string, string>, token: string): Promise<number | null> {
+  const child = spawn(process.execPath, [BIN, 'auth', 'set-token'], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, DFP_USE_SOURCE: '1', ...env },
+    stdio: ['pipe', 'ignore', 'inherit'],
+  });
+  child.stdin.end(`${token}\n`);
+  return await new Promise((resolve) => child.on('exit', (c) => resolve(c)));
+}
+
+describe('cli: lost DoorFlow authorisation pauses the fleet', () => {
+  let h: Harness | undefined;
+  const children: ChildProcess[] = [];
+  afterEach(async () => {
+    await Promise.all(children.map((c) => killAndWait(c, 'SIGKILL')));
+    children.length = 0;
+    await h?.close();
+    h = undefined;
+  });
+
+  it('all grants revoked at 30 % of 500: no dead letters, auth status paused, set-token resumes, 500 provisioned once', async () => {
+    h = await startHarness({ sim: { admin: true } });
+    const grant = await simPost(h.sim.url, '/__sim/oauth/grant');
+    const env: Record<string, string> = {
+      ...(h.env as Record<string, string>),
+      DOORFLOW_ACCESS_TOKEN: '',
+      DOORFLOW_REFRESH_TOKEN: String(grant.refresh_token),
+      DOORFLOW_CLIENT_ID: 'sim-client',
+      DOORFLOW_CLIENT_SECRET: 'sim-secret',
+    };
+    children.push(await spawnWorker(env), await spawnWorker(env));
+    const run = await intake(h.pipeline.intakeDeps(), { source: 't', delivery: 'webhook' }, roster(500));
+    const provisioned = async () => (await h!.pipeline.runs.get(run.runId))?.counts.provisioned ?? 0;
+    let deadline = Date.now() + 60_000;
+    while ((await provisioned()) < 150 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(await simPost(h.sim.url, '/__sim/oauth/revoke-all')).toMatchObject({
+      revoked: expect.any(Number),
+    });
+
+    let status: Record<string, unknown> = {};
+    deadline = Date.now() + 30_000;
+    while (status.state !== 'paused' && Date.now() < deadline) {
+      const out = await runCli(['auth', 'status', '--json'], env);
+      status = JSON.parse(out.stdout) as Record<string, unknown>;
+    }
+    expect(status).toMatchObject({ state: 'paused', kind: 'grant', upstreamCode: 'invalid_grant' });
+    expect(JSON.stringify(status)).not.toContain(String(grant.refresh_token));
+    const atPause = await provisioned();
+    expect(atPause).toBeLessThan(500);
+    // Paused: nothing is dead-lettered, and the fleet makes no further DoorFlow calls.
+    const callsAtPause = h.sim.stats().requestsTotal;
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(await h.pipeline.deadLetters.count()).toBe(0);
+    expect(h.sim.stats().requestsTotal).toEqual(callsAtPause);
+
+    const fresh = await simPost(h.sim.url, '/__sim/oauth/grant');
+    expect(await setToken(env, String(fresh.refresh_token))).toBe(0);
+    expect(JSON.parse((await runCli(['auth', 'status', '--json'], env)).stdout)).toEqual({
+      state: 'healthy',
+    });
+
+    const done = await h.waitForRun(run.runId, 150_000);
+    expect(done.counts.provisioned).toBe(500);
+    expect(await h.pipeline.deadLetters.count()).toBe(0);
+    expect(h.sim.stats().duplicates).toEqual({
+      peopleBySystemId: 0,
+      peopleByEmail: 0,
+      liveHidCredentials: 0,
+    });
+  }, 240_000);
+});
