@@ -82,11 +82,16 @@ function stall(req: SimRequest, ctx: SimContext): SimResponse {
   return json(200, { stalled: ctx.lifecycle.stalled });
 }
 
-function issueCode(req: SimRequest, ctx: SimContext): SimResponse {
-  const body = objectBody(req.body);
-  const client = ctx.tokens.client(
+/** The OAuth client a `/__sim/oauth/*` body names (`client_id`), else the first configured one. */
+function bodyClient(body: Record<string, unknown>, ctx: SimContext) {
+  return ctx.tokens.client(
     typeof body.client_id === 'string' ? body.client_id : ctx.options().oauthClients[0]?.clientId,
   );
+}
+
+function issueCode(req: SimRequest, ctx: SimContext): SimResponse {
+  const body = objectBody(req.body);
+  const client = bodyClient(body, ctx);
   if (!client) return json(404, { error: 'unknown client' });
   const scopes = typeof body.scope === 'string' ? body.scope.split(/\s+/) : client.scopes;
   const redirectUri = typeof body.redirect_uri === 'string' ? body.redirect_uri : undefined;
@@ -95,10 +100,7 @@ function issueCode(req: SimRequest, ctx: SimContext): SimResponse {
 
 /** A new grant for the first (or a named) client, as if the account owner re-authorized: the token pair. */
 function issueGrant(req: SimRequest, ctx: SimContext): SimResponse {
-  const body = objectBody(req.body);
-  const client = ctx.tokens.client(
-    typeof body.client_id === 'string' ? body.client_id : ctx.options().oauthClients[0]?.clientId,
-  );
+  const client = bodyClient(objectBody(req.body), ctx);
   if (!client) return json(404, { error: 'unknown client' });
   const pair = ctx.tokens.issuePair(client.clientId, client.scopes);
   return json(200, { access_token: pair.accessToken, refresh_token: pair.refreshToken });

@@ -185,16 +185,19 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       }
     },
   });
-  new Gauge({
-    name: `${prefix}dead_letters`,
-    help: 'Entries in the dead-letter store',
-    registers,
-    async collect() {
-      // NaN says "unknown" when the source failed; 0 would claim there are none.
-      const n = await sources.deadLetterSize?.().catch(() => Number.NaN);
-      if (n !== undefined) this.set(n);
-    },
-  });
+  /** A one-number gauge read at scrape time. */
+  const scrapedNumber = (name: string, help: string, read: () => Promise<number> | undefined) =>
+    new Gauge({
+      name: `${prefix}${name}`,
+      help,
+      registers,
+      async collect() {
+        // NaN says "unknown" when the source failed; 0 would claim there are none.
+        const n = await read()?.catch(() => Number.NaN);
+        if (n !== undefined) this.set(n);
+      },
+    });
+  scrapedNumber('dead_letters', 'Entries in the dead-letter store', () => sources.deadLetterSize?.());
   new Gauge({
     name: `${prefix}credentials`,
     help: 'Tracked HID credentials by status',
@@ -206,26 +209,16 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       for (const [status, n] of Object.entries(byStatus ?? {})) this.set({ status }, n);
     },
   });
-  new Gauge({
-    name: `${prefix}stuck_provisioning`,
-    help: 'Credentials in provisioning longer than STUCK_PROVISIONING_AFTER',
-    registers,
-    async collect() {
-      // NaN says "unknown" when the source failed; 0 would claim there are none.
-      const n = await sources.stuckProvisioning?.().catch(() => Number.NaN);
-      if (n !== undefined) this.set(n);
-    },
-  });
-
-  new Gauge({
-    name: `${prefix}doorflow_auth_paused`,
-    help: '1 while DoorFlow access is paused fleet-wide (refresh token refused or client misconfigured)',
-    registers,
-    async collect() {
-      const paused = await sources.authPaused?.().catch(() => undefined);
-      this.set(paused === undefined ? Number.NaN : paused ? 1 : 0);
-    },
-  });
+  scrapedNumber(
+    'stuck_provisioning',
+    'Credentials in provisioning longer than STUCK_PROVISIONING_AFTER',
+    () => sources.stuckProvisioning?.(),
+  );
+  scrapedNumber(
+    'doorflow_auth_paused',
+    '1 while DoorFlow access is paused fleet-wide (refresh token refused or client misconfigured), else 0',
+    () => sources.authPaused?.().then((paused) => (paused ? 1 : 0)),
+  );
 
   return {
     registry,
