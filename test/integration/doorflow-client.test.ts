@@ -223,13 +223,33 @@ describe('DoorFlow client over HTTP', () => {
     expect(fake.requests.filter((r) => r.status === 401)).toHaveLength(1);
   });
 
-  it('a refused refresh is a non-retryable 401 and the dead refresh token is not presented again', async () => {
+  it('a refused refresh pauses DoorFlow access fleet-wide and the dead refresh token is not presented again', async () => {
     const { fake, client } = await setup({ ...refreshFake, refreshToken: 'something-else' }, refreshEnv);
     const first = await caught(client.listPeople());
-    expect(first).toMatchObject({ code: 'unauthorized', upstreamCode: 'invalid_grant', retryable: false });
+    expect(first).toMatchObject({ code: 'auth_paused', upstreamCode: 'invalid_grant', retryable: true });
     const second = await caught(client.listPeople());
-    expect(second).toMatchObject({ code: 'unauthorized', retryable: false });
+    expect(second).toMatchObject({ code: 'auth_paused', retryable: true });
     expect(fake.tokenRequests).toHaveLength(1);
+    expect(await client.authPause()).toMatchObject({ kind: 'grant', upstreamCode: 'invalid_grant' });
+    expect((await client.tokenState()).deadRefresh).toBeDefined();
+    // A new refresh token lifts the pause: the next call refreshes with it.
+    await client.replaceToken({ refresh: 'something-else' });
+    expect(await client.authPause()).toBeUndefined();
+    await client.listPeople();
+    expect(fake.tokenRequests).toHaveLength(2);
+  });
+
+  it('invalid_client pauses as a configuration error and leaves the refresh token untouched', async () => {
+    const { fake, client } = await setup(refreshFake, { ...refreshEnv, DOORFLOW_CLIENT_SECRET: 'wrong' });
+    const err = await caught(client.listPeople());
+    expect(err).toMatchObject({ code: 'auth_paused', upstreamCode: 'invalid_client', retryable: true });
+    expect(await client.authPause()).toMatchObject({ kind: 'client', upstreamCode: 'invalid_client' });
+    const state = await client.tokenState();
+    expect(state.refresh).toBe('refresh-0');
+    expect(state.deadRefresh).toBeUndefined();
+    const calls = fake.requests.length + fake.tokenRequests.length;
+    await caught(client.listPeople());
+    expect(fake.requests.length + fake.tokenRequests.length).toBe(calls);
   });
 
   it('a 401 with a static bearer token is not retryable', async () => {
