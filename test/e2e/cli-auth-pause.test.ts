@@ -1,4 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { intake } from '../../src/producers/intake.ts';
 import { BIN, killAndWait, runCli, spawnWorker } from '../helpers/cli.ts';
@@ -24,10 +26,43 @@ async function setToken(env: Record<string, string>, token: string): Promise<num
   return await new Promise((resolve) => child.on('exit', (c) => resolve(c)));
 }
 
+/** A local receiver for NOTIFY_WEBHOOK_URL that keeps every JSON body. */
+async function notifyReceiver(): Promise<{ server: Server; url: string; bodies: Record<string, unknown>[] }> {
+  const bodies: Record<string, unknown>[] = [];
+  const server = createServer((req, res) => {
+    let text = '';
+    req.on('data', (c: Buffer) => {
+      text += c.toString();
+    });
+    req.on('end', () => {
+      bodies.push(JSON.parse(text) as Record<string, unknown>);
+      res.end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/notify`, bodies };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function authPausedGauge(port: number): Promise<string | undefined> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return /^dfp_doorflow_auth_paused (\S+)$/m.exec(text)?.[1];
+}
+
 describe('cli: lost DoorFlow authorisation pauses the fleet', () => {
   let h: Harness | undefined;
+  let notify: Awaited<ReturnType<typeof notifyReceiver>> | undefined;
   const children: ChildProcess[] = [];
   afterEach(async () => {
+    notify?.server.close();
+    notify = undefined;
     await Promise.all(children.map((c) => killAndWait(c, 'SIGKILL')));
     children.length = 0;
     await h?.close();
@@ -43,8 +78,16 @@ describe('cli: lost DoorFlow authorisation pauses the fleet', () => {
       DOORFLOW_REFRESH_TOKEN: String(grant.refresh_token),
       DOORFLOW_CLIENT_ID: 'sim-client',
       DOORFLOW_CLIENT_SECRET: 'sim-secret',
+      SERVE_HOST: '127.0.0.1',
     };
-    children.push(await spawnWorker(env), await spawnWorker(env));
+    notify = await notifyReceiver();
+    env.NOTIFY_WEBHOOK_URL = notify.url;
+    const metricsPort = await freePort();
+    children.push(
+      await spawnWorker(env),
+      await spawnWorker(env, 90_000, ['--metrics-port', String(metricsPort)]),
+    );
+    expect(await authPausedGauge(metricsPort)).toBe('0');
     const run = await intake(h.pipeline.intakeDeps(), { source: 't', delivery: 'webhook' }, roster(500));
     const provisioned = async () => (await h!.pipeline.runs.get(run.runId))?.counts.provisioned ?? 0;
     let deadline = Date.now() + 60_000;
@@ -68,6 +111,12 @@ describe('cli: lost DoorFlow authorisation pauses the fleet', () => {
     await new Promise((r) => setTimeout(r, 3_000));
     expect(await h.pipeline.deadLetters.count()).toBe(0);
     expect(h.sim.stats().requestsTotal).toEqual(callsAtPause);
+    expect(await authPausedGauge(metricsPort)).toBe('1');
+    // Two workers met the pause; the alert went out once.
+    const alerts = notify.bodies.filter((b) => b.event === 'doorflow.auth_paused');
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]).toMatchObject({ kind: 'grant', upstream_code: 'invalid_grant' });
+    expect(JSON.stringify(notify.bodies)).not.toContain(String(grant.refresh_token));
 
     const fresh = await simPost(h.sim.url, '/__sim/oauth/grant');
     expect(await setToken(env, String(fresh.refresh_token))).toBe(0);

@@ -90,8 +90,8 @@ export async function spawnServe(
 }
 
 /** A long-running `worker` child; resolves once it logged "worker ready". */
-export async function spawnWorker(env: Env, timeoutMs = 90_000): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [BIN, 'worker'], {
+export async function spawnWorker(env: Env, timeoutMs = 90_000, args: string[] = []): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [BIN, 'worker', ...args], {
     env: childEnv({ ...env, LOG_LEVEL: 'info' }), // readiness is read from the log
     stdio: ['ignore', 'pipe', 'pipe'],
   });
