@@ -3,14 +3,19 @@ import type { Person, PersonInput } from '../lib/doorflow/types.ts';
 import type { PersonSnapshot } from '../lib/store/people-index.ts';
 import { changedPersonFields, fieldText } from '../lib/roster/person-fields.ts';
 import type { RosterEntry } from '../lib/roster/entry.ts';
+import { lookupSystemId } from '../lib/roster/email-policy.ts';
 
 /** Pure matching and diffing for the person step (unit-tested). */
 
-/** The person fields a roster entry maps to (only those the entry carries). */
-export function personInputFor(entry: RosterEntry): PersonInput {
+/**
+ * The person fields a roster entry maps to (only those the entry carries). The email only when
+ * `withEmail` (see email-policy.ts); the system_id is the entry's own, else one derived from its
+ * roster key, so look-up-before-create works whether DoorFlow holds the email or not.
+ */
+export function personInputFor(entry: RosterEntry, withEmail = true): PersonInput {
   const input: PersonInput = { first_name: entry.first_name, last_name: entry.last_name };
-  if (entry.email !== undefined) input.email = entry.email;
-  if (entry.system_id !== undefined) input.system_id = entry.system_id;
+  if (withEmail && entry.email !== undefined) input.email = entry.email;
+  input.system_id = lookupSystemId(entry);
   if (entry.mobile !== undefined) input.mobile = entry.mobile;
   if (entry.department !== undefined) input.department = entry.department;
   if (entry.job_title !== undefined) input.job_title = entry.job_title;
@@ -19,8 +24,12 @@ export function personInputFor(entry: RosterEntry): PersonInput {
 }
 
 /** The mapped fields that differ (email compared case-insensitively, groups as a set); undefined if none. */
-export function fieldsToUpdate(entry: RosterEntry, current: PersonSnapshot): PersonInput | undefined {
-  return changedPersonFields(entry, current, current.group_ids ?? []);
+export function fieldsToUpdate(
+  entry: RosterEntry,
+  current: PersonSnapshot,
+  withEmail = true,
+): PersonInput | undefined {
+  return changedPersonFields(entry, current, current.group_ids ?? [], withEmail);
 }
 
 /** DoorFlow's email filter is partial and case-insensitive: keep exact matches only, oldest first. */

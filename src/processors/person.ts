@@ -3,6 +3,7 @@ import { type KnownPerson, type PersonSnapshot, snapshotOf } from '../lib/store/
 import { defineProcessor } from '../lib/jobs/define-processor.ts';
 import { type PersonPayload, stepFields } from '../lib/jobs/registry.ts';
 import { tryLock } from '../lib/core/locks.ts';
+import { doorflowGetsEmail, lookupSystemId } from '../lib/roster/email-policy.ts';
 import { advance } from './advance.ts';
 import { contentionDelayMs, type JobContext, lockTtlMs, type ProcessorDeps } from './context.ts';
 import {
@@ -49,7 +50,9 @@ async function handle(p: PersonPayload, deps: ProcessorDeps, ctx: JobContext): P
 
 async function settlePerson(p: PersonPayload, deps: ProcessorDeps, ctx: JobContext): Promise<PersonResult> {
   const call = { signal: ctx.signal };
-  const known = await deps.people.known(p.key, p.entry.system_id, p.entry.email);
+  // One invitation per person: DoorFlow emails anyone it holds an email for (email-policy.ts).
+  const withEmail = doorflowGetsEmail(deps.config.doorflow.sendEmail, p.delivery);
+  const known = await deps.people.known(p.key, lookupSystemId(p.entry), p.entry.email);
   let existing = await fromMapping(p, deps, ctx, known);
   if (!existing) {
     const pending = known.pending;
@@ -66,7 +69,7 @@ async function settlePerson(p: PersonPayload, deps: ProcessorDeps, ctx: JobConte
         : await fromRemote(p, deps, ctx);
   }
   if (existing) {
-    const diff = fieldsToUpdate(p.entry, existing);
+    const diff = fieldsToUpdate(p.entry, existing, withEmail);
     let snapshot = existing;
     if (diff) {
       ctx.logger.info({ personId: existing.id, fields: Object.keys(diff) }, 'updating person');
@@ -78,7 +81,7 @@ async function settlePerson(p: PersonPayload, deps: ProcessorDeps, ctx: JobConte
   await deps.people.markPending(p.key, deps.clock.now());
   let created: PersonSnapshot;
   try {
-    created = snapshotOf(await deps.doorflow.createPerson(personInputFor(p.entry), call));
+    created = snapshotOf(await deps.doorflow.createPerson(personInputFor(p.entry, withEmail), call));
   } catch (err) {
     await deps.people.markPendingUnknown(p.key, deps.clock.now());
     // A 422 may mean the email is taken by a person our index missed: look up once and adopt.
@@ -128,11 +131,12 @@ async function fromRemote(
 ): Promise<PersonSnapshot | undefined> {
   const call = { signal: ctx.signal };
   let bySid: PersonSnapshot | undefined;
-  if (p.entry.system_id) {
-    const page = await deps.doorflow.listPeople({ system_id: p.entry.system_id, per_page: 100 }, call);
-    const match = exactSystemIdMatches(page.items, p.entry.system_id)[0];
-    if (match) bySid = snapshotOf(match);
-  }
+  // An entry without a system_id is looked up by the one derived from its key first: with the
+  // email withheld from DoorFlow, that is the only trace of an earlier create.
+  const systemId = lookupSystemId(p.entry);
+  const page = await deps.doorflow.listPeople({ system_id: systemId, per_page: 100 }, call);
+  const match = exactSystemIdMatches(page.items, systemId)[0];
+  if (match) bySid = snapshotOf(match);
   let byEmail: PersonSnapshot | undefined;
   if (!bySid && p.entry.email) {
     const page = await deps.doorflow.listPeople({ email: p.entry.email, per_page: 100 }, call);

@@ -56,6 +56,10 @@ const envSchema = z.object({
   DOORFLOW_MAX_IN_FLIGHT: intInRange(1, 1000, 8),
   DOORFLOW_TIMEOUT_MS: intInRange(100, 600_000, 30_000),
   HID_CREDENTIAL_TYPE_ID: optionalInt(1, 2_147_483_647),
+  DOORFLOW_SEND_EMAIL: z.preprocess(
+    emptyToUndefined,
+    z.enum(['auto', 'always', 'never'], { error: 'expected auto, always or never' }).default('auto'),
+  ),
 
   WEBHOOK_SECRET: optionalSecret,
   WEBHOOK_ACCEPT_SEED_FORMAT: z.preprocess(emptyToUndefined, z.stringbool().default(false)),
@@ -129,6 +133,11 @@ export interface Config {
     readonly timeoutMs: number;
     /** When unset, discovered from `/api/3/credential_types`, falling back to 8. */
     readonly hidCredentialTypeId: number | undefined;
+    /**
+     * Whether a person's email goes to DoorFlow (which then emails the invitation itself).
+     * `auto` (default): only when DoorFlow delivers the code; `always`; `never`.
+     */
+    readonly sendEmail: ParsedEnv['DOORFLOW_SEND_EMAIL'];
   };
   readonly webhook: { readonly secret: string | undefined; readonly acceptSeedFormat: boolean };
   readonly encryptionKey: Buffer | undefined;
@@ -240,6 +249,7 @@ export function loadConfig(env: Env, overrides: Env = {}): Config {
       maxInFlight: e.DOORFLOW_MAX_IN_FLIGHT,
       timeoutMs: e.DOORFLOW_TIMEOUT_MS,
       hidCredentialTypeId: e.HID_CREDENTIAL_TYPE_ID,
+      sendEmail: e.DOORFLOW_SEND_EMAIL,
     },
     webhook: { secret: e.WEBHOOK_SECRET, acceptSeedFormat: e.WEBHOOK_ACCEPT_SEED_FORMAT },
     encryptionKey: e.ENCRYPTION_KEY,

@@ -17,12 +17,15 @@ export const fieldText = (v: unknown): string =>
 
 /**
  * The mapped fields that differ: only fields the entry carries; email compared
- * case-insensitively; groups as a set against `currentGroupIds`. Undefined if none.
+ * case-insensitively, and not at all when `withEmail` is false (the email is withheld from
+ * DoorFlow, see email-policy.ts: its absence there is no change); groups as a set against
+ * `currentGroupIds`. Undefined if none.
  */
 export function changedPersonFields(
   entry: RosterEntry,
   current: ComparablePerson,
   currentGroupIds: readonly number[],
+  withEmail = true,
 ): PersonInput | undefined {
   const changes: PersonInput = {};
   let changed = false;
@@ -42,6 +45,7 @@ export function changedPersonFields(
     }
   }
   if (
+    withEmail &&
     entry.email !== undefined &&
     fieldText(entry.email).toLowerCase() !== fieldText(current.email).toLowerCase()
   ) {

@@ -7,6 +7,7 @@ import {
 import { PayloadError } from '../../lib/core/errors.ts';
 import { changedPersonFields, fieldText } from '../../lib/roster/person-fields.ts';
 import type { RosterEntry } from '../../lib/roster/entry.ts';
+import { derivedSystemId } from '../../lib/roster/email-policy.ts';
 import type { SourceEntry } from '../sources/adapter.ts';
 
 /**
@@ -43,6 +44,11 @@ export interface PlanInput {
   previousCount?: number | undefined;
   maxOffboard?: OffboardLimit | undefined;
   force?: boolean;
+  /**
+   * Whether DoorFlow holds this entry's email (DOORFLOW_SEND_EMAIL, email-policy.ts). Default:
+   * yes. Where it does not, a missing email in DoorFlow is no change to push.
+   */
+  withEmail?: (entry: RosterEntry) => boolean;
 }
 
 interface PlannedCreate {
@@ -123,8 +129,8 @@ function personGroupIds(person: Person): number[] {
  * The mapped fields that differ — the pipeline person step's rule (lib/person-fields.ts), with
  * group ids read as DoorFlow may send them (`group_ids` or `groups`).
  */
-export function personChanges(entry: RosterEntry, person: Person): PersonInput | undefined {
-  return changedPersonFields(entry, person, personGroupIds(person));
+export function personChanges(entry: RosterEntry, person: Person, withEmail = true): PersonInput | undefined {
+  return changedPersonFields(entry, person, personGroupIds(person), withEmail);
 }
 
 function inScope(person: Person, scope: SyncScope): boolean {
@@ -190,11 +196,12 @@ export function buildSyncPlan(input: PlanInput): SyncPlan {
   };
 
   for (const source of input.roster) {
+    // No system_id of its own: the pipeline created the person under one derived from the key
+    // (and maybe without the email), else an older person is found by email.
     const person = source.system_id
       ? peopleBySid.get(source.system_id)
-      : source.email
-        ? peopleByEmail.get(source.email.toLowerCase())
-        : undefined;
+      : (peopleBySid.get(derivedSystemId(source.key)) ??
+        (source.email ? peopleByEmail.get(source.email.toLowerCase()) : undefined));
     if (person) settled.add(person.id);
     const entry = stripSource(source);
     if (source.active === false) {
@@ -211,7 +218,7 @@ export function buildSyncPlan(input: PlanInput): SyncPlan {
       plan.licences.consume += person && liveHid.has(person.id) ? 0 : 1;
       continue;
     }
-    const changes = personChanges(entry, person);
+    const changes = personChanges(entry, person, input.withEmail?.(entry) ?? true);
     if (changes) plan.update.push({ key: entry.key, personId: person.id, entry, changes });
     else plan.unchanged += 1;
   }

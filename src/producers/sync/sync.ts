@@ -6,6 +6,7 @@ import type { Metrics } from '../../lib/core/metrics.ts';
 import type { ManagedSet } from '../../lib/store/managed.ts';
 import type { SyncRunStore } from '../../lib/store/sync-runs.ts';
 import type { DeliveryChannelName } from '../../lib/delivery/channel-names.ts';
+import { doorflowGetsEmail } from '../../lib/roster/email-policy.ts';
 import { isRowProblem, type RosterAdapter, type SourceEntry, type SourceItem } from '../sources/adapter.ts';
 import { BambooHrAdapter } from '../sources/bamboohr.ts';
 import { CsvSourceAdapter } from '../sources/csv-source.ts';
@@ -186,6 +187,8 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Syn
     previousCount,
     maxOffboard,
     force: options.force === true,
+    withEmail: (entry) =>
+      doorflowGetsEmail(deps.config.doorflow.sendEmail, entry.delivery ?? runChannel(options, deps.config)),
   });
   deps.metrics?.syncPlan({
     create: plan.create.length,
