@@ -141,6 +141,7 @@ export function adminRoutes(): Route[] {
     route('POST', '/__sim/oauth/grant', issueGrant, admin),
     route('GET', '/__sim/people', (_r, ctx) => json(200, peopleView(ctx)), admin),
     route('GET', '/__sim/credentials', (_r, ctx) => json(200, credentialsView(ctx)), admin),
+    route('GET', '/__sim/outbox', (_r, ctx) => json(200, { mails: ctx.outbox.mails }), admin),
     route(
       'GET',
       '/__sim/webhooks',

@@ -3,6 +3,7 @@ import type { Logger } from '../lib/core/logger.ts';
 import type { FaultEngine } from './faults.ts';
 import type { SimRequest, SimResponse } from './http-util.ts';
 import type { Lifecycle } from './lifecycle.ts';
+import type { InvitationOutbox } from './outbox.ts';
 import type { ResolvedSimulatorOptions, SimulatorPatch } from './options.ts';
 import type { SeededRandom } from './prng.ts';
 import type { SimulatorStats } from './stats.ts';
@@ -17,6 +18,8 @@ export interface SimContext {
   lifecycle: Lifecycle;
   webhooks: WebhookDispatcher;
   faults: FaultEngine;
+  /** DoorFlow's own invitation emails (outbox.ts). */
+  outbox: InvitationOutbox;
   logger: Logger;
   options(): ResolvedSimulatorOptions;
   /** Validates and applies a live patch; throws a ZodError on bad input. */

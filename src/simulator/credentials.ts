@@ -129,6 +129,7 @@ function create(req: SimRequest, ctx: SimContext): SimResponse {
   };
   ctx.state.addCredential(rec);
   ctx.lifecycle.created(rec);
+  if (isHid) ctx.outbox.credentialCreated(person, rec.id, now);
   if (ctx.faults.lostResponse(req.seq, 'credential')) return { status: 201, lose: true };
   return json(201, wire(ctx, rec));
 }

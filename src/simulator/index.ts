@@ -10,6 +10,7 @@ import { FaultEngine } from './faults.ts';
 import type { AcceptResult } from './lifecycle.ts';
 import { Lifecycle } from './lifecycle.ts';
 import { oauthRoutes } from './oauth.ts';
+import { InvitationOutbox, type OutboxMail } from './outbox.ts';
 import {
   mergeOptions,
   type ResolvedSimulatorOptions,
@@ -56,6 +57,8 @@ export interface RunningSimulator {
   expireInvitations(credentialIds?: readonly string[]): number;
   /** While on, accepted credentials stay in `provisioning`. */
   stallProvisioning(on: boolean): void;
+  /** DoorFlow's own invitation emails so far (one per HID credential of a person with an email). */
+  outbox(): OutboxMail[];
   /** Every OAuth access token expires now (static tokens excepted); returns how many. */
   expireAccessTokens(): number;
   /** An authorization code for the `authorization_code` grant, as if a user consented. */
@@ -99,12 +102,14 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     onChange: (c) => webhooks.enqueue(c),
   });
 
+  const outbox = new InvitationOutbox();
   const ctx: SimContext = {
     state,
     tokens,
     lifecycle,
     webhooks,
     faults,
+    outbox,
     logger,
     options: () => current,
     configure(patch) {
@@ -122,6 +127,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
       lifecycle.clear();
       webhooks.reset();
       state.reset();
+      outbox.reset();
       tokens.reset();
       faults.reset();
       requests.reset();
@@ -196,5 +202,6 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     webhooksIdle: () => webhooks.idle(),
     people: () => peopleView(ctx),
     credentials: () => credentialsView(ctx),
+    outbox: () => [...outbox.mails],
   };
 }
