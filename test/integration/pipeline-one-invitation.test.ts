@@ -79,8 +79,9 @@ describe('pipeline: one invitation per person (DOORFLOW_SEND_EMAIL=auto)', () =>
       workers[w] = await spawnWorker(env);
       children.push(workers[w]!);
       const finished = await h.waitForRun(run.runId, 240_000);
-      expect(finished.counts.provisioned).toBe(300);
-      expect(finished.dead).toBe(0);
+      // A credential whose create response was lost is found on retry: counted already_provisioned.
+      const ok = (finished.counts.provisioned ?? 0) + (finished.counts.already_provisioned ?? 0);
+      expect({ mode, ok, dead: finished.dead }).toEqual({ mode, ok: 300, dead: 0 });
     }
 
     // Count every invitation per person (keyed by system_id, own or derived), across all channels.
