@@ -21,7 +21,7 @@ export function doorflowGetsEmail(mode: SendEmailMode, channel: DeliveryChannelN
 }
 
 /** Prefix of derived system_ids (`rk-` + 24 hex digits of SHA-256 over the roster key). */
-export const DERIVED_SYSTEM_ID_PREFIX = 'rk-';
+const DERIVED_SYSTEM_ID_PREFIX = 'rk-';
 
 /**
  * The `system_id` for an entry that has none: a hash of its roster key, so the same person
