@@ -1,8 +1,8 @@
-import { createWriteStream } from 'node:fs';
 import { finished } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { type AuditFormat, formatAudit } from '../lib/store/audit-log.ts';
 import { parseDurationMs } from '../lib/core/config.ts';
+import { createPrivateWriteStream } from '../lib/core/private-file.ts';
 import { EXIT } from './exit-codes.ts';
 import { withPipelineCommand as withPipeline } from '../app/pipeline.ts';
 
@@ -52,7 +52,7 @@ export function registerAuditCommand(program: Command): void {
             ...(options.run ? { runId: options.run } : {}),
           });
           const out: NodeJS.WritableStream = options.out
-            ? createWriteStream(options.out, { mode: 0o600 })
+            ? createPrivateWriteStream(options.out)
             : process.stdout;
           let count = 0;
           for await (const line of formatAudit(entries, format)) {

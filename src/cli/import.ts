@@ -2,6 +2,7 @@ import { access } from 'node:fs/promises';
 import cliProgress from 'cli-progress';
 import { type Command, Option } from 'commander';
 import type { Config } from '../lib/core/config.ts';
+import { isSameFile } from '../lib/core/private-file.ts';
 import { ConfigError, type ConfigProblem } from '../lib/core/errors.ts';
 import {
   DELIVERY_CHANNELS,
@@ -225,6 +226,11 @@ export function registerImportCommand(program: Command): void {
       if (!options.dryRun) {
         const problems = [...new Set([channel, ...fallback])].flatMap((c) => deliveryProblems(config, c));
         if (problems.length > 0) throw new ConfigError(problems);
+      }
+      if (options.errors && isSameFile(options.errors, file)) {
+        console.error(`error: --errors ${options.errors} is the roster being imported; choose another file`);
+        process.exitCode = EXIT.usage;
+        return;
       }
       try {
         await access(file);

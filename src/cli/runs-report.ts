@@ -1,6 +1,7 @@
-import { writeFile } from 'node:fs/promises';
+import { finished } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { buildRunReport, formatReport, type ReportFormat } from '../lib/ops/run-report.ts';
+import { createPrivateWriteStream } from '../lib/core/private-file.ts';
 import { EXIT } from './exit-codes.ts';
 import { withPipelineCommand as withPipeline } from '../app/pipeline.ts';
 
@@ -42,7 +43,9 @@ export function registerRunsReportCommand(runs: Command): void {
         }
         const text = formatReport(rows, format);
         if (options.out) {
-          await writeFile(options.out, text, { mode: 0o600 });
+          const out = createPrivateWriteStream(options.out);
+          out.end(text);
+          await finished(out);
           console.error(`wrote ${rows.length} entries to ${options.out}`);
         } else {
           process.stdout.write(text);

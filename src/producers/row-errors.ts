@@ -1,5 +1,6 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
+import type { WriteStream } from 'node:fs';
 import { once } from 'node:events';
+import { createPrivateWriteStream } from '../lib/core/private-file.ts';
 import { KeySet } from './key-set.ts';
 import { isRowProblem, type RowProblem, type SourceItem } from './sources/adapter.ts';
 
@@ -49,13 +50,20 @@ export function isDuplicateProblem(problem: RowProblem): boolean {
   return problem.reason.startsWith('duplicate key');
 }
 
-/** Quotes a CSV field when it needs it (RFC 4180). */
+/**
+ * Quotes a CSV field when it needs it (RFC 4180), and defuses spreadsheet formulas (a text cell
+ * starting with = + - @ gets a leading `'`), as the reports do.
+ */
 export function csvField(value: unknown): string {
-  const text = value === undefined || value === null ? '' : String(value);
+  let text = value === undefined || value === null ? '' : String(value);
+  if (typeof value === 'string' && /^[=+\-@\t\r]/.test(text)) text = `'${text}`;
   return /[",\r\n]/.test(text) || /^\s|\s$/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-/** The `--errors` file: written as problems arrive, so a million bad rows never sit in memory. */
+/**
+ * The `--errors` file: written as problems arrive, so a million bad rows never sit in memory. It
+ * holds personal data, so it is owner-only (0600, an existing file's mode replaced).
+ */
 export class ErrorsFileWriter {
   readonly path: string;
   private readonly stream: WriteStream;
@@ -63,7 +71,7 @@ export class ErrorsFileWriter {
 
   constructor(path: string, headers: readonly string[]) {
     this.path = path;
-    this.stream = createWriteStream(path, { encoding: 'utf8' });
+    this.stream = createPrivateWriteStream(path);
     this.stream.write(`${['line', 'reason', ...headers].map(csvField).join(',')}\n`);
   }
 

@@ -1,6 +1,8 @@
 import type { Got } from 'got';
 import type { Clock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
+import { errorCode, isRetryable, ProvisionerError } from '../core/errors.ts';
+import { scrubSecrets, secretRegistry } from '../core/logger.ts';
 import type { DeliveryChannel } from './channel.ts';
 import type { OwnChannel } from './channel-names.ts';
 import { createEmailChannel } from './email.ts';
@@ -56,7 +58,7 @@ export function createDeliveryChannels(options: {
     get(name) {
       let channel = made.get(name);
       if (!channel) {
-        channel = build[name]();
+        channel = scrubbingErrors(build[name]());
         made.set(name, channel);
       }
       return channel;
@@ -66,4 +68,41 @@ export function createDeliveryChannels(options: {
       made.clear();
     },
   };
+}
+
+/**
+ * An outside party's error text (an SMS provider quoting the text it refused, an SMTP reply or a
+ * webhook receiver echoing the body) can hold the code being delivered. A channel's send failure
+ * is scrubbed here, where it is classified, of that code and of every registered secret, and its
+ * cause (the raw provider response) is dropped, so BullMQ's failedReason and stacktrace, dead
+ * letters, run entries and every CLI or admin view only ever see the scrubbed text.
+ */
+function scrubbingErrors(channel: DeliveryChannel): DeliveryChannel {
+  return {
+    name: channel.name,
+    ...(channel.preflight ? { preflight: () => channel.preflight?.() } : {}),
+    async send(to, inv, signal) {
+      try {
+        await channel.send(to, inv, signal);
+      } catch (err) {
+        throw scrubbedError(err, inv.code);
+      }
+    },
+    close: () => channel.close(),
+  };
+}
+
+/** The same error (class, code, retryability, status) with the code and secrets cut out of its text. */
+function scrubbedError(err: unknown, code: string): ProvisionerError {
+  const secrets = [code, ...secretRegistry.values()];
+  const scrub = (text: string) => scrubSecrets(text, secrets);
+  if (!(err instanceof ProvisionerError)) {
+    const message = err instanceof Error ? err.message : String(err);
+    return new ProvisionerError(errorCode(err), scrub(message), { retryable: isRetryable(err) });
+  }
+  err.message = scrub(err.message);
+  if (err.stack) err.stack = scrub(err.stack);
+  // The cause is the raw response or transport error, which may quote the message we sent.
+  Object.defineProperty(err, 'cause', { value: undefined, enumerable: false, configurable: true });
+  return err;
 }

@@ -10,7 +10,8 @@ import type { DeliveryChannel, Invitation, Recipient } from './channel.ts';
  * The webhook channel: a signed JSON POST to DELIVERY_WEBHOOK_URL. One message shape for the first
  * delivery, reminders and reissues, so a receiver always gets the same body, signed the same way:
  * `X-Provisioner-Signature` = hex HMAC-SHA256(`${timestamp}.${rawBody}`, DELIVERY_WEBHOOK_SECRET).
- * A 2xx is a confirmed send; 408, 429 and 5xx are retryable, other statuses permanent.
+ * A 2xx is a confirmed send; 408, 429 and 5xx are retryable, other statuses permanent. Redirects
+ * are never followed: a 3xx is a permanent failure (the body carries the code).
  */
 
 const CHANNEL = 'webhook';
@@ -130,12 +131,22 @@ export function createWebhookChannel(options: {
           'x-provisioner-signature': signWebhook(secret, timestamp, rawBody),
         },
         throwHttpErrors: false,
+        // A redirect would forward the signed body, code included, to wherever the receiver points.
+        followRedirect: false,
         retry: { limit: 0 },
         timeout: { request: timeoutMs },
         ...(signal ? { signal } : {}),
       });
       const status = response.statusCode;
       if (status >= 200 && status < 300) return;
+      if (status >= 300 && status < 400) {
+        throw new WebhookDeliveryError(
+          'webhook_redirected',
+          `delivery webhook answered HTTP ${status} (a redirect; delivery requests follow none)`,
+          status,
+          false,
+        );
+      }
       const retryable = RETRYABLE_STATUSES.has(status);
       throw new WebhookDeliveryError(
         retryable ? 'webhook_failed' : 'webhook_rejected',

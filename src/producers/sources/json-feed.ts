@@ -133,6 +133,20 @@ export interface JsonFeedOptions extends FeedHttpOptions {
   today?: string;
 }
 
+/**
+ * A next link is followed only on the feed's own origin: the feed's `--header` credentials go with
+ * every page request, so a page pointing elsewhere would hand them to another host. Stopping there
+ * instead would pass a partial roster off as complete (and deactivate everyone missing), so the
+ * fetch fails, naming the origin only (never the query string).
+ */
+function sameOriginNext(feedUrl: string, next: string): string {
+  const origin = new URL(next).origin;
+  if (origin === new URL(feedUrl).origin) return next;
+  throw new SourceError(
+    `the feed's next link points at another origin (${origin}); refusing to send the feed's credentials there`,
+  );
+}
+
 export class JsonFeedAdapter implements RosterAdapter {
   readonly name = 'json';
   private readonly counters: SourceStats = { read: 0, valid: 0, invalid: 0, blank: 0 };
@@ -196,7 +210,7 @@ export class JsonFeedAdapter implements RosterAdapter {
       const bodyNext = mapping.next ? asText(getPath(body, mapping.next)) : undefined;
       const next: string | undefined =
         (bodyNext ? new URL(bodyNext, url).toString() : undefined) ?? nextFromLinkHeader(headers.link, url);
-      if (next) url = next;
+      if (next) url = sameOriginNext(this.options.url, next);
       else if (
         mapping.page &&
         records.length > 0 &&
