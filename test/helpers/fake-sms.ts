@@ -20,6 +20,8 @@ export interface FakeSms {
   readonly requests: { path: string; status: number }[];
   /** Answer the next `count` requests with `status` (and a Twilio-style error body). */
   failNext(status: number, count?: number): void;
+  /** Answer the next `count` requests 400 with Twilio's wording, quoting the text it was sent. */
+  echoNext(count?: number): void;
   close(): Promise<void>;
 }
 
@@ -37,6 +39,7 @@ export async function startFakeSms(
   const messages: FakeSmsMessage[] = [];
   const requests: { path: string; status: number }[] = [];
   const failures: number[] = [];
+  let echoes = 0;
   const expectedAuth = `Basic ${Buffer.from(`${accountSid}:${authToken}`).toString('base64')}`;
 
   const server: Server = createServer((req, res) => {
@@ -63,6 +66,10 @@ export async function startFakeSms(
       const to = form.get('To') ?? '';
       const from = form.get('From') ?? '';
       const text = form.get('Body') ?? '';
+      if (echoes > 0) {
+        echoes -= 1;
+        return answer(400, { code: 30007, message: `The message '${text}' could not be sent`, status: 400 });
+      }
       if (!/^\+[1-9]\d{6,14}$/.test(to)) {
         return answer(400, {
           code: 21211,
@@ -85,6 +92,9 @@ export async function startFakeSms(
     authToken,
     messages,
     requests,
+    echoNext(count = 1) {
+      echoes += count;
+    },
     failNext(status, count = 1) {
       for (let i = 0; i < count; i++) failures.push(status);
     },
