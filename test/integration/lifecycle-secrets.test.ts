@@ -7,32 +7,13 @@ import { intake } from '../../src/producers/intake.ts';
 import { type FakeSms, startFakeSms } from '../helpers/fake-sms.ts';
 import { type LifecycleHarness, startLifecycle } from '../helpers/lifecycle.ts';
 import { roster } from '../helpers/pipeline.ts';
+import { dumpRedis } from '../helpers/redis-dump.ts';
 
 const CODE_SHAPE = /[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}/;
 
-/** Every key under the prefix, every value of every type, as text. */
-async function dumpRedis(l: LifecycleHarness): Promise<{ keys: number; text: string }> {
-  const redis = l.h.pipeline.redis;
-  const parts: string[] = [];
-  let cursor = '0';
-  let keys = 0;
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', `${l.prefix}*`, 'COUNT', 500);
-    cursor = next;
-    for (const key of batch) {
-      keys++;
-      const type = await redis.type(key);
-      parts.push(key);
-      if (type === 'string') parts.push((await redis.get(key)) ?? '');
-      else if (type === 'hash') parts.push(JSON.stringify(await redis.hgetall(key)));
-      else if (type === 'list') parts.push(JSON.stringify(await redis.lrange(key, 0, -1)));
-      else if (type === 'set') parts.push(JSON.stringify(await redis.smembers(key)));
-      else if (type === 'zset') parts.push(JSON.stringify(await redis.zrange(key, 0, -1, 'WITHSCORES')));
-      else if (type === 'stream') parts.push(JSON.stringify(await redis.xrange(key, '-', '+')));
-      else parts.push(`<${type}>`);
-    }
-  } while (cursor !== '0');
-  return { keys, text: parts.join('\n') };
+/** Every key under the harness prefix, every value of every type, as text. */
+async function dumpLifecycle(l: LifecycleHarness): Promise<{ keys: number; text: string }> {
+  return await dumpRedis(l.h.pipeline.redis, l.prefix);
 }
 
 describe('acceptance 6: no invitation code in logs or in plain text in Redis after a full run', () => {
@@ -112,7 +93,7 @@ describe('acceptance 6: no invitation code in logs or in plain text in Redis aft
     expect(lh.h.receiver.rejected()).toBe(0);
     expect(lh.h.receiver.accepted.every((d) => d.hasCode)).toBe(true);
 
-    const dump = await dumpRedis(lh);
+    const dump = await dumpLifecycle(lh);
     expect(dump.keys).toBeGreaterThan(50);
     for (const code of codes) expect(dump.text.includes(code)).toBe(false);
     expect(dump.text).not.toMatch(CODE_SHAPE);

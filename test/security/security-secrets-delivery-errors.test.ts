@@ -2,42 +2,18 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { intake } from '../../src/producers/intake.ts';
 import { type FakeSms, startFakeSms } from '../helpers/fake-sms.ts';
 import { type Harness, roster, startHarness } from '../helpers/pipeline.ts';
-
-/** Every key under the prefix, every value of every type, as text (BullMQ's failedReason and stacktrace included). */
-async function dumpRedis(h: Harness, prefix: string): Promise<string> {
-  const redis = h.pipeline.redis;
-  const parts: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-    cursor = next;
-    for (const key of batch) {
-      const type = await redis.type(key);
-      parts.push(key);
-      if (type === 'string') parts.push((await redis.get(key)) ?? '');
-      else if (type === 'hash') parts.push(JSON.stringify(await redis.hgetall(key)));
-      else if (type === 'list') parts.push(JSON.stringify(await redis.lrange(key, 0, -1)));
-      else if (type === 'set') parts.push(JSON.stringify(await redis.smembers(key)));
-      else if (type === 'zset') parts.push(JSON.stringify(await redis.zrange(key, 0, -1)));
-      else if (type === 'stream') parts.push(JSON.stringify(await redis.xrange(key, '-', '+')));
-    }
-  } while (cursor !== '0');
-  return parts.join('\n');
-}
+import { dumpRedis } from '../helpers/redis-dump.ts';
 
 describe('issue 14 secrets: an outside party echoing the code in its error', () => {
-  let h: Harness | undefined;
-  let sms: FakeSms | undefined;
+  const closers: (() => Promise<void>)[] = [];
   afterEach(async () => {
-    await h?.close();
-    await sms?.close();
-    h = undefined;
-    sms = undefined;
+    for (const close of closers.splice(0).reverse()) await close();
   });
 
   it('an SMS provider quoting the text in its 400 leaves no code or token in dead letters, failed jobs or run entries', async () => {
-    sms = await startFakeSms();
-    h = await startHarness({
+    const sms: FakeSms = await startFakeSms();
+    closers.push(() => sms.close());
+    const h: Harness = await startHarness({
       env: {
         SMS_BASE_URL: sms.url,
         SMS_ACCOUNT_SID: sms.accountSid,
@@ -45,6 +21,7 @@ describe('issue 14 secrets: an outside party echoing the code in its error', () 
         SMS_FROM: '+15005550006',
       },
     });
+    closers.push(() => h.close());
     await h.startWorkers();
     sms.echoNext(3);
     const rows = roster(3).map((r, i) => ({ ...r, mobile: `+44 7700 900 ${String(200 + i)}` }));
@@ -67,7 +44,7 @@ describe('issue 14 secrets: an outside party echoing the code in its error', () 
       dead,
       failed: failed.map((j) => ({ reason: j.failedReason, stack: j.stacktrace, data: j.data })),
     });
-    const stored = await dumpRedis(h, h.config.queuePrefix);
+    const stored = (await dumpRedis(h.pipeline.redis, h.config.queuePrefix)).text;
     for (const text of [shown, stored]) {
       for (const code of codes) expect(text).not.toContain(code);
       expect(text).not.toMatch(/[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}/);
