@@ -68,7 +68,7 @@ describe('cli: serve, workers and import --wait through Redis outages', () => {
       role: 'service',
     });
     workers.push(await spawnWorker(env), await spawnWorker(env));
-    ({ child: serve, url: serveUrl } = await spawnServe(env));
+    ({ child: serve, url: serveUrl } = await spawnServe(['--insecure-local'], env));
   }, 120_000);
 
   afterAll(async () => {

@@ -60,35 +60,6 @@ export async function runCli(args: string[], env: Env, timeoutMs = 90_000): Prom
   return { code, stdout: started.stdout(), stderr: started.stderr() };
 }
 
-/** A long-running `serve` child (`--insecure-local --port 0`); resolves with its URL once serving. */
-export async function spawnServe(
-  env: Env,
-  timeoutMs = 60_000,
-): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--insecure-local', '--port', '0'], {
-    env: childEnv(env),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`serve did not start:\n${out}`)), timeoutMs);
-    child.stdout?.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /serving on (http:\/\/\S+)/.exec(out);
-      if (m?.[1]) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    child.stderr?.on('data', (c: Buffer) => {
-      out += c.toString();
-    });
-    child.on('exit', (code) => reject(new Error(`serve exited ${code}:\n${out}`)));
-  });
-  child.removeAllListeners('exit');
-  return { child, url };
-}
-
 /** A long-running `worker` child; resolves once it logged "worker ready". */
 export async function spawnWorker(env: Env, timeoutMs = 90_000, args: string[] = []): Promise<ChildProcess> {
   const child = spawn(process.execPath, [BIN, 'worker', ...args], {
