@@ -14,8 +14,8 @@ import { type RunningSimulator, startSimulator } from '../../src/simulator/index
 import { killAndWait, spawnServe, spawnWorker, startCli } from '../helpers/cli.ts';
 import { uniquePrefix } from '../helpers/redis.ts';
 
-const WEBHOOK_SECRET = 'outage-webhook-secret';
-const DELIVERY_SECRET = 'outage-delivery-secret';
+const WEBHOOK_SECRET = 'outage-webhook-secret-0123456789abcdef';
+const DELIVERY_SECRET = 'outage-delivery-secret-0123456789abcdef';
 const PEOPLE = 60;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -146,7 +146,7 @@ describe('DoorFlow client log and error redaction', () => {
       'not_found',
       'foreign_resource_url',
       'network_error',
-      'unauthorized',
+      'auth_paused', // a refused refresh pauses the fleet (issue 13 §2) instead of failing as unauthorized
     ]);
     expect(clientLog.text()).toContain('"route":"/api/3/people"');
     expect(appLog.text()).toContain('[REDACTED]');
