@@ -48,25 +48,28 @@ export async function resolvePersonByEmail(pipeline: Pipeline, email: string): P
   return page.items.find((p) => (p.email ?? '').toLowerCase() === email)?.id;
 }
 
-/** Waits for a job to finish; its return value, or throws on failure / time-out. */
+/**
+ * Waits for a job to finish; its return value, or throws on failure / time-out. The state is read
+ * first and the job only once that state is final: a job read before its state may predate its
+ * completion (a worker finished it in between, leaving a null return value), while a completed or
+ * failed job no longer changes.
+ */
 export async function waitForJob(
-  pipeline: Pipeline,
+  pipeline: Pick<Pipeline, 'queues'>,
   queue: QueueName,
   jobId: string,
   deadline: number,
 ): Promise<unknown> {
-  const read = async () => (await pipeline.queues.get(queue).getJob(jobId)) as Job | undefined;
+  const q = pipeline.queues.get(queue);
   for (;;) {
-    const job = await read();
-    const state = job ? await job.getState() : 'missing';
-    // The job read above may predate its completion (a worker finished it between the two reads,
-    // leaving returnvalue null): once the state is final, read the job again for its outcome.
-    if (state === 'completed') return (await read())?.returnvalue;
-    if (state === 'failed') {
-      throw new Error(`${queue} job failed: ${(await read())?.failedReason ?? 'unknown error'}`);
+    const state = await q.getJobState(jobId);
+    if (state === 'completed' || state === 'failed') {
+      const job = (await q.getJob(jobId)) as Job | undefined;
+      if (state === 'completed' && job?.finishedOn !== undefined) return job.returnvalue;
+      if (state === 'failed') throw new Error(`${queue} job failed: ${job?.failedReason ?? 'unknown error'}`);
     }
     if (Date.now() > deadline) {
-      throw new Error(`${queue} job still ${state} (is a worker running?)`);
+      throw new Error(`${queue} job still ${state === 'unknown' ? 'missing' : state} (is a worker running?)`);
     }
     await new Promise((r) => setTimeout(r, 250));
   }
