@@ -3,6 +3,7 @@ import { type KnownPerson, type PersonSnapshot, snapshotOf } from '../lib/store/
 import { defineProcessor } from '../lib/jobs/define-processor.ts';
 import { type PersonPayload, stepFields } from '../lib/jobs/registry.ts';
 import { tryLock } from '../lib/core/locks.ts';
+import { encryptSecret } from '../lib/core/crypto.ts';
 import { doorflowGetsEmail, lookupSystemId } from '../lib/roster/email-policy.ts';
 import { advance } from './advance.ts';
 import { contentionDelayMs, type JobContext, lockTtlMs, type ProcessorDeps } from './context.ts';
@@ -35,6 +36,7 @@ async function handle(p: PersonPayload, deps: ProcessorDeps, ctx: JobContext): P
   let result: PersonResult;
   try {
     result = await settlePerson(p, deps, ctx);
+    await keepContact(p, deps, result.personId);
   } finally {
     await release();
   }
@@ -46,6 +48,19 @@ async function handle(p: PersonPayload, deps: ProcessorDeps, ctx: JobContext): P
     { personId: result.personId },
   );
   return result;
+}
+
+/**
+ * With the email withheld from DoorFlow, reminders and reissues by email (which re-read the
+ * person) still need the roster's address: kept encrypted per person (people-index.ts).
+ */
+async function keepContact(p: PersonPayload, deps: ProcessorDeps, personId: number): Promise<void> {
+  const key = deps.config.encryptionKey;
+  if (doorflowGetsEmail(deps.config.doorflow.sendEmail, p.delivery)) {
+    await deps.people.dropContact(personId);
+  } else if (p.entry.email !== undefined && key) {
+    await deps.people.keepContact(personId, encryptSecret(key, p.entry.email));
+  }
 }
 
 async function settlePerson(p: PersonPayload, deps: ProcessorDeps, ctx: JobContext): Promise<PersonResult> {

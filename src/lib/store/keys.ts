@@ -79,6 +79,10 @@ export class RedisKeys {
   personPending(rosterKey: string): string {
     return this.#key('people', 'pending', rosterKey);
   }
+  /** `people:contact:{personId}`: the roster email DoorFlow was not given (encrypted, email-policy). */
+  personContact(personId: number): string {
+    return this.#key('people', 'contact', personId);
+  }
   /** `managed` set: ids of the DoorFlow people this tool created. */
   get managed(): string {
     return this.#key('managed');
@@ -132,6 +136,11 @@ export class RedisKeys {
   /** `delivered:{credentialId}:{channel}`: a channel confirmed the send (JSON). */
   delivered(credentialId: string, channel: string): string {
     return this.#key('delivered', credentialId, channel);
+  }
+
+  /** `delivering:{credentialId}:{channel}`: a send was started and not yet confirmed (JSON claim). */
+  deliveryClaim(credentialId: string, channel: string): string {
+    return this.#key('delivering', credentialId, channel);
   }
 
   // Locks (lib/core/locks.ts takes these)

@@ -11,6 +11,10 @@ import type { RedisKeys } from './keys.ts';
  * - `people:map` hash: roster key → person id, written whenever the person step settles an entry.
  *   Never replaced by a prefetch, so a person created by a concurrent run is never created twice.
  * - `people:pending:<key>`: a create was sent; if its response was lost the retry looks up first.
+ * - `people:contact:<personId>`: the roster email of a person DoorFlow holds no email for
+ *   (DOORFLOW_SEND_EMAIL, lib/roster/email-policy.ts), AES-256-GCM ciphertext made by the caller,
+ *   so reminders and reissues by email reach the roster's address. Personal data: replaced by
+ *   each person step that sees the entry, deleted when DoorFlow is given the email.
  */
 
 /** The fields the person step compares. */
@@ -181,5 +185,19 @@ export class PeopleIndex {
     if (!raw) return undefined;
     const [state, at] = raw.split(':');
     return { state: state === 'ended' ? 'ended' : 'inflight', at: Number(at) || 0 };
+  }
+
+  /** Keeps the sealed roster email of a person DoorFlow was not given it for. */
+  async keepContact(personId: number, sealedEmail: string): Promise<void> {
+    await this.redis.set(this.keys.personContact(personId), sealedEmail);
+  }
+
+  /** The sealed roster email kept for a person, if any. */
+  async contact(personId: number): Promise<string | undefined> {
+    return (await this.redis.get(this.keys.personContact(personId))) ?? undefined;
+  }
+
+  async dropContact(personId: number): Promise<void> {
+    await this.redis.del(this.keys.personContact(personId));
   }
 }

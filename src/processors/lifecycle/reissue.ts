@@ -6,8 +6,7 @@ import type { ReissuePayload } from '../../lib/jobs/lifecycle-payloads.ts';
 import { defineProcessor } from '../../lib/jobs/define-processor.ts';
 import { startTracking } from './schedule.ts';
 import type { JobContext, ProcessorDeps } from '../context.ts';
-import { isNotFound, lifecycleDeps, revokeOne } from './track.ts';
-import { recipientFromPerson } from '../../lib/delivery/channel.ts';
+import { isNotFound, lifecycleDeps, recipientOf, revokeOne } from './track.ts';
 
 /**
  * Replace a credential (new phone, or an expired invitation under EXPIRY_POLICY=reissue):
@@ -85,14 +84,10 @@ async function handle(p: ReissuePayload, deps: ProcessorDeps, ctx: JobContext): 
           },
         );
       }
-      const person = await deps.doorflow.getPerson(p.personId, { signal });
+      const to = await recipientOf(deps, p.personId, signal);
       await deps.channels
         .get(p.channel)
-        .send(
-          recipientFromPerson(p.personId, person),
-          { credentialId: newId, credentialStatus: status, code, expiresAt },
-          signal,
-        );
+        .send(to, { credentialId: newId, credentialStatus: status, code, expiresAt }, signal);
       await deps.deliveries.record(newId, p.channel, {
         runId: `reissue`,
         key: old?.key ?? '',

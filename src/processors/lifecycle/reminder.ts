@@ -3,8 +3,7 @@ import type { ReminderPayload } from '../../lib/jobs/lifecycle-payloads.ts';
 import { defineProcessor } from '../../lib/jobs/define-processor.ts';
 import { scheduleNextReminder } from './schedule.ts';
 import type { JobContext, ProcessorDeps } from '../context.ts';
-import { lifecycleDeps, notYetDue, refreshStatus } from './track.ts';
-import { recipientFromPerson } from '../../lib/delivery/channel.ts';
+import { lifecycleDeps, notYetDue, recipientOf, refreshStatus } from './track.ts';
 import { isOwnChannel } from '../../lib/delivery/channel-names.ts';
 
 /**
@@ -38,9 +37,9 @@ async function handle(p: ReminderPayload, deps: ProcessorDeps, ctx: JobContext):
     ctx.logger.warn({ credentialId: p.credentialId }, 'reminder skipped: no invitation code available');
     return 'no_code';
   }
-  const person = await deps.doorflow.getPerson(p.personId, { signal: ctx.signal });
+  const to = await recipientOf(deps, p.personId, ctx.signal);
   await deps.channels.get(channel).send(
-    recipientFromPerson(p.personId, person),
+    to,
     {
       credentialId: p.credentialId,
       credentialStatus: status,

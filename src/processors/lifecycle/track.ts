@@ -5,6 +5,8 @@ import { DoorFlowError } from '../../lib/core/errors.ts';
 import { type LifecycleDeps, recordAndSchedule, startTracking } from './schedule.ts';
 import type { DeliveryPayload, InvitationPayload } from '../../lib/jobs/registry.ts';
 import type { JobContext, ProcessorDeps } from '../context.ts';
+import { decryptSecret } from '../../lib/core/crypto.ts';
+import { type Recipient, recipientFromPerson } from '../../lib/delivery/channel.ts';
 
 /**
  * Small steps the lifecycle processors share: read a credential's current status from DoorFlow
@@ -45,6 +47,22 @@ export async function trackHandedOver(
     status: p.credentialStatus,
     ...(encryptedCode !== undefined ? { encryptedCode } : {}),
   }).catch((err: unknown) => ctx.logger.warn({ err }, 'could not start lifecycle tracking'));
+}
+
+/**
+ * The person a reminder or reissue sends to, as DoorFlow knows them (one budget unit), with the
+ * roster email the person step kept when DoorFlow was not given it (DOORFLOW_SEND_EMAIL).
+ */
+export async function recipientOf(
+  deps: ProcessorDeps,
+  personId: number,
+  signal: AbortSignal | undefined,
+): Promise<Recipient> {
+  const to = recipientFromPerson(personId, await deps.doorflow.getPerson(personId, { signal }));
+  const sealed = await deps.people.contact(personId);
+  const key = deps.config.encryptionKey;
+  if (sealed && key) to.email = decryptSecret(key, sealed);
+  return to;
 }
 
 /** A handler woken before its due time (lifecycle clock) goes back to sleep for the rest. */
