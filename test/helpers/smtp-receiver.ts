@@ -11,6 +11,8 @@ export interface SmtpReceiver {
   readonly raw: string[];
   /** Reject the next `count` RCPT TO commands with this SMTP code (e.g. 450, 550). */
   rejectNext(code: number, count?: number): void;
+  /** Reject the next `count` messages at end of DATA with 550, quoting the text it was sent. */
+  echoNext(count?: number): void;
   /** Resolves once `count` messages have arrived. */
   waitFor(count: number, timeoutMs?: number): Promise<ParsedMail[]>;
   close(): Promise<void>;
@@ -20,6 +22,7 @@ export async function startSmtpReceiver(): Promise<SmtpReceiver> {
   const messages: ParsedMail[] = [];
   const raw: string[] = [];
   const rejections: number[] = [];
+  let echoes = 0;
   const waiters: (() => void)[] = [];
   const server = new SMTPServer({
     authOptional: true,
@@ -37,6 +40,12 @@ export async function startSmtpReceiver(): Promise<SmtpReceiver> {
         const source = Buffer.concat(chunks);
         simpleParser(source, { keepCidLinks: true }).then(
           (parsed) => {
+            if (echoes > 0) {
+              echoes -= 1;
+              const quoted = (parsed.text ?? '').replace(/\s+/g, ' ').trim();
+              const refusal = new Error(`Message refused as spam: '${quoted}'`);
+              return callback(Object.assign(refusal, { responseCode: 550 }));
+            }
             raw.push(source.toString('utf8'));
             messages.push(parsed);
             for (const w of waiters.splice(0)) w();
@@ -53,6 +62,9 @@ export async function startSmtpReceiver(): Promise<SmtpReceiver> {
     url: `smtp://127.0.0.1:${port}`,
     messages,
     raw,
+    echoNext(count = 1) {
+      echoes += count;
+    },
     rejectNext(code, count = 1) {
       for (let i = 0; i < count; i++) rejections.push(code);
     },

@@ -92,17 +92,30 @@ function scrubbingErrors(channel: DeliveryChannel): DeliveryChannel {
   };
 }
 
+/** The longest outside-party error text we keep (cut only after scrubbing: never half a code). */
+const MAX_MESSAGE_CHARS = 1000;
+
 /** The same error (class, code, retryability, status) with the code and secrets cut out of its text. */
 function scrubbedError(err: unknown, code: string): ProvisionerError {
   const secrets = [code, ...secretRegistry.values()];
-  const scrub = (text: string) => scrubSecrets(text, secrets);
+  const scrub = (text: string) => capped(scrubSecrets(text, secrets));
   if (!(err instanceof ProvisionerError)) {
     const message = err instanceof Error ? err.message : String(err);
     return new ProvisionerError(errorCode(err), scrub(message), { retryable: isRetryable(err) });
   }
-  err.message = scrub(err.message);
-  if (err.stack) err.stack = scrub(err.stack);
+  const message = err.message;
+  err.message = scrub(message);
+  if (err.stack) {
+    // The stack starts with the (long, unscrubbed) message: put the scrubbed one there, scrub the frames.
+    const at = err.stack.indexOf(message);
+    const frames = at >= 0 ? err.stack.slice(at + message.length) : `\n${err.stack}`;
+    err.stack = `${err.name}: ${err.message}${scrubSecrets(frames, secrets)}`;
+  }
   // The cause is the raw response or transport error, which may quote the message we sent.
   Object.defineProperty(err, 'cause', { value: undefined, enumerable: false, configurable: true });
   return err;
+}
+
+function capped(text: string): string {
+  return text.length > MAX_MESSAGE_CHARS ? `${text.slice(0, MAX_MESSAGE_CHARS)}…` : text;
 }

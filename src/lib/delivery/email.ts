@@ -102,8 +102,17 @@ export interface EmailSender {
 
 /** Classifies an SMTP failure: 5xx replies and bad envelopes are permanent, the rest retryable. */
 function classifySmtpError(err: unknown): ProvisionerError {
-  const e = err as { code?: string; responseCode?: number; message?: string };
-  const reply = typeof e.responseCode === 'number' ? ` (SMTP ${e.responseCode})` : '';
+  const e = err as { code?: string; responseCode?: number; response?: unknown };
+  // The server's reply says why (it may quote the message: the delivery channels scrub the code).
+  const text =
+    typeof e.response === 'string'
+      ? e.response
+          .replace(/\s+/g, ' ')
+          .replace(/^\d{3}[ -]/, '')
+          .trim()
+      : '';
+  const reply =
+    typeof e.responseCode === 'number' ? ` (SMTP ${e.responseCode}${text ? `: ${text}` : ''})` : '';
   if (e.code === 'EAUTH' || e.code === 'ENOAUTH') {
     return new ProvisionerError('smtp_auth_failed', `SMTP authentication failed${reply}`, { cause: err });
   }

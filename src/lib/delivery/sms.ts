@@ -112,12 +112,15 @@ function parseSid(body: string): string | undefined {
   }
 }
 
-/** Twilio errors carry `code` and `message`; the message never echoes our Body. */
+/**
+ * Twilio errors carry `code` and `message`; the message may quote our Body (the delivery channels
+ * scrub the code, then cap the length: cutting here could leave half a code the scrub misses).
+ */
 function providerError(body: string): string | undefined {
   try {
     const parsed = JSON.parse(body) as { code?: unknown; message?: unknown };
     const parts = [parsed.code, parsed.message].filter((p) => typeof p === 'string' || typeof p === 'number');
-    return parts.length > 0 ? parts.join(' ').slice(0, 200) : undefined;
+    return parts.length > 0 ? parts.join(' ') : undefined;
   } catch {
     return undefined;
   }

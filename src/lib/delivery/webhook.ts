@@ -148,9 +148,13 @@ export function createWebhookChannel(options: {
         );
       }
       const retryable = RETRYABLE_STATUSES.has(status);
+      // The receiver's own words say why; they may echo the body (the delivery channels scrub the code).
+      const reply = String(response.body ?? '')
+        .replace(/\s+/g, ' ')
+        .trim();
       throw new WebhookDeliveryError(
         retryable ? 'webhook_failed' : 'webhook_rejected',
-        `delivery webhook answered HTTP ${status}`,
+        `delivery webhook answered HTTP ${status}${reply ? `: ${reply}` : ''}`,
         status,
         retryable,
         parseRetryAfterMs(response.headers['retry-after'], undefined),
