@@ -1,9 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import { encryptSecret } from '../lib/core/crypto.ts';
 import { PayloadError } from '../lib/core/errors.ts';
 import { DELIVERY_CHANNELS, type DeliveryChannelName } from '../lib/delivery/channel-names.ts';
 import { buildConfig, buildRuntime } from '../app/runtime.ts';
-import { SourceError } from '../producers/sources/feed-http.ts';
+import { SourceError, safeUrl } from '../producers/sources/feed-http.ts';
 import type { SyncJobPayload } from '../lib/jobs/registry.ts';
 import { syncDepsOf } from '../processors/sync.ts';
 import { parseOffboardLimit } from '../producers/sync/plan.ts';
@@ -26,6 +27,7 @@ interface SyncFlags {
   company?: string;
   mapping?: string;
   header: string[];
+  headerFile?: string;
   since?: string;
   map: string[];
   delimiter?: string;
@@ -54,17 +56,59 @@ function parseHeaders(list: string[]): Record<string, string> | undefined {
   return headers;
 }
 
-/** What a scheduled job stores: header values (credentials) encrypted with ENCRYPTION_KEY. */
+/**
+ * `--header-file FILE` (`-` for stdin): one "Name: value" per line, blank lines and `#` comments
+ * skipped, so feed credentials need not be on the command line (where `ps` and shell history see them).
+ */
+function headerFileLines(file: string | undefined): string[] {
+  if (file === undefined) return [];
+  let text: string;
+  try {
+    text = readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? 'error';
+    throw new PayloadError(`--header-file: cannot read ${file === '-' ? 'stdin' : file} (${code})`);
+  }
+  return text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
+}
+
+/** Whether a feed URL carries more than `safeUrl` shows (a query string, user info, a fragment). */
+function hasSecretParts(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return u.search !== '' || u.username !== '' || u.password !== '' || u.hash !== '';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What a scheduled job stores (BullMQ keeps a scheduler's job data in Redis as plain JSON): header
+ * values and a feed URL with a query string encrypted with ENCRYPTION_KEY; the URL field keeps
+ * only scheme, host and path, for listings and Bull Board.
+ */
 function scheduledPayload(flags: SyncFlags, key: Buffer | undefined): SyncJobPayload {
-  const { headers, ...payload } = jobPayload(flags);
-  if (!headers) return payload;
+  const { headers, url, ...payload } = jobPayload(flags);
+  const secretUrl = url !== undefined && hasSecretParts(url);
+  if (!headers && !secretUrl) return { ...payload, ...(url !== undefined ? { url } : {}) };
   if (!key)
     throw new PayloadError(
-      '--schedule with --header needs ENCRYPTION_KEY (header values are stored encrypted)',
+      '--schedule with --header or a feed URL with a query string needs ENCRYPTION_KEY (they are stored encrypted)',
     );
   return {
     ...payload,
-    encryptedHeaders: Object.fromEntries(Object.entries(headers).map(([n, v]) => [n, encryptSecret(key, v)])),
+    ...(url !== undefined ? { url: secretUrl ? safeUrl(url) : url } : {}),
+    ...(secretUrl ? { encryptedUrl: encryptSecret(key, url) } : {}),
+    ...(headers
+      ? {
+          encryptedHeaders: Object.fromEntries(
+            Object.entries(headers).map(([n, v]) => [n, encryptSecret(key, v)]),
+          ),
+        }
+      : {}),
   };
 }
 
@@ -104,6 +148,10 @@ export function registerSyncCommand(program: Command): void {
     .option('--company <name>', 'BambooHR company subdomain (key in BAMBOOHR_API_KEY)')
     .option('--mapping <file>', 'JSON feed field-mapping file')
     .option('--header <h>', 'extra request header "Name: value" for feeds (repeatable)', collect, [])
+    .option(
+      '--header-file <file>',
+      'feed request headers from a file ("-" for stdin), one "Name: value" a line: keeps secrets off argv',
+    )
     .option('--since <iso>', 'BambooHR: only employees changed since (never offboards absentees)')
     .option('--map <spec>', 'CSV: map a column "Badge Ref=system_id" (repeatable)', collect, [])
     .option('--delimiter <d>', 'CSV: , ; tab or |')
@@ -119,7 +167,14 @@ export function registerSyncCommand(program: Command): void {
     .option('--schedule <cron>', 'register a nightly job scheduler instead of syncing now, e.g. "0 2 * * *"')
     .option('--tz <zone>', 'time zone for --schedule, e.g. Europe/London')
     .option('--unschedule', 'remove the job scheduler of this source')
-    .action(async (flags: SyncFlags) => {
+    .action(async (given: SyncFlags) => {
+      let flags: SyncFlags;
+      try {
+        flags = { ...given, header: [...given.header, ...headerFileLines(given.headerFile)] };
+      } catch (err) {
+        if (reportUsageError(err)) return;
+        throw err;
+      }
       if (flags.maxOffboard) parseOffboardLimit(flags.maxOffboard);
       const config = buildConfig();
       const runtime = buildRuntime(config);

@@ -40,19 +40,11 @@ async function handle(
   deps: ProcessorDeps,
   ctx: JobContext,
 ): Promise<{ runId: string | undefined }> {
-  const { encryptedHeaders, ...rest } = payload;
+  const { encryptedHeaders, encryptedUrl, ...rest } = payload;
   const options: SyncOptions = { ...rest, signal: ctx.signal };
+  if (encryptedUrl) options.url = decryptSecret(storedSecretsKey(deps), encryptedUrl);
   if (encryptedHeaders) {
-    const key = deps.config.encryptionKey;
-    if (!key) {
-      throw new ProvisionerError(
-        'encryption_key_missing',
-        'ENCRYPTION_KEY is required to read the scheduled feed headers',
-        {
-          retryable: false,
-        },
-      );
-    }
+    const key = storedSecretsKey(deps);
     options.headers = Object.fromEntries(
       Object.entries(encryptedHeaders).map(([name, token]) => [name, decryptSecret(key, token)]),
     );
@@ -78,4 +70,17 @@ async function handle(
     'scheduled sync applied',
   );
   return { runId: report.runId };
+}
+
+/** The key the `sync --schedule` command encrypted the feed URL and headers with. */
+function storedSecretsKey(deps: ProcessorDeps): Buffer {
+  const key = deps.config.encryptionKey;
+  if (!key) {
+    throw new ProvisionerError(
+      'encryption_key_missing',
+      'ENCRYPTION_KEY is required to read the scheduled feed URL and headers',
+      { retryable: false },
+    );
+  }
+  return key;
 }

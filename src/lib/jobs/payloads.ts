@@ -82,6 +82,8 @@ export const syncPayloadSchema = z.object({
   mapping: z.string().optional(),
   /** Feed request headers, each value AES-256-GCM encrypted with ENCRYPTION_KEY (they carry credentials). */
   encryptedHeaders: z.record(z.string(), z.string()).optional(),
+  /** The whole feed URL, AES-256-GCM encrypted, when it has a query string (`url` then keeps scheme, host and path). */
+  encryptedUrl: z.string().optional(),
   map: z.array(z.string()).optional(),
   delimiter: z.string().optional(),
   delivery: deliveryChannelSchema.optional(),
