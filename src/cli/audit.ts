@@ -4,6 +4,7 @@ import { type AuditFormat, formatAudit } from '../lib/store/audit-log.ts';
 import { parseDurationMs } from '../lib/core/config.ts';
 import { createPrivateWriteStream } from '../lib/core/private-file.ts';
 import { EXIT } from './exit-codes.ts';
+import { rosterRunOf } from './roster-guard.ts';
 import { withPipelineCommand as withPipeline } from '../app/pipeline.ts';
 
 /**
@@ -19,6 +20,9 @@ export function parseWhen(text: string, now = Date.now()): number | undefined {
   const ms = Date.parse(text);
   return Number.isNaN(ms) ? undefined : ms;
 }
+
+/** How many recent runs' rosters an export without `--run` refuses to overwrite. */
+const RECENT_RUNS = 100;
 
 export function registerAuditCommand(program: Command): void {
   const audit = program.command('audit').description('The audit log of every change made in DoorFlow');
@@ -46,6 +50,18 @@ export function registerAuditCommand(program: Command): void {
         }
         const format: AuditFormat = options.format;
         await withPipeline(async (pipeline) => {
+          if (options.out) {
+            // The export of a run (or of recent ones) must not land on a roster they read.
+            const chosen = options.run ? await pipeline.runs.get(options.run) : undefined;
+            const runs = chosen ? [chosen] : await pipeline.runs.list(RECENT_RUNS);
+            const roster = rosterRunOf(options.out, runs);
+            if (roster) {
+              console.error(
+                `error: --out ${options.out} is the roster run ${roster.id} read; choose another file`,
+              );
+              return EXIT.usage;
+            }
+          }
           const entries = pipeline.audit.read({
             ...(since !== undefined ? { sinceMs: since } : {}),
             ...(until !== undefined ? { untilMs: until } : {}),

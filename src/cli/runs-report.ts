@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { buildRunReport, formatReport, type ReportFormat } from '../lib/ops/run-report.ts';
 import { createPrivateWriteStream } from '../lib/core/private-file.ts';
 import { EXIT } from './exit-codes.ts';
+import { rosterRunOf } from './roster-guard.ts';
 import { withPipelineCommand as withPipeline } from '../app/pipeline.ts';
 
 /**
@@ -40,6 +41,11 @@ export function registerRunsReportCommand(runs: Command): void {
         if (!rows) {
           console.error(`error: no run ${id}`);
           return EXIT.failure;
+        }
+        const run = runId ? await pipeline.runs.get(runId) : undefined;
+        if (options.out && run && rosterRunOf(options.out, [run])) {
+          console.error(`error: --out ${options.out} is the roster run ${run.id} read; choose another file`);
+          return EXIT.usage;
         }
         const text = formatReport(rows, format);
         if (options.out) {
