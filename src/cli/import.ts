@@ -15,7 +15,7 @@ import { isSupportedCountry } from '../lib/delivery/phone.ts';
 import { createImportProgress, describeImport } from './import-report.ts';
 import { EXIT, reportUsageError } from './exit-codes.ts';
 import type { Pipeline } from '../app/pipeline.ts';
-import { buildRunView, formatRunView } from './run-summary.ts';
+import { buildRunView, formatRunView, type RunView } from './run-summary.ts';
 import { abortOnSignal } from './shutdown.ts';
 import { parseDurationMs } from '../lib/core/config-fields.ts';
 import { isRedisUnavailable, redactRedisUrl } from '../lib/core/redis-errors.ts';
@@ -81,13 +81,21 @@ export async function waitForRun(
   let warnedNoWorkers = false;
   let lastWorkerCheck = 0;
   let progress = '';
+  let view: RunView | undefined;
   try {
     for (;;) {
       if (options.signal?.aborted) return EXIT.interrupted;
       const timedOut = deadline !== undefined && Date.now() >= deadline;
       let run: Awaited<ReturnType<Pipeline['runs']['get']>>;
       try {
-        run = await pipeline.runs.get(runId);
+        const read = await pipeline.runs.get(runId);
+        // Once finished, the run is read again as a whole with its summary, and the decision and
+        // the output both come from that one view (a dead-letter replay may reopen it in between).
+        view =
+          read?.finishedAt !== undefined
+            ? await buildRunView(pipeline, runId, { withActive: false })
+            : undefined;
+        run = view?.run ?? read;
         if (Date.now() - lastWorkerCheck >= WORKER_CHECK_MS) {
           lastWorkerCheck = Date.now();
           const live = await pipeline.stores.workers.live();
@@ -124,7 +132,7 @@ export async function waitForRun(
         bar.setTotal(run.total);
         bar.update(settled, { provisioned, dead: run.dead + (run.counts.invalid ?? 0) });
       }
-      if (run.finishedAt !== undefined) break;
+      if (view && run.finishedAt !== undefined) break;
       if (timedOut) {
         bar?.stop();
         console.error(
@@ -137,7 +145,6 @@ export async function waitForRun(
   } finally {
     bar?.stop();
   }
-  const view = await buildRunView(pipeline, runId, { withActive: false });
   if (!view) return EXIT.failure;
   console.log(formatRunView(view));
   return view.succeeded ? EXIT.ok : EXIT.failure;
