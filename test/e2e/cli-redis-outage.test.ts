@@ -37,6 +37,7 @@ describe('cli: serve, workers and import --wait through Redis outages', () => {
   const workers: ChildProcess[] = [];
   let serveUrl = '';
   let ack = 0;
+  let staffFile = '';
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'dfp-outage-'));
@@ -146,6 +147,7 @@ describe('cli: serve, workers and import --wait through Redis outages', () => {
 
   it('comes back within 5 s of each outage (10 s, then 60 s); 503 meanwhile, never 500; the run completes once', async () => {
     const file = join(dir, 'staff.csv');
+    staffFile = file;
     const rows = Array.from({ length: PEOPLE }, (_, i) => `R${i + 1},Ann${i + 1},Lee,r${i + 1}@example.test`);
     await writeFile(file, ['system_id,first_name,last_name,email', ...rows].join('\n'));
     const importer = startCli(['import', file, '--delivery', 'webhook', '--wait'], env);
@@ -153,6 +155,7 @@ describe('cli: serve, workers and import --wait through Redis outages', () => {
     while (receiver.accepted.length < 3) await sleep(200);
     expect(await readyz()).toBe(200);
 
+    const figures: string[] = [];
     for (const downMs of [10_000, 60_000]) {
       expect(receiver.accepted.length).toBeLessThan(PEOPLE);
       const o = await outage(downMs);
@@ -164,6 +167,12 @@ describe('cli: serve, workers and import --wait through Redis outages', () => {
       expect(o.accepted?.status).toBe(200);
       expect(o.acceptedAfterMs).toBeLessThan(5_000);
       expect(o.recorded).toBeTruthy();
+      // The same worker processes carry on (none exited and was replaced).
+      expect(workers.map((w) => w.exitCode)).toEqual([null, null]);
+      figures.push(
+        `${downMs / 1000} s: /readyz 200 ${o.readyAfterMs} ms and webhook accepted ${o.acceptedAfterMs} ms after Redis answered; ` +
+          `webhooks meanwhile ${o.statuses.filter((s) => s === 503).length} x 503, ${o.statuses.filter((s) => s !== 503).length} other`,
+      );
     }
 
     const code = await Promise.race([importer.exit, sleep(180_000).then(() => 'timeout' as const)]);
@@ -172,10 +181,65 @@ describe('cli: serve, workers and import --wait through Redis outages', () => {
     expect(code).toBe(0);
     expect(importer.stdout()).toMatch(/finished: all provisioned/);
     const stats = sim.stats();
+    const live = sim.people().filter((p) => !p.deleted);
+    expect(live.map((p) => p.system_id ?? `(none: person ${p.id})`).sort()).toEqual(
+      Array.from({ length: PEOPLE }, (_, i) => `R${i + 1}`).sort(),
+    );
     expect(stats.people).toBe(PEOPLE);
     expect(stats.duplicates).toEqual({ peopleBySystemId: 0, peopleByEmail: 0, liveHidCredentials: 0 });
     const delivered = new Set(receiver.accepted.map((d) => d.systemId));
     expect(receiver.accepted).toHaveLength(PEOPLE);
     expect(delivered.size).toBe(PEOPLE);
+    console.info(
+      `redis outage figures: ${figures.join('; ')}; duplicates ${JSON.stringify(stats.duplicates)}`,
+    );
   }, 400_000);
+
+  it('a scheduled sync keeps running in the workers through an outage, changing nothing twice', async () => {
+    const sync = pipeline.queues.get('sync');
+    const finishedAfter = async (at: number) =>
+      (await sync.getCompleted(0, 49)).filter((j) => (j.finishedOn ?? 0) > at);
+    const waitForTick = async (at: number, withinMs: number) => {
+      const deadline = Date.now() + withinMs;
+      while ((await finishedAfter(at)).length === 0 && Date.now() < deadline) await sleep(250);
+      return (await finishedAfter(at))[0];
+    };
+    // The roster the import provisioned, synced every 5 s by the workers (as `sync --schedule` sets up).
+    const scheduled = startCli(
+      [
+        'sync',
+        '--source',
+        'csv',
+        '--file',
+        staffFile,
+        '--delivery',
+        'webhook',
+        '--schedule',
+        '*/5 * * * * *',
+      ],
+      env,
+    );
+    expect(await scheduled.exit).toBe(0);
+    expect(await waitForTick(0, 30_000)).toBeTruthy();
+
+    const exited = new Promise<void>((resolve) => redis.process.once('exit', () => resolve()));
+    redis.process.kill('SIGKILL');
+    await exited;
+    await sleep(10_000);
+    redis = await startEmbeddedRedis({ appendOnly: true, keepDir: true, dir: redis.dir, port: redis.port });
+    const answered = Date.now();
+    // A tick is due every 5 s: one runs to completion within 5 s (plus the tick's own sync) of Redis answering.
+    const tick = await waitForTick(answered, 15_000);
+    expect(tick, 'no scheduled sync completed after Redis came back').toBeTruthy();
+    console.info(
+      `scheduled sync: a tick completed ${(tick?.finishedOn ?? 0) - answered} ms after Redis answered`,
+    );
+    expect(workers.map((w) => w.exitCode)).toEqual([null, null]);
+    await sync.removeJobScheduler(`sync:csv:${staffFile}`);
+    // Everyone was in the roster: nothing offboarded, no second person or delivery.
+    const stats = sim.stats();
+    expect(stats.people).toBe(PEOPLE);
+    expect(stats.duplicates).toEqual({ peopleBySystemId: 0, peopleByEmail: 0, liveHidCredentials: 0 });
+    expect(receiver.accepted).toHaveLength(PEOPLE);
+  }, 120_000);
 });
