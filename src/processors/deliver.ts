@@ -101,15 +101,69 @@ async function sendOnce(
       },
     );
   }
-  await sender.send(recipientOf(p), invitationOf(p, decryptSecret(key, p.encryptedCode)), ctx.signal);
-  await deps.deliveries.record(p.credentialId, channel, { runId: p.runId, key: p.key, at: deps.clock.now() });
-  ctx.logger.info(
-    { credentialId: p.credentialId, channel },
-    channel === 'webhook' ? 'invitation delivered by webhook' : 'invitation delivered',
-  );
+  const to = recipientOf(p);
+  const inv = invitationOf(p, decryptSecret(key, p.encryptedCode));
+  const recovered = await sendClaimed(channel, sender, to, inv, deps, ctx);
+  await deps.deliveries.record(p.credentialId, channel, {
+    runId: p.runId,
+    key: p.key,
+    at: deps.clock.now(),
+    ...(recovered ? { recovered } : {}),
+  });
+  if (recovered === 'unknown') {
+    ctx.logger.warn(
+      { credentialId: p.credentialId, channel },
+      'an earlier attempt died after the invitation may have left: not sent again (reminders repeat it)',
+    );
+  } else {
+    ctx.logger.info(
+      { credentialId: p.credentialId, channel, ...(recovered ? { recovered } : {}) },
+      channel === 'webhook' ? 'invitation delivered by webhook' : 'invitation delivered',
+    );
+  }
   // Lifecycle (reminders, expiry, polling): see lifecycle/schedule.ts. Never fails the delivery.
   await trackHandedOver(deps, ctx, p, channel, p.encryptedCode);
   return 'provisioned';
+}
+
+/**
+ * Sends under a claim (`delivering:{credential}:{channel}`) taken before the message leaves. A
+ * claim left by an earlier attempt that never confirmed (it crashed, or failed) is settled by the
+ * channel first (DeliveryChannel.recover): the provider's log shows the message (`provider_log`),
+ * a resend is harmless (sent now), or it may have reached the person (`unknown`: not sent again).
+ * Returns how a send that was not confirmed now was settled.
+ */
+async function sendClaimed(
+  channel: OwnChannel,
+  sender: DeliveryChannel,
+  to: Recipient,
+  inv: Invitation,
+  deps: ProcessorDeps,
+  ctx: JobContext,
+): Promise<'unknown' | 'provider_log' | undefined> {
+  const now = deps.clock.now();
+  const earlier = await deps.deliveries.claim(inv.credentialId, channel, ctx.jobId, now);
+  // The first attempt's start: a provider log is searched from there on a later recovery.
+  const started = earlier?.at ?? now;
+  if (earlier) {
+    const outcome = await sender.recover(
+      to,
+      inv,
+      { at: earlier.at, committed: earlier.phase === 'committed' },
+      ctx.signal,
+    );
+    if (outcome === 'sent') return 'provider_log';
+    if (outcome === 'unknown') return 'unknown';
+    await deps.deliveries.setPhase(inv.credentialId, channel, {
+      jobId: ctx.jobId,
+      at: started,
+      phase: 'started',
+    });
+  }
+  const phase = (value: 'started' | 'committed') => () =>
+    deps.deliveries.setPhase(inv.credentialId, channel, { jobId: ctx.jobId, at: started, phase: value });
+  await sender.send(to, inv, ctx.signal, { commit: phase('committed'), reopen: phase('started') });
+  return undefined;
 }
 
 const deliverOn = (channel: OwnChannel) => (p: DeliveryPayload, deps: ProcessorDeps, ctx: JobContext) =>

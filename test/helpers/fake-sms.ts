@@ -8,6 +8,8 @@ export interface FakeSmsMessage {
   from: string;
   body: string;
   sid: string;
+  /** When accepted (ms); listed as Twilio's RFC 2822 `date_created`, whole seconds. */
+  at: number;
 }
 
 /** A local HTTP endpoint with the Twilio Messages API shape, for SMS delivery tests. */
@@ -50,7 +52,35 @@ export async function startFakeSms(
         requests.push({ path, status });
         res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(payload));
       };
-      if (req.method !== 'POST' || path !== `/2010-04-01/Accounts/${accountSid}/Messages.json`) {
+      const [pathname = '', query = ''] = path.split('?');
+      const messagesPath = `/2010-04-01/Accounts/${accountSid}/Messages.json`;
+      if (req.method === 'GET' && pathname === messagesPath) {
+        // Twilio's message log: filtered by To/From, newest first, one page of PageSize.
+        if (req.headers.authorization !== expectedAuth) {
+          return answer(401, { code: 20003, message: 'Authentication Error', status: 401 });
+        }
+        const failed = failures.shift();
+        if (failed !== undefined)
+          return answer(failed, { code: 20500, message: 'Injected failure', status: failed });
+        const q = new URLSearchParams(query);
+        const size = Math.min(1000, Number(q.get('PageSize') ?? '50') || 50);
+        const page = messages
+          .filter(
+            (m) => (!q.get('To') || m.to === q.get('To')) && (!q.get('From') || m.from === q.get('From')),
+          )
+          .reverse()
+          .slice(0, size)
+          .map((m) => ({
+            sid: m.sid,
+            to: m.to,
+            from: m.from,
+            body: m.body,
+            status: 'sent',
+            date_created: new Date(m.at).toUTCString().replace('GMT', '+0000'),
+          }));
+        return answer(200, { messages: page, page: 0, page_size: size, next_page_uri: null });
+      }
+      if (req.method !== 'POST' || path !== messagesPath) {
         return answer(404, { code: 20404, message: 'The requested resource was not found', status: 404 });
       }
       if (req.headers.authorization !== expectedAuth) {
@@ -80,7 +110,7 @@ export async function startFakeSms(
       if (!from || !text)
         return answer(400, { code: 21602, message: 'Message body is required.', status: 400 });
       const sid = `SM${randomUUID().replace(/-/g, '')}`;
-      messages.push({ to, from, body: text, sid });
+      messages.push({ to, from, body: text, sid, at: Date.now() });
       answer(201, { sid, status: 'queued', to, from, body: text, account_sid: accountSid });
     })();
   });

@@ -56,6 +56,9 @@ export async function startSmtpReceiver(): Promise<SmtpReceiver> {
       });
     },
   });
+  // A client that dies mid-dialogue (a SIGKILLed worker) resets its connection: a real server
+  // logs that and carries on (a message whose DATA never ended is dropped).
+  server.on('error', () => {});
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.server.address() as AddressInfo;
   return {

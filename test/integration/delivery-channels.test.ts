@@ -38,7 +38,7 @@ describe('delivery channels through the pipeline', () => {
     const codes = new Map(h.sim.credentials().map((c) => [c.person_id, c.invitation_code]));
     // DoorFlow holds no email for people we email ourselves (DOORFLOW_SEND_EMAIL=auto): the
     // roster maps each address to its system_id, and DoorFlow's person to that.
-    const sidOfEmail = new Map(roster(5).map((r) => [r.email, r.system_id]));
+    const sidOfEmail = new Map(roster(5).map((r) => [String(r.email), String(r.system_id)]));
     const people = new Map(h.sim.people().map((p) => [p.system_id, p.id]));
     expect(h.sim.people().every((p) => !p.email)).toBe(true);
     for (const mail of mails) {

@@ -114,6 +114,44 @@ describe('email channel against a real SMTP server', () => {
     expect(smtp.messages).toHaveLength(0);
   });
 
+  it('ends DATA only after the commit mark: an attempt that dies before it leaves no message', async () => {
+    const sender = createEmailSender(settings());
+    const marks: string[] = [];
+    try {
+      // The commit mark cannot be written (the process dies there): the server keeps nothing.
+      const err = await sender
+        .send(
+          { to: 'x@example.com', firstName: 'X', lastName: 'Y', code: CODE },
+          {
+            gate: {
+              commit: () => Promise.reject(new Error('died before the mark')),
+              reopen: () => Promise.resolve(),
+            },
+          },
+        )
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ProvisionerError);
+      expect(smtp.messages).toHaveLength(0);
+      // The mark comes after the whole body was handed over, and before the server took the message.
+      await sender.send(
+        { to: 'x@example.com', firstName: 'X', lastName: 'Y', code: CODE },
+        {
+          gate: {
+            commit: () => {
+              marks.push(`commit:${smtp.messages.length}`);
+              return Promise.resolve();
+            },
+            reopen: () => Promise.resolve(),
+          },
+        },
+      );
+    } finally {
+      sender.close();
+    }
+    expect(marks).toEqual(['commit:0']);
+    expect(smtp.messages).toHaveLength(1);
+  });
+
   it('treats an unreachable SMTP server as retryable', async () => {
     const url = smtp.url;
     await smtp.close();

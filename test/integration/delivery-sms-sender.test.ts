@@ -26,7 +26,34 @@ describe('sms channel against a Twilio-shaped endpoint', () => {
     );
     expect(result.sid).toMatch(/^SM/);
     expect(sms.messages).toEqual([
-      { to: '+447700900123', from: '+15005550006', body: 'Your code: AB12-CD34-EF56-GH78', sid: result.sid },
+      {
+        to: '+447700900123',
+        from: '+15005550006',
+        body: 'Your code: AB12-CD34-EF56-GH78',
+        sid: result.sid,
+        at: expect.any(Number),
+      },
+    ]);
+  });
+
+  it("finds a sent text in the provider's message log (recovery of an unconfirmed send)", async () => {
+    const before = Date.now();
+    expect(await sender().wasSent('+447700900123', 'Your code: AB12', before)).toBe(false);
+    await sender().send('+447700900123', 'Your code: AB12');
+    await sender().send('+447700900999', 'Your code: ZZ99');
+    expect(await sender().wasSent('+44 7700 900123', 'Your code: AB12', before)).toBe(true);
+    // Another text to the same number, or the same text to another number, is not this message.
+    expect(await sender().wasSent('+447700900123', 'Your code: ZZ99', before)).toBe(false);
+    expect(await sender().wasSent('+447700900999', 'Your code: AB12', before)).toBe(false);
+    // Sent well before the attempt started: an older message, not this attempt's.
+    expect(await sender().wasSent('+447700900123', 'Your code: AB12', before + 3_600_000)).toBe(false);
+    sms.failNext(503);
+    const err = await sender()
+      .wasSent('+447700900123', 'Your code: AB12', before)
+      .catch((e: unknown) => e);
+    expect([(err as ProvisionerError).code, (err as ProvisionerError).retryable]).toEqual([
+      'sms_unavailable',
+      true,
     ]);
   });
 

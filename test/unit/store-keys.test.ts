@@ -37,6 +37,7 @@ describe('RedisKeys', () => {
     expect(k.peopleIndexBuild('a1b2c3d4')).toBe('{dfp}:people:index:build:a1b2c3d4');
     expect(k.peopleMap).toBe('{dfp}:people:map');
     expect(k.personPending('sid:E-001')).toBe('{dfp}:people:pending:sid:E-001');
+    expect(k.personContact(42)).toBe('{dfp}:people:contact:42');
     expect(k.managed).toBe('{dfp}:managed');
   });
 
@@ -56,6 +57,7 @@ describe('RedisKeys', () => {
   it('deliveries and locks', () => {
     expect(k.delivered('c1', 'email')).toBe('{dfp}:delivered:c1:email');
     expect(k.delivered('c1', 'sms-reminder-2')).toBe('{dfp}:delivered:c1:sms-reminder-2');
+    expect(k.deliveryClaim('c1', 'email')).toBe('{dfp}:delivering:c1:email');
     expect(k.personLock('sid:E-001')).toBe('{dfp}:lock:person:sid:E-001');
     expect(k.credentialLock(42)).toBe('{dfp}:lock:cred:42');
     expect(k.deliveryLock('c1', 'webhook')).toBe('{dfp}:lock:deliver:c1:webhook');

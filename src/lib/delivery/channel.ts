@@ -62,6 +62,22 @@ export function recipientFromPerson(personId: number, person: Person): Recipient
   };
 }
 
+/** The two marks a channel may set around its point of no return (deliver.ts keeps them). */
+export interface SendGate {
+  commit(): Promise<void>;
+  reopen(): Promise<void>;
+}
+
+/** What a later attempt knows of an unconfirmed earlier one. */
+export interface UnconfirmedSend {
+  /** When it started (ms since epoch). */
+  at: number;
+  /** It passed the channel's point of no return ({@link SendGate.commit}). */
+  committed: boolean;
+}
+
+export type Recovery = 'sent' | 'resend' | 'unknown';
+
 /** One of our own delivery channels. Built by the composition root; holds no module-level state. */
 export interface DeliveryChannel {
   readonly name: OwnChannel;
@@ -71,8 +87,19 @@ export interface DeliveryChannel {
    * settings when they first send, so a process that never sends email needs no SMTP settings.
    */
   preflight?(): void;
-  /** Sends one message; a confirmed send resolves, anything else throws a classified error. */
-  send(to: Recipient, inv: Invitation, signal?: AbortSignal): Promise<void>;
+  /**
+   * Sends one message; a confirmed send resolves, anything else throws a classified error. With a
+   * `gate`, a channel that has a point of no return (the end of the SMTP DATA) awaits
+   * `gate.commit()` just before it, and `gate.reopen()` when the server then refused the message.
+   */
+  send(to: Recipient, inv: Invitation, signal?: AbortSignal, gate?: SendGate): Promise<void>;
+  /**
+   * An earlier attempt of this send started and never confirmed it (it crashed, or failed):
+   * `sent` (the provider's own record shows it), `resend` (safe: nothing can have reached the
+   * person, or the receiver drops a repeat by its delivery id), or `unknown` (it may have reached
+   * the person: never sent again). See docs/delivery.md for each channel's guarantee.
+   */
+  recover(to: Recipient, inv: Invitation, earlier: UnconfirmedSend, signal?: AbortSignal): Promise<Recovery>;
   /** Releases what the channel opened (the SMTP transport), if anything. */
   close(): void;
 }

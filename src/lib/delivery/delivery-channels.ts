@@ -81,9 +81,16 @@ function scrubbingErrors(channel: DeliveryChannel): DeliveryChannel {
   return {
     name: channel.name,
     ...(channel.preflight ? { preflight: () => channel.preflight?.() } : {}),
-    async send(to, inv, signal) {
+    async send(to, inv, signal, gate) {
       try {
-        await channel.send(to, inv, signal);
+        await channel.send(to, inv, signal, gate);
+      } catch (err) {
+        throw scrubbedError(err, inv.code);
+      }
+    },
+    async recover(to, inv, earlier, signal) {
+      try {
+        return await channel.recover(to, inv, earlier, signal);
       } catch (err) {
         throw scrubbedError(err, inv.code);
       }

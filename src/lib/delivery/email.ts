@@ -1,7 +1,7 @@
-import { createTransport } from 'nodemailer';
 import QRCode from 'qrcode';
 import { ProvisionerError } from '../core/errors.ts';
-import { type DeliveryChannel, type MessageFields, messageFields } from './channel.ts';
+import { type DeliveryChannel, type MessageFields, messageFields, type SendGate } from './channel.ts';
+import { smtpSend } from './smtp-send.ts';
 import {
   DEFAULT_TEMPLATES,
   loadTemplates,
@@ -96,7 +96,11 @@ async function composeInvitationEmail(
 }
 
 export interface EmailSender {
-  send(msg: InvitationEmail, options?: { signal?: AbortSignal }): Promise<{ messageId: string }>;
+  /** With a `gate`: `commit` is awaited before the end of DATA (smtp-send.ts). */
+  send(
+    msg: InvitationEmail,
+    options?: { signal?: AbortSignal | undefined; gate?: SendGate | undefined },
+  ): Promise<{ messageId: string }>;
   close(): void;
 }
 
@@ -138,12 +142,7 @@ export function createEmailSender(settings: EmailSettings): EmailSender {
     throw new ProvisionerError('email_not_configured', 'MAIL_FROM is not set: the email channel cannot send');
   }
   const timeout = settings.timeoutMs ?? 30_000;
-  const transport = createTransport({
-    url: settings.smtpUrl,
-    connectionTimeout: timeout,
-    greetingTimeout: timeout,
-    socketTimeout: timeout,
-  });
+  const smtpUrl = settings.smtpUrl;
   let templates: Promise<TemplateSet> | undefined;
   const mailFrom = settings.mailFrom;
   return {
@@ -152,35 +151,51 @@ export function createEmailSender(settings: EmailSettings): EmailSender {
         ? loadTemplates(settings.templatesDir)
         : Promise.resolve(DEFAULT_TEMPLATES);
       const composed = await composeInvitationEmail(await templates, settings, msg);
+      let committed = false;
+      const gate = options.gate;
       try {
-        const info = await transport.sendMail({
-          from: mailFrom,
-          to: msg.to,
-          subject: composed.subject,
-          text: composed.text,
-          html: composed.html,
-          attachments: [
-            {
-              filename: 'invitation-qr.png',
-              content: composed.qrPng,
-              contentType: 'image/png',
-              cid: QR_CONTENT_ID,
-              contentDisposition: 'inline',
+        const info = await smtpSend({
+          url: smtpUrl,
+          timeoutMs: timeout,
+          envelope: { from: mailFrom, to: msg.to },
+          mail: {
+            from: mailFrom,
+            to: msg.to,
+            subject: composed.subject,
+            text: composed.text,
+            html: composed.html,
+            attachments: [
+              {
+                filename: 'invitation-qr.png',
+                content: composed.qrPng,
+                contentType: 'image/png',
+                cid: QR_CONTENT_ID,
+                contentDisposition: 'inline',
+              },
+            ],
+          },
+          gate: gate && {
+            commit: async () => {
+              await gate.commit();
+              committed = true;
             },
-          ],
-          ...(options.signal ? { signal: options.signal } : {}),
+            reopen: () => gate.reopen(),
+          },
+          signal: options.signal,
         });
         if (info.rejected.length > 0 && info.accepted.length === 0) {
           throw Object.assign(new Error('recipient rejected'), { code: 'EENVELOPE' });
         }
         return { messageId: info.messageId };
       } catch (err) {
+        // The server answered the end of DATA with a refusal: it kept nothing, a retry may resend.
+        if (committed && typeof (err as { responseCode?: unknown }).responseCode === 'number') {
+          await gate?.reopen();
+        }
         throw classifySmtpError(err);
       }
     },
-    close() {
-      transport.close();
-    },
+    close() {},
   };
 }
 
@@ -192,12 +207,14 @@ export function createEmailChannel(settings: EmailSettings): DeliveryChannel {
   let sender: EmailSender | undefined;
   return {
     name: 'email',
-    async send(to, inv, signal) {
+    async send(to, inv, signal, gate) {
       if (!to.email)
         throw new ProvisionerError('email_missing', 'the person has no email address for the email channel');
       sender ??= createEmailSender(settings);
-      await sender.send({ to: to.email, ...messageFields(to, inv) }, signal ? { signal } : {});
+      await sender.send({ to: to.email, ...messageFields(to, inv) }, { signal, gate });
     },
+    // SMTP has no idempotency key nor a log to ask: past the end of DATA the outcome is unknown.
+    recover: (_to, _inv, earlier) => Promise.resolve(earlier.committed ? 'unknown' : 'resend'),
     close() {
       sender?.close();
       sender = undefined;

@@ -160,6 +160,8 @@ export function createWebhookChannel(options: {
         parseRetryAfterMs(response.headers['retry-after'], undefined),
       );
     },
+    // The repeat carries the same delivery id (and X-Provisioner-Delivery): receivers drop it.
+    recover: () => Promise.resolve('resend'),
     close() {},
   };
 }
