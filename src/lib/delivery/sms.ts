@@ -73,18 +73,20 @@ export function createSmsSender(settings: SmsSettings): SmsSender {
     }
     return number;
   };
+  // No HTTP-level retry (BullMQ is the one retry layer); every answer is classified below.
+  const requestOptions = (signal: AbortSignal | undefined) => ({
+    headers: { authorization, accept: 'application/json' },
+    throwHttpErrors: false,
+    retry: { limit: 0 },
+    timeout: { request: settings.timeoutMs ?? 15_000 },
+    ...(signal ? { signal } : {}),
+  });
   return {
     async wasSent(to, body, sinceMs, options = {}) {
       const search = new URLSearchParams({ To: e164(to), From: from, PageSize: String(LOG_PAGE_SIZE) });
       let response: { statusCode: number; body: string };
       try {
-        response = await got.get(`${url}?${search.toString()}`, {
-          headers: { authorization, accept: 'application/json' },
-          throwHttpErrors: false,
-          retry: { limit: 0 },
-          timeout: { request: settings.timeoutMs ?? 15_000 },
-          ...(options.signal ? { signal: options.signal } : {}),
-        });
+        response = await got.get(`${url}?${search.toString()}`, requestOptions(options.signal));
       } catch (err) {
         const code = (err as { code?: string }).code ?? 'error';
         throw new ProvisionerError('sms_unavailable', `SMS provider log unreachable: ${code}`, {
@@ -114,11 +116,7 @@ export function createSmsSender(settings: SmsSettings): SmsSender {
       try {
         response = await got.post(url, {
           form: { To: number, From: from, Body: body },
-          headers: { authorization, accept: 'application/json' },
-          throwHttpErrors: false,
-          retry: { limit: 0 },
-          timeout: { request: settings.timeoutMs ?? 15_000 },
-          ...(options.signal ? { signal: options.signal } : {}),
+          ...requestOptions(options.signal),
         });
       } catch (err) {
         const code = (err as { code?: string }).code ?? 'error';
