@@ -224,9 +224,9 @@ describe('issue 14 acceptance 2: the full secret scan', { timeout: 240_000 }, ()
     const stored = (await dumpRedis(probe, '')).text;
     probe.disconnect();
     const aofDir = join(redisDir, 'appendonlydir');
-    const aof = (await Promise.all((await readdir(aofDir)).map((f) => readFile(join(aofDir, f), 'latin1')))).join(
-      '\n',
-    );
+    const aof = (
+      await Promise.all((await readdir(aofDir)).map((f) => readFile(join(aofDir, f), 'latin1')))
+    ).join('\n');
     expect(aof.length).toBeGreaterThan(1000);
 
     await killAndWait(worker.child, 'SIGTERM');
