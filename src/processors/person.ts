@@ -79,7 +79,7 @@ async function settlePerson(p: PersonPayload, deps: ProcessorDeps, ctx: JobConte
       if (now < settleAt) throw await ctx.delay(settleAt - now);
     }
     existing =
-      p.indexed && !pending
+      p.indexed && !pending && known.indexCurrent
         ? chooseExisting(p.entry, known.bySystemId, known.bySystemId ? undefined : known.byEmail)
         : await fromRemote(p, deps, ctx);
   }

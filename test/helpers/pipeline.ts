@@ -28,15 +28,16 @@ export interface Harness {
 const WEBHOOK_SECRET = 'test-delivery-secret-d6710874d5549aa40c3d670e29ab8504';
 
 export async function startHarness(
-  options: { sim?: SimulatorOptions; env?: Env; receiverFailureRate?: number } = {},
+  options: { sim?: SimulatorOptions; env?: Env; receiverFailureRate?: number; redisUrl?: string } = {},
 ): Promise<Harness> {
+  const redisUrl = options.redisUrl ?? testRedisUrl();
   const sim = await startSimulator({ seed: 7, ...options.sim });
   const receiver = await startDeliveryReceiver({
     secret: WEBHOOK_SECRET,
     ...(options.receiverFailureRate ? { failureRate: options.receiverFailureRate } : {}),
   });
   const env: Env = {
-    REDIS_URL: testRedisUrl(),
+    REDIS_URL: redisUrl,
     QUEUE_PREFIX: uniquePrefix('pipe'),
     LOG_LEVEL: 'silent',
     DOORFLOW_BASE_URL: sim.url,
@@ -56,7 +57,7 @@ export async function startHarness(
     ...options.env,
   };
   const config = loadConfig(env);
-  const pipeline = buildPipeline(config, { redisUrl: testRedisUrl(), logger: silentLogger() });
+  const pipeline = buildPipeline(config, { redisUrl, logger: silentLogger() });
   const activeJobs = async () => {
     const counts = await Promise.all(PIPELINE_QUEUES.map((q) => pipeline.queues.get(q).getActiveCount()));
     return counts.reduce((a, b) => a + b, 0);

@@ -57,6 +57,20 @@ export interface KnownPerson {
   pending: { state: 'inflight' | 'ended'; at: number } | undefined;
   bySystemId: PersonSnapshot | undefined;
   byEmail: PersonSnapshot | undefined;
+  /**
+   * Whether the index was built by the Redis server process answering now. A Redis restarted from
+   * its AOF may have lost the last second of writes (a create's mapping and pending marker among
+   * them): an index from before the restart no longer proves a person is absent.
+   */
+  indexCurrent: boolean;
+}
+
+/** The index hash's field naming the Redis `run_id` it was built under (no person field starts with `@`). */
+const SERVER_FIELD = '@server';
+
+/** `run_id` from `INFO server` (random per redis-server start). */
+function runIdOf(info: string): string {
+  return /^run_id:(\S+)/m.exec(info)?.[1] ?? '';
 }
 
 export class PeopleIndex {
@@ -104,8 +118,9 @@ export class PeopleIndex {
         if (batch.length >= 1000) await flush();
       }
       await flush();
-      if (count > 0) await this.redis.rename(tmp, this.#index);
-      else await this.redis.del(this.#index);
+      // Written even for an empty account, so its person steps can still trust the (empty) index.
+      await this.redis.hset(tmp, SERVER_FIELD, runIdOf(await this.redis.info('server')));
+      await this.redis.rename(tmp, this.#index);
       return count;
     } finally {
       await this.redis.del(tmp);
@@ -120,6 +135,8 @@ export class PeopleIndex {
       .get(this.#pending(key))
       .hget(this.#index, `sid:${systemId ?? ''}`)
       .hget(this.#index, `email:${(email ?? '').toLowerCase()}`)
+      .hget(this.#index, SERVER_FIELD)
+      .info('server')
       .exec();
     const value = (i: number): string | null => {
       const [err, v] = results?.[i] ?? [null, null];
@@ -136,6 +153,7 @@ export class PeopleIndex {
       pending: pending ? { state: state === 'ended' ? 'ended' : 'inflight', at: Number(at) || 0 } : undefined,
       bySystemId: sid ? (JSON.parse(sid) as PersonSnapshot) : undefined,
       byEmail: mail ? (JSON.parse(mail) as PersonSnapshot) : undefined,
+      indexCurrent: value(4) !== null && value(4) === runIdOf(value(5) ?? ''),
     };
   }
 
