@@ -67,7 +67,7 @@ async function settlePerson(p: PersonPayload, deps: ProcessorDeps, ctx: JobConte
   const call = { signal: ctx.signal };
   // One invitation per person: DoorFlow emails anyone it holds an email for (email-policy.ts).
   const withEmail = doorflowGetsEmail(deps.config.doorflow.sendEmail, p.delivery);
-  const known = await deps.people.known(p.key, lookupSystemId(p.entry), p.entry.email);
+  const known = await deps.people.known(p.key, lookupSystemId(p.entry), p.entry.email, deps.clock.now());
   let existing = await fromMapping(p, deps, ctx, known);
   if (!existing) {
     const pending = known.pending;
@@ -110,11 +110,51 @@ async function settlePerson(p: PersonPayload, deps: ProcessorDeps, ctx: JobConte
     throw err;
   }
   ctx.logger.info({ personId: created.id }, 'created person');
+  const kept = await afterRedisRestart(p, deps, ctx, known, created);
+  if (kept.id !== created.id) {
+    await deps.people.remember(p.key, kept);
+    return { personId: kept.id, created: false, updated: false };
+  }
   // Roster sync scope: people this tool created may be offboarded by a later sync.
   await deps.managed.add(created.id);
   await deps.people.remember(p.key, created);
   return { personId: created.id, created: true, updated: false };
 }
+
+/**
+ * Redis may have lost its last second of writes in a restart (AOF `everysec`), and with them the
+ * person lock and pending marker: a copy of this job started before the restart may have created
+ * the same person while this one looked up. DoorFlow has no uniqueness rule for `system_id` (nor for
+ * a withheld email), so when Redis restarted during this step or recently, list the system_id after
+ * the create: the oldest person wins, and a newer one we just created is deleted again. Both copies
+ * check after their own create, so the later of the two sees both. Costs one call per create only
+ * within {@link RECENT_RESTART_MS} of a Redis restart.
+ */
+async function afterRedisRestart(
+  p: PersonPayload,
+  deps: ProcessorDeps,
+  ctx: JobContext,
+  known: KnownPerson,
+  created: PersonSnapshot,
+): Promise<PersonSnapshot> {
+  const restartedMeanwhile = (await deps.people.serverRunId()) !== known.serverRunId;
+  const restartedLately =
+    known.restartSeenAt !== undefined && deps.clock.now() - known.restartSeenAt < RECENT_RESTART_MS;
+  if (!restartedMeanwhile && !restartedLately) return created;
+  const systemId = lookupSystemId(p.entry);
+  const page = await deps.doorflow.listPeople({ system_id: systemId, per_page: 100 }, { signal: ctx.signal });
+  const oldest = exactSystemIdMatches(page.items, systemId)[0];
+  if (!oldest || oldest.id === created.id) return created;
+  ctx.logger.warn(
+    { personId: created.id, kept: oldest.id },
+    'person created twice across a Redis restart: deleting the newer one',
+  );
+  await deps.doorflow.deletePerson(created.id, { signal: ctx.signal });
+  return snapshotOf(oldest);
+}
+
+/** How long after a Redis restart a create is checked for a twin (see {@link afterRedisRestart}). */
+const RECENT_RESTART_MS = 5 * 60_000;
 
 /** The person this key was settled to before (any run), with a current snapshot. */
 async function fromMapping(

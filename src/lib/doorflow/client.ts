@@ -304,6 +304,9 @@ export function createDoorFlowClient(deps: DoorFlowClientDeps): DoorFlowClient {
       });
       return { status: res.status };
     },
+    async deletePerson(personId, options) {
+      await send({ method: 'DELETE', path: `api/3/people/${personId}`, signal: options?.signal });
+    },
     listCredentialTypes,
     async getResource(url, options) {
       const target = resolveResourceUrl(config.baseUrl, url);

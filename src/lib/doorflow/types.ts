@@ -148,6 +148,8 @@ export interface DoorFlowApi {
     credentialId: string,
     options?: CallOptions,
   ): Promise<DeleteCredentialResult>;
+  /** Soft-deletes a person (DoorFlow answers 200 `{"result":"ok"}`). */
+  deletePerson(personId: number, options?: CallOptions): Promise<void>;
   listCredentialTypes(options?: CallOptions): Promise<CredentialType[]>;
   /** GET an absolute DoorFlow URL (a webhook's `resource`, which carries its `ack_token`). */
   getResource(url: string, options?: CallOptions): Promise<unknown>;

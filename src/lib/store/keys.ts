@@ -83,6 +83,10 @@ export class RedisKeys {
   personContact(personId: number): string {
     return this.#key('people', 'contact', personId);
   }
+  /** `redis:epoch`: `{run_id}:{ms}` of the Redis server last seen, and when it was first seen after a restart (0: never restarted). */
+  get redisEpoch(): string {
+    return this.#key('redis', 'epoch');
+  }
   /** `managed` set: ids of the DoorFlow people this tool created. */
   get managed(): string {
     return this.#key('managed');

@@ -63,6 +63,13 @@ export interface KnownPerson {
    * them): an index from before the restart no longer proves a person is absent.
    */
   indexCurrent: boolean;
+  /** The `run_id` of the Redis server answering now (random per redis-server start). */
+  serverRunId: string;
+  /**
+   * When this fleet first saw the current Redis server after a restart of one it had used before
+   * (a restart from the AOF may have lost the last second of writes); undefined for a first start.
+   */
+  restartSeenAt: number | undefined;
 }
 
 /** The index hash's field naming the Redis `run_id` it was built under (no person field starts with `@`). */
@@ -128,7 +135,12 @@ export class PeopleIndex {
   }
 
   /** Everything the person step needs to know about a key, in one round trip. */
-  async known(key: string, systemId: string | undefined, email: string | undefined): Promise<KnownPerson> {
+  async known(
+    key: string,
+    systemId: string | undefined,
+    email: string | undefined,
+    now: number,
+  ): Promise<KnownPerson> {
     const results = await this.redis
       .pipeline()
       .hget(this.#map, key)
@@ -137,6 +149,7 @@ export class PeopleIndex {
       .hget(this.#index, `email:${(email ?? '').toLowerCase()}`)
       .hget(this.#index, SERVER_FIELD)
       .info('server')
+      .get(this.keys.redisEpoch)
       .exec();
     const value = (i: number): string | null => {
       const [err, v] = results?.[i] ?? [null, null];
@@ -154,7 +167,28 @@ export class PeopleIndex {
       bySystemId: sid ? (JSON.parse(sid) as PersonSnapshot) : undefined,
       byEmail: mail ? (JSON.parse(mail) as PersonSnapshot) : undefined,
       indexCurrent: value(4) !== null && value(4) === runIdOf(value(5) ?? ''),
+      serverRunId: runIdOf(value(5) ?? ''),
+      restartSeenAt: await this.#epoch(runIdOf(value(5) ?? ''), value(6), now),
     };
+  }
+
+  /** Compares the server with the epoch record, recording a first start or a restart. */
+  async #epoch(runId: string, recorded: string | null, now: number): Promise<number | undefined> {
+    if (!runId) return undefined;
+    if (recorded === null) {
+      await this.redis.set(this.keys.redisEpoch, `${runId}:0`, 'NX');
+      return undefined;
+    }
+    const [seenRunId, at] = recorded.split(':');
+    if (seenRunId === runId) return Number(at) > 0 ? Number(at) : undefined;
+    // A restart: the first process to notice records when (later ones read it back).
+    await this.redis.set(this.keys.redisEpoch, `${runId}:${now}`);
+    return now;
+  }
+
+  /** The `run_id` of the Redis server answering now (see {@link KnownPerson.serverRunId}). */
+  async serverRunId(): Promise<string> {
+    return runIdOf(await this.redis.info('server'));
   }
 
   async bySystemId(systemId: string): Promise<PersonSnapshot | undefined> {

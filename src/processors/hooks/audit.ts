@@ -99,6 +99,16 @@ export function auditedDoorFlow<T extends DoorFlowApi>(
       });
       return person;
     },
+    async deletePerson(personId, options) {
+      await api.deletePerson(personId, options);
+      await write({
+        ...base,
+        action: 'person.delete',
+        targetType: 'person',
+        targetId: String(personId),
+        before: pick(people.get(personId) ?? { id: personId }, PERSON_FIELDS),
+      });
+    },
     async updatePerson(personId, input: PersonInput, options) {
       const known = people.get(personId);
       const changed = Object.keys(input);
