@@ -67,6 +67,8 @@ export function registerServeCommand(program: Command): void {
             stuckProvisioning: async () =>
               (await credentials.stuckProvisioningIds(Date.now(), config.lifecycle.stuckProvisioningAfterMs))
                 .length,
+            // The fleet-wide auth pause (auth:pause) is on serve's /metrics too, not only the worker's.
+            authPaused: async () => (await pipeline.doorflow().authPause()) !== undefined,
           },
         });
         const webhooks = doorflowWebhookModule({

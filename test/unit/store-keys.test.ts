@@ -91,6 +91,7 @@ describe('RedisKeys', () => {
   it('the DoorFlow client: shared tokens and the fleet budget', () => {
     expect(k.tokens).toBe('{dfp}:tokens');
     expect(k.tokensLock).toBe('{dfp}:tokens:lock');
+    expect(k.authPause).toBe('{dfp}:auth:pause');
     expect(budgetKeysOf(k)).toEqual({
       tat: '{dfp}:budget',
       log: '{dfp}:budget:log',
