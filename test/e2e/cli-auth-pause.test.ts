@@ -133,4 +133,31 @@ describe('cli: lost DoorFlow authorisation pauses the fleet', () => {
       liveHidCredentials: 0,
     });
   }, 240_000);
+
+  it('a worker started with a refresh token other than the dead one lifts the pause and the run completes', async () => {
+    h = await startHarness({ sim: { admin: true } });
+    const { redis, keys } = h.pipeline;
+    // A previous process's seed and dead token, and the pause it set.
+    await redis.hset(keys.tokens, { seed: 'old-seed', refresh: 'dead-token', deadRefresh: 'x' });
+    await redis.hset(keys.authPause, {
+      since: String(Date.now()),
+      kind: 'grant',
+      upstreamCode: 'invalid_grant',
+    });
+    const run = await intake(h.pipeline.intakeDeps(), { source: 't', delivery: 'webhook' }, roster(5));
+    const grant = await simPost(h.sim.url, '/__sim/oauth/grant');
+    children.push(
+      await spawnWorker({
+        ...(h.env as Record<string, string>),
+        DOORFLOW_ACCESS_TOKEN: '',
+        DOORFLOW_REFRESH_TOKEN: String(grant.refresh_token),
+        DOORFLOW_CLIENT_ID: 'sim-client',
+        DOORFLOW_CLIENT_SECRET: 'sim-secret',
+      }),
+    );
+    const done = await h.waitForRun(run.runId, 60_000);
+    expect(done.counts.provisioned).toBe(5);
+    expect(await redis.exists(keys.authPause)).toBe(0);
+    expect(await h.pipeline.deadLetters.count()).toBe(0);
+  }, 120_000);
 });
