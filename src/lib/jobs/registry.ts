@@ -107,10 +107,17 @@ export function backoffStrategy(jobs: Config['jobs']) {
 
 /**
  * Job ids: BullMQ forbids ':' in custom ids and integer-looking ids. Roster keys contain ':', so
- * `%` and `:` are percent-encoded (injective and still readable).
+ * `%` and `:` are percent-encoded. A `-` is encoded as `%2D` where it could form the `--`
+ * separator (next to another `-`, or first or last), so an encoded key never contains `--` and
+ * `run--a--r1` (key `a`, gen 1) can no longer equal key `a--r1` at gen 0. Every character maps to
+ * itself or a `%XX` escape and `%` is always escaped, so decoding is unique: the map is injective,
+ * and keys without `%`, `:` or such dashes are unchanged.
  */
 export function encodeKey(key: string): string {
-  return key.replace(/%/g, '%25').replace(/:/g, '%3A');
+  return key
+    .replace(/%/g, '%25')
+    .replace(/:/g, '%3A')
+    .replace(/^-|-$|-(?=-)|(?<=-)-/g, '%2D');
 }
 
 /** The fields every pipeline step carries (`stepBase` in payloads.ts). */
