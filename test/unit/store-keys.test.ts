@@ -38,6 +38,7 @@ describe('RedisKeys', () => {
     expect(k.peopleMap).toBe('{dfp}:people:map');
     expect(k.personPending('sid:E-001')).toBe('{dfp}:people:pending:sid:E-001');
     expect(k.personContact(42)).toBe('{dfp}:people:contact:42');
+    expect(k.redisEpoch).toBe('{dfp}:redis:epoch');
     expect(k.managed).toBe('{dfp}:managed');
   });
 
