@@ -141,9 +141,7 @@ async function afterRedisRestart(
   const restartedLately =
     known.restartSeenAt !== undefined && deps.clock.now() - known.restartSeenAt < RECENT_RESTART_MS;
   if (!restartedMeanwhile && !restartedLately) return created;
-  const systemId = lookupSystemId(p.entry);
-  const page = await deps.doorflow.listPeople({ system_id: systemId, per_page: 100 }, { signal: ctx.signal });
-  const oldest = exactSystemIdMatches(page.items, systemId)[0];
+  const oldest = await oldestBySystemId(p, deps, ctx);
   if (!oldest || oldest.id === created.id) return created;
   ctx.logger.warn(
     { personId: created.id, kept: oldest.id },
@@ -151,6 +149,13 @@ async function afterRedisRestart(
   );
   await deps.doorflow.deletePerson(created.id, { signal: ctx.signal });
   return snapshotOf(oldest);
+}
+
+/** The oldest DoorFlow person with the entry's system_id (its own, or the one derived from its key). */
+async function oldestBySystemId(p: PersonPayload, deps: ProcessorDeps, ctx: JobContext) {
+  const systemId = lookupSystemId(p.entry);
+  const page = await deps.doorflow.listPeople({ system_id: systemId, per_page: 100 }, { signal: ctx.signal });
+  return exactSystemIdMatches(page.items, systemId)[0];
 }
 
 /** How long after a Redis restart a create is checked for a twin (see {@link afterRedisRestart}). */
@@ -188,9 +193,7 @@ async function fromRemote(
   let bySid: PersonSnapshot | undefined;
   // An entry without a system_id is looked up by the one derived from its key first: with the
   // email withheld from DoorFlow, that is the only trace of an earlier create.
-  const systemId = lookupSystemId(p.entry);
-  const page = await deps.doorflow.listPeople({ system_id: systemId, per_page: 100 }, call);
-  const match = exactSystemIdMatches(page.items, systemId)[0];
+  const match = await oldestBySystemId(p, deps, ctx);
   if (match) bySid = snapshotOf(match);
   let byEmail: PersonSnapshot | undefined;
   if (!bySid && p.entry.email) {

@@ -14,6 +14,7 @@ import {
 } from './http-errors.ts';
 import { compareAndDelete, compareAndExpire, luaScript } from '../core/lua.ts';
 import { decryptSecret, encryptSecret } from '../core/crypto.ts';
+import { type AuthPause, type AuthPauseKind, authPausedError, createAuthPause } from './auth-pause.ts';
 
 /**
  * Bearer tokens, shared by every process through Redis (the `tokens` hash: access, refresh,
@@ -48,28 +49,6 @@ interface TokenKeys {
   pause: string;
 }
 
-/** Why DoorFlow access is paused: the grant is gone, the client is misconfigured, or a fresh token was refused. */
-export type AuthPauseKind = 'grant' | 'client' | 'rejected';
-
-/** The fleet-wide auth pause (no secrets). */
-export interface AuthPause {
-  /** Epoch ms the pause was set. */
-  since: number;
-  kind: AuthPauseKind;
-  /** DoorFlow's error code (`invalid_grant`, `invalid_client`, …) or `unauthorized`. */
-  upstreamCode: string;
-  /** What the operator should do. */
-  reason: string;
-}
-
-const PAUSE_REASONS: Record<AuthPauseKind, string> = {
-  grant:
-    'DoorFlow refused the refresh token (grant revoked or expired): run `auth set-token` with a new refresh token',
-  client:
-    'DoorFlow refused the client credentials (a configuration error): fix DOORFLOW_CLIENT_ID / DOORFLOW_CLIENT_SECRET; the refresh token was kept',
-  rejected: 'DoorFlow refused a freshly refreshed access token: re-authorize and run `auth set-token`',
-};
-
 export interface TokenManagerDeps {
   config: Config['doorflow'];
   redis: Redis;
@@ -100,14 +79,6 @@ export interface TokenManager {
   replace(input: { refresh?: string; access?: string }): Promise<void>;
 }
 
-/** DoorFlow access is paused fleet-wide: the job waits (retryable, no attempt spent). */
-export function authPausedError(pause: AuthPause): DoorFlowError {
-  return new DoorFlowError('auth_paused', `DoorFlow access is paused: ${pause.reason}`, {
-    upstreamCode: pause.upstreamCode,
-    retryable: true,
-  });
-}
-
 /** Seeds the hash from the configuration unless it already holds tokens grown from the same seed. */
 const seedScript = luaScript(`
 if redis.call('HGET', KEYS[1], 'seed') ~= ARGV[1] then
@@ -116,14 +87,6 @@ if redis.call('HGET', KEYS[1], 'seed') ~= ARGV[1] then
   return 1
 end
 return 0
-`);
-
-/** Sets the pause unless one is in force. Returns 1 when this call set it (the one that alerts). */
-const setPauseScript = luaScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'since', ARGV[1], 'kind', ARGV[2], 'upstreamCode', ARGV[3])
-if ARGV[4] ~= '' then redis.call('HSET', KEYS[2], 'deadRefresh', ARGV[4]) end
-return 1
 `);
 
 const fingerprint = (value: string) => createHash('sha256').update(value).digest('hex').slice(0, 16);
@@ -142,6 +105,17 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
   const key = deps.keys.tokens;
   const lockKey = deps.keys.lock;
   const pauseKey = deps.keys.pause;
+  const fleetPause = createAuthPause({
+    redis,
+    keys: { pause: pauseKey, tokens: key },
+    logger,
+    clock,
+    onPause: deps.onPause,
+  });
+  const readPause = fleetPause.read;
+  const assertNotPaused = fleetPause.assertNot;
+  const setPause = (kind: AuthPauseKind, upstreamCode: string, deadRefresh?: string) =>
+    fleetPause.set(kind, upstreamCode, deadRefresh ? fingerprint(deadRefresh) : '');
   const canRefresh = Boolean(config.refreshToken && config.clientId && config.clientSecret);
   let seeded: Promise<void> | undefined;
   let inflight: Promise<TokenState> | undefined;
@@ -198,47 +172,6 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
       refreshAt: refreshAt ? Number(refreshAt) : undefined,
       deadRefresh: deadRefresh || undefined,
     };
-  }
-
-  async function readPause(): Promise<AuthPause | undefined> {
-    const h = await redis.hgetall(pauseKey);
-    if (!h.since) return undefined;
-    const kind = (h.kind as AuthPauseKind) in PAUSE_REASONS ? (h.kind as AuthPauseKind) : 'grant';
-    return {
-      since: Number(h.since),
-      kind,
-      upstreamCode: h.upstreamCode ?? 'unauthorized',
-      reason: PAUSE_REASONS[kind],
-    };
-  }
-
-  /** Sets the fleet-wide pause (marking `deadRefresh` dead with it, unless the client is at fault). */
-  async function setPause(
-    kind: AuthPauseKind,
-    upstreamCode: string,
-    deadRefresh?: string,
-  ): Promise<AuthPause> {
-    const set = await setPauseScript.run(
-      redis,
-      [pauseKey, key],
-      [clock.now(), kind, upstreamCode, deadRefresh ? fingerprint(deadRefresh) : ''],
-    );
-    const pause = (await readPause()) ?? {
-      since: clock.now(),
-      kind,
-      upstreamCode,
-      reason: PAUSE_REASONS[kind],
-    };
-    if (Number(set) === 1) {
-      logger.error({ kind, upstreamCode }, `DoorFlow access lost: pausing every process. ${pause.reason}`);
-      deps.onPause?.(pause);
-    }
-    return pause;
-  }
-
-  async function assertNotPaused(): Promise<void> {
-    const pause = await readPause();
-    if (pause) throw authPausedError(pause);
   }
 
   const due = (s: TokenState) => s.refreshAt !== undefined && clock.now() >= s.refreshAt;

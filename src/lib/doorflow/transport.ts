@@ -6,7 +6,8 @@ import { backoffDelayMs } from '../core/backoff.ts';
 import type { Config } from '../core/config.ts';
 import type { DoorFlowError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
-import { authPausedError, type TokenManager } from './auth.ts';
+import { authPausedError } from './auth-pause.ts';
+import type { TokenManager } from './auth.ts';
 import type { RequestBudget } from './budget.ts';
 import {
   abortedError,
