@@ -134,6 +134,15 @@ export class DeadLetterStore {
     await this.redis.set(this.keys.deadLetter(record.id), JSON.stringify(record));
   }
 
+  /** Puts a claimed record back as it was (its replay could not be queued). */
+  async restore(record: DeadLetter): Promise<void> {
+    await this.redis
+      .multi()
+      .set(this.#key(record.id), JSON.stringify(record))
+      .zadd(this.#index, record.lastFailedAt, record.id)
+      .exec();
+  }
+
   /** Deletes matching records (live and replayed). Returns how many. */
   async purge(filter: DeadLetterFilter = {}): Promise<number> {
     let cursor = '0';

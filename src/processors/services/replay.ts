@@ -60,9 +60,16 @@ export async function replayDeadLetters(
     await deps.runs.reopen(record.runId, record.key, queue as EntryStatus);
     // The stored payload is untyped: it goes back only if it is still a valid payload of the step.
     const data = parsePayload(queue, payload);
-    await deps.queues.add(queue, data, { jobId: stepJobId(record.runId, record.key, gen) });
+    // Mark the record replayed before the job exists: a replayed job that succeeds at once clears
+    // the record, and a mark written after that would bring it back as a stale leftover.
     const updated: DeadLetter = { ...record, replays: record.replays + 1, state: 'replayed', payload };
     await deps.deadLetters.update(updated);
+    try {
+      await deps.queues.add(queue, data, { jobId: stepJobId(record.runId, record.key, gen) });
+    } catch (err) {
+      await deps.deadLetters.restore(record);
+      throw err;
+    }
     replayed.push(updated);
   }
   return { replayed, skipped };
