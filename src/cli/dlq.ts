@@ -4,12 +4,13 @@ import type { DeadLetter, DeadLetterFilter } from '../lib/store/dead-letters.ts'
 import { replayDeadLetters } from '../processors/services/replay.ts';
 import { EXIT } from './exit-codes.ts';
 import { withPipelineCommand as withPipeline } from '../app/pipeline.ts';
+import { terminalSafe } from '../lib/core/terminal-text.ts';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
 function line(d: DeadLetter): string {
   const status = d.httpStatus ? ` HTTP ${d.httpStatus}` : '';
-  return `${d.id}  ${d.queue.padEnd(16)} ${d.code.padEnd(20)} ${d.runId}  ${d.key}  attempts ${d.attempts}${status}  last ${iso(d.lastFailedAt)}  ${d.message}`;
+  return `${d.id}  ${d.queue.padEnd(16)} ${d.code.padEnd(20)} ${d.runId}  ${terminalSafe(d.key)}  attempts ${d.attempts}${status}  last ${iso(d.lastFailedAt)}  ${terminalSafe(d.message)}`;
 }
 
 interface FilterFlags {

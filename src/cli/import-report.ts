@@ -1,5 +1,6 @@
 import cliProgress from 'cli-progress';
 import type { CsvImportSummary, ImportProgress } from '../producers/csv-import.ts';
+import { terminalSafe } from '../lib/core/terminal-text.ts';
 
 /** User-facing output of `import`: a progress bar on a TTY and the end-of-import summary. */
 
@@ -48,7 +49,8 @@ export function describeImport(summary: CsvImportSummary): string[] {
   if (rows.extraFields > 0)
     lines.push(`${rows.extraFields} row(s) had more fields than the header (ignored)`);
   for (const { reason, count } of summary.problems.reasons) lines.push(`  ${count} × ${reason}`);
-  for (const s of summary.problems.samples.slice(0, 10)) lines.push(`  line ${s.line}: ${s.reason}`);
+  for (const s of summary.problems.samples.slice(0, 10))
+    lines.push(`  line ${s.line}: ${terminalSafe(s.reason)}`);
   const problemCount = rows.invalid + rows.duplicates;
   if (problemCount > 10 && !summary.errorsFile) lines.push('  … use --errors FILE for the full list');
   if (summary.errorsFile) lines.push(`rejected rows written to ${summary.errorsFile}`);

@@ -7,6 +7,7 @@ import {
   type RunStore,
   runSucceeded,
 } from '../lib/store/runs.ts';
+import { terminalSafe } from '../lib/core/terminal-text.ts';
 
 /** Per-step and per-outcome views of a run for `runs show`, `import --wait` and `demo`. */
 
@@ -123,7 +124,9 @@ export function formatRunView(view: RunView, options: { maxProblems?: number } =
     lines.push('  Entries not provisioned:');
     for (const e of problems.slice(0, max)) {
       const where = e.line !== undefined ? `line ${e.line} ` : '';
-      lines.push(`    ${where}${e.key}: ${e.outcome}${e.message ? ` (${e.message})` : ''}`);
+      lines.push(
+        `    ${where}${terminalSafe(e.key)}: ${e.outcome}${e.message ? ` (${terminalSafe(e.message)})` : ''}`,
+      );
     }
     if (problems.length > max)
       lines.push(`    … and ${problems.length - max} more (runs show ${run.id} --json)`);

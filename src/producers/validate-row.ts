@@ -69,8 +69,42 @@ export interface RejectedEntry {
 // The same pattern zod's `z.email()` uses, so a row we accept is never refused by the pipeline.
 const EMAIL =
   /^(?:[A-Za-z0-9_'+-]+\.)*[A-Za-z0-9_'+-]*[A-Za-z0-9_+-]@(?:[A-Za-z0-9][A-Za-z0-9-]*\.)+[A-Za-z]{2,}$/;
-/** Longest name, email or system_id we send to DoorFlow. */
-const MAX_FIELD_LENGTH = 255;
+/**
+ * Longest value of a roster field. DoorFlow's spec gives no maxLength for people fields, and its
+ * API refuses over-long names with a 422: 255 (a database string column) is the cap for every
+ * field, so saying so at import beats a dead letter hours later.
+ */
+export const MAX_FIELD_LENGTH = 255;
+/** C0 controls except tab, DEL, and C1 controls (ESC and CSI among them). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+const CONTROL_CHARACTER = /[\x00-\x08\x0a-\x1f\x7f-\x9f]/;
+/**
+ * The same, but line breaks pass: a quoted CSV field may span lines (an HR export's "Sales
+ * ⏎ EMEA" department), and free text keeps them. Every other field refuses them.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+const CONTROL_BUT_LINE_BREAK = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]/;
+const MULTI_LINE_FIELDS: ReadonlySet<RosterField> = new Set(['department', 'job_title']);
+
+const FIELD_LABELS: Readonly<Partial<Record<RosterField, string>>> = {
+  first_name: 'first name',
+  last_name: 'last name',
+};
+
+/** Why one raw field value is unusable whatever the row: too long, or holding a control character. */
+function fieldProblem(field: RosterField, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const label = FIELD_LABELS[field] ?? field;
+  if (value.trim().length > MAX_FIELD_LENGTH) return `${label} is longer than ${MAX_FIELD_LENGTH} characters`;
+  const control = (MULTI_LINE_FIELDS.has(field) ? CONTROL_BUT_LINE_BREAK : CONTROL_CHARACTER).exec(
+    value.trim(),
+  );
+  if (control) {
+    const code = control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
+    return `${label} holds a control character (U+${code})`;
+  }
+  return undefined;
+}
 const ASCII_PRINTABLE = /^[\x20-\x7e]*$/;
 const GROUP_SPLIT = /[;|,\s]+/;
 const INACTIVE = new Set([
@@ -172,21 +206,18 @@ function check<R>(
   const email = text(raw.email);
   const key = rosterKey({ system_id: systemId, email });
 
+  // Checked on the raw text of every field, before anything else reads it: a megabyte-long
+  // department or an ESC sequence bound for an operator's terminal is refused with its line.
+  for (const field of ROSTER_FIELDS) {
+    const problem = fieldProblem(field, raw[field]);
+    if (problem) return reject('invalid_entry', problem, key);
+  }
+
   const firstName = text(raw.first_name);
   const lastName = text(raw.last_name);
   if (!firstName && !lastName) return reject('invalid_entry', 'first and last name are required', key);
   if (!firstName) return reject('invalid_entry', 'first name is required', key);
   if (!lastName) return reject('invalid_entry', 'last name is required', key);
-  // DoorFlow refuses such values with a 422; saying so at import beats a dead letter hours later.
-  for (const [label, value] of [
-    ['first name', firstName],
-    ['last name', lastName],
-    ['system_id', systemId],
-    ['email', email],
-  ] as const) {
-    if (value !== undefined && value.length > MAX_FIELD_LENGTH)
-      return reject('invalid_entry', `${label} is longer than ${MAX_FIELD_LENGTH} characters`, key);
-  }
   if (!key) return reject('key_missing', 'neither system_id nor email: the row has no key', key);
   if (email !== undefined && !EMAIL.test(email))
     return reject('invalid_entry', `invalid email ${JSON.stringify(email)}`, key);

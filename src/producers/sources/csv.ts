@@ -68,6 +68,8 @@ export function detectDelimiter(headerLine: string): string {
 }
 
 const MAX_HEADER_BYTES = 1 << 20;
+/** Largest record accepted: 64 KB, far above any real row (every field is capped at 255). */
+export const MAX_RECORD_BYTES = 64 * 1024;
 
 /** Reads chunks until the first line break (or EOF), returning them and the rest of the source. */
 async function peekFirstLine(
@@ -159,6 +161,8 @@ export async function openCsvRoster(
     encoding: peek.utf16 ? 'utf16le' : 'utf8',
     relax_column_count: true,
     relax_quotes: true,
+    // An unterminated quote would otherwise swallow the rest of the file into one field.
+    max_record_size: MAX_RECORD_BYTES,
   });
   // Feed the parser directly (peeked chunks first), honouring its backpressure.
   let feeding = true;
@@ -187,7 +191,8 @@ export async function openCsvRoster(
     void iterator.return?.();
   };
 
-  const reader = recordReader(parser);
+  // A failing record starts where the last one read ended.
+  const reader = recordReader(parser, () => nextLine);
   // Read up to the header (and the first rows) now, so a bad header fails the open itself.
   let pending: SourceItem[] = [];
   try {
@@ -215,7 +220,14 @@ export async function openCsvRoster(
           yield batch;
           batch = [];
         }
-        const records = await reader.next();
+        let records: string[][] | undefined;
+        try {
+          records = await reader.next();
+        } catch (err) {
+          // The rows before a malformed record still go through; then the error ends the read.
+          if (batch.length > 0) yield batch;
+          throw err;
+        }
         if (records === undefined) break;
         for (const record of records) {
           const item = onRecord(record);
@@ -242,7 +254,7 @@ export async function openCsvRoster(
  * Pulls every record the parser has buffered in one go (no promise per record). Resolves
  * `undefined` at the end; rejects with a {@link PayloadError} naming the line on a CSV error.
  */
-function recordReader(parser: Parser): { next(): Promise<string[][] | undefined> } {
+function recordReader(parser: Parser, startLine: () => number): { next(): Promise<string[][] | undefined> } {
   let failure: unknown;
   let ended = false;
   let wake: (() => void) | undefined;
@@ -258,7 +270,7 @@ function recordReader(parser: Parser): { next(): Promise<string[][] | undefined>
   return {
     async next() {
       for (;;) {
-        if (failure !== undefined) throw csvFailure(failure);
+        // Records parsed before the failure are handed out first, so their rows go through.
         const records: string[][] = [];
         let record: string[] | null = parser.read() as string[] | null;
         while (record !== null) {
@@ -267,7 +279,7 @@ function recordReader(parser: Parser): { next(): Promise<string[][] | undefined>
           record = parser.read() as string[] | null;
         }
         if (records.length > 0) return records;
-        if (failure !== undefined) throw csvFailure(failure);
+        if (failure !== undefined) throw csvFailure(failure, startLine());
         if (ended || parser.readableEnded) return undefined;
         await new Promise<void>((resolve) => {
           wake = resolve;
@@ -278,9 +290,15 @@ function recordReader(parser: Parser): { next(): Promise<string[][] | undefined>
   };
 }
 
-function csvFailure(err: unknown): unknown {
+function csvFailure(err: unknown, startLine: number): unknown {
   if (err instanceof ProvisionerError) return err;
   const csvError = err as Partial<CsvError> & { lines?: number };
+  if (csvError.code === 'CSV_MAX_RECORD_SIZE') {
+    return new PayloadError(
+      `malformed CSV at line ${startLine}: the record is longer than ${MAX_RECORD_BYTES / 1024} KB (an unterminated quote?)`,
+      { cause: err },
+    );
+  }
   if (typeof csvError.code === 'string' && csvError.code.startsWith('CSV_')) {
     return new PayloadError(
       `malformed CSV near line ${csvError.lines ?? '?'}: ${csvError.message ?? csvError.code}`,
