@@ -74,7 +74,7 @@ const EMAIL =
  * API refuses over-long names with a 422: 255 (a database string column) is the cap for every
  * field, so saying so at import beats a dead letter hours later.
  */
-export const MAX_FIELD_LENGTH = 255;
+const MAX_FIELD_LENGTH = 255;
 /** C0 controls except tab, DEL, and C1 controls (ESC and CSI among them). */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 const CONTROL_CHARACTER = /[\x00-\x08\x0a-\x1f\x7f-\x9f]/;

@@ -69,7 +69,7 @@ export function detectDelimiter(headerLine: string): string {
 
 const MAX_HEADER_BYTES = 1 << 20;
 /** Largest record accepted: 64 KB, far above any real row (every field is capped at 255). */
-export const MAX_RECORD_BYTES = 64 * 1024;
+const MAX_RECORD_BYTES = 64 * 1024;
 
 /** Reads chunks until the first line break (or EOF), returning them and the rest of the source. */
 async function peekFirstLine(
