@@ -68,6 +68,33 @@ export function sourceError(err: unknown, url: string, what: string): Provisione
   );
 }
 
+/** Largest feed page read (20 MB): a real page of a few hundred people is well under 1 MB. */
+const MAX_FEED_PAGE_BYTES = 20 * 1024 * 1024;
+/** Deepest JSON nesting accepted; a people record is a few levels deep. */
+const MAX_JSON_DEPTH = 64;
+
+/**
+ * Where the nesting of a JSON text first goes past `max` levels, found in one pass before
+ * `JSON.parse` (and whatever walks its result) can be made to recurse that deep.
+ */
+export function jsonDepthBeyond(text: string, max: number): { at: number } | undefined {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (inString) {
+      if (ch === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (ch === 0x22) inString = false;
+    } else if (ch === 0x22) inString = true;
+    else if (ch === 0x5b || ch === 0x7b) {
+      depth++;
+      if (depth > max) return { at: i };
+    } else if (ch === 0x5d || ch === 0x7d) depth--;
+  }
+  return undefined;
+}
+
 /** Fetches and parses a JSON document; a truncated or non-JSON body is a {@link SourceError}. */
 export async function fetchJson(
   http: Got,
@@ -82,18 +109,38 @@ export async function fetchJson(
 ): Promise<{ body: unknown; headers: Record<string, string | string[] | undefined> }> {
   let text: string;
   let headers: Record<string, string | string[] | undefined>;
+  let tooLarge = false;
   try {
-    const response = await http(url, {
+    const request = http(url, {
       method: init.method ?? 'GET',
       ...(init.json !== undefined ? { json: init.json } : {}),
       headers: { accept: 'application/json', ...(init.headers ?? {}) },
       ...(init.signal ? { signal: init.signal } : {}),
       responseType: 'text',
     });
+    // A page is read whole to be parsed: past the cap the download stops, whatever the feed sends.
+    request.on('downloadProgress', (progress) => {
+      if (progress.transferred > MAX_FEED_PAGE_BYTES || (progress.total ?? 0) > MAX_FEED_PAGE_BYTES) {
+        tooLarge = true;
+        request.cancel();
+      }
+    });
+    const response = await request;
     text = response.body;
     headers = response.headers;
   } catch (err) {
+    if (tooLarge) {
+      throw new SourceError(
+        `${what}: ${safeUrl(url)} sent a page larger than ${MAX_FEED_PAGE_BYTES / (1024 * 1024)} MB; ask the HR system for smaller pages`,
+      );
+    }
     throw sourceError(err, url, what);
+  }
+  const depth = jsonDepthBeyond(text, MAX_JSON_DEPTH);
+  if (depth) {
+    throw new SourceError(
+      `${what}: ${safeUrl(url)} sent JSON nested deeper than ${MAX_JSON_DEPTH} levels (at byte ${depth.at})`,
+    );
   }
   try {
     return { body: JSON.parse(text), headers };
