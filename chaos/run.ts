@@ -8,6 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { fuzzCsv } from './scenarios/fuzz-csv.ts';
+import { fuzzLimits } from './scenarios/fuzz-limits.ts';
 import { fuzzWebhooks } from './scenarios/fuzz-webhooks.ts';
 import { lostResponses, rateLimitStorm, serverErrors } from './scenarios/faults.ts';
 import { redisCrashes, workerKills } from './scenarios/kills.ts';
@@ -24,6 +25,7 @@ const SCENARIOS: Scenario[] = [
   doubleImport,
   sigtermInFlight,
   fuzzCsv,
+  fuzzLimits,
   fuzzWebhooks,
 ];
 

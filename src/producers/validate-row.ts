@@ -96,9 +96,8 @@ function fieldProblem(field: RosterField, value: string | undefined): string | u
   if (value === undefined) return undefined;
   const label = FIELD_LABELS[field] ?? field;
   if (value.trim().length > MAX_FIELD_LENGTH) return `${label} is longer than ${MAX_FIELD_LENGTH} characters`;
-  const control = (MULTI_LINE_FIELDS.has(field) ? CONTROL_BUT_LINE_BREAK : CONTROL_CHARACTER).exec(
-    value.trim(),
-  );
+  // The raw value: trim() would hide a vertical tab or form feed at either end.
+  const control = (MULTI_LINE_FIELDS.has(field) ? CONTROL_BUT_LINE_BREAK : CONTROL_CHARACTER).exec(value);
   if (control) {
     const code = control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
     return `${label} holds a control character (U+${code})`;

@@ -24,6 +24,7 @@ describe('input limits (issue 14: unbounded input, terminal escapes)', () => {
       ['department', 'Sales\x07', 'department holds a control character (U+0007)'],
       ['email', 'ana\n@example.test', 'email holds a control character (U+000A)'],
       ['job_title', 'Lead\x7f', 'job_title holds a control character (U+007F)'],
+      ['system_id', 'L1\x0b', 'system_id holds a control character (U+000B)'],
     ];
     for (const [field, value, reason] of cases) {
       const result = validateRecord({ ...base, [field]: value }, 3, {});
