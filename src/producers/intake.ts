@@ -1,6 +1,7 @@
 import type { Config } from '../lib/core/config.ts';
 import type { DoorFlowApi } from '../lib/doorflow/types.ts';
 import type { Logger } from '../lib/core/logger.ts';
+import { errorCode } from '../lib/core/errors.ts';
 import type { PeopleIndex } from '../lib/store/people-index.ts';
 import type { PayloadInput, Queues } from '../lib/jobs/registry.ts';
 import { stepJobId } from '../lib/jobs/registry.ts';
@@ -63,10 +64,17 @@ export async function startRun(deps: IntakeDeps, options: StartRunOptions): Prom
   const runId = await deps.runs.create({ source: options.source, delivery: options.delivery });
   let indexed = false;
   if (deps.doorflow && options.prefetch !== false) {
-    const count = await deps.people.prefetch(deps.doorflow, options.signal);
-    await deps.runs.setMeta(runId, { indexedAt: Date.now(), indexedPeople: count });
-    indexed = true;
-    deps.logger.info({ runId, people: count }, 'people index rebuilt for the run');
+    try {
+      const count = await deps.people.prefetch(deps.doorflow, options.signal);
+      await deps.runs.setMeta(runId, { indexedAt: Date.now(), indexedPeople: count });
+      indexed = true;
+      deps.logger.info({ runId, people: count }, 'people index rebuilt for the run');
+    } catch (err) {
+      // DoorFlow access is paused fleet-wide: the run is still queued, and each person step looks
+      // DoorFlow up itself once access is back.
+      if (errorCode(err) !== 'auth_paused') throw err;
+      deps.logger.warn({ runId }, 'DoorFlow access is paused: queued without the people index');
+    }
   }
   return {
     runId,

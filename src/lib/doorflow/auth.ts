@@ -303,6 +303,8 @@ export function createTokenManager(deps: TokenManagerDeps): TokenManager {
       if (!canRefresh) {
         if (!config.accessToken)
           throw unauthorized('No DoorFlow access token configured (DOORFLOW_ACCESS_TOKEN)');
+        // A process with a fixed token honours the pause too: another process found access lost.
+        await assertNotPaused();
         return config.accessToken;
       }
       await seed();
