@@ -111,15 +111,28 @@ describe('pipeline: one invitation per person (DOORFLOW_SEND_EMAIL=auto)', () =>
       count(sid, 'sms');
     }
     const stats = h.sim.stats();
+    // A SIGKILL after an email's point of no return (its commit mark is in Redis, the end of DATA
+    // may or may not have left) is settled as `unknown`: not sent again, since it may have arrived;
+    // the reminder repeats it. Such a person may have no email yet, never two.
+    const unsure = new Set<string>();
+    for (const credential of h.sim.credentials()) {
+      const sid = sidOf.get(credential.person_id);
+      if (!sid || expected.get(sid)?.mode !== 'email') continue;
+      const record = await h.pipeline.stores.deliveries.find(credential.id, 'email');
+      if (record?.recovered === 'unknown') unsure.add(sid);
+    }
     const wrong = [...expected].filter(([sid, e]) => {
       const c = counts.get(sid) ?? {};
+      if (Object.keys(c).length === 0 && unsure.has(sid)) return false;
       return Object.keys(c).length !== 1 || c[e.mode] !== 1;
     });
     console.log(
       `[issue 13 §3] people=${people.length} outbox=${h.sim.outbox().length} webhook=${h.receiver.accepted.length} ` +
         `(repeats dropped ${h.receiver.repeats()}) email=${smtp.messages.length} sms=${sms.messages.length} ` +
-        `wrong=${wrong.length} duplicates=${JSON.stringify(stats.duplicates)}`,
+        `unsure=${unsure.size} wrong=${wrong.length} duplicates=${JSON.stringify(stats.duplicates)}`,
     );
+    // Only sends in flight at the one kill of the email mode can be unsure.
+    expect(unsure.size).toBeLessThanOrEqual(20);
     expect(wrong.slice(0, 5).map(([sid]) => [sid, counts.get(sid)])).toEqual([]);
     expect(counts.has('?')).toBe(false);
     expect(people).toHaveLength(1200);
