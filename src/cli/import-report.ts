@@ -54,8 +54,15 @@ export function describeImport(summary: CsvImportSummary): string[] {
   const problemCount = rows.invalid + rows.duplicates;
   if (problemCount > 10 && !summary.errorsFile) lines.push('  … use --errors FILE for the full list');
   if (summary.errorsFile) lines.push(`rejected rows written to ${summary.errorsFile}`);
+  if (summary.readError) {
+    lines.push(`reading stopped at a malformed record: the rows after it were not read`);
+  }
   if (summary.strictRejected) {
-    lines.push(`--strict: ${rows.invalid} invalid row(s); nothing was imported`);
+    lines.push(
+      summary.readError
+        ? '--strict: the file could not be read to its end; nothing was imported'
+        : `--strict: ${rows.invalid} invalid row(s); nothing was imported`,
+    );
   } else if (summary.dryRun) {
     lines.push(`dry run: ${rows.valid} entries would be queued; nothing was written`);
   } else if (summary.run) {

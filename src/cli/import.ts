@@ -284,7 +284,11 @@ export function registerImportCommand(program: Command): void {
         progress.stop();
         if (options.json) console.log(JSON.stringify(summary, null, 2));
         else for (const line of describeImport(summary)) console.log(line);
-        if (summary.strictRejected) process.exitCode = EXIT.failure;
+        if (summary.readError) {
+          // The rows before the bad record are queued and their run closed; the file needs fixing.
+          console.error(`error: ${summary.readError}`);
+          process.exitCode = EXIT.usage;
+        } else if (summary.strictRejected) process.exitCode = EXIT.failure;
         else if (options.wait && pipeline && summary.run) {
           process.exitCode = await waitForRun(pipeline, summary.run.runId, {
             tty: Boolean(process.stdout.isTTY) && !options.json,

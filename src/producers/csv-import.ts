@@ -1,3 +1,4 @@
+import { PayloadError } from '../lib/core/errors.ts';
 import type { DeliveryChannelName } from '../lib/delivery/channel-names.ts';
 import { isRowProblem, type SourceItem } from './sources/adapter.ts';
 import { DEFAULT_WINDOW } from './backpressure.ts';
@@ -63,6 +64,11 @@ export interface CsvImportSummary {
   };
   problems: { reasons: { reason: string; count: number }[]; samples: { line: number; reason: string }[] };
   errorsFile: string | undefined;
+  /**
+   * The file could not be read to its end (a malformed record, e.g. an unterminated quote): the
+   * rows before it were handled as usual, none after it were read.
+   */
+  readError: string | undefined;
   run: (Pick<IntakeResult, 'accepted' | 'duplicates'> & { runId: string; rejected: number }) | undefined;
 }
 
@@ -90,6 +96,7 @@ export async function importCsv(
   let roster: CsvRoster | undefined;
   let run: CsvImportSummary['run'];
   let strictRejected = false;
+  let readError: string | undefined;
   const openErrors = (headers: readonly string[]) => {
     if (options.errorsPath && !errors) errors = new ErrorsFileWriter(options.errorsPath, headers);
   };
@@ -121,18 +128,33 @@ export async function importCsv(
     }
   }
 
+  /**
+   * {@link scan}, ending early (and noting why) at a record the parser cannot get past: the rows
+   * before it still count, and a run they went into is closed rather than left open.
+   */
+  async function* scanToError(opened: CsvRoster, report: boolean): AsyncGenerator<SourceItem[]> {
+    try {
+      yield* scan(opened, report);
+    } catch (err) {
+      if (!(err instanceof PayloadError)) throw err;
+      readError = err.message;
+    }
+  }
+
   try {
     if (options.dryRun || options.strict || !deps) {
       // Validation pass (the whole job for --dry-run; the gate for --strict).
       const opened = await openRoster(options);
       roster = opened;
       openErrors(opened.header.headers);
-      for await (const _ of scan(opened, true));
-      strictRejected = options.strict === true && summary.total > 0;
+      for await (const _ of scanToError(opened, true));
+      strictRejected = options.strict === true && (summary.total > 0 || readError !== undefined);
     }
     if (!options.dryRun && !strictRejected && deps) {
       // Loaded here: a dry run needs neither Redis nor the queues (nor their memory).
       const { closeRun, enqueueItems, startRun } = await import('./intake.ts');
+      // Opened (header read) before the run exists: a file without a usable header makes no run.
+      const live = await openRoster(options);
       const handle = await startRun(deps, {
         source: `csv:${options.file}`,
         delivery: options.delivery,
@@ -142,13 +164,13 @@ export async function importCsv(
       });
       // Unless a validation pass already reported them, problems are reported as they stream by.
       const report = roster === undefined;
+      readError = undefined;
       // Items flow from the parser straight into intake, which records invalid rows in the run
       // (`failed: invalid_entry` in its report) and counts in-file duplicates.
+      roster = live;
+      if (report) openErrors(live.header.headers);
       const items = async function* (): AsyncGenerator<SourceItem> {
-        const live = await openRoster(options);
-        roster = live;
-        if (report) openErrors(live.header.headers);
-        for await (const batch of scan(live, report)) yield* batch;
+        for await (const batch of scanToError(live, report)) yield* batch;
       };
       let rejected = 0;
       const result = await enqueueItems(deps, handle, items(), {
@@ -188,6 +210,7 @@ export async function importCsv(
     },
     problems: { reasons: summary.reasons(), samples: summary.samples },
     errorsFile: errors?.path,
+    readError,
     run,
   };
 }
