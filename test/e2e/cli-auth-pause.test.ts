@@ -160,4 +160,39 @@ describe('cli: lost DoorFlow authorisation pauses the fleet', () => {
     expect(await redis.exists(keys.authPause)).toBe(0);
     expect(await h.pipeline.deadLetters.count()).toBe(0);
   }, 120_000);
+
+  it('a worker started later with the refused refresh token keeps the token set since and the run completes', async () => {
+    h = await startHarness({ sim: { admin: true } });
+    const dead = await simPost(h.sim.url, '/__sim/oauth/grant');
+    const env: Record<string, string> = {
+      ...(h.env as Record<string, string>),
+      DOORFLOW_ACCESS_TOKEN: '',
+      DOORFLOW_REFRESH_TOKEN: String(dead.refresh_token),
+      DOORFLOW_CLIENT_ID: 'sim-client',
+      DOORFLOW_CLIENT_SECRET: 'sim-secret',
+    };
+    const first = await spawnWorker(env);
+    children.push(first);
+    await simPost(h.sim.url, '/__sim/oauth/revoke-all');
+    const run = await intake(h.pipeline.intakeDeps(), { source: 't', delivery: 'webhook' }, roster(5));
+    let status: Record<string, unknown> = {};
+    const deadline = Date.now() + 30_000;
+    while (status.state !== 'paused' && Date.now() < deadline) {
+      status = JSON.parse((await runCli(['auth', 'status', '--json'], env)).stdout) as Record<
+        string,
+        unknown
+      >;
+    }
+    expect(status).toMatchObject({ state: 'paused', kind: 'grant' });
+    await killAndWait(first, 'SIGKILL');
+    const fresh = await simPost(h.sim.url, '/__sim/oauth/grant');
+    expect(await setToken(env, String(fresh.refresh_token))).toBe(0);
+    // The old environment again, with another access token: its seed differs, its refresh token is
+    // the dead one. It must not put that token back in place of the fresh one.
+    children.push(await spawnWorker({ ...env, DOORFLOW_ACCESS_TOKEN: 'stale-access-token-from-an-old-env' }));
+    const done = await h.waitForRun(run.runId, 60_000);
+    expect(done.counts.provisioned).toBe(5);
+    expect(await h.pipeline.redis.exists(h.pipeline.keys.authPause)).toBe(0);
+    expect(await h.pipeline.deadLetters.count()).toBe(0);
+  }, 150_000);
 });
