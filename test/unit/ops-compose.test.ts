@@ -98,7 +98,7 @@ function composeDurationMs(text: string | undefined): number | undefined {
   if (!text) return undefined;
   const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
   if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text) return undefined;
-  return parts.reduce((sum, p) => sum + parseDurationMs(`${p[1]}${p[2]}`), 0);
+  return parts.reduce((sum, p) => sum + (parseDurationMs(`${p[1]}${p[2]}`) ?? Number.NaN), 0);
 }
 
 function urlOf(text: string | undefined): URL | undefined {
@@ -278,7 +278,7 @@ describe('docker-compose.yml wiring', () => {
     [
       'a built-in zero key',
       (d) => {
-        env(d, 'worker').ENCRYPTION_KEY = '${ENCRYPTION_KEY:-' + '0'.repeat(64) + '}';
+        env(d, 'worker').ENCRYPTION_KEY = `\${ENCRYPTION_KEY:-${'0'.repeat(64)}}`;
       },
       /worker: ENCRYPTION_KEY must have no default/,
     ],
@@ -314,7 +314,7 @@ describe('docker-compose.yml wiring', () => {
     ],
     [
       'webhooks signed with another secret',
-      (d) => setFlag(d, 'simulator', '--webhook-secret', '${SIM_WEBHOOK_SECRET:?openssl rand -hex 32}'),
+      (d) => setFlag(d, 'simulator', '--webhook-secret', `\${SIM_WEBHOOK_SECRET:?openssl rand -hex 32}`),
       /--webhook-secret must be serve's WEBHOOK_SECRET/,
     ],
     [
