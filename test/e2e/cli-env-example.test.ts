@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { configVariables, type Env, loadConfig } from '../../src/lib/core/config.ts';
-import { BIN } from '../helpers/cli.ts';
+import { BIN, type CliResult, collectOutput } from '../helpers/cli.ts';
 
 /**
  * `.env.example` is loaded the way the README says (`set -a && . ./.env && set +a`) by a real
@@ -16,28 +16,14 @@ const SOURCE = 'set -a && . ./.env.example && set +a';
 /** Values `.env.example` gives that are examples rather than the built-in default. */
 const EXAMPLE_VALUES = ['REDIS_URL'];
 
-interface ShResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function sh(script: string, env: Env = {}): Promise<ShResult> {
+function sh(script: string, env: Env = {}): Promise<CliResult> {
   const child = spawn('sh', ['-c', script], {
     cwd: ROOT,
     // Nothing of the test's own environment but PATH: the file alone decides what is set.
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => {
-    stdout += c.toString();
-  });
-  child.stderr.on('data', (c: Buffer) => {
-    stderr += c.toString();
-  });
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  return collectOutput(child);
 }
 
 /** `env` output → variables (no value in .env.example spans lines). */
