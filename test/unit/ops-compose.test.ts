@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { buildProgram } from '../../src/cli/index.ts';
 import { configVariables, type Env, loadConfig, parseDurationMs } from '../../src/lib/core/config.ts';
 import { drainGraceMs } from '../../src/processors/worker.ts';
 import { WEBHOOK_PATH } from '../../src/server/doorflow-webhooks.ts';
@@ -109,6 +110,20 @@ function urlOf(text: string | undefined): URL | undefined {
   }
 }
 
+/** CLI command → its flags, from the real command definitions. */
+type CliFlags = ReadonlyMap<string, ReadonlySet<string>>;
+let CLI: CliFlags = new Map();
+
+async function cliFlags(names: string[]): Promise<CliFlags> {
+  const out = new Map<string, Set<string>>();
+  for (const name of names) {
+    const program = await buildProgram(['node', 'doorflow-provisioner', name]);
+    const command = program.commands.find((c) => c.name() === name);
+    if (command) out.set(name, new Set(command.options.flatMap((o) => [o.long ?? '', o.short ?? ''])));
+  }
+  return out;
+}
+
 /** Every broken wire of a parsed compose file, one line each. */
 function composeProblems(doc: Doc): string[] {
   const problems: string[] = [];
@@ -140,11 +155,19 @@ function composeProblems(doc: Doc): string[] {
   if (svc('redis').ports && !redis.includes('--requirepass'))
     problems.push('redis: published without a password');
 
-  // Every environment variable our processes get is a real config variable, and parses.
+  // Our image runs a real CLI command with real flags, and every environment variable our
+  // processes get is a real config variable, and parses.
   const known = new Set(configVariables());
   const parsed: Record<string, ReturnType<typeof loadConfig>> = {};
   const ours = Object.entries(services).filter(([, s]) => s.image === svc('serve').image || s.build);
   for (const [name, service] of ours) {
+    const [command, ...args] = commandOf(service);
+    const flags = CLI.get(command ?? '');
+    if (!flags) problems.push(`${name}: ${command} is not a doorflow-provisioner command`);
+    for (const arg of args) {
+      if (flags && arg.startsWith('-') && !flags.has(arg.split('=')[0] as string))
+        problems.push(`${name}: ${arg} is not a flag of ${command}`);
+    }
     const env = environmentOf(service);
     if (!env) {
       problems.push(`${name}: environment must be a map`);
@@ -252,6 +275,10 @@ const setFlag = (doc: Doc, name: string, key: string, value: string) => {
 };
 
 describe('docker-compose.yml wiring', () => {
+  beforeAll(async () => {
+    CLI = await cliFlags(['simulate', 'worker', 'serve']);
+  });
+
   it('has every service wired: healthchecks, secrets from .env, webhooks to serve, mail to Mailpit', () => {
     expect(composeProblems(readCompose())).toEqual([]);
   });
@@ -321,6 +348,21 @@ describe('docker-compose.yml wiring', () => {
       'resource links on another host',
       (d) => setFlag(d, 'simulator', '--public-url', 'http://localhost:4010'),
       /--public-url is not the worker's DOORFLOW_BASE_URL/,
+    ],
+    [
+      'a misspelt flag',
+      (d) => {
+        const command = service(d, 'simulator').command as string[];
+        command[command.indexOf('--webhook-url')] = '--webhook-uri';
+      },
+      /simulator: --webhook-uri is not a flag of simulate/,
+    ],
+    [
+      'a command the CLI does not have',
+      (d) => {
+        service(d, 'worker').command = ['workers'];
+      },
+      /worker: workers is not a doorflow-provisioner command/,
     ],
     [
       'a misspelt variable',
