@@ -1,5 +1,6 @@
 import { DelayedError, type Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { Config } from '../lib/core/config.ts';
 import { errorCode } from '../lib/core/errors.ts';
 import { backoffStrategy, type QueueName } from '../lib/jobs/registry.ts';
 import type { JobContext, ProcessorDeps, StepProcessor } from './context.ts';
@@ -35,11 +36,20 @@ export interface StartWorkersOptions {
   maxStalledCount?: number;
 }
 
+/**
+ * How long a stopping worker waits for its active jobs before closing forcibly, ms: twice
+ * DOORFLOW_TIMEOUT_MS (a job's DoorFlow call may just have started), at least 10 s. A supervisor's
+ * grace period (docker-compose.yml `stop_grace_period`) must be longer.
+ */
+export function drainGraceMs(config: Pick<Config, 'doorflow'>): number {
+  return Math.max(10_000, config.doorflow.timeoutMs * 2);
+}
+
 export interface RunningWorkers {
   readonly workers: Worker[];
   /**
-   * Stops taking jobs and waits for active ones to finish, at most `graceMs` (default twice
-   * DOORFLOW_TIMEOUT_MS, at least 10 s); then closes forcibly.
+   * Stops taking jobs and waits for active ones to finish, at most `graceMs` (default
+   * {@link drainGraceMs}); then closes forcibly.
    */
   close(graceMs?: number): Promise<void>;
 }
@@ -86,7 +96,7 @@ export async function startWorkers(
   deps.logger.info({ queues: definitions.map((d) => d.queueName) }, 'workers started');
   return {
     workers,
-    async close(graceMs = Math.max(10_000, deps.config.doorflow.timeoutMs * 2)) {
+    async close(graceMs = drainGraceMs(deps.config)) {
       // Active jobs may finish within the bound; past it they are abandoned and, like a crash,
       // recovered by another worker once their lock expires (every step is idempotent).
       let timer: NodeJS.Timeout | undefined;

@@ -134,3 +134,16 @@ export async function spawnServe(args: string[], env: Env, timeoutMs = 60_000): 
   child.removeAllListeners('exit');
   return { child, url, output: () => out };
 }
+
+/** Any child process's output, collected until it closes (e.g. `sh -c …` running the CLI). */
+export function collectOutput(child: ChildProcess): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (c: Buffer) => {
+    stdout += c.toString();
+  });
+  child.stderr?.on('data', (c: Buffer) => {
+    stderr += c.toString();
+  });
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}

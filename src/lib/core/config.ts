@@ -115,6 +115,14 @@ const envSchema = z.object({
 
 type ParsedEnv = z.infer<typeof envSchema>;
 
+/**
+ * Every environment variable the configuration reads, by its documented name: what `.env.example`
+ * documents and what a deployment (docker-compose.yml) may set.
+ */
+export function configVariables(): readonly string[] {
+  return Object.keys(envSchema.shape);
+}
+
 /** The whole configuration, parsed once at start-up and passed down. Durations are milliseconds. */
 export interface Config {
   readonly redisUrl: string | undefined;
