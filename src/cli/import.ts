@@ -1,9 +1,9 @@
 import { access } from 'node:fs/promises';
 import cliProgress from 'cli-progress';
 import { type Command, Option } from 'commander';
-import type { Config } from '../lib/core/config.ts';
 import { isSameFile } from '../lib/core/private-file.ts';
-import { ConfigError, type ConfigProblem } from '../lib/core/errors.ts';
+import { ConfigError } from '../lib/core/errors.ts';
+import { channelSettingProblems } from '../lib/delivery/channel-settings.ts';
 import {
   DELIVERY_CHANNELS,
   type DeliveryChannelName,
@@ -19,26 +19,6 @@ import { buildRunView, formatRunView, type RunView } from './run-summary.ts';
 import { abortOnSignal } from './shutdown.ts';
 import { parseDurationMs } from '../lib/core/config-fields.ts';
 import { isRedisUnavailable, redactRedisUrl } from '../lib/core/redis-errors.ts';
-
-/** What a delivery channel needs configured; checked before anything is enqueued. */
-export function deliveryProblems(config: Config, channel: DeliveryChannelName): ConfigProblem[] {
-  const problems: ConfigProblem[] = [];
-  const need = (ok: unknown, variable: string) => {
-    if (!ok) problems.push({ variable, expected: `required for --delivery ${channel}` });
-  };
-  if (channel !== 'doorflow') need(config.encryptionKey, 'ENCRYPTION_KEY');
-  if (channel === 'webhook') {
-    need(config.delivery.webhookUrl, 'DELIVERY_WEBHOOK_URL');
-    need(config.delivery.webhookSecret, 'DELIVERY_WEBHOOK_SECRET');
-  }
-  if (channel === 'email') need(config.delivery.smtpUrl, 'SMTP_URL');
-  if (channel === 'sms') {
-    need(config.delivery.sms.baseUrl, 'SMS_BASE_URL');
-    need(config.delivery.sms.accountSid, 'SMS_ACCOUNT_SID');
-    need(config.delivery.sms.authToken, 'SMS_AUTH_TOKEN');
-  }
-  return problems;
-}
 
 /** How often `import --wait` looks for live workers (the warning comes within 15 s). */
 const WORKER_CHECK_MS = 5_000;
@@ -230,10 +210,18 @@ export function registerImportCommand(program: Command): void {
         process.exitCode = EXIT.usage;
         return;
       }
-      if (!options.dryRun) {
-        const problems = [...new Set([channel, ...fallback])].flatMap((c) => deliveryProblems(config, c));
-        if (problems.length > 0) throw new ConfigError(problems);
-      }
+      // A dry run checks them too: it never passes where the real import would exit 3.
+      const problems = channelSettingProblems(config, [
+        {
+          channel,
+          chosenBy: options.delivery !== undefined ? `--delivery ${channel}` : 'DELIVERY_DEFAULT',
+        },
+        ...fallback.map((c) => ({
+          channel: c,
+          chosenBy: options.fallback !== undefined ? '--fallback' : 'DELIVERY_FALLBACK',
+        })),
+      ]);
+      if (problems.length > 0) throw new ConfigError(problems);
       if (options.errors && isSameFile(options.errors, file)) {
         console.error(`error: --errors ${options.errors} is the roster being imported; choose another file`);
         process.exitCode = EXIT.usage;

@@ -4,6 +4,7 @@ import { encryptSecret } from '../lib/core/crypto.ts';
 import { PayloadError } from '../lib/core/errors.ts';
 import { DELIVERY_CHANNELS, type DeliveryChannelName } from '../lib/delivery/channel-names.ts';
 import { buildConfig, buildRuntime } from '../app/runtime.ts';
+import { missingApiKey } from '../producers/sources/bamboohr.ts';
 import { SourceError, safeUrl } from '../producers/sources/feed-http.ts';
 import type { SyncJobPayload } from '../lib/jobs/registry.ts';
 import { syncDepsOf } from '../processors/sync.ts';
@@ -177,6 +178,10 @@ export function registerSyncCommand(program: Command): void {
       }
       if (flags.maxOffboard) parseOffboardLimit(flags.maxOffboard);
       const config = buildConfig();
+      if (flags.source === 'bamboohr' && !flags.unschedule && !config.hris.bamboohrApiKey) {
+        // Before anything connects or is scheduled: a scheduled sync without it fails every night.
+        throw missingApiKey();
+      }
       const runtime = buildRuntime(config);
       const interruption = abortOnSignal();
       try {

@@ -52,7 +52,12 @@ describe('cli: import of messy CSV files', () => {
     expect(res.code).toBe(0);
     expect(res.stdout).toMatch(/2 rows read \(delimiter ,\), 2 valid, 0 invalid, 0 duplicate keys/);
     expect(res.stdout).toMatch(/dry run: 2 entries would be queued; nothing was written/);
-    const tab = await runCli(['import', fixture('tab.tsv'), '--dry-run', '--delivery', 'webhook'], env);
+    const tab = await runCli(['import', fixture('tab.tsv'), '--dry-run', '--delivery', 'webhook'], {
+      ...env,
+      ENCRYPTION_KEY: 'ab'.repeat(32),
+      DELIVERY_WEBHOOK_URL: 'http://127.0.0.1:9/hook',
+      DELIVERY_WEBHOOK_SECRET: 'x'.repeat(32),
+    });
     expect(tab.stdout).toMatch(/2 rows read \(delimiter tab\), 2 valid/);
   });
 
