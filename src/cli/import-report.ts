@@ -1,6 +1,7 @@
 import cliProgress from 'cli-progress';
 import type { CsvImportSummary, ImportProgress } from '../producers/csv-import.ts';
 import { terminalSafe } from '../lib/core/terminal-text.ts';
+import { plural } from '../lib/core/plural.ts';
 
 /** User-facing output of `import`: a progress bar on a TTY and the end-of-import summary. */
 
@@ -40,14 +41,14 @@ export function describeImport(summary: CsvImportSummary): string[] {
   const { rows } = summary;
   const delimiter = summary.delimiter === '\t' ? 'tab' : summary.delimiter;
   lines.push(
-    `${summary.file}: ${rows.read} rows read (delimiter ${delimiter}), ${rows.valid} valid, ` +
-      `${rows.invalid} invalid, ${rows.duplicates} duplicate keys${rows.inactive ? `, ${rows.inactive} inactive skipped` : ''}`,
+    `${summary.file}: ${plural(rows.read, 'row')} read (delimiter ${delimiter}), ${rows.valid} valid, ` +
+      `${rows.invalid} invalid, ${plural(rows.duplicates, 'duplicate key')}${rows.inactive ? `, ${rows.inactive} inactive skipped` : ''}`,
   );
   if (summary.ignoredColumns.length > 0) {
     lines.push(`ignored columns (no mapping): ${summary.ignoredColumns.join(', ')}`);
   }
   if (rows.extraFields > 0)
-    lines.push(`${rows.extraFields} row(s) had more fields than the header (ignored)`);
+    lines.push(`${plural(rows.extraFields, 'row')} had more fields than the header (ignored)`);
   for (const { reason, count } of summary.problems.reasons) lines.push(`  ${count} × ${reason}`);
   for (const s of summary.problems.samples.slice(0, 10))
     lines.push(`  line ${s.line}: ${terminalSafe(s.reason)}`);
@@ -55,12 +56,12 @@ export function describeImport(summary: CsvImportSummary): string[] {
   if (problemCount > 10 && !summary.errorsFile) lines.push('  … use --errors FILE for the full list');
   if (summary.errorsFile) lines.push(`rejected rows written to ${summary.errorsFile}`);
   if (summary.strictRejected) {
-    lines.push(`--strict: ${rows.invalid} invalid row(s); nothing was imported`);
+    lines.push(`--strict: ${plural(rows.invalid, 'invalid row')}; nothing was imported`);
   } else if (summary.dryRun) {
-    lines.push(`dry run: ${rows.valid} entries would be queued; nothing was written`);
+    lines.push(`dry run: ${plural(rows.valid, 'entry', 'entries')} would be queued; nothing was written`);
   } else if (summary.run) {
     lines.push(
-      `run ${summary.run.runId}: ${summary.run.accepted} entries queued, ${summary.run.duplicates} duplicate keys skipped, ${summary.run.rejected} rejected`,
+      `run ${summary.run.runId}: ${plural(summary.run.accepted, 'entry', 'entries')} queued, ${plural(summary.run.duplicates, 'duplicate key')} skipped, ${summary.run.rejected} rejected`,
     );
   }
   return lines;

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { plural } from '../lib/core/plural.ts';
 import type { Command } from 'commander';
 import { parseDurationMs } from '../lib/core/config.ts';
 import { requestRevocation } from '../processors/lifecycle/schedule.ts';
@@ -66,7 +67,7 @@ export function registerRevokeCommand(program: Command): void {
           queued.push({ label, personId, jobId });
         }
         console.log(
-          `revocation queued for ${queued.length} person(s)${notFound ? `, ${notFound} not found` : ''}`,
+          `revocation queued for ${plural(queued.length, 'person', 'people')}${notFound ? `, ${notFound} not found` : ''}`,
         );
         if (!options.wait) return notFound > 0 ? EXIT.failure : EXIT.ok;
         const deadline = Date.now() + timeoutMs;
@@ -91,7 +92,7 @@ export function registerRevokeCommand(program: Command): void {
           console.log(`still revoking after ${options.timeout}: ${left.join(', ')}`);
           return EXIT.failure;
         }
-        console.log(`confirmed revoked: ${pending.length} credential(s)`);
+        console.log(`confirmed revoked: ${plural(pending.length, 'credential')}`);
         return notFound > 0 ? EXIT.failure : EXIT.ok;
       });
     });

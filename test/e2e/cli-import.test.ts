@@ -49,7 +49,7 @@ describe('cli: import --wait, runs, dlq', () => {
     );
     const res = await runCli(['import', file, '--delivery', 'webhook', '--wait'], h.env);
     expect(res.code).toBe(1);
-    expect(res.stdout).toMatch(/1 duplicate keys skipped, 1 rejected/);
+    expect(res.stdout).toMatch(/1 duplicate key skipped, 1 rejected/);
     expect(res.stdout).toMatch(/finished with failures/);
     expect(res.stdout).toMatch(/failed: licence_limit\s+5/);
     expect(res.stdout).toMatch(/line 12 sid:C99: failed: invalid_entry/);
