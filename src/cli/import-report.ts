@@ -1,5 +1,6 @@
 import cliProgress from 'cli-progress';
 import type { CsvImportSummary, ImportProgress } from '../producers/csv-import.ts';
+import { mapFlagFor } from '../producers/sources/headers.ts';
 import { terminalSafe } from '../lib/core/terminal-text.ts';
 import { plural } from '../lib/core/plural.ts';
 
@@ -34,6 +35,18 @@ export function createImportProgress(tty: boolean): ImportProgressBar {
       started = false;
     },
   };
+}
+
+/**
+ * Warnings for stderr: columns that look like identifiers while nothing feeds `system_id`, so
+ * people are keyed by email (a changed address would make a second person), with the exact flag.
+ */
+export function importWarnings(summary: CsvImportSummary): string[] {
+  return summary.possibleSystemIdColumns.map(
+    (header) =>
+      `warning: no column maps to system_id, so people are keyed by email; if ${JSON.stringify(terminalSafe(header))} ` +
+      `holds their identifiers, import with ${mapFlagFor(terminalSafe(header), 'system_id')}`,
+  );
 }
 
 export function describeImport(summary: CsvImportSummary): string[] {

@@ -12,7 +12,7 @@ import {
 import { buildConfig, buildRuntime } from '../app/runtime.ts';
 import { importCsv } from '../producers/csv-import.ts';
 import { isSupportedCountry } from '../lib/delivery/phone.ts';
-import { createImportProgress, describeImport } from './import-report.ts';
+import { createImportProgress, describeImport, importWarnings } from './import-report.ts';
 import { EXIT, reportUsageError } from './exit-codes.ts';
 import type { Pipeline } from '../app/pipeline.ts';
 import { buildRunView, formatRunView, type RunView } from './run-summary.ts';
@@ -270,6 +270,7 @@ export function registerImportCommand(program: Command): void {
           onProgress: progress.update,
         });
         progress.stop();
+        for (const warning of importWarnings(summary)) console.error(warning);
         if (options.json) console.log(JSON.stringify(summary, null, 2));
         else for (const line of describeImport(summary)) console.log(line);
         if (summary.strictRejected) process.exitCode = EXIT.failure;

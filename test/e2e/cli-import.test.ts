@@ -60,7 +60,7 @@ describe('cli: import --wait, runs, dlq', () => {
     expect(list.code).toBe(0);
     const records = JSON.parse(list.stdout) as { id: string }[];
     expect(records).toHaveLength(5);
-    const one = await runCli(['dlq', 'show', records[0]!.id], h.env);
+    const one = await runCli(['dlq', 'show', records[0]!.id, '--json'], h.env);
     expect(one.code).toBe(0);
     expect(JSON.parse(one.stdout)).toMatchObject({
       queue: 'credential',
