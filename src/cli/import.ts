@@ -14,6 +14,7 @@ import { importCsv } from '../producers/csv-import.ts';
 import { isSupportedCountry } from '../lib/delivery/phone.ts';
 import { createImportProgress, describeImport, importWarnings } from './import-report.ts';
 import { EXIT, reportUsageError } from './exit-codes.ts';
+import { auditRequest } from './operator.ts';
 import type { Pipeline } from '../app/pipeline.ts';
 import { buildRunView, formatRunView, type RunView } from './run-summary.ts';
 import { abortOnSignal } from './shutdown.ts';
@@ -270,6 +271,15 @@ export function registerImportCommand(program: Command): void {
           onProgress: progress.update,
         });
         progress.stop();
+        if (pipeline && summary.run) {
+          await auditRequest(pipeline.audit, 'import', {
+            action: 'run.start',
+            targetType: 'run',
+            targetId: summary.run.runId,
+            runId: summary.run.runId,
+            after: { source: file, delivery: channel, entries: summary.run.accepted },
+          });
+        }
         for (const warning of importWarnings(summary)) console.error(warning);
         if (options.json) console.log(JSON.stringify(summary, null, 2));
         else for (const line of describeImport(summary)) console.log(line);

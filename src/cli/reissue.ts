@@ -6,6 +6,7 @@ import { encodeKey } from '../lib/jobs/registry.ts';
 import { EXIT } from './exit-codes.ts';
 import { resolvePersonId, waitForJob } from './lifecycle-cli.ts';
 import { withPipelineCommand } from '../app/pipeline.ts';
+import { auditRequest } from './operator.ts';
 
 /**
  * `reissue --person SYSTEM_ID` (new phone): revoke the old credential, create a new one, deliver
@@ -74,6 +75,12 @@ export function registerReissueCommand(program: Command): void {
             { personId, oldCredentialId: current.id, channel, reason: 'reissue', requestedBy: 'cli' },
             { jobId },
           );
+          await auditRequest(pipeline.audit, 'reissue', {
+            action: 'credential.reissue.request',
+            targetType: 'credential',
+            targetId: current.id,
+            after: { personId, channel },
+          });
           console.log(`${options.person}: reissue of ${current.id} queued (channel ${channel})`);
           if (options.wait) {
             const newId = await waitForJob(pipeline, 'reissue', jobId, Date.now() + timeoutMs);

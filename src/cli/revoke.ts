@@ -13,6 +13,7 @@ import {
   waitForRevoked,
 } from './lifecycle-cli.ts';
 import { withPipelineCommand } from '../app/pipeline.ts';
+import { auditRequest } from './operator.ts';
 
 /**
  * `revoke (--person SYSTEM_ID | --file leavers.csv) [--wait]`: queues revocation of each person's
@@ -63,6 +64,12 @@ export function registerRevokeCommand(program: Command): void {
             requestId,
             requestedBy: 'cli',
             ...(t.systemId ? { systemId: t.systemId } : {}),
+          });
+          await auditRequest(pipeline.audit, 'revoke', {
+            action: 'credential.revoke.request',
+            targetType: 'person',
+            targetId: String(personId),
+            ...(t.systemId ? { key: `sid:${t.systemId}` } : {}),
           });
           queued.push({ label, personId, jobId });
         }

@@ -13,6 +13,7 @@ import { runSync, sourceIdOf, waitForSync } from '../producers/sync/sync.ts';
 import { EXIT, reportUsageError } from './exit-codes.ts';
 import { openPipeline } from '../app/pipeline.ts';
 import { abortOnSignal } from './shutdown.ts';
+import { auditRequest } from './operator.ts';
 import { describeSync } from './sync-report.ts';
 
 /**
@@ -219,6 +220,15 @@ export function registerSyncCommand(program: Command): void {
           dryRun: flags.dryRun === true,
           signal: interruption.signal,
         });
+        if (report.runId && !flags.dryRun) {
+          await auditRequest(pipeline.audit, 'sync', {
+            action: 'run.start',
+            targetType: 'run',
+            targetId: report.runId,
+            runId: report.runId,
+            after: { source: sourceIdOf(payload) },
+          });
+        }
         if (flags.json) console.log(JSON.stringify(report, null, 2));
         else for (const line of describeSync(report)) console.log(line);
         if (report.refused) {

@@ -1,6 +1,7 @@
 import express, { type Request, type Response, type Router } from 'express';
 import type { DeadLetter, DeadLetterStore } from '../lib/store/dead-letters.ts';
 import type { Logger } from '../lib/core/logger.ts';
+import type { AuditLog } from '../lib/store/audit-log.ts';
 import type { Queues } from '../lib/jobs/registry.ts';
 import { entryOutcome, type RunRecord, type RunStore, runSucceeded } from '../lib/store/runs.ts';
 import { replayDeadLetters } from '../processors/services/replay.ts';
@@ -21,6 +22,8 @@ export interface AdminRunsDeps {
   queues: Queues;
   auth: AdminAuth;
   logger: Logger;
+  /** Where actions taken on these pages are recorded with the admin session that took them. */
+  audit?: AuditLog;
 }
 
 /** Entries shown per outcome group on a run page. */
@@ -171,6 +174,19 @@ ${isoTime(run.finishedAt) || '—'}; outcome <strong class="${outcome.cls}" id="
       queues: deps.queues,
       runs: deps.runs,
     });
+    const operator = principal(res)?.operator ?? 'admin';
+    for (const d of result.replayed) {
+      await deps.audit?.record({
+        actor: 'admin',
+        operator,
+        action: 'dead_letter.replay',
+        targetType: 'dead_letter',
+        targetId: d.id,
+        runId: d.runId,
+        key: d.key,
+        after: { step: d.queue, code: d.code },
+      });
+    }
     deps.logger.info(
       { replayed: result.replayed.length, skipped: result.skipped.length, via: principal(res)?.via },
       'dead letters replayed from the admin page',
