@@ -33,6 +33,8 @@ export interface WaitForRunOptions {
    * for as long as it takes when absent.
    */
   timeoutMs?: number;
+  /** Takes the finished run instead of printing it (`import --json --wait` prints one JSON document). */
+  onFinished?: (view: RunView) => void;
 }
 
 /**
@@ -127,7 +129,8 @@ export async function waitForRun(
     bar?.stop();
   }
   if (!view) return EXIT.failure;
-  console.log(formatRunView(view));
+  if (options.onFinished) options.onFinished(view);
+  else console.log(formatRunView(view));
   return view.succeeded ? EXIT.ok : EXIT.failure;
 }
 
@@ -281,15 +284,26 @@ export function registerImportCommand(program: Command): void {
           });
         }
         for (const warning of importWarnings(summary)) console.error(warning);
-        if (options.json) console.log(JSON.stringify(summary, null, 2));
-        else for (const line of describeImport(summary)) console.log(line);
+        // With --json, stdout is one JSON document: after --wait, the summary and the finished run.
+        const waiting = options.wait === true && pipeline !== undefined && summary.run !== undefined;
+        let finished: RunView | undefined;
+        if (!options.json) for (const line of describeImport(summary)) console.log(line);
+        else if (!waiting || summary.strictRejected) console.log(JSON.stringify(summary, null, 2));
         if (summary.strictRejected) process.exitCode = EXIT.failure;
-        else if (options.wait && pipeline && summary.run) {
+        else if (waiting && pipeline && summary.run) {
           process.exitCode = await waitForRun(pipeline, summary.run.runId, {
             tty: Boolean(process.stdout.isTTY) && !options.json,
             signal: interruption.signal,
             ...(timeoutMs === undefined ? {} : { timeoutMs }),
+            ...(options.json
+              ? {
+                  onFinished: (view: RunView) => {
+                    finished = view;
+                  },
+                }
+              : {}),
           });
+          if (options.json) console.log(JSON.stringify({ ...summary, finished }, null, 2));
         } else {
           const rejected = summary.run
             ? summary.run.rejected
