@@ -79,7 +79,9 @@ export function registerAuditCommand(program: Command): void {
           if (options.out) {
             out.end();
             await finished(out);
-            console.error(`wrote ${plural(format === 'csv' ? count - 1 : count, 'entry', 'entries')} to ${options.out}`);
+            console.error(
+              `wrote ${plural(format === 'csv' ? count - 1 : count, 'entry', 'entries')} to ${options.out}`,
+            );
           }
           return EXIT.ok;
         });

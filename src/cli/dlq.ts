@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { parseDurationMs } from '../lib/core/config.ts';
 import type { DeadLetter, DeadLetterFilter } from '../lib/store/dead-letters.ts';
-import { replayDeadLetters } from '../processors/services/replay.ts';
+import { auditReplays, replayDeadLetters } from '../processors/services/replay.ts';
 import { EXIT } from './exit-codes.ts';
-import { auditRequest } from './operator.ts';
+import { cliOperator } from './operator.ts';
 import { withPipelineCommand as withPipeline } from '../app/pipeline.ts';
 import { plural } from '../lib/core/plural.ts';
 import { terminalSafe } from '../lib/core/terminal-text.ts';
@@ -128,18 +128,8 @@ export function registerDlqCommand(program: Command): void {
           { deadLetters: p.deadLetters, queues: p.queues, runs: p.runs },
           { dryRun: Boolean(flags.dryRun) },
         );
-        if (!flags.dryRun) {
-          for (const d of replayed) {
-            await auditRequest(p.audit, 'dlq', {
-              action: 'dead_letter.replay',
-              targetType: 'dead_letter',
-              targetId: d.id,
-              runId: d.runId,
-              key: d.key,
-              after: { step: d.queue, code: d.code },
-            });
-          }
-        }
+        if (!flags.dryRun)
+          await auditReplays(p.audit, replayed, { actor: 'cli:dlq', operator: cliOperator() });
         const verb = flags.dryRun ? 'would replay' : 'replayed';
         for (const d of replayed) console.log(`${verb} ${d.id} (${d.runId} ${d.key} at ${d.queue})`);
         for (const s of skipped) console.log(`skipped ${s.id}: ${s.reason}`);

@@ -247,7 +247,7 @@ export function createAdminAuth(
     const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
     // Compare user and password together: one constant-time check, no early exit on the user.
     return safeEqual(decoded, basicKey)
-      ? { via: 'basic', csrf: hmac(basicKey, 'csrf'), operator: `admin ${admin.user ?? ""} (basic)` }
+      ? { via: 'basic', csrf: hmac(basicKey, 'csrf'), operator: `admin ${admin.user ?? ''} (basic)` }
       : undefined;
   };
 

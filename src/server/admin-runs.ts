@@ -4,7 +4,7 @@ import type { Logger } from '../lib/core/logger.ts';
 import type { AuditLog } from '../lib/store/audit-log.ts';
 import type { Queues } from '../lib/jobs/registry.ts';
 import { entryOutcome, type RunRecord, type RunStore, runSucceeded } from '../lib/store/runs.ts';
-import { replayDeadLetters } from '../processors/services/replay.ts';
+import { auditReplays, replayDeadLetters } from '../processors/services/replay.ts';
 import type { AdminAuth, AdminPrincipal } from './admin-auth.ts';
 import { html, isoTime, layout, postButton, type SafeHtml } from './admin-html.ts';
 
@@ -174,19 +174,10 @@ ${isoTime(run.finishedAt) || '—'}; outcome <strong class="${outcome.cls}" id="
       queues: deps.queues,
       runs: deps.runs,
     });
-    const operator = principal(res)?.operator ?? 'admin';
-    for (const d of result.replayed) {
-      await deps.audit?.record({
-        actor: 'admin',
-        operator,
-        action: 'dead_letter.replay',
-        targetType: 'dead_letter',
-        targetId: d.id,
-        runId: d.runId,
-        key: d.key,
-        after: { step: d.queue, code: d.code },
-      });
-    }
+    await auditReplays(deps.audit, result.replayed, {
+      actor: 'admin',
+      operator: principal(res)?.operator ?? 'admin',
+    });
     deps.logger.info(
       { replayed: result.replayed.length, skipped: result.skipped.length, via: principal(res)?.via },
       'dead letters replayed from the admin page',

@@ -28,7 +28,7 @@ describe('bin: dist/ older than src/', () => {
     const dist = join(root, 'dist', 'cli', 'index.js');
     const src = join(root, 'src', 'cli', 'index.ts');
     await writeFile(dist, "console.log('ran dist');\n");
-    await writeFile(src, "const from: string = 'src';\nconsole.log(`ran ${from}`);\n");
+    await writeFile(src, "const from: string = 'src';\nconsole.log('ran ' + from);\n");
     const old = new Date(Date.now() - 3_600_000);
     const recent = new Date();
     await utimes(options.distNewer ? src : dist, old, old);
