@@ -71,7 +71,7 @@ describe('cli: import of messy CSV files', () => {
     const bad = await runCli(['import', fixture('no-names.csv'), '--dry-run'], env);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(
-      /cannot map required column\(s\) first_name, last_name.*headers seen: "id", "name", "mail"/,
+      /cannot map required columns first_name, last_name.*headers seen: "id", "name", "mail"/,
     );
   });
 

@@ -316,7 +316,7 @@ describe('ops HTTP surface', () => {
     expect(ready.status).toBe(200);
     expect(await ready.json()).toMatchObject({
       status: 'ready',
-      checks: { workers: { detail: '1 live worker(s)' } },
+      checks: { workers: { detail: '1 live worker' } },
     });
     await beat.stop();
     expect((await fetch(`${served.url}/readyz`)).status).toBe(503);

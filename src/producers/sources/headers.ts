@@ -180,7 +180,7 @@ export function resolveHeaders(
     const hint =
       unusedMaps.length > 0 ? ` (--map named headers not in the file: ${unusedMaps.join(', ')})` : '';
     throw new PayloadError(
-      `cannot map required column(s) ${missing.join(', ')}${missing.includes('system_id') ? ' (or email)' : ''}; ` +
+      `cannot map required ${missing.length === 1 ? 'column' : 'columns'} ${missing.join(', ')}${missing.includes('system_id') ? ' (or email)' : ''}; ` +
         `headers seen: ${seen}${hint}. Use --map "Your Header=field".`,
     );
   }
