@@ -1,4 +1,5 @@
 import { finished } from 'node:stream/promises';
+import { plural } from '../lib/core/plural.ts';
 import type { Command } from 'commander';
 import { type AuditFormat, formatAudit } from '../lib/store/audit-log.ts';
 import { parseDurationMs } from '../lib/core/config.ts';
@@ -78,7 +79,9 @@ export function registerAuditCommand(program: Command): void {
           if (options.out) {
             out.end();
             await finished(out);
-            console.error(`wrote ${format === 'csv' ? count - 1 : count} entries to ${options.out}`);
+            console.error(
+              `wrote ${plural(format === 'csv' ? count - 1 : count, 'entry', 'entries')} to ${options.out}`,
+            );
           }
           return EXIT.ok;
         });

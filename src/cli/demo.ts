@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../lib/core/config.ts';
 import { generateKey } from '../lib/core/crypto.ts';
 import { createLogger } from '../lib/core/logger.ts';
+import { plural } from '../lib/core/plural.ts';
 import { startEmbeddedRedis } from '../lib/core/redis.ts';
 import { startWorkers } from '../processors/worker.ts';
 import { readRosterCsv } from '../producers/sources/csv-minimal.ts';
@@ -78,7 +79,7 @@ export function registerDemoCommand(program: Command): void {
           readRosterCsv(options.file),
         );
         console.log(
-          `run ${run.runId}: ${run.accepted} queued, ${run.duplicates} duplicate keys skipped, ${run.rejected.length} rejected`,
+          `run ${run.runId}: ${run.accepted} queued, ${plural(run.duplicates, 'duplicate key')} skipped, ${run.rejected.length} rejected`,
         );
         const deadline = Date.now() + 5 * 60_000;
         for (;;) {

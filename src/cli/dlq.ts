@@ -1,16 +1,52 @@
 import type { Command } from 'commander';
 import { parseDurationMs } from '../lib/core/config.ts';
 import type { DeadLetter, DeadLetterFilter } from '../lib/store/dead-letters.ts';
-import { replayDeadLetters } from '../processors/services/replay.ts';
+import { auditReplays, replayDeadLetters } from '../processors/services/replay.ts';
 import { EXIT } from './exit-codes.ts';
+import { cliOperator } from './operator.ts';
 import { withPipelineCommand as withPipeline } from '../app/pipeline.ts';
+import { plural } from '../lib/core/plural.ts';
 import { terminalSafe } from '../lib/core/terminal-text.ts';
+import { type Column, formatTable } from './table.ts';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-function line(d: DeadLetter): string {
-  const status = d.httpStatus ? ` HTTP ${d.httpStatus}` : '';
-  return `${d.id}  ${d.queue.padEnd(16)} ${d.code.padEnd(20)} ${d.runId}  ${terminalSafe(d.key)}  attempts ${d.attempts}${status}  last ${iso(d.lastFailedAt)}  ${terminalSafe(d.message)}`;
+/** A dead letter as printed (`--json` too): times as ISO-8601, not epoch milliseconds. */
+function printable(d: DeadLetter): Omit<DeadLetter, 'firstFailedAt' | 'lastFailedAt'> & {
+  firstFailedAt: string;
+  lastFailedAt: string;
+} {
+  return { ...d, firstFailedAt: iso(d.firstFailedAt), lastFailedAt: iso(d.lastFailedAt) };
+}
+
+const LIST_COLUMNS: Column<DeadLetter>[] = [
+  { header: 'ID', cell: (d) => d.id },
+  { header: 'STEP', cell: (d) => d.queue },
+  { header: 'CODE', cell: (d) => d.code },
+  { header: 'HTTP', cell: (d) => (d.httpStatus ? String(d.httpStatus) : '—') },
+  { header: 'RUN', cell: (d) => d.runId },
+  { header: 'ENTRY', cell: (d) => terminalSafe(d.key) },
+  { header: 'ATTEMPTS', cell: (d) => d.attempts },
+  { header: 'LAST FAILED', cell: (d) => iso(d.lastFailedAt) },
+  { header: 'MESSAGE', cell: (d) => terminalSafe(d.message) },
+];
+
+/** `dlq show ID` for people: one field a line. */
+function describeDeadLetter(d: DeadLetter): string[] {
+  const fields: [string, string][] = [
+    ['step', d.queue],
+    ['code', `${d.code}${d.httpStatus ? ` (HTTP ${d.httpStatus})` : ''}`],
+    ['message', terminalSafe(d.message)],
+    ['run', d.runId],
+    ['entry', terminalSafe(d.key)],
+    ['job', terminalSafe(d.jobId)],
+    ['attempts', `${d.attempts}, ${plural(d.replays, 'replay')}`],
+    ['state', d.state],
+    ['first failed', iso(d.firstFailedAt)],
+    ['last failed', iso(d.lastFailedAt)],
+    ['payload', terminalSafe(JSON.stringify(d.payload))],
+  ];
+  return [`dead letter ${d.id}`, ...fields.map(([k, v]) => `  ${k.padEnd(12)} ${v}`)];
 }
 
 interface FilterFlags {
@@ -39,23 +75,26 @@ export function registerDlqCommand(program: Command): void {
     .action(async (flags: FilterFlags & { json?: boolean }) => {
       await withPipeline(async (p) => {
         const list = await p.deadLetters.list(filterOf(flags));
-        if (flags.json) console.log(JSON.stringify(list, null, 2));
+        if (flags.json) console.log(JSON.stringify(list.map(printable), null, 2));
         else if (list.length === 0) console.log('no dead letters');
-        else for (const d of list) console.log(line(d));
+        else for (const row of formatTable(LIST_COLUMNS, list)) console.log(row);
         return EXIT.ok;
       });
     });
   dlq
     .command('show')
+    .description('One dead letter: why it failed, when, and what a replay re-adds (no secrets)')
     .argument('<id>')
-    .action(async (id: string) => {
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, flags: { json?: boolean }) => {
       await withPipeline(async (p) => {
         const record = await p.deadLetters.get(id);
         if (!record) {
           console.error(`error: no dead letter ${id}`);
           return EXIT.failure;
         }
-        console.log(JSON.stringify(record, null, 2));
+        if (flags.json) console.log(JSON.stringify(printable(record), null, 2));
+        else for (const row of describeDeadLetter(record)) console.log(row);
         return EXIT.ok;
       });
     });
@@ -89,6 +128,8 @@ export function registerDlqCommand(program: Command): void {
           { deadLetters: p.deadLetters, queues: p.queues, runs: p.runs },
           { dryRun: Boolean(flags.dryRun) },
         );
+        if (!flags.dryRun)
+          await auditReplays(p.audit, replayed, { actor: 'cli:dlq', operator: cliOperator() });
         const verb = flags.dryRun ? 'would replay' : 'replayed';
         for (const d of replayed) console.log(`${verb} ${d.id} (${d.runId} ${d.key} at ${d.queue})`);
         for (const s of skipped) console.log(`skipped ${s.id}: ${s.reason}`);
@@ -120,7 +161,7 @@ export function registerDlqCommand(program: Command): void {
           ...(flags.run ? { runId: flags.run } : {}),
           ...(olderThanMs !== undefined ? { olderThanMs } : {}),
         });
-        console.log(`purged ${removed} dead letter(s)`);
+        console.log(`purged ${plural(removed, 'dead letter')}`);
         return EXIT.ok;
       });
     });

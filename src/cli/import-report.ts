@@ -1,6 +1,8 @@
 import cliProgress from 'cli-progress';
 import type { CsvImportSummary, ImportProgress } from '../producers/csv-import.ts';
+import { mapFlagFor } from '../producers/sources/headers.ts';
 import { terminalSafe } from '../lib/core/terminal-text.ts';
+import { plural } from '../lib/core/plural.ts';
 
 /** User-facing output of `import`: a progress bar on a TTY and the end-of-import summary. */
 
@@ -35,19 +37,31 @@ export function createImportProgress(tty: boolean): ImportProgressBar {
   };
 }
 
+/**
+ * Warnings for stderr: columns that look like identifiers while nothing feeds `system_id`, so
+ * people are keyed by email (a changed address would make a second person), with the exact flag.
+ */
+export function importWarnings(summary: CsvImportSummary): string[] {
+  return summary.possibleSystemIdColumns.map(
+    (header) =>
+      `warning: no column maps to system_id, so people are keyed by email; if ${JSON.stringify(terminalSafe(header))} ` +
+      `holds their identifiers, import with ${mapFlagFor(terminalSafe(header), 'system_id')}`,
+  );
+}
+
 export function describeImport(summary: CsvImportSummary): string[] {
   const lines: string[] = [];
   const { rows } = summary;
   const delimiter = summary.delimiter === '\t' ? 'tab' : summary.delimiter;
   lines.push(
-    `${summary.file}: ${rows.read} rows read (delimiter ${delimiter}), ${rows.valid} valid, ` +
-      `${rows.invalid} invalid, ${rows.duplicates} duplicate keys${rows.inactive ? `, ${rows.inactive} inactive skipped` : ''}`,
+    `${summary.file}: ${plural(rows.read, 'row')} read (delimiter ${delimiter}), ${rows.valid} valid, ` +
+      `${rows.invalid} invalid, ${plural(rows.duplicates, 'duplicate key')}${rows.inactive ? `, ${rows.inactive} inactive skipped` : ''}`,
   );
   if (summary.ignoredColumns.length > 0) {
     lines.push(`ignored columns (no mapping): ${summary.ignoredColumns.join(', ')}`);
   }
   if (rows.extraFields > 0)
-    lines.push(`${rows.extraFields} row(s) had more fields than the header (ignored)`);
+    lines.push(`${plural(rows.extraFields, 'row')} had more fields than the header (ignored)`);
   for (const { reason, count } of summary.problems.reasons) lines.push(`  ${count} × ${reason}`);
   for (const s of summary.problems.samples.slice(0, 10))
     lines.push(`  line ${s.line}: ${terminalSafe(s.reason)}`);
@@ -61,13 +75,13 @@ export function describeImport(summary: CsvImportSummary): string[] {
     lines.push(
       summary.readError
         ? '--strict: the file could not be read to its end; nothing was imported'
-        : `--strict: ${rows.invalid} invalid row(s); nothing was imported`,
+        : `--strict: ${plural(rows.invalid, 'invalid row')}; nothing was imported`,
     );
   } else if (summary.dryRun) {
-    lines.push(`dry run: ${rows.valid} entries would be queued; nothing was written`);
+    lines.push(`dry run: ${plural(rows.valid, 'entry', 'entries')} would be queued; nothing was written`);
   } else if (summary.run) {
     lines.push(
-      `run ${summary.run.runId}: ${summary.run.accepted} entries queued, ${summary.run.duplicates} duplicate keys skipped, ${summary.run.rejected} rejected`,
+      `run ${summary.run.runId}: ${plural(summary.run.accepted, 'entry', 'entries')} queued, ${plural(summary.run.duplicates, 'duplicate key')} skipped, ${summary.run.rejected} rejected`,
     );
   }
   return lines;

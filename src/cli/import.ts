@@ -1,9 +1,9 @@
 import { access } from 'node:fs/promises';
 import cliProgress from 'cli-progress';
 import { type Command, Option } from 'commander';
-import type { Config } from '../lib/core/config.ts';
 import { isSameFile } from '../lib/core/private-file.ts';
-import { ConfigError, type ConfigProblem } from '../lib/core/errors.ts';
+import { ConfigError } from '../lib/core/errors.ts';
+import { channelSettingProblems } from '../lib/delivery/channel-settings.ts';
 import {
   DELIVERY_CHANNELS,
   type DeliveryChannelName,
@@ -12,33 +12,14 @@ import {
 import { buildConfig, buildRuntime } from '../app/runtime.ts';
 import { importCsv } from '../producers/csv-import.ts';
 import { isSupportedCountry } from '../lib/delivery/phone.ts';
-import { createImportProgress, describeImport } from './import-report.ts';
+import { createImportProgress, describeImport, importWarnings } from './import-report.ts';
 import { EXIT, reportUsageError } from './exit-codes.ts';
+import { auditRequest } from './operator.ts';
 import type { Pipeline } from '../app/pipeline.ts';
 import { buildRunView, formatRunView, type RunView } from './run-summary.ts';
 import { abortOnSignal } from './shutdown.ts';
 import { parseDurationMs } from '../lib/core/config-fields.ts';
 import { isRedisUnavailable, redactRedisUrl } from '../lib/core/redis-errors.ts';
-
-/** What a delivery channel needs configured; checked before anything is enqueued. */
-export function deliveryProblems(config: Config, channel: DeliveryChannelName): ConfigProblem[] {
-  const problems: ConfigProblem[] = [];
-  const need = (ok: unknown, variable: string) => {
-    if (!ok) problems.push({ variable, expected: `required for --delivery ${channel}` });
-  };
-  if (channel !== 'doorflow') need(config.encryptionKey, 'ENCRYPTION_KEY');
-  if (channel === 'webhook') {
-    need(config.delivery.webhookUrl, 'DELIVERY_WEBHOOK_URL');
-    need(config.delivery.webhookSecret, 'DELIVERY_WEBHOOK_SECRET');
-  }
-  if (channel === 'email') need(config.delivery.smtpUrl, 'SMTP_URL');
-  if (channel === 'sms') {
-    need(config.delivery.sms.baseUrl, 'SMS_BASE_URL');
-    need(config.delivery.sms.accountSid, 'SMS_ACCOUNT_SID');
-    need(config.delivery.sms.authToken, 'SMS_AUTH_TOKEN');
-  }
-  return problems;
-}
 
 /** How often `import --wait` looks for live workers (the warning comes within 15 s). */
 const WORKER_CHECK_MS = 5_000;
@@ -52,6 +33,8 @@ export interface WaitForRunOptions {
    * for as long as it takes when absent.
    */
   timeoutMs?: number;
+  /** Takes the finished run instead of printing it (`import --json --wait` prints one JSON document). */
+  onFinished?: (view: RunView) => void;
 }
 
 /**
@@ -146,7 +129,8 @@ export async function waitForRun(
     bar?.stop();
   }
   if (!view) return EXIT.failure;
-  console.log(formatRunView(view));
+  if (options.onFinished) options.onFinished(view);
+  else console.log(formatRunView(view));
   return view.succeeded ? EXIT.ok : EXIT.failure;
 }
 
@@ -230,10 +214,18 @@ export function registerImportCommand(program: Command): void {
         process.exitCode = EXIT.usage;
         return;
       }
-      if (!options.dryRun) {
-        const problems = [...new Set([channel, ...fallback])].flatMap((c) => deliveryProblems(config, c));
-        if (problems.length > 0) throw new ConfigError(problems);
-      }
+      // A dry run checks them too: it never passes where the real import would exit 3.
+      const problems = channelSettingProblems(config, [
+        {
+          channel,
+          chosenBy: options.delivery !== undefined ? `--delivery ${channel}` : 'DELIVERY_DEFAULT',
+        },
+        ...fallback.map((c) => ({
+          channel: c,
+          chosenBy: options.fallback !== undefined ? '--fallback' : 'DELIVERY_FALLBACK',
+        })),
+      ]);
+      if (problems.length > 0) throw new ConfigError(problems);
       if (options.errors && isSameFile(options.errors, file)) {
         console.error(`error: --errors ${options.errors} is the roster being imported; choose another file`);
         process.exitCode = EXIT.usage;
@@ -282,19 +274,41 @@ export function registerImportCommand(program: Command): void {
           onProgress: progress.update,
         });
         progress.stop();
-        if (options.json) console.log(JSON.stringify(summary, null, 2));
-        else for (const line of describeImport(summary)) console.log(line);
+        if (pipeline && summary.run) {
+          await auditRequest(pipeline.audit, 'import', {
+            action: 'run.start',
+            targetType: 'run',
+            targetId: summary.run.runId,
+            runId: summary.run.runId,
+            after: { source: file, delivery: channel, entries: summary.run.accepted },
+          });
+        }
+        for (const warning of importWarnings(summary)) console.error(warning);
+        // With --json, stdout is one JSON document: after --wait, the summary and the finished run.
+        const waiting = options.wait === true && pipeline !== undefined && summary.run !== undefined;
+        let finished: RunView | undefined;
+        if (!options.json) for (const line of describeImport(summary)) console.log(line);
+        else if (!waiting || summary.strictRejected || summary.readError)
+          console.log(JSON.stringify(summary, null, 2));
         if (summary.readError) {
           // The rows before the bad record are queued and their run closed; the file needs fixing.
           console.error(`error: ${summary.readError}`);
           process.exitCode = EXIT.usage;
         } else if (summary.strictRejected) process.exitCode = EXIT.failure;
-        else if (options.wait && pipeline && summary.run) {
+        else if (waiting && pipeline && summary.run) {
           process.exitCode = await waitForRun(pipeline, summary.run.runId, {
             tty: Boolean(process.stdout.isTTY) && !options.json,
             signal: interruption.signal,
             ...(timeoutMs === undefined ? {} : { timeoutMs }),
+            ...(options.json
+              ? {
+                  onFinished: (view: RunView) => {
+                    finished = view;
+                  },
+                }
+              : {}),
           });
+          if (options.json) console.log(JSON.stringify({ ...summary, finished }, null, 2));
         } else {
           const rejected = summary.run
             ? summary.run.rejected

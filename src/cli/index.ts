@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ProvisionerError } from '../lib/core/errors.ts';
 import { EXIT } from './exit-codes.ts';
-import { isRedisUnavailable } from '../lib/core/redis-errors.ts';
+import { isRedisUnavailable, redactRedisUrl } from '../lib/core/redis-errors.ts';
 type Registration = (program: Command) => void;
 
 /**
@@ -56,6 +56,17 @@ export async function buildProgram(argv: string[] = process.argv): Promise<Comma
   return program;
 }
 
+/** REDIS_URL with its password masked, read again from the configuration (it parsed once already). */
+async function redisName(): Promise<string> {
+  try {
+    const { buildConfig } = await import('../app/runtime.ts');
+    const url = buildConfig().redisUrl;
+    return url ? redactRedisUrl(url) : 'REDIS_URL';
+  } catch {
+    return 'REDIS_URL';
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   // `doorflow-provisioner … | head` closes the pipe early: that is the reader's choice, not a crash.
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
@@ -73,8 +84,8 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT.usage;
     }
     if (isRedisUnavailable(error)) {
-      // One line, no stack trace; the URL is not at hand here and would carry its password.
-      console.error('error: Redis is unreachable (REDIS_URL): nothing more was done');
+      // One line, no stack trace, naming the server with its password masked.
+      console.error(`error: Redis at ${await redisName()} is unreachable: nothing more was done`);
       return EXIT.unavailable;
     }
     if (error instanceof ProvisionerError) {

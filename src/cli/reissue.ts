@@ -2,10 +2,13 @@ import type { Command } from 'commander';
 import { LIVE_CREDENTIAL_STATUSES } from '../lib/doorflow/types.ts';
 import { parseDurationMs } from '../lib/core/config.ts';
 import { deliveryChannelSchema } from '../lib/delivery/channel-names.ts';
+import { channelSettingProblems } from '../lib/delivery/channel-settings.ts';
+import { ConfigError } from '../lib/core/errors.ts';
 import { encodeKey } from '../lib/jobs/registry.ts';
 import { EXIT } from './exit-codes.ts';
 import { resolvePersonId, waitForJob } from './lifecycle-cli.ts';
 import { withPipelineCommand } from '../app/pipeline.ts';
+import { auditRequest } from './operator.ts';
 
 /**
  * `reissue --person SYSTEM_ID` (new phone): revoke the old credential, create a new one, deliver
@@ -68,12 +71,30 @@ export function registerReissueCommand(program: Command): void {
             channelArg?.data ??
             (record?.channel as typeof config.delivery.defaultChannel | undefined) ??
             config.delivery.defaultChannel;
+          // The new code goes out on this channel: refuse (exit 3) before revoking anything if it cannot.
+          const problems = channelSettingProblems(config, [
+            {
+              channel,
+              chosenBy: channelArg
+                ? `--channel ${channel}`
+                : record?.channel
+                  ? 'the channel it was first delivered on'
+                  : 'DELIVERY_DEFAULT',
+            },
+          ]);
+          if (problems.length > 0) throw new ConfigError(problems);
           const jobId = `reissue--${encodeKey(current.id)}`;
           await pipeline.queues.add(
             'reissue',
             { personId, oldCredentialId: current.id, channel, reason: 'reissue', requestedBy: 'cli' },
             { jobId },
           );
+          await auditRequest(pipeline.audit, 'reissue', {
+            action: 'credential.reissue.request',
+            targetType: 'credential',
+            targetId: current.id,
+            after: { personId, channel },
+          });
           console.log(`${options.person}: reissue of ${current.id} queued (channel ${channel})`);
           if (options.wait) {
             const newId = await waitForJob(pipeline, 'reissue', jobId, Date.now() + timeoutMs);

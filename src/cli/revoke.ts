@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { plural } from '../lib/core/plural.ts';
 import type { Command } from 'commander';
 import { parseDurationMs } from '../lib/core/config.ts';
 import { requestRevocation } from '../processors/lifecycle/schedule.ts';
@@ -12,6 +13,7 @@ import {
   waitForRevoked,
 } from './lifecycle-cli.ts';
 import { withPipelineCommand } from '../app/pipeline.ts';
+import { auditRequest } from './operator.ts';
 
 /**
  * `revoke (--person SYSTEM_ID | --file leavers.csv) [--wait]`: queues revocation of each person's
@@ -63,10 +65,16 @@ export function registerRevokeCommand(program: Command): void {
             requestedBy: 'cli',
             ...(t.systemId ? { systemId: t.systemId } : {}),
           });
+          await auditRequest(pipeline.audit, 'revoke', {
+            action: 'credential.revoke.request',
+            targetType: 'person',
+            targetId: String(personId),
+            ...(t.systemId ? { key: `sid:${t.systemId}` } : {}),
+          });
           queued.push({ label, personId, jobId });
         }
         console.log(
-          `revocation queued for ${queued.length} person(s)${notFound ? `, ${notFound} not found` : ''}`,
+          `revocation queued for ${plural(queued.length, 'person', 'people')}${notFound ? `, ${notFound} not found` : ''}`,
         );
         if (!options.wait) return notFound > 0 ? EXIT.failure : EXIT.ok;
         const deadline = Date.now() + timeoutMs;
@@ -91,7 +99,7 @@ export function registerRevokeCommand(program: Command): void {
           console.log(`still revoking after ${options.timeout}: ${left.join(', ')}`);
           return EXIT.failure;
         }
-        console.log(`confirmed revoked: ${pending.length} credential(s)`);
+        console.log(`confirmed revoked: ${plural(pending.length, 'credential')}`);
         return notFound > 0 ? EXIT.failure : EXIT.ok;
       });
     });

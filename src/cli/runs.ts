@@ -1,10 +1,24 @@
 import type { Command } from 'commander';
 import { EXIT } from './exit-codes.ts';
 import { withPipelineCommand as withPipeline } from '../app/pipeline.ts';
+import type { RunRecord } from '../lib/store/runs.ts';
+import { terminalSafe } from '../lib/core/terminal-text.ts';
+import { type Column, formatTable } from './table.ts';
 import { buildRunView, formatRunView } from './run-summary.ts';
 import { registerRunsReportCommand } from './runs-report.ts';
 
 const iso = (ms: number | undefined) => (ms === undefined ? '—' : new Date(ms).toISOString());
+
+/** `runs list`: a header row, then one run a line. */
+const RUN_COLUMNS: Column<RunRecord>[] = [
+  { header: 'RUN', cell: (r) => r.id },
+  { header: 'STATE', cell: (r) => (r.finishedAt ? 'finished' : 'running') },
+  { header: 'CREATED', cell: (r) => iso(r.createdAt) },
+  { header: 'ENTRIES', cell: (r) => r.total },
+  { header: 'OK', cell: (r) => (r.counts.provisioned ?? 0) + (r.counts.already_provisioned ?? 0) },
+  { header: 'FAILED', cell: (r) => r.dead + (r.counts.invalid ?? 0) },
+  { header: 'SOURCE', cell: (r) => terminalSafe(r.source) },
+];
 
 /** `runs list` and `runs show ID|latest [--json]`. */
 export function registerRunsCommand(program: Command): void {
@@ -22,13 +36,7 @@ export function registerRunsCommand(program: Command): void {
           return EXIT.ok;
         }
         if (list.length === 0) console.log('no runs yet');
-        for (const r of list) {
-          const ok = (r.counts.provisioned ?? 0) + (r.counts.already_provisioned ?? 0);
-          const state = r.finishedAt ? 'finished' : 'running ';
-          console.log(
-            `${r.id}  ${state}  ${iso(r.createdAt)}  ${String(r.total).padStart(6)} entries  ${String(ok).padStart(6)} ok  ${String(r.dead + (r.counts.invalid ?? 0)).padStart(5)} failed  ${r.source}`,
-          );
-        }
+        else for (const row of formatTable(RUN_COLUMNS, list)) console.log(row);
         return EXIT.ok;
       });
     });

@@ -56,6 +56,7 @@ export function registerServeCommand(program: Command): void {
           queues: pipeline.queues,
           runs: pipeline.runs,
           deadLetters: pipeline.deadLetters,
+          audit: pipeline.audit,
           workers: pipeline.stores.workers,
           sessions: pipeline.stores.adminSessions,
           metrics,

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { plural } from '../lib/core/plural.ts';
 import type { CredentialRecord, HistoryEntry } from '../lib/store/credentials.ts';
 import { EXIT } from './exit-codes.ts';
 import { resolvePersonId } from './lifecycle-cli.ts';
@@ -56,7 +57,7 @@ function print(c: CredentialStatusView): void {
   );
   const extras = [
     c.channel ? `channel ${c.channel}` : '',
-    c.reminders ? `${c.reminders} reminder(s)` : '',
+    c.reminders ? plural(c.reminders, 'reminder') : '',
     c.replaces ? `replaces ${c.replaces}` : '',
     c.replacedBy ? `replaced by ${c.replacedBy}` : '',
   ].filter(Boolean);

@@ -1,4 +1,5 @@
 import type { SyncReport } from '../producers/sync/sync.ts';
+import { plural } from '../lib/core/plural.ts';
 
 /** The human plan table for `sync` (the `--json` output is the report itself). */
 
@@ -41,7 +42,7 @@ export function describeSync(report: SyncReport): string[] {
   lines.push(...more(plan.update.length));
   for (const o of plan.offboard.slice(0, SHOW)) {
     lines.push(
-      `  - ${o.key}  ${o.name} (person ${o.personId}, ${o.reason}): revoke ${o.credentialIds.length} credential(s)` +
+      `  - ${o.key}  ${o.name} (person ${o.personId}, ${o.reason}): revoke ${plural(o.credentialIds.length, 'credential')}` +
         `${o.disable ? ', disable' : ''}`,
     );
   }

@@ -4,6 +4,7 @@ import { encryptSecret } from '../lib/core/crypto.ts';
 import { PayloadError } from '../lib/core/errors.ts';
 import { DELIVERY_CHANNELS, type DeliveryChannelName } from '../lib/delivery/channel-names.ts';
 import { buildConfig, buildRuntime } from '../app/runtime.ts';
+import { missingApiKey } from '../producers/sources/bamboohr.ts';
 import { SourceError, safeUrl } from '../producers/sources/feed-http.ts';
 import type { SyncJobPayload } from '../lib/jobs/registry.ts';
 import { syncDepsOf } from '../processors/sync.ts';
@@ -12,6 +13,7 @@ import { runSync, sourceIdOf, waitForSync } from '../producers/sync/sync.ts';
 import { EXIT, reportUsageError } from './exit-codes.ts';
 import { openPipeline } from '../app/pipeline.ts';
 import { abortOnSignal } from './shutdown.ts';
+import { auditRequest } from './operator.ts';
 import { describeSync } from './sync-report.ts';
 
 /**
@@ -177,6 +179,10 @@ export function registerSyncCommand(program: Command): void {
       }
       if (flags.maxOffboard) parseOffboardLimit(flags.maxOffboard);
       const config = buildConfig();
+      if (flags.source === 'bamboohr' && !flags.unschedule && !config.hris.bamboohrApiKey) {
+        // Before anything connects or is scheduled: a scheduled sync without it fails every night.
+        throw missingApiKey();
+      }
       const runtime = buildRuntime(config);
       const interruption = abortOnSignal();
       try {
@@ -214,6 +220,15 @@ export function registerSyncCommand(program: Command): void {
           dryRun: flags.dryRun === true,
           signal: interruption.signal,
         });
+        if (report.runId && !flags.dryRun) {
+          await auditRequest(pipeline.audit, 'sync', {
+            action: 'run.start',
+            targetType: 'run',
+            targetId: report.runId,
+            runId: report.runId,
+            after: { source: sourceIdOf(payload) },
+          });
+        }
         if (flags.json) console.log(JSON.stringify(report, null, 2));
         else for (const line of describeSync(report)) console.log(line);
         if (report.refused) {

@@ -27,7 +27,8 @@ export function registerWorkerCommand(program: Command): void {
       await checkEvictionPolicy(pipeline.redis, runtime.logger);
       const queues = options.queues?.split(',').map((q) => q.trim()) as QueueName[] | undefined;
       const unknown = queues?.filter((q) => !QUEUE_NAMES.includes(q));
-      if (unknown && unknown.length > 0) throw new Error(`unknown queue(s): ${unknown.join(', ')}`);
+      if (unknown && unknown.length > 0)
+        throw new Error(`unknown ${unknown.length === 1 ? 'queue' : 'queues'}: ${unknown.join(', ')}`);
       const concurrency = options.concurrency ? Number(options.concurrency) : undefined;
       if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency > 0)) {
         throw new Error('--concurrency expects a positive whole number');

@@ -109,7 +109,7 @@ async function ensureCredential(
         },
       );
     }
-    ctx.logger.info({ credentialId: result.credential.id, adopted: !result.created }, 'credential ready');
+    ctx.logger.debug({ credentialId: result.credential.id, adopted: !result.created }, 'credential ready');
     await deps.credentials.clearCreatePending(p.personId);
     // A 409 adoption is someone else's (or our lost) create: it is still the one credential.
     return { credential: result.credential, created: true };

@@ -116,7 +116,7 @@ async function sendOnce(
       'an earlier attempt died after the invitation may have left: not sent again (reminders repeat it)',
     );
   } else {
-    ctx.logger.info(
+    ctx.logger.debug(
       { credentialId: p.credentialId, channel, ...(recovered ? { recovered } : {}) },
       channel === 'webhook' ? 'invitation delivered by webhook' : 'invitation delivered',
     );

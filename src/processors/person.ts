@@ -87,7 +87,7 @@ async function settlePerson(p: PersonPayload, deps: ProcessorDeps, ctx: JobConte
     const diff = fieldsToUpdate(p.entry, existing, withEmail);
     let snapshot = existing;
     if (diff) {
-      ctx.logger.info({ personId: existing.id, fields: Object.keys(diff) }, 'updating person');
+      ctx.logger.debug({ personId: existing.id, fields: Object.keys(diff) }, 'updating person');
       snapshot = snapshotOf(await deps.doorflow.updatePerson(existing.id, diff, call));
     }
     await deps.people.remember(p.key, { ...snapshot, id: existing.id });
@@ -109,7 +109,7 @@ async function settlePerson(p: PersonPayload, deps: ProcessorDeps, ctx: JobConte
     }
     throw err;
   }
-  ctx.logger.info({ personId: created.id }, 'created person');
+  ctx.logger.debug({ personId: created.id }, 'created person');
   const kept = await afterRedisRestart(p, deps, ctx, known, created);
   if (kept.id !== created.id) {
     await deps.people.remember(p.key, kept);

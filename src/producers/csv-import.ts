@@ -51,6 +51,11 @@ export interface CsvImportSummary {
   delimiter: string;
   headers: readonly string[];
   ignoredColumns: readonly string[];
+  /**
+   * No column feeds `system_id` (people are keyed by email) and these ignored ones look like
+   * identifiers: each may be the one, with `--map "Header=system_id"`.
+   */
+  possibleSystemIdColumns: readonly string[];
   rows: {
     read: number;
     valid: number;
@@ -199,6 +204,7 @@ export async function importCsv(
     delimiter: finalRoster?.header.delimiter ?? ',',
     headers: finalRoster?.header.headers ?? [],
     ignoredColumns: finalRoster?.header.ignored ?? [],
+    possibleSystemIdColumns: finalRoster?.header.possibleSystemIds ?? [],
     rows: {
       read: finalRoster?.stats.read ?? 0,
       valid: (finalRoster?.stats.valid ?? 0) - summary.duplicates,

@@ -4,6 +4,7 @@ import { createPrivateWriteStream } from '../lib/core/private-file.ts';
 import { KeySet } from './key-set.ts';
 import { isRowProblem, type RowProblem, type SourceItem } from './sources/adapter.ts';
 import { terminalSafe } from '../lib/core/terminal-text.ts';
+import { plural } from '../lib/core/plural.ts';
 
 /**
  * Invalid and duplicate rows: deduplication by roster key, the on-screen summary, and the
@@ -125,7 +126,7 @@ export class ProblemSummary {
   /** Human lines for the terminal. */
   describe(): string[] {
     if (this.total === 0) return [];
-    const lines = [`${this.total} row(s) rejected:`];
+    const lines = [`${plural(this.total, 'row')} rejected:`];
     for (const { reason, count } of this.reasons()) lines.push(`  ${count} × ${reason}`);
     for (const s of this.samples.slice(0, 10)) lines.push(`  line ${s.line}: ${terminalSafe(s.reason)}`);
     if (this.total > 10) lines.push(`  … (${this.total - 10} more; use --errors FILE for the full list)`);

@@ -146,6 +146,16 @@ export interface AdminPrincipal {
   via: 'bearer' | 'cookie' | 'basic' | 'open';
   /** Per-session CSRF token for forms; undefined when the credential is not browser-attached. */
   csrf: string | undefined;
+  /**
+   * Who acts, for the audit log: `admin session 3f9c0a1b2c4d (cookie)` (a digest of the session
+   * id, never the id or its cookie), `admin alice (basic)`, `admin (bearer token)`.
+   */
+  operator: string;
+}
+
+/** A name for a browser session that identifies it in the audit log without giving it away. */
+function sessionLabel(id: string): string {
+  return createHash('sha256').update(id).digest('hex').slice(0, 12);
 }
 
 export interface AdminAuth {
@@ -218,19 +228,27 @@ export function createAdminAuth(
   };
 
   const authenticate = async (req: Request): Promise<AdminPrincipal | undefined> => {
-    if (access.mode === 'open') return { via: 'open', csrf: openCsrf };
+    if (access.mode === 'open') return { via: 'open', csrf: openCsrf, operator: 'admin (--insecure-local)' };
     const header = req.headers.authorization ?? '';
     if (access.mode === 'token') {
       if (/^Bearer /i.test(header)) {
-        return safeEqual(header.slice(7).trim(), token) ? { via: 'bearer', csrf: undefined } : undefined;
+        return safeEqual(header.slice(7).trim(), token)
+          ? { via: 'bearer', csrf: undefined, operator: 'admin (bearer token)' }
+          : undefined;
       }
-      const csrf = await verifySession(readCookie(req, SESSION_COOKIE));
-      return csrf ? { via: 'cookie', csrf } : undefined;
+      const value = readCookie(req, SESSION_COOKIE);
+      const csrf = await verifySession(value);
+      const id = sessionId(value);
+      return csrf && id
+        ? { via: 'cookie', csrf, operator: `admin session ${sessionLabel(id)} (cookie)` }
+        : undefined;
     }
     if (!/^Basic /i.test(header)) return undefined;
     const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
     // Compare user and password together: one constant-time check, no early exit on the user.
-    return safeEqual(decoded, basicKey) ? { via: 'basic', csrf: hmac(basicKey, 'csrf') } : undefined;
+    return safeEqual(decoded, basicKey)
+      ? { via: 'basic', csrf: hmac(basicKey, 'csrf'), operator: `admin ${admin.user ?? ''} (basic)` }
+      : undefined;
   };
 
   const deny = (req: Request, res: Response, status: number, message: string) => {

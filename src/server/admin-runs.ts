@@ -1,9 +1,10 @@
 import express, { type Request, type Response, type Router } from 'express';
 import type { DeadLetter, DeadLetterStore } from '../lib/store/dead-letters.ts';
 import type { Logger } from '../lib/core/logger.ts';
+import type { AuditLog } from '../lib/store/audit-log.ts';
 import type { Queues } from '../lib/jobs/registry.ts';
 import { entryOutcome, type RunRecord, type RunStore, runSucceeded } from '../lib/store/runs.ts';
-import { replayDeadLetters } from '../processors/services/replay.ts';
+import { auditReplays, replayDeadLetters } from '../processors/services/replay.ts';
 import type { AdminAuth, AdminPrincipal } from './admin-auth.ts';
 import { html, isoTime, layout, postButton, type SafeHtml } from './admin-html.ts';
 
@@ -21,6 +22,8 @@ export interface AdminRunsDeps {
   queues: Queues;
   auth: AdminAuth;
   logger: Logger;
+  /** Where actions taken on these pages are recorded with the admin session that took them. */
+  audit?: AuditLog;
 }
 
 /** Entries shown per outcome group on a run page. */
@@ -170,6 +173,10 @@ ${isoTime(run.finishedAt) || '—'}; outcome <strong class="${outcome.cls}" id="
       deadLetters: deps.deadLetters,
       queues: deps.queues,
       runs: deps.runs,
+    });
+    await auditReplays(deps.audit, result.replayed, {
+      actor: 'admin',
+      operator: principal(res)?.operator ?? 'admin',
     });
     deps.logger.info(
       { replayed: result.replayed.length, skipped: result.skipped.length, via: principal(res)?.via },

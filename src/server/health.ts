@@ -1,6 +1,7 @@
 import express, { type Router } from 'express';
 import type { Redis } from 'ioredis';
 import { DEFAULT_HEARTBEAT_STALE_MS } from '../lib/core/heartbeat.ts';
+import { plural } from '../lib/core/plural.ts';
 import type { WorkerStore } from '../lib/store/workers.ts';
 
 /**
@@ -72,7 +73,7 @@ export function healthRouter(options: HealthOptions): Router {
             options.workers.live(options.staleAfterMs ?? DEFAULT_HEARTBEAT_STALE_MS),
             timeoutMs,
           );
-          checks.workers = { ok: ids.length > 0, detail: `${ids.length} live worker(s)` };
+          checks.workers = { ok: ids.length > 0, detail: `${plural(ids.length, 'live worker')}` };
         } catch (err) {
           checks.workers = { ok: false, detail: isTimeout(err) ? 'timed out' : 'unreachable' };
         }

@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../lib/core/config.ts';
 import type { DeadLetterStore } from '../lib/store/dead-letters.ts';
 import type { Logger } from '../lib/core/logger.ts';
+import type { AuditLog } from '../lib/store/audit-log.ts';
 import { type Metrics, queueJobCounts, type ScrapeSources } from '../lib/core/metrics.ts';
 import { QUEUE_NAMES, type Queues } from '../lib/jobs/registry.ts';
 import type { RunStore } from '../lib/store/runs.ts';
@@ -41,6 +42,8 @@ export interface OpsDeps {
   workers: WorkerStore;
   metrics: Metrics;
   logger: Logger;
+  /** The audit log, for actions taken on `/admin` (with the session that took them). */
+  audit?: AuditLog;
   /** From `serve --insecure-local`: no credentials needed, but bound to 127.0.0.1. */
   insecureLocal?: boolean;
   /** Bull Board without retry/clean. Default false. */
@@ -113,6 +116,7 @@ export function mountOps(app: Express, deps: OpsDeps): MountedOps {
       queues: deps.queues,
       auth,
       logger: deps.logger,
+      ...(deps.audit ? { audit: deps.audit } : {}),
     }),
   );
   if (access.mode === 'open') {

@@ -16,6 +16,11 @@ describe('cli: import --fallback', () => {
     DELIVERY_DEFAULT: 'doorflow',
     DOORFLOW_BASE_URL: 'http://127.0.0.1:9',
     DOORFLOW_ACCESS_TOKEN: 'unused',
+    // The sms fallback's settings: a dry run checks them as the real import does.
+    ENCRYPTION_KEY: 'ab'.repeat(32),
+    SMS_ACCOUNT_SID: 'AC0000',
+    SMS_AUTH_TOKEN: 'unused-token',
+    SMS_FROM: '+15005550006',
   };
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'dfp-fallback-cli-'));

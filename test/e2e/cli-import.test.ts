@@ -49,7 +49,7 @@ describe('cli: import --wait, runs, dlq', () => {
     );
     const res = await runCli(['import', file, '--delivery', 'webhook', '--wait'], h.env);
     expect(res.code).toBe(1);
-    expect(res.stdout).toMatch(/1 duplicate keys skipped, 1 rejected/);
+    expect(res.stdout).toMatch(/1 duplicate key skipped, 1 rejected/);
     expect(res.stdout).toMatch(/finished with failures/);
     expect(res.stdout).toMatch(/failed: licence_limit\s+5/);
     expect(res.stdout).toMatch(/line 12 sid:C99: failed: invalid_entry/);
@@ -60,7 +60,7 @@ describe('cli: import --wait, runs, dlq', () => {
     expect(list.code).toBe(0);
     const records = JSON.parse(list.stdout) as { id: string }[];
     expect(records).toHaveLength(5);
-    const one = await runCli(['dlq', 'show', records[0]!.id], h.env);
+    const one = await runCli(['dlq', 'show', records[0]!.id, '--json'], h.env);
     expect(one.code).toBe(0);
     expect(JSON.parse(one.stdout)).toMatchObject({
       queue: 'credential',

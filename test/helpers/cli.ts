@@ -72,20 +72,20 @@ export async function spawnWorker(env: Env, timeoutMs = 90_000, args: string[] =
       () => reject(new Error(`worker not ready in ${timeoutMs} ms:\n${out.slice(-2000)}`)),
       timeoutMs,
     );
+    // Logs go to stderr; both streams are read (and keep being drained, so a full pipe never
+    // blocks the child).
+    let ready = false;
     const onData = (c: Buffer) => {
+      if (ready) return;
       out += c.toString();
       if (out.includes('worker ready')) {
+        ready = true;
         clearTimeout(timer);
-        child.stdout?.off('data', onData);
-        // Keep draining so a full pipe never blocks the child.
-        child.stdout?.resume();
         resolve();
       }
     };
     child.stdout?.on('data', onData);
-    child.stderr?.on('data', (c: Buffer) => {
-      out += c.toString();
-    });
+    child.stderr?.on('data', onData);
     child.on('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`worker exited (${code}) before ready:\n${out.slice(-2000)}`));

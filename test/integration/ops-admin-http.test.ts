@@ -34,6 +34,7 @@ async function serve(
     queues: pipeline.queues,
     runs: pipeline.runs,
     deadLetters: pipeline.deadLetters,
+    audit: pipeline.audit,
     workers: pipeline.stores.workers,
     metrics: createMetrics(),
     logger: silentLogger(),
@@ -174,6 +175,69 @@ describe('ops HTTP surface', () => {
     expect(logout.headers.get('set-cookie')).toMatch(/dfp_admin=;/);
   });
 
+  it('a replay from /admin is in the audit log with the admin session that made it (never its secret)', async () => {
+    served = await serve({ ADMIN_TOKEN: TOKEN });
+    const letter = await served.pipeline.deadLetters.store({
+      queue: 'person',
+      runId: 'r-audit',
+      key: 'sid:A1',
+      jobId: 'j1',
+      code: 'server_error',
+      message: 'DoorFlow answered 503',
+      attempts: 12,
+      payload: {
+        runId: 'r-audit',
+        key: 'sid:A1',
+        gen: 0,
+        delivery: 'webhook',
+        entry: { key: 'sid:A1', system_id: 'A1', first_name: 'Ada', last_name: 'Lovelace' },
+      },
+    });
+    const login = await fetch(`${served.url}/login`, {
+      method: 'POST',
+      body: new URLSearchParams({ token: TOKEN, next: '/admin/runs' }),
+      redirect: 'manual',
+    });
+    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    const html = await (await fetch(`${served.url}/admin/runs`, { headers: { cookie } })).text();
+    const csrf = /<meta name="csrf-token" content="([^"]+)">/.exec(html)?.[1] ?? '';
+    const replayed = await fetch(`${served.url}/admin/dead-letters/${encodeURIComponent(letter.id)}/replay`, {
+      method: 'POST',
+      headers: { cookie, origin: served.url },
+      body: new URLSearchParams({ _csrf: csrf }),
+      redirect: 'manual',
+    });
+    expect(replayed.status).toBe(303);
+    expect(replayed.headers.get('location')).toMatch(/replayed=1/);
+    const entries = [];
+    for await (const e of served.pipeline.audit.read()) entries.push(e);
+    expect(entries).toEqual([
+      expect.objectContaining({
+        actor: 'admin',
+        operator: expect.stringMatching(/^admin session [0-9a-f]{12} \(cookie\)$/),
+        action: 'dead_letter.replay',
+        targetType: 'dead_letter',
+        targetId: letter.id,
+        runId: 'r-audit',
+        key: 'sid:A1',
+      }),
+    ]);
+    // The label names the session without giving the cookie (or its id) away.
+    const sessionId = decodeURIComponent(cookie.split('=')[1] ?? '').split('.')[0] ?? '';
+    expect(sessionId.length).toBeGreaterThan(8);
+    expect(JSON.stringify(entries)).not.toContain(sessionId);
+    // A bearer caller is named as such.
+    await served.pipeline.deadLetters.restore(letter);
+    await fetch(`${served.url}/admin/dead-letters/${encodeURIComponent(letter.id)}/replay`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}` },
+      redirect: 'manual',
+    });
+    const again = [];
+    for await (const e of served.pipeline.audit.read()) again.push(e);
+    expect(again.at(-1)).toMatchObject({ operator: 'admin (bearer token)', action: 'dead_letter.replay' });
+  });
+
   it('Basic auth mode: 401 with a challenge unless user and password match', async () => {
     served = await serve({ ADMIN_AUTH: 'basic', ADMIN_USER: 'ops', ADMIN_PASSWORD: 'pa55word-xyz' });
     const auth = (u: string, p: string) => ({
@@ -252,7 +316,7 @@ describe('ops HTTP surface', () => {
     expect(ready.status).toBe(200);
     expect(await ready.json()).toMatchObject({
       status: 'ready',
-      checks: { workers: { detail: '1 live worker(s)' } },
+      checks: { workers: { detail: '1 live worker' } },
     });
     await beat.stop();
     expect((await fetch(`${served.url}/readyz`)).status).toBe(503);

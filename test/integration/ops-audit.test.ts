@@ -105,7 +105,7 @@ describe('audit log (Redis stream)', () => {
     expect(typeof json[0]?.at).toBe('string');
 
     const csv = await lines(formatAudit(audit.read(), 'csv'));
-    expect(csv[0]).toBe('at,actor,run_id,key,action,target_type,target_id,before,after');
+    expect(csv[0]).toBe('at,actor,run_id,key,action,target_type,target_id,before,after,operator');
     expect(csv).toHaveLength(4);
     expect(csv[1]).toContain('"{""department"":""Old, \\""quoted\\""""}"');
 

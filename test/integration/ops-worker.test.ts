@@ -124,7 +124,7 @@ describe('worker process: heartbeat, /metrics, run notification', () => {
     );
     expect(csv.code).toBe(0);
     const lines = csv.stdout.trimEnd().split('\n');
-    expect(lines[0]).toBe('at,actor,run_id,key,action,target_type,target_id,before,after');
+    expect(lines[0]).toBe('at,actor,run_id,key,action,target_type,target_id,before,after,operator');
     expect(lines).toHaveLength(1 + audit.length);
     expect(lines.filter((l) => l.includes(',credential.create,'))).toHaveLength(4);
     expect(csv.stdout).not.toMatch(/[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}/);

@@ -63,7 +63,7 @@ describe('cli: import of a 100 MB file with an unterminated quote', () => {
     expect(peakKb).toBeGreaterThan(0);
     expect(peakKb).toBeLessThan(200 * 1024);
 
-    const runId = /run (r\S+): 1 entries queued/.exec(cli.stdout())?.[1];
+    const runId = /run (r\S+): 1 entry queued/.exec(cli.stdout())?.[1];
     expect(runId, cli.stdout()).toBeDefined();
     await h.startWorkers();
     const run = await h.waitForRun(runId as string, 60_000);

@@ -102,7 +102,7 @@ describe('CSV producer: messy files', () => {
       ['sid:B-10', 'dv@example.com'],
     ]);
     await expect(readFixture('no-names.csv')).rejects.toThrow(
-      /cannot map required column\(s\) first_name, last_name.*headers seen: "id", "name", "mail"/,
+      /cannot map required columns first_name, last_name.*headers seen: "id", "name", "mail"/,
     );
     await expect(readFixture('map.csv', { map: ['Badge Ref=badge'] })).rejects.toThrow(/invalid --map/);
   });

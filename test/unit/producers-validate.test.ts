@@ -4,7 +4,12 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { rosterEntrySchema } from '../../src/lib/roster/entry.ts';
-import { normaliseHeader, parseMapSpecs, resolveHeaders } from '../../src/producers/sources/headers.ts';
+import {
+  mapFlagFor,
+  normaliseHeader,
+  parseMapSpecs,
+  resolveHeaders,
+} from '../../src/producers/sources/headers.ts';
 import { KeySet } from '../../src/producers/key-set.ts';
 import { normaliseMobile } from '../../src/lib/delivery/phone.ts';
 import { csvField, ErrorsFileWriter, ProblemSummary } from '../../src/producers/row-errors.ts';
@@ -124,6 +129,22 @@ describe('header mapping', () => {
     );
     expect(mapping.indexOf.email).toBe(1);
     expect(mapping.ignored).toEqual(['Email', 'Surname']);
+  });
+
+  it('maps identifier-like headers to system_id; # reads as "no"', () => {
+    for (const header of ['Employee #', 'Emp No', 'Employee Number', 'Badge ID', 'Person ID', 'Staff ID']) {
+      expect(resolveHeaders([header, 'First Name', 'Last Name']).indexOf.system_id, header).toBe(0);
+    }
+    expect(resolveHeaders(['Mobile No', 'First Name', 'Last Name', 'Email']).indexOf.mobile).toBe(0);
+  });
+
+  it('names the ignored columns that may be the identifier, only while nothing feeds system_id', () => {
+    const headers = ['Payroll Ref', 'Card #', 'Phone No', 'Post Code', 'First Name', 'Last Name', 'Email'];
+    expect(resolveHeaders(headers).possibleSystemIds).toEqual(['Payroll Ref', 'Card #']);
+    expect(resolveHeaders(['Staff ID', ...headers]).possibleSystemIds).toEqual([]);
+    expect(mapFlagFor('Payroll Ref', 'system_id')).toBe('--map "Payroll Ref=system_id"');
+    expect(mapFlagFor('Ref $1', 'system_id')).toBe("--map 'Ref $1=system_id'");
+    expect(mapFlagFor('Bob\'s "id"', 'system_id')).toBe(`--map 'Bob'\\''s "id"=system_id'`);
   });
 });
 

@@ -49,7 +49,10 @@ export interface LoggerSettings {
   level: string;
   /** Secret values known at start-up (tokens, keys). More can be added with {@link SecretRegistry.add}. */
   secrets?: Iterable<string>;
-  /** Where to write; defaults to stdout (pretty when stdout is a TTY). */
+  /**
+   * Where to write; defaults to stderr (fd 2, pretty when stderr is a TTY), so stdout carries only
+   * a command's own output and every `--json` output parses.
+   */
   destination?: NodeJS.WritableStream;
   name?: string;
 }
@@ -80,13 +83,13 @@ export function createLogger(settings: LoggerSettings): Logger {
     },
   };
   if (settings.destination) return pino(options, settings.destination);
-  if (process.stdout.isTTY) {
+  if (process.stderr.isTTY) {
     return pino({
       ...options,
-      transport: { target: 'pino-pretty', options: { colorize: true, destination: 1 } },
+      transport: { target: 'pino-pretty', options: { colorize: true, destination: 2 } },
     });
   }
-  return pino(options);
+  return pino(options, pino.destination(2));
 }
 
 /** A logger that writes nothing, for tests and library callers that do not care. */

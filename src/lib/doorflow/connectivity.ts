@@ -1,5 +1,5 @@
 import type { Config } from '../core/config.ts';
-import { ConfigError, DoorFlowError } from '../core/errors.ts';
+import { ConfigError, DoorFlowError, errorCode } from '../core/errors.ts';
 import type { DoorFlowClient } from './client.ts';
 import { sanitizeText } from './http-errors.ts';
 
@@ -12,6 +12,8 @@ export interface DoorFlowConnectivity {
   hidCredentialTypeId?: number;
   /** Where the HID type id came from. */
   hidSource?: 'configured' | 'discovered';
+  /** On failure: the error's stable code (`unauthorized`, `server_error`, `econnrefused`, …). */
+  code?: string;
 }
 
 /**
@@ -24,7 +26,11 @@ export async function checkDoorFlowConnectivity(
   signal: AbortSignal = AbortSignal.timeout(config.timeoutMs + 5_000),
 ): Promise<DoorFlowConnectivity> {
   if (!config.accessToken && !config.refreshToken) {
-    return { ok: false, detail: 'no DOORFLOW_ACCESS_TOKEN or DOORFLOW_REFRESH_TOKEN configured' };
+    return {
+      ok: false,
+      detail: 'no DOORFLOW_ACCESS_TOKEN or DOORFLOW_REFRESH_TOKEN configured',
+      code: 'config_invalid',
+    };
   }
   try {
     const types = await client.listCredentialTypes({ signal });
@@ -52,6 +58,6 @@ export async function checkDoorFlowConnectivity(
         : err instanceof DoorFlowError
           ? `${err.code}: ${err.message}`
           : sanitizeText(err instanceof Error ? err.message : String(err));
-    return { ok: false, detail: `${config.baseUrl}: ${detail}` };
+    return { ok: false, detail: `${config.baseUrl}: ${detail}`, code: errorCode(err) };
   }
 }

@@ -11,8 +11,11 @@ import type { RedisKeys } from './keys.ts';
  * look secret are dropped and values shaped like invitation codes are blanked.
  */
 
-/** What kind of DoorFlow object changed. */
-export type AuditTargetType = 'person' | 'credential';
+/**
+ * What the entry is about: a DoorFlow object that changed, or (for an operator's request that
+ * workers then carry out) the run or dead letter it started.
+ */
+export type AuditTargetType = 'person' | 'credential' | 'run' | 'dead_letter';
 
 /** One change, as recorded. */
 export interface AuditEntry {
@@ -22,6 +25,11 @@ export interface AuditEntry {
   at: number;
   /** Who made it: `worker:<host>:<pid>`, `cli:revoke`, `admin` … */
   actor: string;
+  /**
+   * The person who asked, for requests made by hand: `alice@ops-1 (cli)` (OS user and host of a
+   * CLI command) or `admin session 3f9c… (cookie)` (the `/admin` session, never its secret).
+   */
+  operator?: string;
   /** The run (import/sync) that made it, when there is one. */
   runId?: string;
   /** Roster key of the person concerned, when known. */
@@ -90,6 +98,7 @@ export class AuditLog {
     const stored: AuditEntry = {
       at,
       actor: entry.actor,
+      ...(entry.operator ? { operator: entry.operator } : {}),
       action: entry.action,
       targetType: entry.targetType,
       targetId: String(entry.targetId),
@@ -150,6 +159,7 @@ const AUDIT_CSV_COLUMNS = [
   'target_id',
   'before',
   'after',
+  'operator',
 ] as const;
 
 /** RFC 4180 quoting; also defuses spreadsheet formulas (a cell starting with = + - @). */
@@ -181,6 +191,7 @@ export async function* formatAudit(
       e.targetId,
       e.before ? JSON.stringify(e.before) : undefined,
       e.after ? JSON.stringify(e.after) : undefined,
+      e.operator,
     ];
     yield `${cells.map(csvCell).join(',')}\n`;
   }

@@ -1,5 +1,5 @@
 import { type Job, UnrecoverableError } from 'bullmq';
-import { errorCode, isRetryable } from '../../lib/core/errors.ts';
+import { errorCode, isRetryable, ProvisionerError } from '../../lib/core/errors.ts';
 import type { Logger } from '../../lib/core/logger.ts';
 import type { QueueName } from '../../lib/jobs/registry.ts';
 import { stripSecrets } from '../../lib/store/dead-letters.ts';
@@ -42,7 +42,12 @@ export async function settleFailure(
 ): Promise<unknown> {
   const { code } = failure;
   if (failure.final) {
-    logger.warn({ err, code }, 'job failed for good: dead-lettered');
+    if (isExpectedOutcome(err, failure)) {
+      // A business outcome (licence_limit, email_conflict, an invalid entry…): one line, no stack.
+      logger.warn({ code, reason: err.message }, 'job failed for good: dead-lettered');
+    } else {
+      logger.warn({ err, code }, 'job failed for good: dead-lettered');
+    }
     await recordDead(queue, deps, job, err);
     if (!failure.retryable) {
       return new UnrecoverableError(`${code}: ${err instanceof Error ? err.message : String(err)}`);
@@ -53,6 +58,15 @@ export async function settleFailure(
     if (runId !== undefined) await deps.runs.countRetry(runId, queue);
   }
   return err;
+}
+
+/**
+ * A permanent failure our own code classified (a {@link ProvisionerError} that is not retryable):
+ * DoorFlow said no for a reason an operator reads in the dead letter, not a bug, so its stack
+ * trace says nothing. Anything else (an unexpected error, retries exhausted) keeps its stack.
+ */
+function isExpectedOutcome(err: unknown, failure: Failure): err is ProvisionerError {
+  return err instanceof ProvisionerError && !failure.retryable && failure.code !== 'internal_error';
 }
 
 /** After a success: only a job that ran before (crash, retry, replay) can have left a dead letter. */

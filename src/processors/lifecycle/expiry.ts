@@ -1,4 +1,5 @@
 import type { ExpiryPayload } from '../../lib/jobs/lifecycle-payloads.ts';
+import { plural } from '../../lib/core/plural.ts';
 import { defineProcessor } from '../../lib/jobs/define-processor.ts';
 import { encodeKey } from '../../lib/jobs/registry.ts';
 import type { JobContext, ProcessorDeps } from '../context.ts';
@@ -47,7 +48,7 @@ async function handle(p: ExpiryPayload, deps: ProcessorDeps, ctx: JobContext): P
         ...base,
         kind: 'reissue_limit',
         dedupeKey: p.credentialId,
-        message: `invitation expired again after ${record.reissues} reissue(s): revoked; contact the person`,
+        message: `invitation expired again after ${plural(record.reissues, 'reissue')}: revoked; contact the person`,
       });
     }
     return `revoked:${outcome}`;

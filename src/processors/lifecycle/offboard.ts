@@ -26,7 +26,7 @@ async function handle(p: OffboardPayload, deps: ProcessorDeps, ctx: JobContext):
   if (p.action === 'reenable') {
     await deps.doorflow.updatePerson(p.personId, { enabled: true }, call);
     await deps.syncRuns.countReenabled(p.runId, p.personId);
-    ctx.logger.info({ personId: p.personId }, 'rehire re-enabled');
+    ctx.logger.debug({ personId: p.personId }, 'rehire re-enabled');
     return { revoked: 0, disabled: false };
   }
   const hidType = await deps.hidCredentialTypeId();
@@ -52,6 +52,6 @@ async function handle(p: OffboardPayload, deps: ProcessorDeps, ctx: JobContext):
   }
   if (p.disable) await deps.doorflow.updatePerson(p.personId, { enabled: false }, call);
   await deps.syncRuns.countOffboarded(p.runId, p.personId, revoked);
-  ctx.logger.info({ personId: p.personId, revoked, disabled: p.disable }, 'leaver offboarded');
+  ctx.logger.debug({ personId: p.personId, revoked, disabled: p.disable }, 'leaver offboarded');
   return { revoked, disabled: p.disable };
 }

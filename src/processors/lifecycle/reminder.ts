@@ -57,7 +57,7 @@ async function handle(p: ReminderPayload, deps: ProcessorDeps, ctx: JobContext):
     at: deps.clock.now(),
   });
   await deps.credentials.setCounter(p.credentialId, 'reminders', p.n);
-  ctx.logger.info({ credentialId: p.credentialId, channel, n: p.n }, 'reminder sent');
+  ctx.logger.debug({ credentialId: p.credentialId, channel, n: p.n }, 'reminder sent');
   const updated = await deps.credentials.get(p.credentialId);
   if (updated) await scheduleNextReminder(lifecycleDeps(deps), updated);
   return 'sent';

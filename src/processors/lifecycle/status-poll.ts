@@ -23,7 +23,7 @@ async function handle(p: StatusPollPayload, deps: ProcessorDeps, ctx: JobContext
 
   const { status, result } = await refreshStatus(deps, p.personId, p.credentialId, 'poll', ctx.signal);
   if (result.outcome === 'changed') {
-    ctx.logger.info(
+    ctx.logger.debug(
       { credentialId: p.credentialId, from: result.previous, to: status },
       'status moved (poll)',
     );

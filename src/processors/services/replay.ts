@@ -1,5 +1,6 @@
 import { parsePayload, type QueueName, type Queues, stepJobId } from '../../lib/jobs/registry.ts';
 import type { DeadLetter, DeadLetterStore } from '../../lib/store/dead-letters.ts';
+import type { AuditLog } from '../../lib/store/audit-log.ts';
 import type { EntryStatus, RunStore } from '../../lib/store/runs.ts';
 
 /**
@@ -73,4 +74,26 @@ export async function replayDeadLetters(
     replayed.push(updated);
   }
   return { replayed, skipped };
+}
+
+/**
+ * Puts the replays an operator asked for in the audit log (`dead_letter.replay`), naming who:
+ * the CLI's OS user and host, or the `/admin` session.
+ */
+export async function auditReplays(
+  audit: AuditLog | undefined,
+  replayed: readonly DeadLetter[],
+  who: { actor: string; operator: string },
+): Promise<void> {
+  for (const d of replayed) {
+    await audit?.record({
+      ...who,
+      action: 'dead_letter.replay',
+      targetType: 'dead_letter',
+      targetId: d.id,
+      runId: d.runId,
+      key: d.key,
+      after: { step: d.queue, code: d.code },
+    });
+  }
 }

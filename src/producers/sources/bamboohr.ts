@@ -1,5 +1,5 @@
 import pLimit from 'p-limit';
-import { PayloadError } from '../../lib/core/errors.ts';
+import { ConfigError, PayloadError } from '../../lib/core/errors.ts';
 import type {
   FetchRosterOptions,
   RosterAdapter,
@@ -56,13 +56,20 @@ type Employee = Record<string, unknown>;
 
 const str = (v: unknown): string | undefined => (v === null || v === undefined ? undefined : String(v));
 
+/** BAMBOOHR_API_KEY unset: a setting, not a bad argument, so exit 3 like every configuration problem. */
+export function missingApiKey(): ConfigError {
+  return new ConfigError([{ variable: 'BAMBOOHR_API_KEY', expected: 'required for --source bamboohr' }]);
+}
+
 export class BambooHrAdapter implements RosterAdapter {
   readonly name = 'bamboohr';
   private readonly counters: SourceStats = { read: 0, valid: 0, invalid: 0, blank: 0 };
   private incremental = false;
 
   constructor(private readonly options: BambooHrOptions) {
-    if (!options.apiKey) throw new PayloadError('BAMBOOHR_API_KEY is not set');
+    if (!options.apiKey) {
+      throw missingApiKey();
+    }
     if (!/^[A-Za-z0-9-]+$/.test(options.company)) {
       throw new PayloadError(
         `invalid --company ${JSON.stringify(options.company)}: expected the BambooHR subdomain`,

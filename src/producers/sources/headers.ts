@@ -40,11 +40,28 @@ const BUILT_IN_ALIASES: Readonly<Record<RosterField, readonly string[]>> = {
     'workerid',
     'externalid',
     'employeenumberid',
+    'employeeref',
+    'badgeid',
+    'badgeno',
+    'badgenumber',
+    'personid',
+    'personno',
+    'personnumber',
+    'staffno',
   ],
   first_name: ['firstname', 'givenname', 'forename', 'first', 'preferredfirstname'],
   last_name: ['lastname', 'surname', 'familyname', 'last'],
   email: ['email', 'workemail', 'emailaddress', 'workemailaddress', 'businessemail', 'mail'],
-  mobile: ['mobile', 'mobilephone', 'mobilenumber', 'mobilephonenumber', 'cell', 'cellphone', 'workmobile'],
+  mobile: [
+    'mobile',
+    'mobilephone',
+    'mobilenumber',
+    'mobileno',
+    'mobilephonenumber',
+    'cell',
+    'cellphone',
+    'workmobile',
+  ],
   department: ['department', 'dept', 'departmentname'],
   job_title: ['jobtitle', 'position', 'positiontitle', 'jobname'],
   groups: ['groups', 'groupids', 'group', 'accessgroups', 'doorflowgroups'],
@@ -56,12 +73,31 @@ const BUILT_IN_ALIASES: Readonly<Record<RosterField, readonly string[]>> = {
 /** Fields a roster cannot do without: a row needs both names. */
 const REQUIRED_FIELDS: readonly RosterField[] = ['first_name', 'last_name'];
 
-/** `Employee ID` → `employeeid`. */
+/** `Employee ID` → `employeeid`; `#` reads as "no", so `Employee #` → `employeeno`. */
 export function normaliseHeader(header: string): string {
   return header
     .normalize('NFKC')
     .toLowerCase()
-    .replace(/[\s_.\-/#]+/g, '');
+    .replace(/#/g, 'no')
+    .replace(/[\s_.\-/]+/g, '');
+}
+
+/** Endings of a header that usually holds an identifier: `Badge Ref`, `Payroll No`, `Card ID`. */
+const IDENTIFIER_LIKE = /(id|no|num|number|ref|reference|code|key)$/;
+
+/** A column may hold people's identifiers (and so belong to `system_id`) though no alias says so. */
+function looksLikeIdentifier(header: string): boolean {
+  const norm = normaliseHeader(header);
+  return IDENTIFIER_LIKE.test(norm) && !NOT_A_PERSON_ID.test(norm);
+}
+
+/** Numbers and codes that are not a person's identifier (`Phone No`, `Post Code`, `Cost Code`). */
+const NOT_A_PERSON_ID = /phone|mobile|tel|cell|fax|post|zip|country|area|cost|group|dept|department/;
+
+/** The `--map` flag that maps a header to a field, quoted for a POSIX shell. */
+export function mapFlagFor(header: string, field: RosterField): string {
+  const spec = `${header}=${field}`;
+  return /["$`\\!]/.test(spec) ? `--map '${spec.replace(/'/g, `'\\''`)}'` : `--map "${spec}"`;
 }
 
 const ALIAS_TO_FIELD: ReadonlyMap<string, RosterField> = new Map(
@@ -105,6 +141,11 @@ export interface HeaderMapping {
   readonly indexOf: Readonly<Partial<Record<RosterField, number>>>;
   /** Headers that matched nothing and are ignored (reported once). */
   readonly ignored: readonly string[];
+  /**
+   * Ignored headers that look like identifiers while no column feeds `system_id` (people are then
+   * keyed by email): each may be the identifier column, mapped with {@link mapFlagFor}.
+   */
+  readonly possibleSystemIds: readonly string[];
 }
 
 /**
@@ -139,9 +180,10 @@ export function resolveHeaders(
     const hint =
       unusedMaps.length > 0 ? ` (--map named headers not in the file: ${unusedMaps.join(', ')})` : '';
     throw new PayloadError(
-      `cannot map required column(s) ${missing.join(', ')}${missing.includes('system_id') ? ' (or email)' : ''}; ` +
+      `cannot map required ${missing.length === 1 ? 'column' : 'columns'} ${missing.join(', ')}${missing.includes('system_id') ? ' (or email)' : ''}; ` +
         `headers seen: ${seen}${hint}. Use --map "Your Header=field".`,
     );
   }
-  return { headers, columns, indexOf, ignored };
+  const possibleSystemIds = indexOf.system_id === undefined ? ignored.filter(looksLikeIdentifier) : [];
+  return { headers, columns, indexOf, ignored, possibleSystemIds };
 }
