@@ -11,8 +11,8 @@ import type { RedisKeys } from './keys.ts';
  * look secret are dropped and values shaped like invitation codes are blanked.
  */
 
-/** What kind of DoorFlow object changed. */
-export type AuditTargetType = 'person' | 'credential';
+/** What kind of DoorFlow object changed (`retention`: the janitor removed expired records from Redis). */
+export type AuditTargetType = 'person' | 'credential' | 'retention';
 
 /** One change, as recorded. */
 export interface AuditEntry {
@@ -114,6 +114,30 @@ export class AuditLog {
     }
     this.options.metrics?.auditRecorded(entry.action);
     return id ?? '';
+  }
+
+  /**
+   * Trims entries older than the retention without appending (the janitor: a quiet fleet appends
+   * nothing, so the trim on append alone would keep old entries). Returns how many went.
+   */
+  async trim(): Promise<number> {
+    const minId = Math.max(0, this.clock.now() - this.options.retentionMs);
+    return await this.redis.xtrim(this.keys.audit, 'MINID', '=', String(minId));
+  }
+
+  /** Entries older than the retention, counted (a dry run of {@link trim}). */
+  async countExpired(): Promise<number> {
+    const maxId = this.clock.now() - this.options.retentionMs - 1;
+    if (maxId < 0) return 0;
+    let n = 0;
+    let start = '-';
+    for (;;) {
+      const page = await this.redis.xrange(this.keys.audit, start, String(maxId), 'COUNT', PAGE);
+      n += page.length;
+      const lastId = page[page.length - 1]?.[0];
+      if (page.length < PAGE || !lastId) return n;
+      start = `(${lastId}`;
+    }
   }
 
   /** Entries in order, paged from Redis (constant memory for large exports). */
