@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { EXIT } from './exit-codes.ts';
 import { withPipelineCommand as withPipeline } from '../app/pipeline.ts';
 import { buildRunView, formatRunView } from './run-summary.ts';
+import { registerRunsPurgeCommand } from './runs-purge.ts';
 import { registerRunsReportCommand } from './runs-report.ts';
 
 const iso = (ms: number | undefined) => (ms === undefined ? '—' : new Date(ms).toISOString());
@@ -50,4 +51,5 @@ export function registerRunsCommand(program: Command): void {
       });
     });
   registerRunsReportCommand(runs);
+  registerRunsPurgeCommand(runs);
 }

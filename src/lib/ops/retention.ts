@@ -22,7 +22,9 @@ export interface RetentionSummary {
 
 export interface RetentionDeps {
   redis: Redis;
-  stores: Pick<Stores, 'keys' | 'runs' | 'deadLetters' | 'credentials'> & { audit?: Stores['audit'] | undefined };
+  stores: Pick<Stores, 'keys' | 'runs' | 'deadLetters' | 'credentials'> & {
+    audit?: Stores['audit'] | undefined;
+  };
   clock: Clock;
 }
 

@@ -110,7 +110,12 @@ export class RunPurger {
   }
 
   /** Removes run `id` when it is expired; true when it went (or would go, dry). */
-  async #consider(id: string, cutoff: number, deadCutoff: number, summary: RunPurgeSummary): Promise<boolean> {
+  async #consider(
+    id: string,
+    cutoff: number,
+    deadCutoff: number,
+    summary: RunPurgeSummary,
+  ): Promise<boolean> {
     const run = await this.runs.get(id);
     const finishedAt = run ? settledAt(run) : undefined;
     if (run && finishedAt === undefined) {
