@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildPipeline } from '../src/app/pipeline.ts';
+import type { Redis } from 'ioredis';
+import { buildPipeline, type Pipeline } from '../src/app/pipeline.ts';
 import { startDeliveryReceiver } from '../src/cli/demo-receiver.ts';
 import { ManualClock } from '../src/lib/core/clock.ts';
 import { loadConfig } from '../src/lib/core/config.ts';
@@ -43,6 +44,36 @@ function arg(name: string): number | undefined {
 
 const row = (id: number) =>
   `HR-${String(id).padStart(6, '0')},First${id},Last${id},emp${id}@example.com,Ops,Active`;
+
+/** Keys counted by family (`cred:*:history`, `bull:person:*` …): what grows, when something does. */
+async function keyFamilies(redis: Redis): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'COUNT', 1000);
+    cursor = next;
+    for (const key of keys) {
+      const family = key
+        .split(':')
+        .slice(1)
+        .map((part) => (/\d/.test(part) || part.length > 24 ? '*' : part))
+        .join(':');
+      out[family] = (out[family] ?? 0) + 1;
+    }
+  } while (cursor !== '0');
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** MEMORY USAGE of the single keys that hold one field or member per person. */
+async function bigKeySizes(pipeline: Pipeline): Promise<Record<string, number>> {
+  const k = pipeline.keys;
+  const named = { peopleIndex: k.peopleIndex, peopleMap: k.peopleMap, managed: k.managed, audit: k.audit };
+  const out: Record<string, number> = {};
+  for (const [name, key] of Object.entries(named)) {
+    out[name] = Number((await pipeline.redis.memory('USAGE', key, 'SAMPLES', '0')) ?? 0);
+  }
+  return out;
+}
 
 async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -94,6 +125,8 @@ export async function soakBench({ quick, log }: BenchOptions): Promise<BenchResu
   };
   const emptyMemory = await usedMemory();
   const perNight: { night: number; usedMemory: number; keys: number; runs: number; seconds: number }[] = [];
+  const families: Record<number, Record<string, number>> = {};
+  const bigKeys: Record<number, Record<string, number>> = {};
   let first = 1;
   let next = people + 1;
   try {
@@ -118,7 +151,7 @@ export async function soakBench({ quick, log }: BenchOptions): Promise<BenchResu
         if (c.status === 'invited' && c.invitation_code) sim.acceptInvitation(c.invitation_code);
       }
       await until(quiet, 600_000, `night ${night}'s pipeline`);
-      await pipeline.queues.add('janitor', {}, { jobId: `soak-night-${night}` });
+      await pipeline.queues.add('janitor', {}, { jobId: `soak-night-${night}`, removeOnComplete: 20 });
       await until(
         async () => (await pipeline.queues.get('janitor').getJobState(`soak-night-${night}`)) === 'completed',
         120_000,
@@ -132,6 +165,10 @@ export async function soakBench({ quick, log }: BenchOptions): Promise<BenchResu
         seconds: round((Date.now() - t0) / 1000, 1),
       };
       perNight.push(sample);
+      if (night === Math.min(31, nights) || night === nights) {
+        families[night] = await keyFamilies(pipeline.redis);
+        bigKeys[night] = await bigKeySizes(pipeline);
+      }
       log(
         `soak: night ${night}: ${(sample.usedMemory / 2 ** 20).toFixed(2)} MB used, ${sample.keys} keys, ${sample.runs} runs kept (${sample.seconds} s)`,
       );
@@ -161,6 +198,8 @@ export async function soakBench({ quick, log }: BenchOptions): Promise<BenchResu
       [`usedMemoryNight${nights}`]: at(nights),
       ratio: round(ratio, 4),
       bytesPerManagedPersonAtRest: Math.round(perPerson),
+      keysByFamily: families,
+      bigKeyBytes: bigKeys,
       perNight,
     },
     goals: [
