@@ -90,7 +90,12 @@ export async function soakBench({ quick, log }: BenchOptions): Promise<BenchResu
   const churn = Math.max(1, Math.round(people / 100));
   const redis = await startEmbeddedRedis();
   const sim = await startSimulator({ seed: 5 });
-  const receiver = await startDeliveryReceiver({ secret: 'soak-delivery-secret-0123456789abcdef' });
+  // Senders stamp deliveries with the moved clock: the receiver checks them against the same one.
+  const clock = new ManualClock(Date.UTC(2027, 0, 1, 2));
+  const receiver = await startDeliveryReceiver({
+    secret: 'soak-delivery-secret-0123456789abcdef',
+    now: () => clock.now(),
+  });
   const dir = await mkdtemp(join(tmpdir(), 'dfp-soak-'));
   const config = loadConfig({
     REDIS_URL: redis.url,
@@ -107,7 +112,6 @@ export async function soakBench({ quick, log }: BenchOptions): Promise<BenchResu
     JOB_BACKOFF_MS: '200',
     JOB_BACKOFF_MAX_MS: '2000',
   });
-  const clock = new ManualClock(Date.UTC(2027, 0, 1, 2));
   const pipeline = buildPipeline(config, { redisUrl: redis.url, logger: silentLogger(), clock });
   const deps = { ...pipeline.processorDeps(), clock };
   const workers = await startWorkers(deps, {
@@ -127,6 +131,10 @@ export async function soakBench({ quick, log }: BenchOptions): Promise<BenchResu
   const perNight: { night: number; usedMemory: number; keys: number; runs: number; seconds: number }[] = [];
   const families: Record<number, Record<string, number>> = {};
   const bigKeys: Record<number, Record<string, number>> = {};
+  const endState = {
+    credentialsByStatus: {} as Record<string, number>,
+    deadLetters: {} as Record<string, number>,
+  };
   let first = 1;
   let next = people + 1;
   try {
@@ -173,6 +181,12 @@ export async function soakBench({ quick, log }: BenchOptions): Promise<BenchResu
         `soak: night ${night}: ${(sample.usedMemory / 2 ** 20).toFixed(2)} MB used, ${sample.keys} keys, ${sample.runs} runs kept (${sample.seconds} s)`,
       );
     }
+    // What the fleet holds at the end: credentials by status, dead letters by step and code.
+    endState.credentialsByStatus = await pipeline.stores.credentials.countByStatus();
+    for (const d of await pipeline.deadLetters.list()) {
+      const k = `${d.queue}:${d.code}`;
+      endState.deadLetters[k] = (endState.deadLetters[k] ?? 0) + 1;
+    }
   } finally {
     await workers.close();
     await pipeline.close();
@@ -200,6 +214,7 @@ export async function soakBench({ quick, log }: BenchOptions): Promise<BenchResu
       bytesPerManagedPersonAtRest: Math.round(perPerson),
       keysByFamily: families,
       bigKeyBytes: bigKeys,
+      endState,
       perNight,
     },
     goals: [
@@ -207,6 +222,11 @@ export async function soakBench({ quick, log }: BenchOptions): Promise<BenchResu
         goal: `Redis used_memory night ${nights} within 10 % of night ${steady}`,
         value: round(ratio, 3),
         met: Math.abs(ratio - 1) <= 0.1,
+      },
+      {
+        goal: 'no dead letters (every joiner delivered, every leaver offboarded)',
+        value: Object.values(endState.deadLetters).reduce((a, b) => a + b, 0),
+        met: Object.keys(endState.deadLetters).length === 0,
       },
       { goal: 'bytes per managed person at rest (figure)', value: Math.round(perPerson), met: true },
     ],
