@@ -59,6 +59,8 @@ export async function startDeliveryReceiver(options: {
   secret: string;
   failureRate?: number;
   random?: () => number;
+  /** The receiver's clock for the signature's time window (the soak benchmark moves the senders' clock). Default: real time. */
+  now?: () => number;
 }): Promise<DeliveryReceiver> {
   const accepted: ReceivedDelivery[] = [];
   let rejected = 0;
@@ -67,12 +69,13 @@ export async function startDeliveryReceiver(options: {
   const seen = new Set<string>();
   let failureRate = options.failureRate ?? 0;
   const random = options.random ?? Math.random;
+  const now = options.now ?? Date.now;
   const server = createServer((req, res) => {
     readBody(req).then(
       (raw) => {
         const ts = String(req.headers['x-provisioner-timestamp'] ?? '');
         const sig = String(req.headers['x-provisioner-signature'] ?? '');
-        const fresh = Math.abs(Date.now() / 1000 - Number(ts)) <= WINDOW_S;
+        const fresh = Math.abs(now() / 1000 - Number(ts)) <= WINDOW_S;
         if (req.method !== 'POST' || !fresh || !verifySignature(options.secret, ts, raw, sig)) {
           rejected++;
           res.writeHead(401).end();
@@ -104,7 +107,7 @@ export async function startDeliveryReceiver(options: {
           systemId: body.person.system_id,
           credentialId: body.credential.id,
           hasCode: typeof body.invitation_code === 'string' && body.invitation_code.length > 0,
-          at: Date.now(),
+          at: now(),
         });
         res.writeHead(204).end();
       },

@@ -5,6 +5,7 @@ import type { RunRecord } from '../lib/store/runs.ts';
 import { terminalSafe } from '../lib/core/terminal-text.ts';
 import { type Column, formatTable } from './table.ts';
 import { buildRunView, formatRunView } from './run-summary.ts';
+import { registerRunsPurgeCommand } from './runs-purge.ts';
 import { registerRunsReportCommand } from './runs-report.ts';
 
 const iso = (ms: number | undefined) => (ms === undefined ? '—' : new Date(ms).toISOString());
@@ -58,4 +59,5 @@ export function registerRunsCommand(program: Command): void {
       });
     });
   registerRunsReportCommand(runs);
+  registerRunsPurgeCommand(runs);
 }

@@ -4,6 +4,7 @@ import { QUEUE_NAMES, type QueueName } from '../lib/jobs/registry.ts';
 import { buildConfig, buildRuntime } from '../app/runtime.ts';
 import { startWorkers } from '../processors/worker.ts';
 import { syncProcessor } from '../processors/sync.ts';
+import { janitorProcessor, scheduleJanitor } from '../processors/janitor.ts';
 import { createMetrics } from '../lib/core/metrics.ts';
 import { openPipeline } from '../app/pipeline.ts';
 import { startWorkerOps } from './worker-ops.ts';
@@ -43,12 +44,16 @@ export function registerWorkerCommand(program: Command): void {
       }
       const workers = await startWorkers(deps, {
         connection: pipeline.workerConnection(),
-        // Scheduled roster syncs (`sync --schedule`) run here too.
-        extraProcessors: [syncProcessor],
+        // Scheduled roster syncs (`sync --schedule`) and the janitor's ticks run here too.
+        extraProcessors: [syncProcessor, janitorProcessor],
         ...(queues ? { queues } : {}),
         ...(concurrency ? { concurrency } : {}),
       });
       runtime.onClose(() => workers.close());
+      // The fleet's one janitor schedule (idempotent: every worker upserts the same one).
+      if (!queues || queues.includes('janitor')) {
+        await scheduleJanitor(pipeline.queues, config.retention.janitorEveryMs);
+      }
       await startWorkerOps(runtime, pipeline, {
         ...(options.metricsPort ? { metricsPort: Number(options.metricsPort) } : {}),
       });

@@ -106,11 +106,14 @@ describe('roster sync against the simulator', () => {
       const p = bySid.get(`HR-${String(r.id).padStart(4, '0')}`)!;
       expect(p.enabled).toBe(false);
       expect(liveHidOf(p.id)).toEqual([]);
+      // A leaver's roster email (kept because DoorFlow was not given it) leaves Redis.
+      expect(await h.pipeline.people.contact(p.id)).toBeUndefined();
     }
     for (const r of [...range(1, 40), ...range(51, 150)]) {
       const p = bySid.get(`HR-${String(r.id).padStart(4, '0')}`)!;
       expect(p.enabled).not.toBe(false);
       expect(liveHidOf(p.id)).toHaveLength(1);
+      expect(await h.pipeline.people.contact(p.id)).toBeDefined();
     }
     expect(h.sim.stats().duplicates).toEqual({
       peopleBySystemId: 0,

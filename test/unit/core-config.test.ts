@@ -16,6 +16,35 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(config.doorflow)).toBe(true);
   });
 
+  it('has a retention for every kind of record, with defaults and settings', () => {
+    const day = 86_400_000;
+    expect(loadConfig({}).retention).toEqual({
+      runMs: 30 * day,
+      deadLetterMs: 30 * day,
+      auditMs: 400 * day,
+      revokedCredentialMs: 30 * day,
+      janitorEveryMs: 3_600_000,
+    });
+    const set = loadConfig({
+      RUN_RETENTION: '7d',
+      DLQ_RETENTION: '12h',
+      AUDIT_RETENTION: '2d',
+      REVOKED_RETENTION: '90d',
+      JANITOR_EVERY: '10m',
+    });
+    expect(set.retention).toEqual({
+      runMs: 7 * day,
+      deadLetterMs: 12 * 3_600_000,
+      auditMs: 2 * day,
+      revokedCredentialMs: 90 * day,
+      janitorEveryMs: 600_000,
+    });
+    expect(set.admin.auditRetentionMs).toBe(2 * day);
+    expect(() => loadConfig({ RUN_RETENTION: 'a month', JANITOR_EVERY: 'often' })).toThrow(
+      /RUN_RETENTION: expected a duration[\s\S]*JANITOR_EVERY: expected a duration/,
+    );
+  });
+
   it('names every bad variable in one error', () => {
     let caught: unknown;
     try {

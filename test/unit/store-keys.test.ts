@@ -26,6 +26,30 @@ describe('RedisKeys', () => {
     expect(k.runNotified('r1', undefined)).toBe('{dfp}:notify:r1:');
   });
 
+  it('every key of a run, for purge: the run hash last, the finish marks when the finish is known', () => {
+    expect(k.runKeys('r1')).toEqual([
+      '{dfp}:run:r1:status',
+      '{dfp}:run:r1:entries',
+      '{dfp}:run:r1:names',
+      '{dfp}:sync:r1',
+      '{dfp}:sync:r1:done',
+      '{dfp}:run:r1',
+    ]);
+    expect(k.runKeys('r1', 5).slice(0, 2)).toEqual(['{dfp}:run-finished:r1:5', '{dfp}:notify:r1:5']);
+  });
+
+  it('every key of a terminal credential, for purge, and the lookup bases its script appends to', () => {
+    expect(k.credentialKeys('c1', ['email'])).toEqual([
+      '{dfp}:cred:c1:history',
+      '{dfp}:cred:c1:code',
+      '{dfp}:reissue:c1',
+      '{dfp}:delivered:c1:email',
+      '{dfp}:delivering:c1:email',
+      '{dfp}:cred:c1',
+    ]);
+    expect(k.credentialLookupBases).toEqual(['{dfp}:creds:by-person:', '{dfp}:creds:person-of:']);
+  });
+
   it('dead letters', () => {
     expect(k.deadLetter('0123456789ab')).toBe('{dfp}:dead:0123456789ab');
     expect(k.deadLetters).toBe('{dfp}:dead');

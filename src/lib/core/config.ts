@@ -106,7 +106,11 @@ const envSchema = z.object({
   SERVE_PUBLIC_URL: optionalUrl,
   SERVE_ALLOWED_HOSTS: hostList,
   METRICS_TOKEN: optionalString,
-  AUDIT_RETENTION: duration('90d'),
+  AUDIT_RETENTION: duration('400d'),
+  RUN_RETENTION: duration('30d'),
+  DLQ_RETENTION: duration('30d'),
+  REVOKED_RETENTION: duration('30d'),
+  JANITOR_EVERY: duration('1h'),
 
   BAMBOOHR_API_KEY: optionalString,
   BAMBOOHR_BASE_URL: optionalUrl,
@@ -203,6 +207,22 @@ export interface Config {
     /** Bearer token `/metrics` requires (METRICS_TOKEN); unset: open. */
     readonly metricsToken: string | undefined;
     readonly auditRetentionMs: number;
+  };
+  /**
+   * How long each kind of record stays in Redis (ms); the janitor (`processors/janitor.ts`, every
+   * `janitorEveryMs`) and `runs purge` enforce them.
+   */
+  readonly retention: {
+    /** A finished run and all its entries, counted from its finish (RUN_RETENTION, default 30 d). */
+    readonly runMs: number;
+    /** A dead letter, counted from its last failure (DLQ_RETENTION, default 30 d). */
+    readonly deadLetterMs: number;
+    /** An audit record (AUDIT_RETENTION, default 400 d; the same as `admin.auditRetentionMs`). */
+    readonly auditMs: number;
+    /** A revoked or deleted credential's status and history, from the revocation (REVOKED_RETENTION, default 30 d). */
+    readonly revokedCredentialMs: number;
+    /** How often the janitor runs (JANITOR_EVERY, default 1 h). */
+    readonly janitorEveryMs: number;
   };
   readonly hris: {
     readonly bamboohrApiKey: string | undefined;
@@ -309,6 +329,13 @@ export function loadConfig(env: Env, overrides: Env = {}): Config {
       allowedHosts: e.SERVE_ALLOWED_HOSTS,
       metricsToken: e.METRICS_TOKEN,
       auditRetentionMs: e.AUDIT_RETENTION,
+    },
+    retention: {
+      runMs: e.RUN_RETENTION,
+      deadLetterMs: e.DLQ_RETENTION,
+      auditMs: e.AUDIT_RETENTION,
+      revokedCredentialMs: e.REVOKED_RETENTION,
+      janitorEveryMs: e.JANITOR_EVERY,
     },
     hris: {
       bamboohrApiKey: e.BAMBOOHR_API_KEY,

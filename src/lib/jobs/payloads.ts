@@ -92,3 +92,9 @@ export const syncPayloadSchema = z.object({
   force: z.boolean().optional(),
   timeoutMs: z.number().int().positive().optional(),
 });
+
+/**
+ * The janitor's tick (a BullMQ job scheduler adds one every JANITOR_EVERY): nothing to carry, the
+ * retentions come from the config of the worker that runs it.
+ */
+export const janitorPayloadSchema = z.object({});

@@ -10,6 +10,7 @@ import {
   credentialPayloadSchema,
   deliveryPayloadSchema,
   invitationPayloadSchema,
+  janitorPayloadSchema,
   offboardPayloadSchema,
   personPayloadSchema,
   syncPayloadSchema,
@@ -37,6 +38,7 @@ const queueRegistry = {
   reissue: lifecycleQueues.reissue,
   offboard: offboardPayloadSchema,
   sync: syncPayloadSchema,
+  janitor: janitorPayloadSchema,
 } as const;
 
 export type QueueName = keyof typeof queueRegistry;

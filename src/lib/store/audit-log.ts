@@ -12,10 +12,11 @@ import type { RedisKeys } from './keys.ts';
  */
 
 /**
- * What the entry is about: a DoorFlow object that changed, or (for an operator's request that
- * workers then carry out) the run or dead letter it started.
+ * What the entry is about: a DoorFlow object that changed, (for an operator's request that workers
+ * then carry out) the run or dead letter it started, or `retention`: the janitor removed expired
+ * records from Redis.
  */
-export type AuditTargetType = 'person' | 'credential' | 'run' | 'dead_letter';
+export type AuditTargetType = 'person' | 'credential' | 'run' | 'dead_letter' | 'retention';
 
 /** One change, as recorded. */
 export interface AuditEntry {
@@ -123,6 +124,30 @@ export class AuditLog {
     }
     this.options.metrics?.auditRecorded(entry.action);
     return id ?? '';
+  }
+
+  /**
+   * Trims entries older than the retention without appending (the janitor: a quiet fleet appends
+   * nothing, so the trim on append alone would keep old entries). Returns how many went.
+   */
+  async trim(): Promise<number> {
+    const minId = Math.max(0, this.clock.now() - this.options.retentionMs);
+    return await this.redis.xtrim(this.keys.audit, 'MINID', '=', String(minId));
+  }
+
+  /** Entries older than the retention, counted (a dry run of {@link trim}). */
+  async countExpired(): Promise<number> {
+    const maxId = this.clock.now() - this.options.retentionMs - 1;
+    if (maxId < 0) return 0;
+    let n = 0;
+    let start = '-';
+    for (;;) {
+      const page = await this.redis.xrange(this.keys.audit, start, String(maxId), 'COUNT', PAGE);
+      n += page.length;
+      const lastId = page[page.length - 1]?.[0];
+      if (page.length < PAGE || !lastId) return n;
+      start = `(${lastId}`;
+    }
   }
 
   /** Entries in order, paged from Redis (constant memory for large exports). */

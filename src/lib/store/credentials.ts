@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { luaScript } from '../core/lua.ts';
+import { DELIVERY_CHANNELS } from '../delivery/channel-names.ts';
 import type { RedisKeys } from './keys.ts';
 
 /**
@@ -103,6 +104,24 @@ export interface RecordResult {
 }
 
 const num = (v: string | undefined) => (v === undefined || v === '' ? undefined : Number(v));
+
+// A terminal credential's keys in one step (terminal statuses are never left, so no recheck);
+// the person's lookups go with their last credential.
+const PURGE_SCRIPT = luaScript(`
+local person = redis.call('HGET', KEYS[#KEYS], 'personId')
+local sid = redis.call('HGET', KEYS[#KEYS], 'systemId')
+for i = 1, #KEYS do redis.call('UNLINK', KEYS[i]) end
+redis.call('ZREM', ARGV[2], ARGV[1])
+if person then
+  local set = ARGV[3] .. person
+  redis.call('SREM', set, ARGV[1])
+  if sid and redis.call('SCARD', set) == 0 then redis.call('UNLINK', ARGV[4] .. sid) end
+end
+return 1
+`);
+
+/** Statuses whose records expire (REVOKED_RETENTION after they were reached). */
+const EXPIRING_STATUSES = ['revoked', 'deleted'] as const;
 
 /** A day: long enough for any retry of the credential step. */
 const PENDING_CREATE_TTL_SEC = 86_400;
@@ -214,6 +233,34 @@ export class CredentialStore {
       '-inf',
       String(nowMs - afterMs),
     );
+  }
+
+  /**
+   * Removes revoked and deleted credentials that reached that status before `cutoffMs`: status,
+   * history, delivery records and their lookups (`dryRun`: counts only). Returns how many.
+   */
+  async purgeTerminal(cutoffMs: number, dryRun = false): Promise<number> {
+    let removed = 0;
+    for (const status of EXPIRING_STATUSES) {
+      const index = this.keys.credentialsByStatus(status);
+      let offset = 0;
+      for (;;) {
+        const ids = await this.redis.zrangebyscore(index, '-inf', cutoffMs, 'LIMIT', offset, 500);
+        for (const id of ids) {
+          if (!dryRun) {
+            await PURGE_SCRIPT.run(this.redis, this.keys.credentialKeys(id, DELIVERY_CHANNELS), [
+              id,
+              index,
+              ...this.keys.credentialLookupBases,
+            ]);
+          }
+        }
+        removed += ids.length;
+        if (ids.length < 500) break;
+        if (dryRun) offset += ids.length;
+      }
+    }
+    return removed;
   }
 
   /**

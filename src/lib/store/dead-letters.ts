@@ -34,6 +34,8 @@ export interface DeadLetter {
 
 export interface DeadLetterFilter {
   runId?: string;
+  /** Any of these runs (a purge of expired runs). */
+  runIds?: ReadonlySet<string>;
   code?: string;
   /** Queue name, or `delivery` for any delivery channel. */
   step?: string;
@@ -143,8 +145,8 @@ export class DeadLetterStore {
       .exec();
   }
 
-  /** Deletes matching records (live and replayed). Returns how many. */
-  async purge(filter: DeadLetterFilter = {}): Promise<number> {
+  /** Deletes matching records (live and replayed). Returns how many (dry: would delete, deleting none). */
+  async purge(filter: DeadLetterFilter = {}, options: { dryRun?: boolean } = {}): Promise<number> {
     let cursor = '0';
     let removed = 0;
     const now = this.clock.now();
@@ -156,7 +158,7 @@ export class DeadLetterStore {
         if (!raw) continue;
         const record = JSON.parse(raw) as DeadLetter;
         if (!matches(record, filter, now)) continue;
-        await this.redis.multi().del(key).zrem(this.#index, record.id).exec();
+        if (!options.dryRun) await this.redis.multi().unlink(key).zrem(this.#index, record.id).exec();
         removed++;
       }
     } while (cursor !== '0');
@@ -166,6 +168,7 @@ export class DeadLetterStore {
 
 function matches(record: DeadLetter, filter: DeadLetterFilter, now: number): boolean {
   if (filter.runId && record.runId !== filter.runId) return false;
+  if (filter.runIds && !filter.runIds.has(record.runId)) return false;
   if (filter.code && record.code !== filter.code) return false;
   if (filter.step) {
     const step = filter.step === 'delivery' ? 'delivery-' : filter.step;

@@ -33,6 +33,29 @@ export class RedisKeys {
   runNames(runId: string): string {
     return this.#key('run', runId, 'names');
   }
+  /**
+   * Every key that belongs to run `id` and goes with it when it is purged (`runs purge`, the
+   * janitor): its hash, its per-entry hashes (statuses, details, people's names) and its sync
+   * counters, and (given the finish time) its once-per-finish marks. Whoever adds a per-run key
+   * adds it here, and purge removes it. The run's member of the `runs` index and its dead letters
+   * are removed beside these (store/run-purge.ts).
+   */
+  runKeys(runId: string, finishedAt?: number): string[] {
+    const finish =
+      finishedAt === undefined
+        ? []
+        : [this.runFinished(runId, finishedAt), this.runNotified(runId, String(finishedAt))];
+    return [
+      ...finish,
+      this.runStatus(runId),
+      this.runEntries(runId),
+      this.runNames(runId),
+      this.syncRun(runId),
+      this.syncRunDone(runId),
+      // The run hash last: a purge cut short leaves the index member, so the next one finishes it.
+      this.run(runId),
+    ];
+  }
   /** `runs` sorted set: run ids by start time. */
   get runs(): string {
     return this.#key('runs');
@@ -106,6 +129,20 @@ export class RedisKeys {
   credentialCode(id: string): string {
     return this.#key('cred', id, 'code');
   }
+  /**
+   * Every key of credential `id` that goes when a revoked one is purged: its status hash, history,
+   * reminder copy, reissue marker and delivery records on each channel. Its members of
+   * `creds:by-status:*` and `creds:by-person:*` are removed beside these (store/credentials.ts).
+   */
+  credentialKeys(id: string, channels: readonly string[]): string[] {
+    return [
+      this.credentialHistory(id),
+      this.credentialCode(id),
+      this.reissueMarker(id),
+      ...channels.flatMap((channel) => [this.delivered(id, channel), this.deliveryClaim(id, channel)]),
+      this.credential(id),
+    ];
+  }
   /** `cred:pending:{personId}`: a credential create for the person was sent and not yet settled. */
   credentialPending(personId: number): string {
     return this.#key('cred', 'pending', personId);
@@ -125,6 +162,10 @@ export class RedisKeys {
   /** `creds:by-person:{personId}` set: a person's credential ids. */
   credentialsOfPerson(personId: number): string {
     return this.#key('creds', 'by-person', personId);
+  }
+  /** `creds:by-person:` and `creds:person-of:` — the bases a purge script appends a person or system id to. */
+  get credentialLookupBases(): [byPerson: string, personOf: string] {
+    return [this.#key('creds', 'by-person', ''), this.#key('creds', 'person-of', '')];
   }
   /** `creds:person-of:{systemId}`: the person id of a system id. */
   personOfSystemId(systemId: string): string {

@@ -38,6 +38,7 @@ async function handle(p: OffboardPayload, deps: ProcessorDeps, ctx: JobContext):
     // The person is gone (deleted by hand): nothing left to revoke or disable.
     if (err instanceof DoorFlowError && err.status === 404) {
       await deps.syncRuns.countGone(p.runId);
+      await deps.people.dropContact(p.personId);
       return { revoked: 0, disabled: false };
     }
     throw err;
@@ -51,6 +52,8 @@ async function handle(p: OffboardPayload, deps: ProcessorDeps, ctx: JobContext):
     if (outcome === 'revoking' || outcome === 'revoked') revoked += 1;
   }
   if (p.disable) await deps.doorflow.updatePerson(p.personId, { enabled: false }, call);
+  // A leaver gets no reminder or reissue: their roster email leaves Redis (a rejoiner's person step keeps it again).
+  await deps.people.dropContact(p.personId);
   await deps.syncRuns.countOffboarded(p.runId, p.personId, revoked);
   ctx.logger.debug({ personId: p.personId, revoked, disabled: p.disable }, 'leaver offboarded');
   return { revoked, disabled: p.disable };
