@@ -5,6 +5,7 @@ import { EXIT } from './exit-codes.ts';
 import { withPipelineCommand as withPipeline } from '../app/pipeline.ts';
 import type { RunRecord } from '../lib/store/runs.ts';
 import { terminalSafe } from '../lib/core/terminal-text.ts';
+import { formatLive, liveSnapshot } from '../lib/ops/run-live.ts';
 import { type Column, formatTable } from './table.ts';
 import { buildRunView, formatRunView, runViewJson } from './run-summary.ts';
 import { registerRunsPurgeCommand } from './runs-purge.ts';
@@ -62,7 +63,23 @@ export function registerRunsCommand(program: Command): void {
           await pipe(Readable.from(runViewJson(view, pipeline.stores.runPages)), process.stdout, {
             end: false,
           });
-        } else console.log(formatRunView(view));
+        } else {
+          console.log(formatRunView(view));
+          // On a terminal, the live view's figures too (progress, pace, ETA, DoorFlow rate, failures).
+          const live = process.stdout.isTTY
+            ? await liveSnapshot(
+                {
+                  redis: pipeline.redis,
+                  keys: pipeline.keys,
+                  runs: pipeline.runs,
+                  pages: pipeline.stores.runPages,
+                  budgetPerSecond: pipeline.config.doorflow.rateLimitPerSec,
+                },
+                view.run.id,
+              )
+            : undefined;
+          if (live) console.log(`\n${formatLive(live)}`);
+        }
         return EXIT.ok;
       });
     });

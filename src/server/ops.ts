@@ -21,6 +21,7 @@ import {
   resolveAdminAccess,
 } from './admin-auth.ts';
 import { mountQueuesDashboard } from './admin-queues.ts';
+import { adminLiveRouter } from './admin-live.ts';
 import { adminRunsRouter } from './admin-runs.ts';
 import { healthRouter } from './health.ts';
 import { metricsRouter } from './metrics-route.ts';
@@ -123,6 +124,15 @@ export function mountOps(app: Express, deps: OpsDeps): MountedOps {
       auth,
       logger: deps.logger,
       ...(deps.audit ? { audit: deps.audit } : {}),
+    }),
+  );
+  app.use(
+    adminLiveRouter({
+      redis: deps.redis,
+      keys,
+      runs: deps.runs,
+      pages,
+      budgetPerSecond: deps.config.doorflow.rateLimitPerSec,
     }),
   );
   if (access.mode === 'open') {
