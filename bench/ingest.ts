@@ -48,7 +48,7 @@ async function buildCli(): Promise<string> {
   return join(outDir, 'cli', 'index.js');
 }
 
-async function timed(
+export async function timed(
   args: string[],
   env: Env,
   entry: string = BIN,

@@ -1,5 +1,6 @@
 import { PIPELINE_QUEUES } from '../lib/jobs/pipeline-queues.ts';
 import type { Queues } from '../lib/jobs/registry.ts';
+import type { PagedEntry, RunPages } from '../lib/store/run-pages.ts';
 import {
   type EntryDetail,
   entryOutcome,
@@ -46,10 +47,28 @@ async function activeByStep(queues: Queues, runId: string): Promise<Record<strin
   return out;
 }
 
+/** What a view carries of the entries: every one, the first problems (failed, then pending), or none. */
+export type ViewEntries = 'all' | 'problems' | 'none';
+
+/** Problem entries a `problems` view reads at most (`runs show` prints 20 of them). */
+const PROBLEM_LIMIT = 100;
+
+/** Entries per outcome from the run's counters: no entry is read, whatever the run's size. */
+function outcomesOf(run: RunRecord): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [status, n] of Object.entries(run.counts)) {
+    if (n <= 0 || status === 'invalid' || status.startsWith('dead:')) continue;
+    const outcome = entryOutcome(status, {});
+    out[outcome] = (out[outcome] ?? 0) + n;
+  }
+  for (const [code, n] of Object.entries(run.failures)) out[`failed: ${code}`] = n;
+  return out;
+}
+
 export async function buildRunView(
-  deps: { runs: RunStore; queues: Queues },
+  deps: { runs: RunStore; queues: Queues; stores: { runPages: RunPages } },
   runId: string,
-  options: { withEntries?: boolean; withActive?: boolean } = {},
+  options: { entries?: ViewEntries; withActive?: boolean } = {},
 ): Promise<RunView | undefined> {
   const run = await deps.runs.get(runId);
   if (!run) return undefined;
@@ -66,17 +85,40 @@ export async function buildRunView(
       dead: run.counts[`dead:${step}`] ?? 0,
     };
   }).filter((s) => !s.step.startsWith('delivery-') || s.waiting + s.active + s.done + s.failed + s.dead > 0);
-  const outcomes: Record<string, number> = {};
   const entries: RunView['entries'] = [];
-  if (options.withEntries !== false) {
-    for (const { key, status, detail } of await deps.runs.entries(runId)) {
-      const outcome = entryOutcome(status, detail);
-      outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
-      entries.push(entryRow(key, outcome, detail));
+  const pages = deps.stores.runPages;
+  const which = options.entries ?? 'all';
+  if (which === 'all') {
+    for await (const batch of pages.scan(runId)) entries.push(...batch.map(toRow));
+  } else if (which === 'problems') {
+    for (const group of ['failed', 'pending']) {
+      const page = await pages.page(runId, group, { limit: PROBLEM_LIMIT - entries.length });
+      entries.push(...page.entries.map(toRow));
+      if (entries.length >= PROBLEM_LIMIT) break;
     }
-    entries.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || a.key.localeCompare(b.key));
   }
-  return { run, succeeded: runSucceeded(run), steps, outcomes, entries };
+  return { run, succeeded: runSucceeded(run), steps, outcomes: outcomesOf(run), entries };
+}
+
+function toRow(e: PagedEntry): RunView['entries'][number] {
+  return entryRow(e.key, entryOutcome(e.status, e.detail), e.detail);
+}
+
+/**
+ * `runs show --json` written as it is read: the view without entries, then every entry a batch
+ * at a time in roster order, so a million-entry run never sits in memory.
+ */
+export async function* runViewJson(view: RunView, pages: RunPages): AsyncGenerator<string> {
+  const { entries: _ignored, ...rest } = view;
+  const head = JSON.stringify(rest, null, 2);
+  yield `${head.slice(0, head.lastIndexOf('\n}'))},\n  "entries": [`;
+  let first = true;
+  for await (const batch of pages.scan(view.run.id)) {
+    const lines = batch.map((e) => `\n    ${JSON.stringify(toRow(e))}`).join(',');
+    yield first ? lines : `,${lines}`;
+    first = false;
+  }
+  yield first ? ']\n}\n' : '\n  ]\n}\n';
 }
 
 function entryRow(key: string, outcome: string, d: EntryDetail): RunView['entries'][number] {

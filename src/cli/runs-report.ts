@@ -1,6 +1,7 @@
-import { finished } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import { pipeline as pipe } from 'node:stream/promises';
 import type { Command } from 'commander';
-import { buildRunReport, formatReport, type ReportFormat } from '../lib/ops/run-report.ts';
+import { type ReportFormat, reportText, streamRunReport } from '../lib/ops/run-report.ts';
 import { createPrivateWriteStream } from '../lib/core/private-file.ts';
 import { EXIT } from './exit-codes.ts';
 import { rosterRunOf } from './roster-guard.ts';
@@ -26,35 +27,42 @@ export function registerRunsReportCommand(runs: Command): void {
         return;
       }
       const format: ReportFormat = options.format;
-      await withPipeline(async (pipeline) => {
-        const runId = id === 'latest' ? await pipeline.runs.latestId() : id;
-        const rows = runId
-          ? await buildRunReport(
+      await withPipeline(async (opened) => {
+        const runId = id === 'latest' ? await opened.runs.latestId() : id;
+        const run = runId ? await opened.runs.get(runId) : undefined;
+        const batches = run
+          ? await streamRunReport(
               {
-                deliveries: pipeline.stores.deliveries,
-                runs: pipeline.runs,
-                deadLetters: pipeline.deadLetters,
+                deliveries: opened.stores.deliveries,
+                runs: opened.runs,
+                pages: opened.stores.runPages,
+                deadLetters: opened.deadLetters,
               },
-              runId,
+              run.id,
             )
           : undefined;
-        if (!rows) {
+        if (!run || !batches) {
           console.error(`error: no run ${id}`);
           return EXIT.failure;
         }
-        const run = runId ? await pipeline.runs.get(runId) : undefined;
-        if (options.out && run && rosterRunOf(options.out, [run])) {
+        if (options.out && rosterRunOf(options.out, [run])) {
           console.error(`error: --out ${options.out} is the roster run ${run.id} read; choose another file`);
           return EXIT.usage;
         }
-        const text = formatReport(rows, format);
+        // Streamed a batch at a time with backpressure: a million-entry report never sits in memory.
+        let rows = 0;
+        const counted = (async function* () {
+          for await (const batch of batches) {
+            rows += batch.length;
+            yield batch;
+          }
+        })();
+        const text = Readable.from(reportText(counted, format));
         if (options.out) {
-          const out = createPrivateWriteStream(options.out);
-          out.end(text);
-          await finished(out);
-          console.error(`wrote ${rows.length} entries to ${options.out}`);
+          await pipe(text, createPrivateWriteStream(options.out));
+          console.error(`wrote ${rows} entries to ${options.out}`);
         } else {
-          process.stdout.write(text);
+          await pipe(text, process.stdout, { end: false });
         }
         return EXIT.ok;
       });

@@ -1,10 +1,13 @@
+import { Readable } from 'node:stream';
+import { pipeline as pipe } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { EXIT } from './exit-codes.ts';
 import { withPipelineCommand as withPipeline } from '../app/pipeline.ts';
 import type { RunRecord } from '../lib/store/runs.ts';
 import { terminalSafe } from '../lib/core/terminal-text.ts';
+import { formatLive, liveSnapshot } from '../lib/ops/run-live.ts';
 import { type Column, formatTable } from './table.ts';
-import { buildRunView, formatRunView } from './run-summary.ts';
+import { buildRunView, formatRunView, runViewJson } from './run-summary.ts';
 import { registerRunsPurgeCommand } from './runs-purge.ts';
 import { registerRunsReportCommand } from './runs-report.ts';
 
@@ -49,12 +52,34 @@ export function registerRunsCommand(program: Command): void {
     .action(async (id: string, options: { json?: boolean }) => {
       await withPipeline(async (pipeline) => {
         const runId = id === 'latest' ? await pipeline.runs.latestId() : id;
-        const view = runId ? await buildRunView(pipeline, runId) : undefined;
+        const view = runId
+          ? await buildRunView(pipeline, runId, { entries: options.json ? 'none' : 'problems' })
+          : undefined;
         if (!view) {
           console.error(`error: no run ${id}`);
           return EXIT.failure;
         }
-        console.log(options.json ? JSON.stringify(view, null, 2) : formatRunView(view));
+        if (options.json) {
+          await pipe(Readable.from(runViewJson(view, pipeline.stores.runPages)), process.stdout, {
+            end: false,
+          });
+        } else {
+          console.log(formatRunView(view));
+          // On a terminal, the live view's figures too (progress, pace, ETA, DoorFlow rate, failures).
+          const live = process.stdout.isTTY
+            ? await liveSnapshot(
+                {
+                  redis: pipeline.redis,
+                  keys: pipeline.keys,
+                  runs: pipeline.runs,
+                  pages: pipeline.stores.runPages,
+                  budgetPerSecond: pipeline.config.doorflow.rateLimitPerSec,
+                },
+                view.run.id,
+              )
+            : undefined;
+          if (live) console.log(`\n${formatLive(live)}`);
+        }
         return EXIT.ok;
       });
     });

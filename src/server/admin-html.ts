@@ -43,13 +43,15 @@ header a{color:#fff}header form{margin-left:auto}main{padding:1rem}
 table{border-collapse:collapse;margin:.5rem 0 1.5rem;font-size:.9rem}
 th,td{border:1px solid #ccd3db;padding:.25rem .5rem;text-align:left;vertical-align:top}th{background:#eef1f4}
 .ok{color:#17703a}.bad{color:#b3261e}.pending{color:#8a6d00}.flash{background:#e7f3ea;padding:.5rem;border:1px solid #9fd0ab}
-form.inline{display:inline;margin:0}button{cursor:pointer}`;
+form.inline{display:inline;margin:0}button{cursor:pointer}
+.charts{display:flex;flex-wrap:wrap;gap:1rem}figure{margin:0}figcaption{font-weight:600;margin:.3rem 0}
+.step{display:flex;gap:.6rem;align-items:center;margin:.2rem 0}.step span{width:9rem}.step progress{width:18rem}`;
 
 /** The page frame: header with navigation and a logout button (cookie sessions only). */
 export function layout(
   title: string,
   body: SafeHtml,
-  options: { csrf?: string; logout?: boolean } = {},
+  options: { csrf?: string; logout?: boolean; head?: SafeHtml } = {},
 ): string {
   const logout = options.logout
     ? html`<form method="post" action="/logout"><button type="submit">Sign out</button></form>`
@@ -57,7 +59,7 @@ export function layout(
   return html`<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1"><title>${title} · doorflow-provisioner</title>
 ${options.csrf ? html`<meta name="csrf-token" content="${options.csrf}">` : html``}
-<style>${new SafeHtml(STYLE)}</style></head><body>
+<style>${new SafeHtml(STYLE)}</style>${options.head ?? html``}</head><body>
 <header><strong>doorflow-provisioner</strong><a href="/admin/runs">Runs</a><a href="/admin/queues">Queues</a>${logout}</header>
 <main><h1>${title}</h1>${body}</main></body></html>`.value;
 }

@@ -1,9 +1,10 @@
 import express, { type Request, type Response, type Router } from 'express';
-import type { DeadLetter, DeadLetterStore } from '../lib/store/dead-letters.ts';
+import { type DeadLetter, type DeadLetterStore, deadLetterId } from '../lib/store/dead-letters.ts';
 import type { Logger } from '../lib/core/logger.ts';
 import type { AuditLog } from '../lib/store/audit-log.ts';
 import type { Queues } from '../lib/jobs/registry.ts';
-import { entryOutcome, type RunRecord, type RunStore, runSucceeded } from '../lib/store/runs.ts';
+import { type PagedEntry, parseCursor, type RunPages } from '../lib/store/run-pages.ts';
+import { entryOutcome, groupCounts, type RunRecord, type RunStore, runSucceeded } from '../lib/store/runs.ts';
 import { auditReplays, replayDeadLetters } from '../processors/services/replay.ts';
 import type { AdminAuth, AdminPrincipal } from './admin-auth.ts';
 import { html, isoTime, layout, postButton, type SafeHtml } from './admin-html.ts';
@@ -18,6 +19,8 @@ import { html, isoTime, layout, postButton, type SafeHtml } from './admin-html.t
 
 export interface AdminRunsDeps {
   runs: RunStore;
+  /** Paged reads of a run's entries by outcome. */
+  pages: RunPages;
   deadLetters: DeadLetterStore;
   queues: Queues;
   auth: AdminAuth;
@@ -26,9 +29,11 @@ export interface AdminRunsDeps {
   audit?: AuditLog;
 }
 
-/** Entries shown per outcome group on a run page. */
-const GROUP_LIMIT = 500;
+/** Entries per page of a run's entries (one outcome group, `?outcome=…&cursor=…`). */
+const ENTRY_PAGE = 100;
 const DEAD_LIMIT = 500;
+/** Which group a run page opens on: the first that has entries. */
+const GROUP_ORDER = ['failed', 'pending', 'provisioned', 'already_provisioned'];
 
 function principal(res: Response): AdminPrincipal | undefined {
   return res.locals.admin as AdminPrincipal | undefined;
@@ -56,6 +61,53 @@ function runOutcome(run: RunRecord): { text: string; cls: string } {
 
 function failedCount(run: RunRecord): number {
   return run.dead + (run.counts.invalid ?? 0);
+}
+
+/** The dead letters of a page's failed entries: their ids follow from (run, key, step), no scan. */
+async function deadLettersOf(
+  store: DeadLetterStore,
+  runId: string,
+  entries: PagedEntry[],
+): Promise<DeadLetter[]> {
+  const ids = entries
+    .filter((e) => e.status.startsWith('dead:'))
+    .map((e) => deadLetterId(runId, e.key, e.status.slice(5)));
+  const letters = await Promise.all(ids.map((id) => store.get(id)));
+  return letters.filter((d): d is DeadLetter => d !== undefined && d.state === 'dead');
+}
+
+/** Failures by error code from the run's counters, each with its replay-all button. */
+function failureCodes(run: RunRecord, csrf: string | undefined, back: string): SafeHtml {
+  const codes = Object.entries(run.failures).sort((a, b) => b[1] - a[1]);
+  if (codes.length === 0) return html``;
+  const items = codes.map(
+    ([code, n]) =>
+      html`<li data-code="${code}">${code}: ${n} ${postButton('/admin/dead-letters/replay', `Replay all ${code}`, csrf, { code, back, run: run.id })}</li>`,
+  );
+  return html`<h2>Failures by code</h2><ul id="failure-codes" class="codes">${items}</ul>`;
+}
+
+function groupLinks(base: string, groups: Record<string, number>, shown: string): SafeHtml {
+  const names = [...new Set([...GROUP_ORDER, ...Object.keys(groups)])].filter((g) => (groups[g] ?? 0) > 0);
+  const links = names.map((g) =>
+    g === shown
+      ? html`<li><strong>${g} (${groups[g] ?? 0})</strong></li>`
+      : html`<li><a href="${base}?outcome=${encodeURIComponent(g)}">${g} (${groups[g] ?? 0})</a></li>`,
+  );
+  return html`<ul id="outcome-groups">${links}</ul>`;
+}
+
+function entryTable(group: string, count: number, entries: PagedEntry[]): SafeHtml {
+  const failed = group === 'failed';
+  const rows = entries.map(
+    (e) => html`<tr data-entry="${e.key}"><td>${e.key}</td><td>${entryOutcome(e.status, e.detail)}</td>
+<td>${e.detail.personId ?? ''}</td><td>${e.detail.credentialId ?? ''}</td><td>${e.detail.channel ?? ''}</td>
+<td class="${e.detail.code && failed ? 'bad' : ''}">${failed ? (e.detail.code ?? '') : ''}</td>
+<td>${isoTime(e.detail.at)}</td></tr>`,
+  );
+  return html`<h3 id="group-${group}">${group} (${count})</h3><table class="entries"><thead><tr><th>key</th>
+<th>outcome</th><th>person id</th><th>credential id</th><th>channel</th><th>error code</th><th>updated (UTC)</th></tr></thead>
+<tbody>${rows}</tbody></table>`;
 }
 
 function deadTable(letters: DeadLetter[], csrf: string | undefined, back: string, runId?: string): SafeHtml {
@@ -120,43 +172,34 @@ export function adminRunsRouter(deps: AdminRunsDeps): Router {
       page(res, 'Run not found', html`<p>No run ${req.params.id}.</p>`);
       return;
     }
-    const [entries, letters] = await Promise.all([
-      deps.runs.entries(run.id),
-      deps.deadLetters.list({ runId: run.id }),
-    ]);
-    const groups = new Map<string, typeof entries>();
-    for (const e of entries) {
-      const outcome = entryOutcome(e.status, e.detail).replace(/:.*$/, '');
-      groups.set(outcome, [...(groups.get(outcome) ?? []), e]);
-    }
-    const order = ['failed', 'pending', 'provisioned', 'already_provisioned'];
-    const sections = [...groups]
-      .sort(([a], [b]) => order.indexOf(a) - order.indexOf(b))
-      .map(([outcome, list]) => {
-        const rows = list.slice(0, GROUP_LIMIT).map(
-          (e) => html`<tr data-entry="${e.key}"><td>${e.key}</td><td>${entryOutcome(e.status, e.detail)}</td>
-<td>${e.detail.personId ?? ''}</td><td>${e.detail.credentialId ?? ''}</td><td>${e.detail.channel ?? ''}</td>
-<td class="${e.detail.code && outcome === 'failed' ? 'bad' : ''}">${outcome === 'failed' ? (e.detail.code ?? '') : ''}</td>
-<td>${isoTime(e.detail.at)}</td></tr>`,
-        );
-        const more =
-          list.length > GROUP_LIMIT ? html`<p>… and ${list.length - GROUP_LIMIT} more.</p>` : html``;
-        return html`<h3 id="group-${outcome}">${outcome} (${list.length})</h3><table class="entries"><thead><tr><th>key</th>
-<th>outcome</th><th>person id</th><th>credential id</th><th>channel</th><th>error code</th><th>updated (UTC)</th></tr></thead>
-<tbody>${rows}</tbody></table>${more}`;
-      });
+    const groups = groupCounts(run);
+    const wanted = typeof req.query.outcome === 'string' ? req.query.outcome : undefined;
+    const shown = wanted ?? GROUP_ORDER.find((g) => (groups[g] ?? 0) > 0) ?? 'pending';
+    const cursor = parseCursor(req.query.cursor);
+    const entries = await deps.pages.page(run.id, shown, {
+      limit: ENTRY_PAGE,
+      ...(cursor !== undefined ? { cursor } : {}),
+    });
+    // The dead letters shown are those of one page of failed entries: bounded whatever the run's size.
+    const failedPage =
+      shown === 'failed' ? entries : await deps.pages.page(run.id, 'failed', { limit: ENTRY_PAGE });
+    const letters = await deadLettersOf(deps.deadLetters, run.id, failedPage.entries);
     const outcome = runOutcome(run);
     const counts = Object.entries(run.counts)
       .filter(([, n]) => n > 0)
       .map(([status, n]) => html`<li>${status}: ${n}</li>`);
+    const base = `/admin/runs/${encodeURIComponent(run.id)}`;
     page(
       res,
       `Run ${run.id}`,
       html`${flash(req)}<p>Source ${run.source}; delivery ${run.delivery}; started ${isoTime(run.createdAt)}; finished
-${isoTime(run.finishedAt) || '—'}; outcome <strong class="${outcome.cls}" id="run-outcome">${outcome.text}</strong>.</p>
+${isoTime(run.finishedAt) || '—'}; outcome <strong class="${outcome.cls}" id="run-outcome">${outcome.text}</strong>.
+<a href="${base}/live" id="live-link">Live view</a></p>
 <ul id="run-counts"><li>entries: ${run.total}</li>${counts}</ul>
-<h2>Dead letters</h2>${deadTable(letters, principal(res)?.csrf, `/admin/runs/${run.id}`, run.id)}
-<h2>Entries</h2>${sections}`,
+${failureCodes(run, principal(res)?.csrf, base)}
+<h2>Entries</h2>${groupLinks(base, groups, shown)}${entryTable(shown, groups[shown] ?? 0, entries.entries)}
+${entries.next ? html`<p><a id="next-page" href="${base}?outcome=${encodeURIComponent(shown)}&cursor=${entries.next}">Next ${ENTRY_PAGE} →</a></p>` : html``}
+<h2>Dead letters</h2>${deadTable(letters, principal(res)?.csrf, base, run.id)}`,
     );
   });
 

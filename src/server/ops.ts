@@ -7,6 +7,7 @@ import type { Logger } from '../lib/core/logger.ts';
 import type { AuditLog } from '../lib/store/audit-log.ts';
 import { type Metrics, queueJobCounts, type ScrapeSources } from '../lib/core/metrics.ts';
 import { QUEUE_NAMES, type Queues } from '../lib/jobs/registry.ts';
+import { RunPages } from '../lib/store/run-pages.ts';
 import type { RunStore } from '../lib/store/runs.ts';
 import type { WorkerStore } from '../lib/store/workers.ts';
 import { AdminSessionStore } from '../lib/store/admin-sessions.ts';
@@ -20,6 +21,7 @@ import {
   resolveAdminAccess,
 } from './admin-auth.ts';
 import { mountQueuesDashboard } from './admin-queues.ts';
+import { adminLiveRouter } from './admin-live.ts';
 import { adminRunsRouter } from './admin-runs.ts';
 import { healthRouter } from './health.ts';
 import { metricsRouter } from './metrics-route.ts';
@@ -37,6 +39,8 @@ export interface OpsDeps {
   redis: Redis;
   queues: Queues;
   runs: RunStore;
+  /** Paged reads of runs' entries. Default: over `redis` under the config's queue prefix. */
+  runPages?: RunPages;
   deadLetters: DeadLetterStore;
   /** Worker heartbeats, for `/readyz`. */
   workers: WorkerStore;
@@ -80,11 +84,13 @@ export interface MountedOps {
 export function mountOps(app: Express, deps: OpsDeps): MountedOps {
   const access = resolveAdminAccess(deps.config.admin, { insecureLocal: deps.insecureLocal ?? false });
   const { admin } = deps.config;
+  const keys = new RedisKeys(deps.config.queuePrefix);
   const auth = createAdminAuth(admin, access, {
     secureCookie: deps.secureCookie ?? admin.publicUrl?.startsWith('https:') ?? false,
-    sessions: deps.sessions ?? new AdminSessionStore(deps.redis, new RedisKeys(deps.config.queuePrefix)),
+    sessions: deps.sessions ?? new AdminSessionStore(deps.redis, keys),
   });
   const queues = QUEUE_NAMES.map((name) => deps.queues.get(name));
+  const pages = deps.runPages ?? new RunPages(deps.redis, keys);
 
   deps.metrics.setScrapeSources({
     ...deps.scrapeSources,
@@ -112,11 +118,21 @@ export function mountOps(app: Express, deps: OpsDeps): MountedOps {
   app.use(
     adminRunsRouter({
       runs: deps.runs,
+      pages,
       deadLetters: deps.deadLetters,
       queues: deps.queues,
       auth,
       logger: deps.logger,
       ...(deps.audit ? { audit: deps.audit } : {}),
+    }),
+  );
+  app.use(
+    adminLiveRouter({
+      redis: deps.redis,
+      keys,
+      runs: deps.runs,
+      pages,
+      budgetPerSecond: deps.config.doorflow.rateLimitPerSec,
     }),
   );
   if (access.mode === 'open') {

@@ -13,7 +13,8 @@ import { type Harness, roster, startHarness } from '../helpers/pipeline.ts';
 /**
  * Acceptance 1: headless Chromium (Debian's package, driven by playwright-core) signs in, opens the
  * queues dashboard and the runs page, sees the finished run and its dead letters, clicks replay on
- * one entry and sees that entry complete. Screenshots go to test-artifacts/ (gitignored).
+ * one entry and sees that entry complete, then opens the live run view and sees its charts drawn.
+ * Screenshots go to test-artifacts/ (gitignored).
  */
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -140,7 +141,7 @@ describe.skipIf(SKIP_NO_BROWSER)('admin pages in a real browser', () => {
     const entryRow = page.locator(`#group-provisioned ~ table tr[data-entry="${letter?.key}"]`);
     const deadline = Date.now() + 60_000;
     for (;;) {
-      await page.goto(`${server.url}/admin/runs/${run.runId}`);
+      await page.goto(`${server.url}/admin/runs/${run.runId}?outcome=provisioned`);
       if ((await entryRow.count()) > 0) break;
       if (Date.now() > deadline) throw new Error('the replayed entry did not complete in 60 s');
       await page.waitForTimeout(250);
@@ -149,5 +150,20 @@ describe.skipIf(SKIP_NO_BROWSER)('admin pages in a real browser', () => {
     await expect(page.locator('#run-outcome').textContent()).resolves.toBe('finished with failures');
     await expect(page.locator('#group-provisioned').textContent()).resolves.toBe('provisioned (4)');
     await shot(page, 'admin-4-replayed');
+
+    // Acceptance 3: the live run view draws its charts (uPlot canvases) and progress bars by itself.
+    await Promise.all([page.waitForURL(/\/live$/), page.click('#live-link')]);
+    await page.locator('#live[data-charts="rendered"]').waitFor();
+    for (const id of ['chart-people', 'chart-requests', 'chart-failures']) {
+      expect(await page.locator(`#${id} canvas`).count(), id).toBe(1);
+    }
+    await expect(page.locator('#live-figures').textContent()).resolves.toMatch(
+      /5 of 5 settled · [\d.]+ people\/min/,
+    );
+    expect(await page.locator('#live-steps .step progress').count()).toBeGreaterThanOrEqual(3);
+    const legend = await page.locator('#chart-failures').textContent();
+    expect(legend).toContain('licence_limit');
+    await shot(page, 'admin-5-live');
+    console.info(`[acceptance 3] live run view screenshot: ${ARTIFACTS}admin-5-live.png`);
   }, 150_000);
 });

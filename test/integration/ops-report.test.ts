@@ -92,6 +92,7 @@ describe('runs report and metrics against the simulator', () => {
         const credential = live[0];
         const invalid = bad.includes(row as (typeof bad)[number]);
         return {
+          line: row.line,
           key,
           name: `${row.first_name} ${row.last_name}`.trim(),
           person_id: person ? String(person.id) : '',
@@ -103,7 +104,9 @@ describe('runs report and metrics against the simulator', () => {
           error_code: credential ? '' : invalid ? 'invalid_entry' : 'licence_limit',
         };
       })
-      .sort((a, b) => a.key.localeCompare(b.key));
+      // Roster order: the outcome index keeps each entry's line through every move.
+      .sort((a, b) => Number(a.line) - Number(b.line))
+      .map(({ line: _line, ...row }) => row);
     expect(expected.filter((e) => e.status === 'provisioned')).toHaveLength(6);
     expect(expected.filter((e) => e.error_code === 'licence_limit')).toHaveLength(4);
     expect(expected.filter((e) => e.error_code === 'licence_limit' && e.person_id !== '')).toHaveLength(4);
@@ -136,6 +139,7 @@ describe('runs report and metrics against the simulator', () => {
       {
         deliveries: h.pipeline.stores.deliveries,
         runs: h.pipeline.runs,
+        pages: h.pipeline.stores.runPages,
         deadLetters: h.pipeline.deadLetters,
       },
       run.runId,

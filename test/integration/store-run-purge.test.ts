@@ -44,12 +44,18 @@ describe('run purge at size', () => {
         batch.hset(keys.runStatus(id), `sid:E${i}`, 'provisioned');
         batch.hset(keys.runEntries(id), `sid:E${i}`, `{"personId":${i},"credentialId":"c${i}","at":1}`);
         batch.hset(keys.runNames(id), `sid:E${i}`, `First${i} Last${i}`);
+        // The outcome index the TRANSITION script keeps (group 1 = provisioned here).
+        batch.zadd(keys.runOutcomeIndex(id), 2 ** 32 + i + 2, `sid:E${i}`);
       }
       await batch.exec();
     }
     await runs.setMeta(id, { total: ENTRIES, [`count:provisioned`]: ENTRIES, intake: 'closed' });
+    await redis.hset(keys.runOutcomeGroups(id), { provisioned: 1, '#': 1 });
+    await redis.hset(keys.runSeries(id), { '29000000|provisioned': ENTRIES });
     await runs.checkFinished(id);
     expect((await runs.get(id))?.finishedAt).toBeDefined();
+    for (const key of [keys.runOutcomeIndex(id), keys.runOutcomeGroups(id), keys.runSeries(id)])
+      expect(await redis.exists(key), key).toBe(1);
 
     clock.set(Date.now());
     const purger = new RunPurger(redis, keys, runs, new DeadLetterStore(redis, keys, clock), clock);

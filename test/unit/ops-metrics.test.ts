@@ -89,4 +89,25 @@ describe('metrics', () => {
     ).toThrow(/cumulative/);
     expect(() => parsePromText('# TYPE x counter\nx 1')).toThrow(/newline/);
   });
+
+  it('exports the event loop delay p99 since the previous scrape: a blocked loop shows, then clears', async () => {
+    const m = createMetrics({ defaultMetrics: false });
+    await m.registry!.metrics(); // starts a fresh window
+    await new Promise((r) => setTimeout(r, 50)); // the monitor's first samples
+    // Block the loop for 300 ms (what a handler reading a whole run did), then let the monitor sample.
+    const until = Date.now() + 300;
+    while (Date.now() < until) {
+      /* busy */
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    const blocked = sampleValue(
+      parsePromText(await m.registry!.metrics()),
+      'dfp_event_loop_delay_p99_seconds',
+    );
+    // A lower bound only: load can make the delay longer, never shorter.
+    expect(blocked).toBeGreaterThanOrEqual(0.25);
+    await new Promise((r) => setTimeout(r, 100));
+    const after = sampleValue(parsePromText(await m.registry!.metrics()), 'dfp_event_loop_delay_p99_seconds');
+    expect(after).toBeLessThan(blocked ?? 0);
+  });
 });

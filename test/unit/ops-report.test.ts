@@ -18,8 +18,8 @@ const row = (over: Partial<ReportRow> = {}): ReportRow => ({
 });
 
 describe('run report formatting', () => {
-  it('CSV: header, one line per entry, empty cells for nulls, quoting and formula defusing', () => {
-    const text = formatReport(
+  it('CSV: header, one line per entry, empty cells for nulls, quoting and formula defusing', async () => {
+    const text = await formatReport(
       [
         row(),
         row({
@@ -42,11 +42,11 @@ describe('run report formatting', () => {
     expect(csvCell(-5)).toBe('-5');
   });
 
-  it('JSON: an array with one entry per line', () => {
-    const text = formatReport([row(), row({ key: 'sid:E2' })], 'json');
+  it('JSON: an array with one entry per line', async () => {
+    const text = await formatReport([row(), row({ key: 'sid:E2' })], 'json');
     expect(JSON.parse(text)).toHaveLength(2);
     expect(text.split('\n')).toHaveLength(5);
-    expect(formatReport([], 'json')).toBe('[]\n');
+    expect(await formatReport([], 'json')).toBe('[]\n');
   });
 });
 

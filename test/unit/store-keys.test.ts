@@ -20,6 +20,9 @@ describe('RedisKeys', () => {
     expect(k.runStatus('r1')).toBe('{dfp}:run:r1:status');
     expect(k.runEntries('r1')).toBe('{dfp}:run:r1:entries');
     expect(k.runNames('r1')).toBe('{dfp}:run:r1:names');
+    expect(k.runOutcomeIndex('r1')).toBe('{dfp}:run:r1:index');
+    expect(k.runOutcomeGroups('r1')).toBe('{dfp}:run:r1:outcomes');
+    expect(k.runSeries('r1')).toBe('{dfp}:run:r1:series');
     expect(k.runs).toBe('{dfp}:runs');
     expect(k.runFinished('r1', 1767225600000)).toBe('{dfp}:run-finished:r1:1767225600000');
     expect(k.runNotified('r1', '2026-01-01T00:00:00.000Z')).toBe('{dfp}:notify:r1:2026-01-01T00:00:00.000Z');
@@ -31,6 +34,9 @@ describe('RedisKeys', () => {
       '{dfp}:run:r1:status',
       '{dfp}:run:r1:entries',
       '{dfp}:run:r1:names',
+      '{dfp}:run:r1:index',
+      '{dfp}:run:r1:outcomes',
+      '{dfp}:run:r1:series',
       '{dfp}:sync:r1',
       '{dfp}:sync:r1:done',
       '{dfp}:run:r1',

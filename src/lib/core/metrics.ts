@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
@@ -198,6 +199,19 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       },
     });
   scrapedNumber('dead_letters', 'Entries in the dead-letter store', () => sources.deadLetterSize?.());
+  // The event loop's delay since the previous scrape: a request handler that blocks the loop
+  // (reading a whole run, say) shows here as a p99 far above the 10 ms sampling resolution.
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
+  new Gauge({
+    name: `${prefix}event_loop_delay_p99_seconds`,
+    help: 'p99 of the event loop delay since the previous scrape (perf_hooks.monitorEventLoopDelay)',
+    registers,
+    collect() {
+      this.set(loop.count > 0 ? loop.percentile(99) / 1e9 : 0);
+      loop.reset();
+    },
+  });
   new Gauge({
     name: `${prefix}credentials`,
     help: 'Tracked HID credentials by status',

@@ -1,7 +1,8 @@
 import { csvCell } from '../store/audit-log.ts';
-import type { DeadLetterStore } from '../store/dead-letters.ts';
+import { type DeadLetter, type DeadLetterStore, deadLetterId } from '../store/dead-letters.ts';
 import type { DeliveryStore } from '../store/deliveries.ts';
-import type { EntryDetail, RunStore } from '../store/runs.ts';
+import type { RunPages } from '../store/run-pages.ts';
+import type { EntryDetail, RunRecord, RunStore } from '../store/runs.ts';
 
 /**
  * The hand-back after a run (e.g. an onboarding event): one line per roster entry with its person
@@ -43,6 +44,7 @@ export type ReportFormat = 'csv' | 'json';
 export interface RunReportDeps {
   deliveries: DeliveryStore;
   runs: RunStore;
+  pages: RunPages;
   deadLetters?: DeadLetterStore;
 }
 
@@ -62,41 +64,84 @@ function iso(ms: number | undefined): string | null {
   return ms === undefined || !Number.isFinite(ms) ? null : new Date(ms).toISOString();
 }
 
-/** Rows sorted by roster line when known, then by key. Undefined when the run does not exist. */
-export async function buildRunReport(deps: RunReportDeps, runId: string): Promise<ReportRow[] | undefined> {
+/**
+ * The report a batch at a time, in roster order (line when known, else arrival), read through the
+ * outcome index: memory holds one batch, whatever the run's size. Undefined when the run does not
+ * exist.
+ */
+export async function streamRunReport(
+  deps: RunReportDeps,
+  runId: string,
+  batch = 1000,
+): Promise<AsyncGenerator<ReportRow[]> | undefined> {
   const run = await deps.runs.get(runId);
   if (!run) return undefined;
-  const [entries, names, dead] = await Promise.all([
-    deps.runs.entries(runId),
-    deps.runs.names(runId),
-    deps.deadLetters ? deps.deadLetters.list({ runId }) : Promise.resolve([]),
-  ]);
-  const deadByKey = new Map(dead.map((d) => [d.key, d]));
-  const rows = await Promise.all(
-    entries.map(async ({ key, status, detail }) => {
-      const state = rowStatus(status);
-      const letter = deadByKey.get(key);
-      const channel =
-        detail.channel ?? (typeof letter?.payload.delivery === 'string' ? letter.payload.delivery : null);
-      const row: ReportRow = {
-        key,
-        name: names[key] ?? nameFromPayload(letter?.payload) ?? null,
-        person_id: detail.personId ?? numberOrNull(letter?.payload.personId),
-        credential_id: detail.credentialId ?? stringOrNull(letter?.payload.credentialId),
-        status: state,
-        step: state === 'pending' ? status : state === 'failed' ? failedStep(status, detail) : null,
-        delivery_channel: channel ?? run.delivery,
-        delivered_at: null,
-        error_code: state === 'failed' ? (detail.code ?? letter?.code ?? 'unknown') : null,
-      };
-      if (state === 'provisioned' || state === 'already_provisioned') {
-        row.delivered_at = await deliveredAt(deps, row, detail);
-      }
-      return { row, line: detail.line };
-    }),
+  return (async function* () {
+    for await (const entries of deps.pages.scan(runId, batch)) {
+      const keys = entries.map((e) => e.key);
+      const [names, dead] = await Promise.all([
+        deps.pages.names(runId, keys),
+        deadLettersOf(deps.deadLetters, runId, entries),
+      ]);
+      yield await Promise.all(
+        entries.map(({ key, status, detail }, i) =>
+          reportRow(deps, run, { key, status, detail }, names[i], dead.get(key)),
+        ),
+      );
+    }
+  })();
+}
+
+/** Every row at once (small runs, tests); `streamRunReport` for anything big. */
+export async function buildRunReport(deps: RunReportDeps, runId: string): Promise<ReportRow[] | undefined> {
+  const batches = await streamRunReport(deps, runId);
+  if (!batches) return undefined;
+  const rows: ReportRow[] = [];
+  for await (const batch of batches) rows.push(...batch);
+  return rows;
+}
+
+/** Dead letters of the batch's dead entries, by key: their ids follow from (run, key, step). */
+async function deadLettersOf(
+  store: DeadLetterStore | undefined,
+  runId: string,
+  entries: readonly { key: string; status: string }[],
+): Promise<Map<string, DeadLetter>> {
+  const out = new Map<string, DeadLetter>();
+  if (!store) return out;
+  const dead = entries.filter((e) => e.status.startsWith('dead:'));
+  const letters = await Promise.all(
+    dead.map((e) => store.get(deadLetterId(runId, e.key, e.status.slice(5)))),
   );
-  rows.sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity) || a.row.key.localeCompare(b.row.key));
-  return rows.map((r) => r.row);
+  for (const letter of letters) if (letter) out.set(letter.key, letter);
+  return out;
+}
+
+async function reportRow(
+  deps: RunReportDeps,
+  run: RunRecord,
+  { key, status, detail }: { key: string; status: string; detail: EntryDetail },
+  name: string | null | undefined,
+  letter: DeadLetter | undefined,
+): Promise<ReportRow> {
+  const state = rowStatus(status);
+  const channel =
+    detail.channel ?? (typeof letter?.payload.delivery === 'string' ? letter.payload.delivery : null);
+  const row: ReportRow = {
+    key,
+    name: name ?? nameFromPayload(letter?.payload) ?? null,
+    person_id: detail.personId ?? numberOrNull(letter?.payload.personId),
+    credential_id: detail.credentialId ?? stringOrNull(letter?.payload.credentialId),
+    status: state,
+    step: state === 'pending' ? status : state === 'failed' ? failedStep(status, detail) : null,
+    delivery_channel: channel ?? run.delivery,
+    delivered_at: null,
+    error_code: state === 'failed' ? (detail.code ?? letter?.code ?? 'unknown') : null,
+  };
+  if (state === 'provisioned' || state === 'already_provisioned') {
+    row.delivered_at = await deliveredAt(deps, row, detail);
+  }
+  return row;
 }
 
 async function deliveredAt(deps: RunReportDeps, row: ReportRow, detail: EntryDetail): Promise<string | null> {
@@ -124,11 +169,34 @@ function stringOrNull(v: unknown): string | null {
   return typeof v === 'string' ? v : null;
 }
 
-/** The report as text: CSV with a header row, or a JSON array with one entry per line. */
-export function formatReport(rows: readonly ReportRow[], format: ReportFormat): string {
-  if (format === 'json')
-    return rows.length ? `[\n${rows.map((r) => JSON.stringify(r)).join(',\n')}\n]\n` : '[]\n';
-  const lines = [REPORT_COLUMNS.join(',')];
-  for (const row of rows) lines.push(REPORT_COLUMNS.map((c) => csvCell(row[c])).join(','));
-  return `${lines.join('\n')}\n`;
+function csvLine(row: ReportRow): string {
+  return REPORT_COLUMNS.map((c) => csvCell(row[c])).join(',');
+}
+
+/**
+ * The report as text chunks (one per batch): CSV with a header row, or a JSON array with one
+ * entry per line. Pipe into a stream: nothing but the current batch is held.
+ */
+export async function* reportText(
+  batches: AsyncIterable<readonly ReportRow[]> | Iterable<readonly ReportRow[]>,
+  format: ReportFormat,
+): AsyncGenerator<string> {
+  let first = true;
+  if (format === 'csv') yield `${REPORT_COLUMNS.join(',')}\n`;
+  for await (const rows of batches) {
+    if (rows.length === 0) continue;
+    if (format === 'csv') yield `${rows.map(csvLine).join('\n')}\n`;
+    else {
+      yield `${first ? '[\n' : ',\n'}${rows.map((r) => JSON.stringify(r)).join(',\n')}`;
+      first = false;
+    }
+  }
+  if (format === 'json') yield first ? '[]\n' : '\n]\n';
+}
+
+/** The report as one string (small runs, tests). */
+export async function formatReport(rows: readonly ReportRow[], format: ReportFormat): Promise<string> {
+  let text = '';
+  for await (const chunk of reportText([rows], format)) text += chunk;
+  return text;
 }

@@ -33,9 +33,22 @@ export class RedisKeys {
   runNames(runId: string): string {
     return this.#key('run', runId, 'names');
   }
+  /** `run:{id}:outcomes` hash: outcome group → its number in the outcome index (`#`: the last one given). */
+  runOutcomeGroups(runId: string): string {
+    return this.#key('run', runId, 'outcomes');
+  }
+  /** `run:{id}:index` sorted set: roster key by outcome group and roster position (store/run-pages.ts). */
+  runOutcomeIndex(runId: string): string {
+    return this.#key('run', runId, 'index');
+  }
+  /** `run:{id}:series` hash: `{minute}|{outcome}` and `{minute}|fail|{code}` → entries settled that minute. */
+  runSeries(runId: string): string {
+    return this.#key('run', runId, 'series');
+  }
   /**
    * Every key that belongs to run `id` and goes with it when it is purged (`runs purge`, the
-   * janitor): its hash, its per-entry hashes (statuses, details, people's names) and its sync
+   * janitor): its hash, its per-entry hashes (statuses, details, people's names), its outcome index and
+   * per-minute series, and its sync
    * counters, and (given the finish time) its once-per-finish marks. Whoever adds a per-run key
    * adds it here, and purge removes it. The run's member of the `runs` index and its dead letters
    * are removed beside these (store/run-purge.ts).
@@ -50,6 +63,9 @@ export class RedisKeys {
       this.runStatus(runId),
       this.runEntries(runId),
       this.runNames(runId),
+      this.runOutcomeIndex(runId),
+      this.runOutcomeGroups(runId),
+      this.runSeries(runId),
       this.syncRun(runId),
       this.syncRunDone(runId),
       // The run hash last: a purge cut short leaves the index member, so the next one finishes it.

@@ -53,6 +53,8 @@ export interface RunRecord {
   /** Failed attempts (later retried) per step. */
   retries: Record<string, number>;
   dead: number;
+  /** Entries failed (dead or invalid) now, per error code. */
+  failures: Record<string, number>;
 }
 
 const TRANSITION = luaScript(`
@@ -66,15 +68,66 @@ local function rank(s)
 end
 local function terminal(s) return s == 'provisioned' or s == 'already_provisioned' or s == 'invalid' end
 local function isdead(s) return string.sub(s, 1, 5) == 'dead:' end
-local key, new, detail, now, mode = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+-- Mirrors outcomeGroup() in TypeScript; any other status (a later outcome) is its own group.
+local function group(s)
+  if s == 'provisioned' or s == 'already_provisioned' then return s end
+  if s == 'invalid' or isdead(s) then return 'failed' end
+  if rank(s) < 5 then return 'pending' end
+  return s
+end
+-- The outcome index (KEYS[4] group numbers, KEYS[5] sorted set): score = group * SPAN + position,
+-- so one group is one score range, ordered by roster line (or arrival) and paged by score.
+local SPAN = 4294967296
+local function gnum(g)
+  local n = redis.call('HGET', KEYS[4], g)
+  if not n then
+    n = redis.call('HINCRBY', KEYS[4], '#', 1)
+    redis.call('HSET', KEYS[4], g, n)
+  end
+  return tonumber(n)
+end
+local function place(k, g, pos)
+  redis.call('ZADD', KEYS[5], string.format('%.0f', gnum(g) * SPAN + pos), k)
+end
+local function arrival() return 2147483648 + redis.call('HINCRBY', KEYS[1], 'seq', 1) end
+local function failcode(s, code)
+  if code ~= '' then return code end
+  if s == 'invalid' then return 'invalid_payload' end
+  return 'unknown'
+end
+local function storedcode(k)
+  local raw = redis.call('HGET', KEYS[3], k)
+  if raw then
+    local ok, d = pcall(cjson.decode, raw)
+    if ok and type(d) == 'table' and type(d.code) == 'string' then return d.code end
+  end
+  return ''
+end
+-- Failures by code: a counter in the run hash and a per-minute series for the live view.
+local function countfail(code, by, now)
+  redis.call('HINCRBY', KEYS[1], 'fail:' .. code, by)
+  if by > 0 then redis.call('HINCRBY', KEYS[6], math.floor(now / 60000) .. '|fail|' .. code, 1) end
+end
+local key, new, detail, now, mode, line, code = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6]), ARGV[7]
 local old = redis.call('HGET', KEYS[2], key)
 if mode == 'add' then
   if old then return 0 end
   redis.call('HINCRBY', KEYS[1], 'total', 1)
+  local pos = line
+  if not pos or pos < 1 or pos >= 2147483648 then pos = arrival() end
+  place(key, group(new), pos)
+  if group(new) == 'failed' then countfail(failcode(new, code), 1, now) end
 elseif not old then
   return -1
 elseif old == new then
-  if detail ~= '' then redis.call('HSET', KEYS[3], key, detail) end
+  if detail ~= '' then
+    if group(new) == 'failed' then
+      local was = failcode(old, storedcode(key))
+      local now_code = failcode(new, code)
+      if was ~= now_code then countfail(was, -1, now) countfail(now_code, 1, now) end
+    end
+    redis.call('HSET', KEYS[3], key, detail)
+  end
   return 0
 else
   local ok = false
@@ -86,6 +139,17 @@ else
   redis.call('HINCRBY', KEYS[1], 'count:' .. old, -1)
   if isdead(old) then redis.call('HINCRBY', KEYS[1], 'dead', -1)
   elseif not terminal(old) and not isdead(new) then redis.call('HINCRBY', KEYS[1], 'done:' .. old, 1) end
+  local gold, gnew = group(old), group(new)
+  if gold ~= gnew then
+    local score = tonumber(redis.call('ZSCORE', KEYS[5], key))
+    -- An entry recorded before the index existed joins it at its first move.
+    place(key, gnew, score and (score % SPAN) or arrival())
+  end
+  if gold == 'failed' then countfail(failcode(old, storedcode(key)), -1, now) end
+  if gnew == 'failed' then countfail(failcode(new, code), 1, now) end
+  if gnew ~= 'pending' and gnew ~= 'failed' then
+    redis.call('HINCRBY', KEYS[6], math.floor(now / 60000) .. '|' .. gnew, 1)
+  end
 end
 redis.call('HSET', KEYS[2], key, new)
 if detail ~= '' then redis.call('HSET', KEYS[3], key, detail) end
@@ -239,8 +303,15 @@ export class RunStore {
     const json = detail ? JSON.stringify({ ...detail, at: detail.at ?? this.clock.now() }) : '';
     const result = await TRANSITION.run(
       this.redis,
-      [this.keys.run(runId), this.keys.runStatus(runId), this.keys.runEntries(runId)],
-      [key, status, json, this.clock.now(), mode],
+      [
+        this.keys.run(runId),
+        this.keys.runStatus(runId),
+        this.keys.runEntries(runId),
+        this.keys.runOutcomeGroups(runId),
+        this.keys.runOutcomeIndex(runId),
+        this.keys.runSeries(runId),
+      ],
+      [key, status, json, this.clock.now(), mode, detail?.line ?? '', detail?.code ?? ''],
     );
     return Number(result);
   }
@@ -250,9 +321,12 @@ function parseRun(h: Record<string, string>): RunRecord {
   const counts: Record<string, number> = {};
   const done: Record<string, number> = {};
   const retries: Record<string, number> = {};
+  const failures: Record<string, number> = {};
   for (const [field, value] of Object.entries(h)) {
     if (field.startsWith('count:')) counts[field.slice(6)] = Number(value);
-    else if (field.startsWith('done:')) done[field.slice(5)] = Number(value);
+    else if (field.startsWith('fail:')) {
+      if (Number(value) > 0) failures[field.slice(5)] = Number(value);
+    } else if (field.startsWith('done:')) done[field.slice(5)] = Number(value);
     else if (field.startsWith('retries:')) retries[field.slice(8)] = Number(value);
   }
   return {
@@ -267,6 +341,7 @@ function parseRun(h: Record<string, string>): RunRecord {
     done,
     retries,
     dead: Number(h.dead ?? 0),
+    failures,
   };
 }
 
@@ -274,6 +349,30 @@ function parseRun(h: Record<string, string>): RunRecord {
 export function runSucceeded(run: RunRecord): boolean {
   const ok = (run.counts.provisioned ?? 0) + (run.counts.already_provisioned ?? 0);
   return run.finishedAt !== undefined && ok === run.total;
+}
+
+/**
+ * The outcome group an entry status belongs to, as the outcome index files it (the TRANSITION
+ * script mirrors this): `provisioned`, `already_provisioned`, `failed` (dead or invalid), `pending`
+ * (at a step), or any other status as its own group, so a new outcome needs no change here.
+ */
+export function outcomeGroup(status: string): string {
+  if (status === 'provisioned' || status === 'already_provisioned') return status;
+  if (status === 'invalid' || status.startsWith('dead:')) return 'failed';
+  if (['person', 'credential', 'invitation'].includes(status) || status.startsWith('delivery-'))
+    return 'pending';
+  return status;
+}
+
+/** Entries per outcome group, from the run's counters (no entry read). */
+export function groupCounts(run: RunRecord): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [status, n] of Object.entries(run.counts)) {
+    if (n <= 0) continue;
+    const group = outcomeGroup(status);
+    out[group] = (out[group] ?? 0) + n;
+  }
+  return out;
 }
 
 /** The human outcome of an entry: `provisioned`, `already_provisioned`, `failed: CODE` or `pending: STEP`. */

@@ -11,6 +11,7 @@ import type { RedisKeys } from './keys.ts';
 import { ManagedSet } from './managed.ts';
 import { PeopleIndex } from './people-index.ts';
 import { RunNoticeStore } from './run-notices.ts';
+import { RunPages } from './run-pages.ts';
 import { RunStore } from './runs.ts';
 import { SyncRunStore } from './sync-runs.ts';
 import { WebhookSignatureStore } from './webhook-signatures.ts';
@@ -21,6 +22,8 @@ import { WorkerStore } from './workers.ts';
 export interface Stores {
   readonly keys: RedisKeys;
   readonly runs: RunStore;
+  /** Paged reads of a run's entries by outcome (pages, reports). */
+  readonly runPages: RunPages;
   readonly runNotices: RunNoticeStore;
   readonly deadLetters: DeadLetterStore;
   readonly people: PeopleIndex;
@@ -47,6 +50,7 @@ export function createStores(redis: Redis, keys: RedisKeys, clock: Clock, option
   return {
     keys,
     runs: new RunStore(redis, keys, clock),
+    runPages: new RunPages(redis, keys),
     runNotices: new RunNoticeStore(redis, keys),
     deadLetters: new DeadLetterStore(redis, keys, clock),
     people: new PeopleIndex(redis, keys),

@@ -1,0 +1,142 @@
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from './keys.ts';
+import type { EntryDetail } from './runs.ts';
+
+/**
+ * Paged reads of a run's entries through the outcome index the run store's TRANSITION script
+ * keeps (`run:{id}:index`, score = group number × 2³² + roster position; `run:{id}:outcomes`
+ * names the group numbers). A page is one ZRANGEBYSCORE plus one HMGET per hash, whatever the
+ * run's size, so a million-entry run reads like a small one. Cursors are roster positions: a page
+ * continues after the last position shown, stable while entries move between groups.
+ */
+
+/** The outcome index's score span per group (the script's SPAN). */
+const SPAN = 2 ** 32;
+
+export interface PagedEntry {
+  key: string;
+  status: string;
+  detail: EntryDetail;
+  /** Roster line, or 2³¹ + arrival order when the entry had none. */
+  position: number;
+}
+
+export interface EntryPage {
+  entries: PagedEntry[];
+  /** Pass back as `cursor` for the next page; absent on the last one. */
+  next?: string;
+}
+
+/** A cursor is a position the caller got from us: digits only. */
+export function parseCursor(value: unknown): number | undefined {
+  return typeof value === 'string' && /^\d{1,12}$/.test(value) ? Number(value) : undefined;
+}
+
+export class RunPages {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+  ) {}
+
+  /** The groups the run's index holds, with their numbers. */
+  async groups(runId: string): Promise<Map<string, number>> {
+    const raw = await this.redis.hgetall(this.keys.runOutcomeGroups(runId));
+    const out = new Map<string, number>();
+    for (const [group, n] of Object.entries(raw)) if (group !== '#') out.set(group, Number(n));
+    return out;
+  }
+
+  /** Up to `limit` entries of one outcome group after `cursor`, in roster order. */
+  async page(runId: string, group: string, options: { cursor?: number; limit: number }): Promise<EntryPage> {
+    const n = (await this.groups(runId)).get(group);
+    if (n === undefined) return { entries: [] };
+    const entries = await this.#range(runId, n, options.cursor, options.limit);
+    const last = entries.at(-1);
+    return entries.length === options.limit && last ? { entries, next: String(last.position) } : { entries };
+  }
+
+  /**
+   * Every entry in roster order, `batch` at a time: one cursor per group, merged by position.
+   * Memory stays at one batch per group whatever the run's size.
+   */
+  async *scan(runId: string, batch = 1000): AsyncGenerator<PagedEntry[]> {
+    const readers = [...(await this.groups(runId)).values()].map((n) => ({
+      n,
+      buffer: [] as PagedEntry[],
+      cursor: undefined as number | undefined,
+      done: false,
+    }));
+    const fill = async (r: (typeof readers)[number]) => {
+      if (r.buffer.length > 0 || r.done) return;
+      r.buffer = await this.#range(runId, r.n, r.cursor, batch);
+      r.done = r.buffer.length < batch;
+      const last = r.buffer.at(-1);
+      if (last) r.cursor = last.position;
+    };
+    let out: PagedEntry[] = [];
+    for (;;) {
+      await Promise.all(readers.map(fill));
+      let best: (typeof readers)[number] | undefined;
+      for (const r of readers) {
+        const head = r.buffer[0];
+        if (head && (!best || head.position < (best.buffer[0]?.position ?? Infinity))) best = r;
+      }
+      const next = best?.buffer.shift();
+      if (!next) break;
+      out.push(next);
+      if (out.length >= batch) {
+        yield out;
+        out = [];
+      }
+    }
+    if (out.length > 0) yield out;
+  }
+
+  /** People's names for these keys (null where none was recorded). */
+  async names(runId: string, keys: readonly string[]): Promise<(string | null)[]> {
+    return keys.length === 0 ? [] : await this.redis.hmget(this.keys.runNames(runId), ...keys);
+  }
+
+  /** The per-minute series (`{minute}|{outcome}` → entries), for the live view. */
+  async series(runId: string): Promise<Record<string, string>> {
+    return await this.redis.hgetall(this.keys.runSeries(runId));
+  }
+
+  async #range(
+    runId: string,
+    group: number,
+    after: number | undefined,
+    limit: number,
+  ): Promise<PagedEntry[]> {
+    const min = after === undefined ? String(group * SPAN) : `(${group * SPAN + after}`;
+    const raw = await this.redis.zrangebyscore(
+      this.keys.runOutcomeIndex(runId),
+      min,
+      `(${(group + 1) * SPAN}`,
+      'WITHSCORES',
+      'LIMIT',
+      0,
+      limit,
+    );
+    const keys: string[] = [];
+    const positions: number[] = [];
+    for (let i = 0; i < raw.length; i += 2) {
+      keys.push(raw[i] ?? '');
+      positions.push(Number(raw[i + 1]) - group * SPAN);
+    }
+    if (keys.length === 0) return [];
+    const [statuses, details] = await Promise.all([
+      this.redis.hmget(this.keys.runStatus(runId), ...keys),
+      this.redis.hmget(this.keys.runEntries(runId), ...keys),
+    ]);
+    return keys.map((key, i) => {
+      const detail = details[i];
+      return {
+        key,
+        status: statuses[i] ?? '',
+        detail: detail ? (JSON.parse(detail) as EntryDetail) : {},
+        position: positions[i] ?? 0,
+      };
+    });
+  }
+}
