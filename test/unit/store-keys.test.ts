@@ -33,6 +33,7 @@ describe('RedisKeys', () => {
       '{dfp}:run:r1:names',
       '{dfp}:sync:r1',
       '{dfp}:sync:r1:done',
+      '{dfp}:scim:burst:r1:offboards',
       '{dfp}:run:r1',
     ]);
     expect(k.runKeys('r1', 5).slice(0, 2)).toEqual(['{dfp}:run-finished:r1:5', '{dfp}:notify:r1:5']);
@@ -104,6 +105,13 @@ describe('RedisKeys', () => {
     expect(k.syncRun('r1')).toBe('{dfp}:sync:r1');
     expect(k.syncRunDone('r1')).toBe('{dfp}:sync:r1:done');
     expect(k.syncLastCount('csv:roster.csv')).toBe('{dfp}:sync:last:csv:roster.csv');
+  });
+
+  it('scim', () => {
+    expect(k.scimUsers).toBe('{dfp}:scim:users');
+    expect(k.scimUserNames).toBe('{dfp}:scim:user-names');
+    expect(k.scimBurst).toBe('{dfp}:scim:burst');
+    expect(k.scimBurstOffboards('r1')).toBe('{dfp}:scim:burst:r1:offboards');
   });
 
   it('operations', () => {
