@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scimModule } from '../../src/app/scim.ts';
 import { silentLogger } from '../../src/lib/core/logger.ts';
+import { purgeInactiveScimUsers } from '../../src/lib/store/scim-users.ts';
 import { buildServer, type RunningServer } from '../../src/server/app.ts';
 import { type Harness, startHarness } from '../helpers/pipeline.ts';
 import {
@@ -375,6 +376,22 @@ describe('scim: conformance (RFC 7643/7644, Entra validator, Okta test plan)', (
       expect(await offboard.getDelayedCount()).toBe(0);
       expect(await offboard.getWaitingCount()).toBe(0);
       expect((await scim.get(`/Users/${ids[threshold]}`)).body.active).toBe(true);
+    });
+  });
+
+  describe('retention (docs/scim.md)', () => {
+    it('the janitor rule removes users deactivated longer than REVOKED_RETENTION, and frees their userName', async () => {
+      const active = (await scim.post('/Users', scimUser(200))).body.id as string;
+      const inactive = (await scim.post('/Users', scimUser(201, { active: false }))).body.id as string;
+      const { redis, keys } = h.pipeline;
+      // Not yet expired: kept.
+      expect(await purgeInactiveScimUsers(redis, keys, Date.now() - 60_000)).toBe(0);
+      const expired = await purgeInactiveScimUsers(redis, keys, Date.now() + 1);
+      expect(expired).toBeGreaterThanOrEqual(1);
+      expectError(await scim.get(`/Users/${inactive}`), 404);
+      expect((await scim.get(`/Users/${active}`)).status).toBe(200);
+      expect(await redis.zcard(keys.scimInactive)).toBe(0);
+      expect((await scim.post('/Users', scimUser(201))).status).toBe(201);
     });
   });
 });

@@ -110,6 +110,7 @@ describe('RedisKeys', () => {
   it('scim', () => {
     expect(k.scimUsers).toBe('{dfp}:scim:users');
     expect(k.scimUserNames).toBe('{dfp}:scim:user-names');
+    expect(k.scimInactive).toBe('{dfp}:scim:inactive');
     expect(k.scimBurst).toBe('{dfp}:scim:burst');
     expect(k.scimBurstOffboards('r1')).toBe('{dfp}:scim:burst:r1:offboards');
   });

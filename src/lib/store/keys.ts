@@ -246,6 +246,10 @@ export class RedisKeys {
   get scimUserNames(): string {
     return this.#key('scim', 'user-names');
   }
+  /** `scim:inactive` sorted set: SCIM user id → when the IdP deactivated it (ms), for retention. */
+  get scimInactive(): string {
+    return this.#key('scim', 'inactive');
+  }
   /** `scim:burst` hash: the run of the current SCIM request burst and when the burst ends. */
   get scimBurst(): string {
     return this.#key('scim', 'burst');

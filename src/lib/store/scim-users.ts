@@ -8,7 +8,9 @@ import type { RedisKeys } from './keys.ts';
  * resource it sent plus our bookkeeping (roster key, timestamps, the run of the last change).
  * Personal data: each record is sealed with ENCRYPTION_KEY (AES-256-GCM) in the `scim:users` hash,
  * and the `userName` uniqueness index holds only a sha256 of the lower-cased name. A record lives
- * as long as the IdP keeps the user: `DELETE` removes it at once (docs/scim.md, "Retention").
+ * as long as the IdP keeps the user active: `DELETE` removes it at once, and a user deactivated
+ * for longer than REVOKED_RETENTION (`scim:inactive`, ids and times only) is removed by the janitor
+ * ({@link purgeInactiveScimUsers}; docs/scim.md, "Retention").
  */
 
 export interface ScimUserRecord {
@@ -74,6 +76,10 @@ export class ScimUserStore {
       }
     }
     const multi = this.redis.multi().hset(this.keys.scimUsers, record.id, this.#seal(record));
+    // Deactivated since the first change that said so; active again: no longer counted.
+    if (record.attributes.active === false)
+      multi.zadd(this.keys.scimInactive, 'NX', record.lastModified, record.id);
+    else multi.zrem(this.keys.scimInactive, record.id);
     if (previousUserName !== undefined && this.#digest(previousUserName) !== digest) {
       multi.hdel(names, this.#digest(previousUserName));
     }
@@ -98,6 +104,42 @@ export class ScimUserStore {
   async delete(record: ScimUserRecord): Promise<void> {
     const names = this.keys.scimUserNames;
     const digest = this.#digest(record.userName);
-    await this.redis.multi().hdel(this.keys.scimUsers, record.id).hdel(names, digest).exec();
+    await this.redis
+      .multi()
+      .hdel(this.keys.scimUsers, record.id)
+      .hdel(names, digest)
+      .zrem(this.keys.scimInactive, record.id)
+      .exec();
   }
+}
+
+/**
+ * Removes SCIM users deactivated before `cutoffMs` (the janitor, REVOKED_RETENTION): their record
+ * and their `userName` claim. Needs no key: ids and times are all it reads. Returns how many.
+ */
+export async function purgeInactiveScimUsers(
+  redis: Redis,
+  keys: RedisKeys,
+  cutoffMs: number,
+  dryRun = false,
+): Promise<number> {
+  const ids = await redis.zrangebyscore(keys.scimInactive, '-inf', cutoffMs);
+  if (ids.length === 0 || dryRun) return ids.length;
+  const gone = new Set(ids);
+  const claims: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, fields] = await redis.hscan(keys.scimUserNames, cursor, 'COUNT', 500);
+    cursor = next;
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      if (gone.has(fields[i + 1] ?? '')) claims.push(fields[i] ?? '');
+    }
+  } while (cursor !== '0');
+  const multi = redis
+    .multi()
+    .hdel(keys.scimUsers, ...ids)
+    .zrem(keys.scimInactive, ...ids);
+  if (claims.length > 0) multi.hdel(keys.scimUserNames, ...claims);
+  await multi.exec();
+  return ids.length;
 }
