@@ -57,6 +57,18 @@ describe('cli: serve + worker: SCIM from Okta and Entra', () => {
   const hidOf = (personId: number) =>
     h.sim.credentials().filter((c) => c.person_id === personId && c.hid_invitation_id !== null);
   const mailsOf = (personId: number) => h.sim.outbox().filter((m) => m.person_id === personId);
+  /** Offboarded: disabled, every HID credential revoked. */
+  const offboarded = (systemId: string) => () => {
+    const [p] = personBy(systemId);
+    return p?.enabled === false && hidOf(p.id).every((c) => c.status === 'revoked');
+  };
+  /** Exactly one person for the system id, with `passes` HID credentials and as many invitation mails. */
+  const expectOnce = (systemId: string, passes: number) => {
+    const people = personBy(systemId);
+    expect(people).toHaveLength(1);
+    expect(hidOf(people[0]?.id ?? 0)).toHaveLength(passes);
+    expect(mailsOf(people[0]?.id ?? 0)).toHaveLength(passes);
+  };
 
   it('Okta: test connection, filter, POST, GET, PUT, PUT active:false', async () => {
     for (const r of await twice(() => scim.get('/Users?startIndex=1&count=1'))) expect(r.status).toBe(200);
@@ -104,14 +116,8 @@ describe('cli: serve + worker: SCIM from Okta and Entra', () => {
       expect(r.status).toBe(200);
       expect(r.body.active).toBe(false);
     }
-    await until('the offboarding', () => {
-      const [p] = personBy('OKTA-1');
-      return p?.enabled === false && hidOf(p.id).every((c) => c.status === 'revoked');
-    });
-    const [person] = personBy('OKTA-1');
-    expect(personBy('OKTA-1')).toHaveLength(1);
-    expect(hidOf(person?.id ?? 0)).toHaveLength(1);
-    expect(mailsOf(person?.id ?? 0)).toHaveLength(1);
+    await until('the offboarding', offboarded('OKTA-1'));
+    expectOnce('OKTA-1', 1);
   });
 
   it('Entra: filter, POST, PATCH Replace, PATCH "False", PATCH "True", DELETE', async () => {
@@ -148,10 +154,7 @@ describe('cli: serve + worker: SCIM from Okta and Entra', () => {
 
     const off = patchOf({ op: 'Replace', path: 'active', value: 'False' });
     for (const r of await twice(() => scim.patch(`/Users/${id}`, off))) expect(r.body.active).toBe(false);
-    await until('the offboarding', () => {
-      const [p] = personBy('grace');
-      return p?.enabled === false && hidOf(p.id).every((c) => c.status === 'revoked');
-    });
+    await until('the offboarding', offboarded('grace'));
 
     const on = patchOf({ op: 'Replace', path: 'active', value: 'True' });
     for (const r of await twice(() => scim.patch(`/Users/${id}`, on))) expect(r.body.active).toBe(true);
@@ -164,15 +167,9 @@ describe('cli: serve + worker: SCIM from Okta and Entra', () => {
     expect(deleted.status).toBe(204);
     expect(again.status).toBe(404);
     expect((await scim.get(`/Users/${id}`)).status).toBe(404);
-    await until('the offboarding after DELETE', () => {
-      const [p] = personBy('grace');
-      return p?.enabled === false && hidOf(p.id).every((c) => c.status === 'revoked');
-    });
-    const [person] = personBy('grace');
-    expect(personBy('grace')).toHaveLength(1);
+    await until('the offboarding after DELETE', offboarded('grace'));
     // Two passes in all (the first, revoked; the returner's, revoked by the DELETE), one mail each.
-    expect(hidOf(person?.id ?? 0)).toHaveLength(2);
-    expect(mailsOf(person?.id ?? 0)).toHaveLength(2);
+    expectOnce('grace', 2);
   });
 
   it('without SCIM_TOKEN, serve has no SCIM endpoint (404)', async () => {
