@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scimModule } from '../../src/app/scim.ts';
 import { silentLogger } from '../../src/lib/core/logger.ts';
-import { purgeInactiveScimUsers } from '../../src/lib/store/scim-users.ts';
+import { purgeInactiveScimUsers, ScimUserStore } from '../../src/lib/store/scim-users.ts';
 import { buildServer, type RunningServer } from '../../src/server/app.ts';
 import { type Harness, startHarness } from '../helpers/pipeline.ts';
 import {
@@ -41,6 +41,14 @@ describe('scim: conformance (RFC 7643/7644, Entra validator, Okta test plan)', (
     await server?.close();
     await h?.close();
   });
+
+  /** The pipeline settled the user's last change (no worker runs here): ends its run entry. */
+  const settle = async (id: string) => {
+    const key = h.config.encryptionKey;
+    if (!key) throw new Error('no key');
+    const record = await new ScimUserStore(h.pipeline.redis, h.pipeline.keys, key).get(id);
+    if (record?.runId) await h.pipeline.runs.move(record.runId, record.key, 'provisioned');
+  };
 
   const expectError = (reply: { status: number; body: unknown }, status: number, scimType?: string) => {
     expect(reply.status).toBe(status);
@@ -302,12 +310,21 @@ describe('scim: conformance (RFC 7643/7644, Entra validator, Okta test plan)', (
       expect(r.body).not.toHaveProperty('displayName');
     });
 
+    it('a deactivation while the create is still on its way is a 503 with Retry-After, nothing changed', async () => {
+      const r = await scim.patch(path(), patchOf({ op: 'Replace', path: 'active', value: 'False' }));
+      expectError(r, 503);
+      expect(r.headers.get('retry-after')).toBe('5');
+      expect((await scim.get(path())).body.active).toBe(true);
+    });
+
     it('"active": "False" as a string, by path and in a value object, reads back as a boolean', async () => {
+      await settle(id);
       let r = await scim.patch(path(), patchOf({ op: 'Replace', path: 'active', value: 'False' }));
       expect(r.status).toBe(200);
       expect(r.body.active).toBe(false);
       r = await scim.patch(path(), patchOf({ op: 'replace', value: { active: 'True' } }));
       expect(r.body.active).toBe(true);
+      await settle(id);
       r = await scim.patch(path(), patchOf({ op: 'replace', value: { active: false } }));
       expect(r.body.active).toBe(false);
       expect((await scim.get(path())).body.active).toBe(false);
@@ -337,6 +354,7 @@ describe('scim: conformance (RFC 7643/7644, Entra validator, Okta test plan)', (
   describe('Users: delete (RFC 7644 §3.6), Groups', () => {
     it('DELETE is 204; the user is gone (404) and its userName is free again', async () => {
       const { id } = (await scim.post('/Users', scimUser(30))).body;
+      await settle(id);
       const r = await scim.delete(`/Users/${id}`);
       expect(r.status).toBe(204);
       expect(r.body).toBeUndefined();

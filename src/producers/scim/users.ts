@@ -154,6 +154,18 @@ export class ScimUsers {
       population,
     );
     if (runId === undefined) {
+      // No person yet. If the user's create is still on its way, revoking now would miss the pass
+      // it is about to issue: the IdP retries this later (503), when there is a person to offboard.
+      if ((await this.#pass(record)).pending) {
+        throw new ScimError(
+          503,
+          'the user is still being provisioned; retry the deactivation shortly',
+          undefined,
+          {
+            retryAfterMs: 5_000,
+          },
+        );
+      }
       this.deps.logger.info(
         { scimId: record.id },
         'SCIM deactivation: no person was provisioned for the user',
