@@ -28,20 +28,30 @@ export interface OffboardBurstDeps {
 
 export async function refuseOffboardBurst(deps: OffboardBurstDeps, burst: OffboardBurst): Promise<never> {
   const queue = deps.queues.get('offboard');
-  // Held jobs are delayed, so removing them means they never ran; one already taken is gone.
-  for (const held of burst.offboards) await queue.remove(held.jobId);
+  // Held jobs are delayed, so removing them means they never ran. One a worker already took (a
+  // burst longer than its window) cannot be withdrawn: it is counted as applied in the log line.
+  let applied = 0;
+  for (const held of burst.offboards) {
+    const removed = await queue.remove(held.jobId).catch(() => 0);
+    if (removed === 0 && (await queue.getJob(held.jobId)) !== undefined) applied += 1;
+  }
   deps.logger.warn(
     {
       runId: burst.runId,
       offboards: burst.offboards.length,
       threshold: burst.threshold,
       population: burst.population,
+      alreadyApplied: applied,
     },
-    'SCIM deactivation burst over the safety threshold: refused, nothing offboarded',
+    'SCIM deactivation burst over the safety threshold: refused, its held offboards withdrawn',
   );
+  const outcome =
+    applied === 0
+      ? 'none was applied'
+      : `${burst.offboards.length - applied} were withdrawn, ${applied} had run`;
   throw new ScimError(
     403,
     `${burst.offboards.length} deactivations in one burst exceed the offboarding safety threshold of ` +
-      `${burst.threshold}; none was applied and an operator must review them (docs/scim.md)`,
+      `${burst.threshold}; ${outcome} and an operator must review them (docs/scim.md)`,
   );
 }
