@@ -107,7 +107,6 @@ function meta(resourceType: string, location: string): Record<string, unknown> {
 export function serviceProviderConfig(base: string): Record<string, unknown> {
   return {
     schemas: [SPC_SCHEMA],
-    documentationUri: 'docs/scim.md',
     patch: { supported: true },
     bulk: { supported: false, maxOperations: 0, maxPayloadSize: 0 },
     filter: { supported: true, maxResults: MAX_RESULTS },
