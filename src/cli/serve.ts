@@ -5,12 +5,14 @@ import { buildConfig, buildRuntime } from '../app/runtime.ts';
 import { buildServer } from '../server/app.ts';
 import { doorflowWebhookModule, statusEventEnqueuer, WEBHOOK_PATH } from '../server/doorflow-webhooks.ts';
 import { opsHttpModule } from '../server/ops.ts';
+import { SCIM_PATH } from '../server/scim.ts';
 import { openPipeline } from '../app/pipeline.ts';
+import { scimModule } from '../app/scim.ts';
 import { installShutdown } from './shutdown.ts';
 
 /**
- * `serve`: the HTTP server — DoorFlow webhook receiver (`POST /webhooks/doorflow`), health,
- * metrics and the admin pages. Webhook events are only verified and enqueued here; `worker`
+ * `serve`: the HTTP server — DoorFlow webhook receiver (`POST /webhooks/doorflow`), SCIM 2.0
+ * inbound (`/scim/v2`, with SCIM_TOKEN), health, metrics and the admin pages. Webhook events are only verified and enqueued here; `worker`
  * processes them. Refuses to start without WEBHOOK_SECRET (an unverifiable receiver would let
  * anyone move credential states).
  */
@@ -80,13 +82,14 @@ export function registerServeCommand(program: Command): void {
           enqueue: statusEventEnqueuer(pipeline.queues),
         });
         const host = options.insecureLocal ? ops.access.host : (options.host ?? config.admin.host);
-        const server = await buildServer({ logger: runtime.logger, modules: [webhooks, ops] }).start(
-          port,
-          host,
-        );
+        // SCIM inbound only with SCIM_TOKEN: without it /scim/v2 is a plain 404.
+        const scim = scimModule(pipeline);
+        const modules = scim ? [webhooks, scim, ops] : [webhooks, ops];
+        const server = await buildServer({ logger: runtime.logger, modules }).start(port, host);
         runtime.onClose(() => server.close());
         runtime.logger.info({ url: server.url, webhook: `${server.url}${WEBHOOK_PATH}` }, 'serving');
-        console.log(`serving on ${server.url} (DoorFlow webhooks: ${server.url}${WEBHOOK_PATH})`);
+        const scimNote = scim ? `, SCIM: ${server.url}${SCIM_PATH}` : '';
+        console.log(`serving on ${server.url} (DoorFlow webhooks: ${server.url}${WEBHOOK_PATH}${scimNote})`);
       } catch (err) {
         await runtime.close();
         throw err;

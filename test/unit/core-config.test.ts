@@ -86,6 +86,25 @@ describe('loadConfig', () => {
     expect(loadConfig({ ENCRYPTION_KEY: b64 }).encryptionKey?.equals(Buffer.alloc(32, 7))).toBe(true);
   });
 
+  it('SCIM: off by default; SCIM_TOKEN needs 32 characters and ENCRYPTION_KEY, and is a secret', () => {
+    expect(loadConfig({}).scim).toEqual({ token: undefined, burstWindowMs: 10_000 });
+    expect(() => loadConfig({ SCIM_TOKEN: 'short', ENCRYPTION_KEY: 'ab'.repeat(32) })).toThrow(
+      /SCIM_TOKEN: expected at least 32 characters/,
+    );
+    const token = 'scim-token-3c1e6b0f9a2d4e7c8b5a1f0e9d2c3b4a';
+    expect(() => loadConfig({ SCIM_TOKEN: token })).toThrow(
+      /ENCRYPTION_KEY: required when SCIM_TOKEN is set/,
+    );
+    const config = loadConfig({
+      SCIM_TOKEN: token,
+      ENCRYPTION_KEY: 'ab'.repeat(32),
+      SCIM_BURST_WINDOW: '2s',
+    });
+    expect(config.scim).toEqual({ token, burstWindowMs: 2_000 });
+    expect(secretValues(config)).toContain(token);
+    expect(JSON.stringify(describeConfig(config))).not.toContain(token);
+  });
+
   it('lets CLI overrides win over the environment', () => {
     const config = loadConfig({ DOORFLOW_RATE_LIMIT: '5' }, { DOORFLOW_RATE_LIMIT: '50' });
     expect(config.doorflow.rateLimitPerSec).toBe(50);

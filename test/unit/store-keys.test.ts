@@ -39,6 +39,7 @@ describe('RedisKeys', () => {
       '{dfp}:run:r1:series',
       '{dfp}:sync:r1',
       '{dfp}:sync:r1:done',
+      '{dfp}:scim:burst:r1:offboards',
       '{dfp}:run:r1',
     ]);
     expect(k.runKeys('r1', 5).slice(0, 2)).toEqual(['{dfp}:run-finished:r1:5', '{dfp}:notify:r1:5']);
@@ -110,6 +111,14 @@ describe('RedisKeys', () => {
     expect(k.syncRun('r1')).toBe('{dfp}:sync:r1');
     expect(k.syncRunDone('r1')).toBe('{dfp}:sync:r1:done');
     expect(k.syncLastCount('csv:roster.csv')).toBe('{dfp}:sync:last:csv:roster.csv');
+  });
+
+  it('scim', () => {
+    expect(k.scimUsers).toBe('{dfp}:scim:users');
+    expect(k.scimUserNames).toBe('{dfp}:scim:user-names');
+    expect(k.scimInactive).toBe('{dfp}:scim:inactive');
+    expect(k.scimBurst).toBe('{dfp}:scim:burst');
+    expect(k.scimBurstOffboards('r1')).toBe('{dfp}:scim:burst:r1:offboards');
   });
 
   it('operations', () => {

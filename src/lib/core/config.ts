@@ -115,6 +115,9 @@ const envSchema = z.object({
   BAMBOOHR_API_KEY: optionalString,
   BAMBOOHR_BASE_URL: optionalUrl,
   SYNC_SCOPE_PREFIX: optionalString,
+
+  SCIM_TOKEN: optionalSecret,
+  SCIM_BURST_WINDOW: duration('10s'),
 });
 
 type ParsedEnv = z.infer<typeof envSchema>;
@@ -229,6 +232,16 @@ export interface Config {
     readonly bamboohrBaseUrl: string | undefined;
     readonly syncScopePrefix: string | undefined;
   };
+  /** SCIM 2.0 inbound (`serve` under `/scim/v2`, docs/scim.md); disabled while `token` is unset. */
+  readonly scim: {
+    /** The bearer token the IdP sends (SCIM_TOKEN, at least 32 characters). */
+    readonly token: string | undefined;
+    /**
+     * SCIM requests closer together than this form one burst: one run, and one offboarding
+     * safety check; a deactivation waits this long before it is applied (SCIM_BURST_WINDOW, 10 s).
+     */
+    readonly burstWindowMs: number;
+  };
 }
 
 function deepFreeze<T>(value: T): T {
@@ -260,6 +273,13 @@ export function loadConfig(env: Env, overrides: Env = {}): Config {
     for (const variable of ['DOORFLOW_CLIENT_ID', 'DOORFLOW_CLIENT_SECRET'] as const) {
       if (!e[variable]) problems.push({ variable, expected: 'required when DOORFLOW_REFRESH_TOKEN is set' });
     }
+  }
+  // SCIM user records are personal data kept in Redis: they are only ever stored encrypted.
+  if (e.SCIM_TOKEN && !e.ENCRYPTION_KEY) {
+    problems.push({
+      variable: 'ENCRYPTION_KEY',
+      expected: 'required when SCIM_TOKEN is set: SCIM user records are stored encrypted with it',
+    });
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -342,6 +362,7 @@ export function loadConfig(env: Env, overrides: Env = {}): Config {
       bamboohrBaseUrl: e.BAMBOOHR_BASE_URL,
       syncScopePrefix: e.SYNC_SCOPE_PREFIX,
     },
+    scim: { token: e.SCIM_TOKEN, burstWindowMs: e.SCIM_BURST_WINDOW },
   });
 }
 
@@ -358,6 +379,7 @@ export function secretValues(config: Config): string[] {
     config.admin.password,
     config.admin.metricsToken,
     config.hris.bamboohrApiKey,
+    config.scim.token,
     config.encryptionKey?.toString('hex'),
     config.encryptionKey?.toString('base64'),
   ];
@@ -406,5 +428,6 @@ export function describeConfig(config: Config): Record<string, unknown> {
       metricsToken: mask(config.admin.metricsToken),
     },
     hris: { ...config.hris, bamboohrApiKey: mask(config.hris.bamboohrApiKey) },
+    scim: { ...config.scim, token: mask(config.scim.token) },
   };
 }

@@ -2,12 +2,14 @@ import type { Redis } from 'ioredis';
 import type { Clock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
 import { RunPurger, type RunPurgeSummary } from '../store/run-purge.ts';
+import { purgeInactiveScimUsers } from '../store/scim-users.ts';
 import type { Stores } from '../store/stores.ts';
 
 /**
  * Every retention at once, as the janitor runs it (and `runs purge` runs its first part): expired
  * runs with their entries and people's names, dead letters past DLQ_RETENTION, revoked credentials'
- * status and history past REVOKED_RETENTION, audit records past AUDIT_RETENTION. Everything else
+ * status and history past REVOKED_RETENTION, SCIM users deactivated longer than REVOKED_RETENTION,
+ * audit records past AUDIT_RETENTION. Everything else
  * we keep is bounded by a TTL, a count or the size of the roster (docs/architecture.md, Redis keys).
  */
 
@@ -16,6 +18,8 @@ export interface RetentionSummary {
   /** Dead letters past DLQ_RETENTION (those of purged runs are counted in `runs.deadLetters`). */
   deadLetters: number;
   revokedCredentials: number;
+  /** SCIM users deactivated longer than REVOKED_RETENTION. */
+  scimUsers: number;
   auditRecords: number;
   dryRun: boolean;
 }
@@ -55,14 +59,22 @@ export async function enforceRetention(
     clock.now() - retention.revokedCredentialMs,
     dryRun,
   );
+  const scimUsers = await purgeInactiveScimUsers(
+    deps.redis,
+    stores.keys,
+    clock.now() - retention.revokedCredentialMs,
+    dryRun,
+  );
   const audit = stores.audit;
   const auditRecords = !audit ? 0 : dryRun ? await audit.countExpired() : await audit.trim();
-  return { runs, deadLetters, revokedCredentials, auditRecords, dryRun };
+  return { runs, deadLetters, revokedCredentials, scimUsers, auditRecords, dryRun };
 }
 
 /** Whether a sweep found anything. */
 export function removedAnything(s: RetentionSummary): boolean {
-  return s.runs.runs + s.runs.deadLetters + s.deadLetters + s.revokedCredentials + s.auditRecords > 0;
+  return (
+    s.runs.runs + s.runs.deadLetters + s.deadLetters + s.revokedCredentials + s.scimUsers + s.auditRecords > 0
+  );
 }
 
 /** The figures of a sweep, for its log line and audit record (no names, no roster keys). */
@@ -74,6 +86,7 @@ export function retentionFigures(s: RetentionSummary): Record<string, number> {
     runBytes: s.runs.bytes,
     deadLetters: s.runs.deadLetters + s.deadLetters,
     revokedCredentials: s.revokedCredentials,
+    scimUsers: s.scimUsers,
     auditRecords: s.auditRecords,
     keptLiveRuns: s.runs.keptLive,
   };

@@ -68,6 +68,7 @@ export class RedisKeys {
       this.runSeries(runId),
       this.syncRun(runId),
       this.syncRunDone(runId),
+      this.scimBurstOffboards(runId),
       // The run hash last: a purge cut short leaves the index member, so the next one finishes it.
       this.run(runId),
     ];
@@ -249,6 +250,29 @@ export class RedisKeys {
   /** `sync:last:{sourceId}`: the source's row count at its last complete sync. */
   syncLastCount(sourceId: string): string {
     return this.#key('sync', 'last', sourceId);
+  }
+
+  // SCIM inbound (store/scim-users.ts, store/scim-bursts.ts)
+
+  /** `scim:users` hash: SCIM user id → the user's record (JSON, AES-256-GCM sealed). */
+  get scimUsers(): string {
+    return this.#key('scim', 'users');
+  }
+  /** `scim:user-names` hash: sha256 of the lower-cased `userName` → SCIM user id (uniqueness). */
+  get scimUserNames(): string {
+    return this.#key('scim', 'user-names');
+  }
+  /** `scim:inactive` sorted set: SCIM user id → when the IdP deactivated it (ms), for retention. */
+  get scimInactive(): string {
+    return this.#key('scim', 'inactive');
+  }
+  /** `scim:burst` hash: the run of the current SCIM request burst and when the burst ends. */
+  get scimBurst(): string {
+    return this.#key('scim', 'burst');
+  }
+  /** `scim:burst:{runId}:offboards` list: the burst's planned offboards (JSON), held for the safety check. */
+  scimBurstOffboards(runId: string): string {
+    return this.#key('scim', 'burst', runId, 'offboards');
   }
 
   // Operations (store/alerts.ts, store/audit-log.ts, store/workers.ts)
