@@ -1,4 +1,5 @@
 import { type Credential, LIVE_CREDENTIAL_STATUSES } from '../lib/doorflow/types.ts';
+import { countLiveHid } from '../lib/ops/licence-headroom.ts';
 import { DoorFlowError, ProvisionerError } from '../lib/core/errors.ts';
 import { tryLock } from '../lib/core/locks.ts';
 import { defineProcessor } from '../lib/jobs/define-processor.ts';
@@ -77,6 +78,23 @@ async function handle(
   return { credentialId: credential.id, created };
 }
 
+/**
+ * Without HID_LICENCE_LIMIT, the first `limit_reached` teaches the limit: the live HID credentials
+ * now (DoorFlow names no number). Best effort: the step fails `licence_limit` whatever happens here.
+ */
+async function learnLicenceLimit(deps: ProcessorDeps, typeId: number, ctx: JobContext): Promise<void> {
+  if (deps.config.doorflow.licenceLimit !== undefined) return;
+  try {
+    if ((await deps.licences.learned()) !== undefined) return;
+    const listing: Credential[] = [];
+    for await (const c of deps.doorflow.iterateCredentials({ signal: ctx.signal })) listing.push(c);
+    const limit = await deps.licences.learn(countLiveHid(listing, typeId), deps.clock.now());
+    ctx.logger.info({ limit }, 'HID licence limit learned from limit_reached');
+  } catch (err) {
+    ctx.logger.warn({ err }, 'could not learn the HID licence limit');
+  }
+}
+
 async function ensureCredential(
   p: CredentialPayload,
   deps: ProcessorDeps,
@@ -116,6 +134,7 @@ async function ensureCredential(
   } catch (err) {
     if (err instanceof DoorFlowError && err.code === 'licence_limit') {
       await deps.credentials.clearCreatePending(p.personId);
+      await learnLicenceLimit(deps, typeId, ctx);
       throw new ProvisionerError('licence_limit', 'HID Mobile Access licence limit reached', {
         retryable: false,
         cause: err,

@@ -17,6 +17,8 @@ export interface RetentionSummary {
   deadLetters: number;
   revokedCredentials: number;
   auditRecords: number;
+  /** Quarantined sync plans past PLAN_RETENTION (they hold people's names). */
+  plans: number;
   dryRun: boolean;
 }
 
@@ -24,6 +26,7 @@ export interface RetentionDeps {
   redis: Redis;
   stores: Pick<Stores, 'keys' | 'runs' | 'deadLetters' | 'credentials'> & {
     audit?: Stores['audit'] | undefined;
+    syncPlans?: Stores['syncPlans'] | undefined;
   };
   clock: Clock;
 }
@@ -57,12 +60,15 @@ export async function enforceRetention(
   );
   const audit = stores.audit;
   const auditRecords = !audit ? 0 : dryRun ? await audit.countExpired() : await audit.trim();
-  return { runs, deadLetters, revokedCredentials, auditRecords, dryRun };
+  const plans = (await stores.syncPlans?.purge(retention.planMs, dryRun)) ?? 0;
+  return { runs, deadLetters, revokedCredentials, auditRecords, plans, dryRun };
 }
 
 /** Whether a sweep found anything. */
 export function removedAnything(s: RetentionSummary): boolean {
-  return s.runs.runs + s.runs.deadLetters + s.deadLetters + s.revokedCredentials + s.auditRecords > 0;
+  return (
+    s.runs.runs + s.runs.deadLetters + s.deadLetters + s.revokedCredentials + s.auditRecords + s.plans > 0
+  );
 }
 
 /** The figures of a sweep, for its log line and audit record (no names, no roster keys). */
@@ -75,6 +81,7 @@ export function retentionFigures(s: RetentionSummary): Record<string, number> {
     deadLetters: s.runs.deadLetters + s.deadLetters,
     revokedCredentials: s.revokedCredentials,
     auditRecords: s.auditRecords,
+    quarantinedPlans: s.plans,
     keptLiveRuns: s.runs.keptLive,
   };
 }

@@ -13,6 +13,8 @@ import { PeopleIndex } from './people-index.ts';
 import { RunNoticeStore } from './run-notices.ts';
 import { RunStore } from './runs.ts';
 import { SyncRunStore } from './sync-runs.ts';
+import { SyncPlanStore } from './sync-plans.ts';
+import { LicenceStore } from './licences.ts';
 import { WebhookSignatureStore } from './webhook-signatures.ts';
 import { AdminSessionStore } from './admin-sessions.ts';
 import { WorkerStore } from './workers.ts';
@@ -29,6 +31,8 @@ export interface Stores {
   readonly codes: CodeStore;
   readonly deliveries: DeliveryStore;
   readonly syncRuns: SyncRunStore;
+  readonly syncPlans: SyncPlanStore;
+  readonly licences: LicenceStore;
   readonly audit: AuditLog;
   readonly alerts: AlertStore;
   readonly webhookSignatures: WebhookSignatureStore;
@@ -55,6 +59,8 @@ export function createStores(redis: Redis, keys: RedisKeys, clock: Clock, option
     codes: new CodeStore(redis, keys),
     deliveries: new DeliveryStore(redis, keys),
     syncRuns: new SyncRunStore(redis, keys),
+    syncPlans: new SyncPlanStore(redis, keys, clock),
+    licences: new LicenceStore(redis, keys),
     audit: new AuditLog(redis, keys, clock, {
       retentionMs: options.auditRetentionMs,
       metrics: options.metrics,
