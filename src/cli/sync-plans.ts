@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
-import { withPipelineCommand } from '../app/pipeline.ts';
+import { type Pipeline, withPipelineCommand } from '../app/pipeline.ts';
 import { terminalSafe } from '../lib/core/terminal-text.ts';
 import type { PlanSummary } from '../lib/store/sync-plans.ts';
 import { syncDepsOf } from '../processors/sync.ts';
-import { openPlan, rejectPlan } from '../producers/sync/quarantine.ts';
-import { approvePlan } from '../producers/sync/sync.ts';
+import { type PlanActions, planActions } from '../producers/sync/plan-actions.ts';
 import { EXIT } from './exit-codes.ts';
 import { cliOperator } from './operator.ts';
 import { type Column, formatTable } from './table.ts';
@@ -34,6 +33,14 @@ function jsonFlag(command: Command): boolean {
 
 const decider = () => ({ actor: 'cli:sync', operator: cliOperator() });
 
+/** The plan actions over this command's pipeline. */
+const actionsOf = (pipeline: Pipeline): PlanActions => planActions(syncDepsOf(pipeline.processorDeps()));
+
+const notFound = (id: string) => {
+  console.error(`error: no quarantined plan ${id} (sync plans lists them)`);
+  return EXIT.failure;
+};
+
 export function registerSyncPlanCommands(sync: Command): void {
   sync
     .command('plans')
@@ -41,10 +48,10 @@ export function registerSyncPlanCommands(sync: Command): void {
     .option('--json', 'machine-readable output (with each plan’s diff)')
     .action(async (_options: unknown, command: Command) => {
       await withPipelineCommand(async (pipeline) => {
-        const plans = await pipeline.stores.syncPlans.list();
+        const actions = actionsOf(pipeline);
+        const plans = await actions.list();
         if (jsonFlag(command)) {
-          const deps = { plans: pipeline.stores.syncPlans, encryptionKey: pipeline.config.encryptionKey };
-          const opened = await Promise.all(plans.map((p) => openPlan(deps, p.id)));
+          const opened = await Promise.all(plans.map((p) => actions.open(p.id)));
           const out = opened.flatMap((o) => (o ? [{ ...o.summary, plan: o.plan }] : []));
           console.log(JSON.stringify(out, null, 2));
           return EXIT.ok;
@@ -58,60 +65,56 @@ export function registerSyncPlanCommands(sync: Command): void {
       });
     });
 
-  sync
-    .command('approve')
-    .description('Apply exactly the quarantined plan ID (refused, with the numbers, if DoorFlow moved since)')
-    .argument('<id>', 'plan id (sync plans)')
-    .option('--json', 'machine-readable output')
-    .action(async (id: string, _options: unknown, command: Command) => {
-      await withPipelineCommand(async (pipeline) => {
-        const result = await approvePlan(syncDepsOf(pipeline.processorDeps()), id, decider());
-        if (jsonFlag(command)) console.log(JSON.stringify(result, null, 2));
-        if (result.status === 'not_found') {
-          console.error(`error: no quarantined plan ${id} (sync plans lists them)`);
-          return EXIT.failure;
-        }
-        if (result.status === 'drifted') {
-          if (!jsonFlag(command)) console.log(`REFUSED: ${result.reason}`);
-          return EXIT.refused;
-        }
-        if (!jsonFlag(command)) {
-          const c = result.summary.counts;
-          console.log(
-            `plan ${id} approved: sync run ${result.runId} started (create ${c.create}, update ${c.update}, offboard ${c.offboard})`,
-          );
-        }
-        return EXIT.ok;
-      });
-    });
-
-  sync
-    .command('reject')
-    .description('Drop the quarantined plan ID; DoorFlow is not touched')
-    .argument('<id>', 'plan id (sync plans)')
-    .option('--json', 'machine-readable output')
-    .action(async (id: string, _options: unknown, command: Command) => {
-      await withPipelineCommand(async (pipeline) => {
-        const summary = await rejectPlan(
-          {
-            plans: pipeline.stores.syncPlans,
-            syncRuns: pipeline.stores.syncRuns,
-            clock: { now: Date.now },
-            audit: pipeline.audit,
-          },
-          id,
-          decider(),
+  decisionCommand(
+    sync,
+    'approve',
+    'Apply exactly the quarantined plan ID (refused, with the numbers, if DoorFlow moved since)',
+    async (actions, id, json) => {
+      const result = await actions.approve(id, decider());
+      if (json) console.log(JSON.stringify(result, null, 2));
+      if (result.status === 'not_found') return notFound(id);
+      if (result.status === 'drifted') {
+        if (!json) console.log(`REFUSED: ${result.reason}`);
+        return EXIT.refused;
+      }
+      const c = result.summary.counts;
+      if (!json)
+        console.log(
+          `plan ${id} approved: sync run ${result.runId} started (create ${c.create}, update ${c.update}, offboard ${c.offboard})`,
         );
-        if (jsonFlag(command))
-          console.log(
-            JSON.stringify(summary ? { status: 'rejected', summary } : { status: 'not_found' }, null, 2),
-          );
-        if (!summary) {
-          console.error(`error: no quarantined plan ${id} (sync plans lists them)`);
-          return EXIT.failure;
-        }
-        if (!jsonFlag(command)) console.log(`plan ${id} rejected: nothing was changed`);
-        return EXIT.ok;
-      });
+      return EXIT.ok;
+    },
+  );
+  decisionCommand(
+    sync,
+    'reject',
+    'Drop the quarantined plan ID; DoorFlow is not touched',
+    async (actions, id, json) => {
+      const summary = await actions.reject(id, decider());
+      if (json)
+        console.log(
+          JSON.stringify(summary ? { status: 'rejected', summary } : { status: 'not_found' }, null, 2),
+        );
+      if (!summary) return notFound(id);
+      if (!json) console.log(`plan ${id} rejected: nothing was changed`);
+      return EXIT.ok;
+    },
+  );
+}
+
+/** `sync approve ID` / `sync reject ID`: one plan id, `--json`, an exit code from `decide`. */
+function decisionCommand(
+  sync: Command,
+  verb: 'approve' | 'reject',
+  description: string,
+  decide: (actions: PlanActions, id: string, json: boolean) => Promise<number>,
+): void {
+  sync
+    .command(verb)
+    .description(description)
+    .argument('<id>', 'plan id (sync plans)')
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, _options: unknown, command: Command) => {
+      await withPipelineCommand(async (pipeline) => await decide(actionsOf(pipeline), id, jsonFlag(command)));
     });
 }

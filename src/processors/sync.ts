@@ -16,7 +16,9 @@ import { runSync, type SyncDeps, type SyncOptions } from '../producers/sync/sync
 export const syncProcessor = defineProcessor('sync', handle);
 
 /** What a roster sync needs, from the processors' deps (the `sync` command builds it the same way). */
-export function syncDepsOf(deps: ProcessorDeps): SyncDeps {
+export function syncDepsOf(
+  deps: ProcessorDeps,
+): SyncDeps & { quarantine: NonNullable<SyncDeps['quarantine']> } {
   return {
     config: deps.config,
     intake: {

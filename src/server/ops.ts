@@ -21,6 +21,8 @@ import {
 } from './admin-auth.ts';
 import { mountQueuesDashboard } from './admin-queues.ts';
 import { adminRunsRouter } from './admin-runs.ts';
+import { adminPlansRouter } from './admin-plans.ts';
+import type { PlanActions } from '../producers/sync/plan-actions.ts';
 import { healthRouter } from './health.ts';
 import { metricsRouter } from './metrics-route.ts';
 
@@ -56,6 +58,8 @@ export interface OpsDeps {
   secureCookie?: boolean;
   /** Admin browser sessions. Default: a store over `redis` under the config's queue prefix. */
   sessions?: AdminSessionStore;
+  /** Quarantined sync plans for `/admin/plans`; absent: no plans page. */
+  plans?: PlanActions;
 }
 
 /**
@@ -119,6 +123,7 @@ export function mountOps(app: Express, deps: OpsDeps): MountedOps {
       ...(deps.audit ? { audit: deps.audit } : {}),
     }),
   );
+  if (deps.plans) app.use(adminPlansRouter({ plans: deps.plans, auth, logger: deps.logger }));
   if (access.mode === 'open') {
     deps.logger.warn('admin pages are open without authentication (--insecure-local): bound to 127.0.0.1');
   }
