@@ -69,45 +69,45 @@ export function registerSyncPlanCommands(sync: Command): void {
     sync,
     'approve',
     'Apply exactly the quarantined plan ID (refused, with the numbers, if DoorFlow moved since)',
-    async (actions, id, json) => {
+    async (actions, id) => {
       const result = await actions.approve(id, decider());
-      if (json) console.log(JSON.stringify(result, null, 2));
-      if (result.status === 'not_found') return notFound(id);
-      if (result.status === 'drifted') {
-        if (!json) console.log(`REFUSED: ${result.reason}`);
-        return EXIT.refused;
-      }
+      if (result.status === 'not_found') return { json: result, code: undefined, lines: [] };
+      if (result.status === 'drifted')
+        return { json: result, code: EXIT.refused, lines: [`REFUSED: ${result.reason}`] };
       const c = result.summary.counts;
-      if (!json)
-        console.log(
-          `plan ${id} approved: sync run ${result.runId} started (create ${c.create}, update ${c.update}, offboard ${c.offboard})`,
-        );
-      return EXIT.ok;
+      const started = `sync run ${result.runId} started (create ${c.create}, update ${c.update}, offboard ${c.offboard})`;
+      return { json: result, code: EXIT.ok, lines: [`plan ${id} approved: ${started}`] };
     },
   );
   decisionCommand(
     sync,
     'reject',
     'Drop the quarantined plan ID; DoorFlow is not touched',
-    async (actions, id, json) => {
+    async (actions, id) => {
       const summary = await actions.reject(id, decider());
-      if (json)
-        console.log(
-          JSON.stringify(summary ? { status: 'rejected', summary } : { status: 'not_found' }, null, 2),
-        );
-      if (!summary) return notFound(id);
-      if (!json) console.log(`plan ${id} rejected: nothing was changed`);
-      return EXIT.ok;
+      if (!summary) return { json: { status: 'not_found' }, code: undefined, lines: [] };
+      return {
+        json: { status: 'rejected', summary },
+        code: EXIT.ok,
+        lines: [`plan ${id} rejected: nothing was changed`],
+      };
     },
   );
 }
 
-/** `sync approve ID` / `sync reject ID`: one plan id, `--json`, an exit code from `decide`. */
+/** What a decision printed: its JSON, its lines, its exit code (undefined: no such plan). */
+interface Decision {
+  json: unknown;
+  code: number | undefined;
+  lines: string[];
+}
+
+/** `sync approve ID` / `sync reject ID`: one plan id, `--json` or lines, exit 1 for an unknown plan. */
 function decisionCommand(
   sync: Command,
   verb: 'approve' | 'reject',
   description: string,
-  decide: (actions: PlanActions, id: string, json: boolean) => Promise<number>,
+  decide: (actions: PlanActions, id: string) => Promise<Decision>,
 ): void {
   sync
     .command(verb)
@@ -115,6 +115,12 @@ function decisionCommand(
     .argument('<id>', 'plan id (sync plans)')
     .option('--json', 'machine-readable output')
     .action(async (id: string, _options: unknown, command: Command) => {
-      await withPipelineCommand(async (pipeline) => await decide(actionsOf(pipeline), id, jsonFlag(command)));
+      await withPipelineCommand(async (pipeline) => {
+        const decision = await decide(actionsOf(pipeline), id);
+        if (jsonFlag(command)) console.log(JSON.stringify(decision.json, null, 2));
+        if (decision.code === undefined) return notFound(id);
+        if (!jsonFlag(command)) for (const line of decision.lines) console.log(line);
+        return decision.code;
+      });
     });
 }

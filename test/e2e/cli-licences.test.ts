@@ -1,10 +1,9 @@
-import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { killAndWait, runCli, spawnWorker } from '../helpers/cli.ts';
-import { type Harness, startHarness } from '../helpers/pipeline.ts';
+import { runCli } from '../helpers/cli.ts';
+import { type CliHarness, startCliHarness } from '../helpers/cli-harness.ts';
+import type { Harness } from '../helpers/pipeline.ts';
 
 /**
  * Acceptance 4 through the real CLI, against a simulator with 100 HID licences: a 120-person
@@ -13,8 +12,8 @@ import { type Harness, startHarness } from '../helpers/pipeline.ts';
  * revokes the invitations nobody redeemed (never a redeemed pass) and `dlq replay` completes the rest.
  */
 describe('cli: licence headroom, import --allow-partial, reclaim', () => {
+  let world: CliHarness;
   let h: Harness;
-  let worker: ChildProcess | undefined;
   let dir: string;
   let limited: Record<string, string>;
 
@@ -27,16 +26,13 @@ describe('cli: licence headroom, import --allow-partial, reclaim', () => {
     h.sim.credentials().filter((c) => ['invited', 'provisioning', 'active'].includes(String(c.status)));
 
   beforeAll(async () => {
-    h = await startHarness({ sim: { licenceLimit: 100, revokeDelayMs: 50 } });
-    limited = { ...(h.env as Record<string, string>), HID_LICENCE_LIMIT: '100' };
-    dir = await mkdtemp(join(tmpdir(), 'dfp-licences-e2e-'));
     // The worker has no HID_LICENCE_LIMIT: it learns the limit at the first limit_reached.
-    worker = await spawnWorker(h.env);
+    world = await startCliHarness({ sim: { licenceLimit: 100, revokeDelayMs: 50 } });
+    ({ h, dir } = world);
+    limited = { ...world.env, HID_LICENCE_LIMIT: '100' };
   }, 120_000);
   afterAll(async () => {
-    if (worker) await killAndWait(worker, 'SIGTERM');
-    await h?.close();
-    await rm(dir, { recursive: true, force: true });
+    await world?.close();
   });
 
   it('refuses a 120-person import into 100 licences of headroom before any write (exit 5, numbers shown)', async () => {
@@ -58,7 +54,7 @@ describe('cli: licence headroom, import --allow-partial, reclaim', () => {
       refused: true,
       licences: { need: 120, headroom: { free: 100 } },
     });
-  });
+  }, 150_000);
 
   it('--allow-partial provisions 100 and dead-letters 20 licence_limit; reclaim frees the unredeemed; dlq replay completes the rest', async () => {
     const file = join(dir, 'event.csv');
@@ -113,5 +109,5 @@ describe('cli: licence headroom, import --allow-partial, reclaim', () => {
 
     const audit = await runCli(['audit', 'export'], h.env);
     expect(audit.stdout).toMatch(/"action":"credential\.reclaim\.request"/);
-  });
+  }, 150_000);
 });

@@ -1,10 +1,9 @@
-import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { killAndWait, runCli, spawnWorker } from '../helpers/cli.ts';
-import { type Harness, startHarness } from '../helpers/pipeline.ts';
+import { runCli } from '../helpers/cli.ts';
+import { type CliHarness, startCliHarness } from '../helpers/cli-harness.ts';
+import type { Harness } from '../helpers/pipeline.ts';
 
 /**
  * Acceptance 3 through the real CLI: a deactivation burst over the threshold (from a dated
@@ -13,8 +12,8 @@ import { type Harness, startHarness } from '../helpers/pipeline.ts';
  * both decisions are in the audit log with who made them.
  */
 describe('cli: sync plans / approve / reject', () => {
+  let world: CliHarness;
   let h: Harness;
-  let worker: ChildProcess | undefined;
   let dir: string;
   let env: Record<string, string>;
 
@@ -32,21 +31,17 @@ describe('cli: sync plans / approve / reject', () => {
   const quarantinedId = (stdout: string) => /plan (p\S+) quarantined/.exec(stdout)?.[1];
 
   beforeAll(async () => {
-    h = await startHarness({ env: { SYNC_SCOPE_PREFIX: 'Q' } });
-    env = { ...(h.env as Record<string, string>) };
-    dir = await mkdtemp(join(tmpdir(), 'dfp-quarantine-e2e-'));
-    worker = await spawnWorker(env);
+    world = await startCliHarness({ env: { SYNC_SCOPE_PREFIX: 'Q' } });
+    ({ h, dir, env } = world);
     const first = await runCli(
       ['sync', '--source', 'csv', '--file', await nightly('2026-11-28', rows(1, 40)), '--wait'],
       env,
     );
     expect(first.code).toBe(0);
     expect(h.sim.stats().people).toBe(40);
-  });
+  }, 120_000);
   afterAll(async () => {
-    if (worker) await killAndWait(worker, 'SIGTERM');
-    await h?.close();
-    await rm(dir, { recursive: true, force: true });
+    await world?.close();
   });
 
   it('--help for each command', async () => {
@@ -56,7 +51,7 @@ describe('cli: sync plans / approve / reject', () => {
       expect(help.stdout).toMatch(new RegExp(`Usage: doorflow-provisioner sync ${sub}`));
       expect(help.stdout).toContain('--json');
     }
-  });
+  }, 150_000);
 
   it('a burst over the threshold is quarantined; reject drops it and DoorFlow is untouched', async () => {
     const writes = h.sim.stats().writeCount;
@@ -92,7 +87,7 @@ describe('cli: sync plans / approve / reject', () => {
     expect((await runCli(['sync', 'reject', String(id)], env)).code).toBe(1);
     expect(h.sim.stats().writeCount).toBe(writes);
     expect(disabled()).toBe(0);
-  });
+  }, 150_000);
 
   it('approve applies exactly the quarantined plan, once; both decisions are audited with who', async () => {
     const file = await nightly('2026-11-30', rows(1, 12));
@@ -143,5 +138,5 @@ describe('cli: sync plans / approve / reject', () => {
       expect(d.actor).toBe('cli:sync');
       expect(d.operator).toMatch(/@.+ \(cli\)$/);
     }
-  });
+  }, 150_000);
 });

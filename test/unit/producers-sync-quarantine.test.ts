@@ -1,46 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { Credential, Person } from '../../src/lib/doorflow/types.ts';
-import type { SourceEntry } from '../../src/producers/sources/adapter.ts';
-import { buildSyncPlan, type PlanInput } from '../../src/producers/sync/plan.ts';
+import { buildSyncPlan } from '../../src/producers/sync/plan.ts';
+import { cred, entry, HID, input, person } from '../helpers/sync-plan-fixtures.ts';
 import { describeDrift, planDrift } from '../../src/producers/sync/quarantine.ts';
 import { sourceIdOf, sourceNameOf } from '../../src/producers/sync/sync.ts';
 
 /** Source names, the offboarded-aware scope, the licence headroom check and plan drift: pure logic. */
 
-const HID = 8;
-const person = (n: number, extra: Partial<Person> = {}): Person => ({
-  id: n,
-  first_name: `F${n}`,
-  last_name: `L${n}`,
-  email: `p${n}@example.com`,
-  system_id: `HR-${n}`,
-  enabled: true,
-  ...extra,
-});
-const entry = (n: number): SourceEntry => ({
-  key: `sid:HR-${n}`,
-  system_id: `HR-${n}`,
-  first_name: `F${n}`,
-  last_name: `L${n}`,
-  email: `p${n}@example.com`,
-});
-const cred = (personId: number, status = 'active'): Credential => ({
-  id: `c${personId}`,
-  person_id: personId,
-  credential_type_id: HID,
-  status,
-});
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
-const input = (partial: Partial<PlanInput>): PlanInput => ({
-  roster: [],
-  people: [],
-  credentials: [],
-  hidCredentialTypeId: HID,
-  scope: { prefix: 'HR-', managedIds: new Set() },
-  sourceComplete: true,
-  ...partial,
-});
-
 describe('source names', () => {
   it('follow the source, not the file name: dated exports share one name', () => {
     expect(sourceNameOf({ source: 'csv', file: '/data/staff-2026-11-29.csv' })).toBe('csv');
@@ -66,7 +32,12 @@ describe('scope and headroom', () => {
     const people = range(1, 100).map((n) => person(n, n <= 60 ? { enabled: false } : {}));
     const credentials = range(61, 100).map((n) => cred(n));
     const plan = buildSyncPlan(
-      input({ roster: range(61, 90).map(entry), people, credentials, maxOffboard: { percent: 20 } }),
+      input({
+        roster: range(61, 90).map((n) => entry(n)),
+        people,
+        credentials,
+        maxOffboard: { percent: 20 },
+      }),
     );
     expect(plan.counts.scope).toBe(40);
     expect(plan.offboard).toHaveLength(10);
@@ -77,12 +48,12 @@ describe('scope and headroom', () => {
 
   it('a plan consuming more licences than are free is refused, with the numbers', () => {
     const headroom = { limit: 100, limitFrom: 'HID_LICENCE_LIMIT' as const, live: 95, free: 5 };
-    const plan = buildSyncPlan(input({ roster: range(1, 8).map(entry), headroom }));
+    const plan = buildSyncPlan(input({ roster: range(1, 8).map((n) => entry(n)), headroom }));
     expect(plan.licences).toMatchObject({ consume: 8, release: 0, headroom });
     expect(plan.safety.refusals).toEqual([
       '8 HID licences would be consumed (0 released), more than the 5 free (limit 100, 95 live)',
     ]);
-    const fits = buildSyncPlan(input({ roster: range(1, 5).map(entry), headroom }));
+    const fits = buildSyncPlan(input({ roster: range(1, 5).map((n) => entry(n)), headroom }));
     expect(fits.safety.ok).toBe(true);
   });
 });
@@ -90,7 +61,9 @@ describe('scope and headroom', () => {
 describe('plan drift', () => {
   const people = range(1, 10).map((n) => person(n));
   const credentials = range(1, 10).map((n) => cred(n));
-  const plan = buildSyncPlan(input({ roster: range(1, 6).map(entry), people, credentials, force: true }));
+  const plan = buildSyncPlan(
+    input({ roster: range(1, 6).map((n) => entry(n)), people, credentials, force: true }),
+  );
 
   it('nothing drifted: DoorFlow looks as the plan saw it', () => {
     expect(plan.offboard).toHaveLength(4);
