@@ -78,14 +78,19 @@ async function handle(
   return { credentialId: credential.id, created };
 }
 
+/** How often a burst of `limit_reached` answers lists the account again to (re)learn the limit. */
+const RELEARN_AFTER_MS = 10 * 60_000;
+
 /**
- * Without HID_LICENCE_LIMIT, the first `limit_reached` teaches the limit: the live HID credentials
- * now (DoorFlow names no number). Best effort: the step fails `licence_limit` whatever happens here.
+ * Without HID_LICENCE_LIMIT, `limit_reached` teaches the limit: the live HID credentials now
+ * (DoorFlow names no number); later ones may raise it, at most one listing per 10 minutes. Best
+ * effort: the step fails `licence_limit` whatever happens here.
  */
 async function learnLicenceLimit(deps: ProcessorDeps, typeId: number, ctx: JobContext): Promise<void> {
   if (deps.config.doorflow.licenceLimit !== undefined) return;
   try {
-    if ((await deps.licences.learned()) !== undefined) return;
+    const at = await deps.licences.learnedAt();
+    if (at !== undefined && deps.clock.now() - at < RELEARN_AFTER_MS) return;
     const listing: Credential[] = [];
     for await (const c of deps.doorflow.iterateCredentials({ signal: ctx.signal })) listing.push(c);
     const limit = await deps.licences.learn(countLiveHid(listing, typeId), deps.clock.now());

@@ -104,10 +104,14 @@ describe('quarantined plans in Redis', () => {
     expect(await redis.exists(keys.quarantinedPlan('old'))).toBe(0);
   });
 
-  it('the learned licence limit is kept once', async () => {
+  it('the learned licence limit is only ever raised', async () => {
     const licences = new LicenceStore(redis, keys);
     expect(await licences.learned()).toBeUndefined();
     expect(await licences.learn(100, 1)).toBe(100);
+    // Fewer live credentials at a later refusal: some were freed meanwhile, not a lower limit.
     expect(await licences.learn(80, 2)).toBe(100);
+    expect(await licences.learnedAt()).toBe(2);
+    expect(await licences.learn(150, 3)).toBe(150);
+    expect(await licences.learned()).toBe(150);
   });
 });
