@@ -139,4 +139,28 @@ describe('cli: sync plans / approve / reject', () => {
       expect(d.operator).toMatch(/@.+ \(cli\)$/);
     }
   }, 150_000);
+
+  it('approve refuses, with the numbers, when DoorFlow moved since the plan; the plan stays quarantined', async () => {
+    const file = await nightly('2026-12-01', rows(1, 6));
+    const refused = await runCli(
+      ['sync', '--source', 'csv', '--file', file, '--max-offboard', '1', '--json'],
+      env,
+    );
+    expect(refused.code).toBe(5);
+    const id = (JSON.parse(refused.stdout) as { quarantined: { id: string } }).quarantined.id;
+    // Two of the six leavers are disabled by hand meanwhile.
+    const doorflow = h.pipeline.doorflow();
+    for (const sid of ['Q7', 'Q8']) {
+      const person = h.sim.people().find((p) => p.system_id === sid);
+      await doorflow.updatePerson(Number(person?.id), { enabled: false });
+    }
+    const writes = h.sim.stats().writeCount;
+    const approve = await runCli(['sync', 'approve', id], env);
+    expect(approve.code).toBe(5);
+    expect(approve.stdout).toMatch(
+      /REFUSED: DoorFlow has changed since the plan was made: 2 of 6 offboards no longer match it/,
+    );
+    expect(h.sim.stats().writeCount).toBe(writes);
+    expect((await runCli(['sync', 'plans'], env)).stdout).toContain(id);
+  }, 150_000);
 });
