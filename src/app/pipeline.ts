@@ -146,6 +146,8 @@ export function buildPipeline(config: Config, options: PipelineOptions): Pipelin
         deliveries: stores.deliveries,
         codes: stores.codes,
         syncRuns: stores.syncRuns,
+        syncPlans: stores.syncPlans,
+        licences: stores.licences,
         alerts: stores.alerts,
         http,
         channels,

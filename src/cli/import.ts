@@ -10,7 +10,9 @@ import {
   parseChannelList,
 } from '../lib/delivery/channel-names.ts';
 import { buildConfig, buildRuntime } from '../app/runtime.ts';
-import { importCsv } from '../producers/csv-import.ts';
+import { type CsvImportOptions, importCsv } from '../producers/csv-import.ts';
+import { describeHeadroom } from '../lib/ops/licence-headroom.ts';
+import { checkLicences, describeLicenceRefusal } from './import-licences.ts';
 import { isSupportedCountry } from '../lib/delivery/phone.ts';
 import { createImportProgress, describeImport, importWarnings } from './import-report.ts';
 import { EXIT, reportUsageError } from './exit-codes.ts';
@@ -150,6 +152,7 @@ interface ImportFlags {
   json?: boolean;
   window: string;
   defaultCountry?: string;
+  allowPartial?: boolean;
 }
 
 export function registerImportCommand(program: Command): void {
@@ -183,6 +186,10 @@ export function registerImportCommand(program: Command): void {
     .option('--json', 'print a machine-readable summary')
     .option('--window <n>', 'at most this many entries of the run waiting in Redis at once', '20000')
     .option('--default-country <cc>', 'country for national mobile numbers (e.g. GB)')
+    .option(
+      '--allow-partial',
+      'import even when more people need an HID licence than are free (the rest are dead-lettered licence_limit)',
+    )
     .action(async (file: string, options: ImportFlags) => {
       const config = buildConfig();
       const channel = options.delivery ?? config.delivery.defaultChannel;
@@ -257,7 +264,7 @@ export function registerImportCommand(program: Command): void {
               if (err instanceof ConfigError) throw err;
             });
         }
-        const summary = await importCsv(pipeline?.intakeDeps(true), {
+        const importOptions: CsvImportOptions = {
           file,
           delivery: channel,
           deliveryExplicit: options.delivery !== undefined,
@@ -265,13 +272,30 @@ export function registerImportCommand(program: Command): void {
           map: options.map,
           ...(options.delimiter ? { delimiter: options.delimiter } : {}),
           ...(options.defaultCountry ? { defaultCountry: options.defaultCountry } : {}),
-          ...(options.errors ? { errorsPath: options.errors } : {}),
           strict: options.strict === true,
           dryRun: options.dryRun === true,
           window,
           prefetch: options.prefetch,
           signal: interruption.signal,
           onProgress: progress.update,
+        };
+        // Before the first write: more joiners than free licences is refused unless --allow-partial.
+        const licences = pipeline ? await checkLicences(pipeline, importOptions) : undefined;
+        if (licences) {
+          // Stdout stays one JSON document with --json.
+          const say = options.json ? console.error : console.log;
+          say(`${describeHeadroom(licences.headroom)}; this import needs ${licences.need}`);
+          if (licences.need > licences.headroom.free && !options.allowPartial) {
+            progress.stop();
+            if (options.json) console.log(JSON.stringify({ refused: true, licences }, null, 2));
+            say(describeLicenceRefusal(licences));
+            process.exitCode = EXIT.refused;
+            return;
+          }
+        }
+        const summary = await importCsv(pipeline?.intakeDeps(true), {
+          ...importOptions,
+          ...(options.errors ? { errorsPath: options.errors } : {}),
         });
         progress.stop();
         if (pipeline && summary.run) {

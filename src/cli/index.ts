@@ -24,6 +24,7 @@ const commands: Record<string, () => Promise<Registration>> = {
   status: async () => (await import('./status.ts')).registerStatusCommand,
   revoke: async () => (await import('./revoke.ts')).registerRevokeCommand,
   reissue: async () => (await import('./reissue.ts')).registerReissueCommand,
+  reclaim: async () => (await import('./reclaim.ts')).registerReclaimCommand,
   auth: async () => (await import('./auth.ts')).registerAuthCommand,
 };
 

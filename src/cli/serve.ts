@@ -5,6 +5,8 @@ import { buildConfig, buildRuntime } from '../app/runtime.ts';
 import { buildServer } from '../server/app.ts';
 import { doorflowWebhookModule, statusEventEnqueuer, WEBHOOK_PATH } from '../server/doorflow-webhooks.ts';
 import { opsHttpModule } from '../server/ops.ts';
+import { lazyPlanActions, planActions } from '../producers/sync/plan-actions.ts';
+import { syncDepsOf } from '../processors/sync.ts';
 import { SCIM_PATH } from '../server/scim.ts';
 import { openPipeline } from '../app/pipeline.ts';
 import { scimModule } from '../app/scim.ts';
@@ -61,6 +63,7 @@ export function registerServeCommand(program: Command): void {
           audit: pipeline.audit,
           workers: pipeline.stores.workers,
           sessions: pipeline.stores.adminSessions,
+          plans: lazyPlanActions(() => planActions(syncDepsOf(pipeline.processorDeps()))),
           metrics,
           logger: runtime.logger,
           insecureLocal: options.insecureLocal ?? false,

@@ -1,5 +1,6 @@
 import type { SyncReport } from '../producers/sync/sync.ts';
 import { plural } from '../lib/core/plural.ts';
+import { describeHeadroom } from '../lib/ops/licence-headroom.ts';
 
 /** The human plan table for `sync` (the `--json` output is the report itself). */
 
@@ -27,6 +28,7 @@ export function describeSync(report: SyncReport): string[] {
       `${plan.keptInvalid ? `, kept (invalid source row) ${plan.keptInvalid}` : ''}`,
   );
   lines.push(`HID licences: ${plan.licences.consume} consumed, ${plan.licences.release} released`);
+  if (plan.licences.headroom) lines.push(describeHeadroom(plan.licences.headroom));
   for (const c of plan.create.slice(0, SHOW)) {
     lines.push(
       `  + ${c.key}  ${c.entry.first_name} ${c.entry.last_name}${c.reenable ? '  (rehire: re-enable)' : ''}`,

@@ -15,6 +15,7 @@ import { openPipeline } from '../app/pipeline.ts';
 import { abortOnSignal } from './shutdown.ts';
 import { auditRequest } from './operator.ts';
 import { describeSync } from './sync-report.ts';
+import { registerSyncPlanCommands } from './sync-plans.ts';
 
 /**
  * `sync --source csv|bamboohr|json …`: compare an HR roster with DoorFlow and apply joiners,
@@ -23,7 +24,8 @@ import { describeSync } from './sync-report.ts';
  */
 
 interface SyncFlags {
-  source: 'csv' | 'bamboohr' | 'json';
+  source?: 'csv' | 'bamboohr' | 'json';
+  sourceName?: string;
   file?: string;
   url?: string;
   company?: string;
@@ -92,7 +94,10 @@ function hasSecretParts(url: string): boolean {
  * values and a feed URL with a query string encrypted with ENCRYPTION_KEY; the URL field keeps
  * only scheme, host and path, for listings and Bull Board.
  */
-function scheduledPayload(flags: SyncFlags, key: Buffer | undefined): SyncJobPayload {
+function scheduledPayload(
+  flags: SyncFlags & { source: NonNullable<SyncFlags['source']> },
+  key: Buffer | undefined,
+): SyncJobPayload {
   const { headers, url, ...payload } = jobPayload(flags);
   const secretUrl = url !== undefined && hasSecretParts(url);
   if (!headers && !secretUrl) return { ...payload, ...(url !== undefined ? { url } : {}) };
@@ -115,11 +120,12 @@ function scheduledPayload(flags: SyncFlags, key: Buffer | undefined): SyncJobPay
 }
 
 function jobPayload(
-  flags: SyncFlags,
+  flags: SyncFlags & { source: NonNullable<SyncFlags['source']> },
 ): Omit<SyncJobPayload, 'encryptedHeaders'> & { headers?: Record<string, string> } {
   const headers = parseHeaders(flags.header);
   return {
     source: flags.source,
+    ...(flags.sourceName ? { sourceName: flags.sourceName } : {}),
     ...(flags.file ? { file: flags.file } : {}),
     ...(flags.url ? { url: flags.url } : {}),
     ...(flags.company ? { company: flags.company } : {}),
@@ -135,15 +141,18 @@ function jobPayload(
 }
 
 export function registerSyncCommand(program: Command): void {
-  program
+  const sync = program
     .command('sync')
     .description(
       'Sync DoorFlow with an HR roster: joiners get passes, movers are updated, leavers are offboarded',
     )
     .addOption(
-      new Option('--source <kind>', 'roster source')
-        .choices(['csv', 'bamboohr', 'json'])
-        .makeOptionMandatory(),
+      // Checked in the action, not by commander: `sync plans|approve|reject` take no source.
+      new Option('--source <kind>', 'roster source (required)').choices(['csv', 'bamboohr', 'json']),
+    )
+    .option(
+      '--source-name <name>',
+      'what safety checks, plan history and quarantine are kept under (default: the kind plus company or URL host; csv for files)',
     )
     .option('--file <path>', 'CSV roster file (--source csv)')
     .option('--url <url>', 'CSV or JSON feed URL')
@@ -163,16 +172,22 @@ export function registerSyncCommand(program: Command): void {
     .option('--default-country <cc>', 'country for national mobile numbers')
     .option('--dry-run', 'print the plan; change nothing')
     .option('--json', 'machine-readable output')
-    .option('--force', 'apply even when a safety check refuses')
+    .option('--force', 'apply even when a safety check refuses (else the plan is quarantined: sync plans)')
     .option('--max-offboard <n>', 'refuse when more would be offboarded: N or P% (default max(25, 5 %))')
     .option('--wait', 'wait until joiners are provisioned and leavers offboarded')
     .option('--schedule <cron>', 'register a nightly job scheduler instead of syncing now, e.g. "0 2 * * *"')
     .option('--tz <zone>', 'time zone for --schedule, e.g. Europe/London')
     .option('--unschedule', 'remove the job scheduler of this source')
     .action(async (given: SyncFlags) => {
-      let flags: SyncFlags;
+      const source = given.source;
+      if (!source) {
+        console.error("error: required option '--source <kind>' not specified");
+        process.exitCode = EXIT.usage;
+        return;
+      }
+      let flags: SyncFlags & { source: typeof source };
       try {
-        flags = { ...given, header: [...given.header, ...headerFileLines(given.headerFile)] };
+        flags = { ...given, source, header: [...given.header, ...headerFileLines(given.headerFile)] };
       } catch (err) {
         if (reportUsageError(err)) return;
         throw err;
@@ -232,6 +247,10 @@ export function registerSyncCommand(program: Command): void {
         if (flags.json) console.log(JSON.stringify(report, null, 2));
         else for (const line of describeSync(report)) console.log(line);
         if (report.refused) {
+          if (report.quarantined && !flags.json) {
+            const id = report.quarantined.id;
+            console.log(`plan ${id} quarantined: sync approve ${id} applies it, sync reject ${id} drops it`);
+          }
           process.exitCode = EXIT.refused;
           return;
         }
@@ -258,4 +277,5 @@ export function registerSyncCommand(program: Command): void {
         await runtime.close();
       }
     });
+  registerSyncPlanCommands(sync);
 }

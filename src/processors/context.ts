@@ -21,6 +21,8 @@ import type { ManagedSet } from '../lib/store/managed.ts';
 import type { RunStore } from '../lib/store/runs.ts';
 import type { DeliveryChannels } from '../lib/delivery/delivery-channels.ts';
 import type { SyncRunStore } from '../lib/store/sync-runs.ts';
+import type { SyncPlanStore } from '../lib/store/sync-plans.ts';
+import type { LicenceStore } from '../lib/store/licences.ts';
 
 /** What every processor receives; built once by the composition root. No singletons inside handlers. */
 export interface ProcessorDeps {
@@ -47,6 +49,10 @@ export interface ProcessorDeps {
   codes: CodeStore;
   /** Sync run counters (offboarding). */
   syncRuns: SyncRunStore;
+  /** Quarantined sync plans awaiting approval. */
+  syncPlans: SyncPlanStore;
+  /** The HID licence limit learned from DoorFlow's first `limit_reached`. */
+  licences: LicenceStore;
   /** Alert dedupe marks and counters. */
   alerts: AlertStore;
   /** HTTP for outbound notices (alerts); retries are off, BullMQ is the one retry layer. */

@@ -1,4 +1,5 @@
 import { type Credential, LIVE_CREDENTIAL_STATUSES } from '../lib/doorflow/types.ts';
+import { countLiveHid } from '../lib/ops/licence-headroom.ts';
 import { DoorFlowError, ProvisionerError } from '../lib/core/errors.ts';
 import { tryLock } from '../lib/core/locks.ts';
 import { defineProcessor } from '../lib/jobs/define-processor.ts';
@@ -77,6 +78,28 @@ async function handle(
   return { credentialId: credential.id, created };
 }
 
+/** How often a burst of `limit_reached` answers lists the account again to (re)learn the limit. */
+const RELEARN_AFTER_MS = 10 * 60_000;
+
+/**
+ * Without HID_LICENCE_LIMIT, `limit_reached` teaches the limit: the live HID credentials now
+ * (DoorFlow names no number); later ones may raise it, at most one listing per 10 minutes. Best
+ * effort: the step fails `licence_limit` whatever happens here.
+ */
+async function learnLicenceLimit(deps: ProcessorDeps, typeId: number, ctx: JobContext): Promise<void> {
+  if (deps.config.doorflow.licenceLimit !== undefined) return;
+  try {
+    const at = await deps.licences.learnedAt();
+    if (at !== undefined && deps.clock.now() - at < RELEARN_AFTER_MS) return;
+    const listing: Credential[] = [];
+    for await (const c of deps.doorflow.iterateCredentials({ signal: ctx.signal })) listing.push(c);
+    const limit = await deps.licences.learn(countLiveHid(listing, typeId), deps.clock.now());
+    ctx.logger.info({ limit }, 'HID licence limit learned from limit_reached');
+  } catch (err) {
+    ctx.logger.warn({ err }, 'could not learn the HID licence limit');
+  }
+}
+
 async function ensureCredential(
   p: CredentialPayload,
   deps: ProcessorDeps,
@@ -116,6 +139,7 @@ async function ensureCredential(
   } catch (err) {
     if (err instanceof DoorFlowError && err.code === 'licence_limit') {
       await deps.credentials.clearCreatePending(p.personId);
+      await learnLicenceLimit(deps, typeId, ctx);
       throw new ProvisionerError('licence_limit', 'HID Mobile Access licence limit reached', {
         retryable: false,
         cause: err,

@@ -41,6 +41,7 @@ async function handle(
         deadLetters: deps.deadLetters,
         credentials: deps.credentials,
         audit: deps.audit,
+        syncPlans: deps.syncPlans,
       },
       clock: deps.clock,
     },

@@ -3,19 +3,22 @@ import { ProvisionerError } from '../lib/core/errors.ts';
 import { defineProcessor } from '../lib/jobs/define-processor.ts';
 import type { SyncJobPayload } from '../lib/jobs/registry.ts';
 import type { JobContext, ProcessorDeps } from './context.ts';
+import { notifyPlanQuarantined } from '../lib/ops/notify.ts';
 import { runSync, type SyncDeps, type SyncOptions } from '../producers/sync/sync.ts';
 
 /**
  * The scheduled roster sync as a job on the `sync` queue (`sync --schedule "0 2 * * *"` registers
  * a BullMQ job scheduler that adds one such job per tick). The worker command binds it next to
- * the pipeline's processors. A refused sync fails permanently with the explanation, so it shows
- * in the dead-letter list and alerts instead of passing silently.
+ * the pipeline's processors. A refused sync is quarantined (`sync plans`) and fails permanently
+ * with the explanation, so it shows in the dead-letter list and alerts instead of passing silently.
  */
 
 export const syncProcessor = defineProcessor('sync', handle);
 
 /** What a roster sync needs, from the processors' deps (the `sync` command builds it the same way). */
-export function syncDepsOf(deps: ProcessorDeps): SyncDeps {
+export function syncDepsOf(
+  deps: ProcessorDeps,
+): SyncDeps & { quarantine: NonNullable<SyncDeps['quarantine']> } {
   return {
     config: deps.config,
     intake: {
@@ -32,6 +35,17 @@ export function syncDepsOf(deps: ProcessorDeps): SyncDeps {
     syncRuns: deps.syncRuns,
     logger: deps.logger,
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
+    licences: deps.licences,
+    quarantine: {
+      plans: deps.syncPlans,
+      syncRuns: deps.syncRuns,
+      encryptionKey: deps.config.encryptionKey,
+      clock: deps.clock,
+      logger: deps.logger,
+      notify: (summary) =>
+        notifyPlanQuarantined(deps.config.lifecycle.notifyWebhookUrl, summary, deps.logger),
+    },
+    audit: deps.audit,
   };
 }
 
@@ -53,7 +67,10 @@ async function handle(
   if (report.refused) {
     throw new ProvisionerError(
       'sync_refused',
-      `scheduled sync refused: ${report.plan.safety.refusals.join('; ')}`,
+      `scheduled sync refused: ${report.plan.safety.refusals.join('; ')}` +
+        (report.quarantined
+          ? `; plan ${report.quarantined.id} quarantined (sync approve ${report.quarantined.id})`
+          : ''),
       {
         retryable: false,
       },

@@ -1,6 +1,6 @@
 import { PayloadError } from '../lib/core/errors.ts';
 import type { DeliveryChannelName } from '../lib/delivery/channel-names.ts';
-import { isRowProblem, type SourceItem } from './sources/adapter.ts';
+import { isRowProblem, type SourceEntry, type SourceItem } from './sources/adapter.ts';
 import { DEFAULT_WINDOW } from './backpressure.ts';
 import { openCsvBytes } from './sources/csv-source.ts';
 import { type CsvRoster, openCsvRoster } from './sources/csv.ts';
@@ -89,6 +89,22 @@ async function openRoster(options: CsvImportOptions): Promise<CsvRoster> {
     today: options.today ?? new Date().toISOString().slice(0, 10),
     ...(options.signal ? { signal: options.signal } : {}),
   });
+}
+
+/**
+ * The roster's valid, active, deduplicated entries (a read of its own, before the import's): what
+ * the licence headroom check counts. Rows the parser cannot get past end the read, as in the import.
+ */
+export async function rosterEntries(options: CsvImportOptions): Promise<SourceEntry[]> {
+  const entries: SourceEntry[] = [];
+  const opened = await openRoster(options);
+  try {
+    for await (const batch of dedupeBatches(opened.batches(1000)))
+      for (const item of batch) if (!isRowProblem(item) && item.active !== false) entries.push(item);
+  } catch (err) {
+    if (!(err instanceof PayloadError)) throw err;
+  }
+  return entries;
 }
 
 export async function importCsv(

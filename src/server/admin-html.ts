@@ -60,7 +60,7 @@ export function layout(
 <meta name="viewport" content="width=device-width,initial-scale=1"><title>${title} · doorflow-provisioner</title>
 ${options.csrf ? html`<meta name="csrf-token" content="${options.csrf}">` : html``}
 <style>${new SafeHtml(STYLE)}</style>${options.head ?? html``}</head><body>
-<header><strong>doorflow-provisioner</strong><a href="/admin/runs">Runs</a><a href="/admin/queues">Queues</a>${logout}</header>
+<header><strong>doorflow-provisioner</strong><a href="/admin/runs">Runs</a><a href="/admin/plans">Plans</a><a href="/admin/queues">Queues</a>${logout}</header>
 <main><h1>${title}</h1>${body}</main></body></html>`.value;
 }
 

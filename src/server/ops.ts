@@ -23,6 +23,8 @@ import {
 import { mountQueuesDashboard } from './admin-queues.ts';
 import { adminLiveRouter } from './admin-live.ts';
 import { adminRunsRouter } from './admin-runs.ts';
+import { adminPlansRouter } from './admin-plans.ts';
+import type { PlanActions } from '../producers/sync/plan-actions.ts';
 import { healthRouter } from './health.ts';
 import { metricsRouter } from './metrics-route.ts';
 
@@ -60,6 +62,8 @@ export interface OpsDeps {
   secureCookie?: boolean;
   /** Admin browser sessions. Default: a store over `redis` under the config's queue prefix. */
   sessions?: AdminSessionStore;
+  /** Quarantined sync plans for `/admin/plans`; absent: no plans page. */
+  plans?: PlanActions;
 }
 
 /**
@@ -135,6 +139,7 @@ export function mountOps(app: Express, deps: OpsDeps): MountedOps {
       budgetPerSecond: deps.config.doorflow.rateLimitPerSec,
     }),
   );
+  if (deps.plans) app.use(adminPlansRouter({ plans: deps.plans, auth, logger: deps.logger }));
   if (access.mode === 'open') {
     deps.logger.warn('admin pages are open without authentication (--insecure-local): bound to 127.0.0.1');
   }

@@ -8,6 +8,12 @@ import { createMetrics } from '../../src/lib/core/metrics.ts';
 import { intake } from '../../src/producers/intake.ts';
 import { buildServer, type RunningServer } from '../../src/server/app.ts';
 import { opsHttpModule } from '../../src/server/ops.ts';
+import { syncDepsOf } from '../../src/processors/sync.ts';
+import { planActions } from '../../src/producers/sync/plan-actions.ts';
+import { runSync, waitForSync } from '../../src/producers/sync/sync.ts';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type Harness, roster, startHarness } from '../helpers/pipeline.ts';
 
 /**
@@ -165,5 +171,99 @@ describe.skipIf(SKIP_NO_BROWSER)('admin pages in a real browser', () => {
     expect(legend).toContain('licence_limit');
     await shot(page, 'admin-5-live');
     console.info(`[acceptance 3] live run view screenshot: ${ARTIFACTS}admin-5-live.png`);
+  }, 150_000);
+
+  it('/admin/plans: a quarantined deactivation burst is rejected (DoorFlow untouched), then one is approved and applied', async () => {
+    await mkdir(ARTIFACTS, { recursive: true });
+    h = await startHarness({ env: { ADMIN_TOKEN: TOKEN, SYNC_SCOPE_PREFIX: 'B' } });
+    const harness = h;
+    await harness.startWorkers();
+    const dir = await mkdtemp(join(tmpdir(), 'dfp-plans-browser-'));
+    const deps = syncDepsOf(harness.pipeline.processorDeps());
+    const file = join(dir, 'staff.csv');
+    const sync = async (n: number) => {
+      const lines = Array.from({ length: n }, (_, i) => `B${i + 1},Bea${i + 1},Ng,b${i + 1}@example.test`);
+      await writeFile(file, ['Employee ID,First Name,Last Name,Email', ...lines].join('\n'));
+      return await runSync(deps, { source: 'csv', file, maxOffboard: '10%' });
+    };
+    try {
+      const first = await sync(30);
+      await waitForSync(deps, String(first.runId));
+      const burst = await sync(10);
+      expect(burst.refused).toBe(true);
+      const rejectId = String(burst.quarantined?.id);
+      const writes = harness.sim.stats().writeCount;
+
+      const built = buildServer({
+        logger: silentLogger(),
+        modules: [
+          opsHttpModule({
+            config: harness.config,
+            redis: harness.pipeline.redis,
+            queues: harness.pipeline.queues,
+            runs: harness.pipeline.runs,
+            deadLetters: harness.pipeline.deadLetters,
+            workers: harness.pipeline.stores.workers,
+            metrics: createMetrics(),
+            logger: silentLogger(),
+            requireWorkers: false,
+            plans: planActions(deps),
+          }),
+        ],
+      });
+      server = await built.start(0, '127.0.0.1');
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: ['--headless', '--no-sandbox', '--disable-gpu'],
+      });
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      page.setDefaultTimeout(20_000);
+      const denied = await page.goto(`${server.url}/admin/plans`);
+      expect(denied?.status()).toBe(401);
+      await page.fill('input[name="token"]', TOKEN);
+      // Signing in lands on the page asked for.
+      await Promise.all([page.waitForURL(`${server.url}/admin/plans`), page.click('button[type="submit"]')]);
+
+      // The list, then the plan's diff: 20 leavers by name.
+      await page.goto(`${server.url}/admin/plans`);
+      const row = page.locator(`tr[data-plan="${rejectId}"]`);
+      await expect(row.textContent()).resolves.toContain('20 people would be offboarded');
+      await page.click(`a[href="/admin/plans/${rejectId}"]`);
+      expect(await page.locator('#plan-offboard tr[data-offboard]').count()).toBe(20);
+      await expect(page.locator('#plan-offboard').textContent()).resolves.toContain('Bea11 Ng');
+      await shot(page, 'admin-5-plan');
+      // A form without the session's CSRF token is refused.
+      const forged = await page.request.post(`${server.url}/admin/plans/${rejectId}/approve`, {
+        form: { _csrf: 'forged' },
+      });
+      expect(forged.status()).toBe(403);
+
+      await Promise.all([page.waitForURL(/rejected=/), page.getByRole('button', { name: 'Reject' }).click()]);
+      await expect(page.locator('.flash').textContent()).resolves.toContain('rejected: nothing was changed');
+      await page.locator('#no-plans').waitFor();
+      expect(harness.sim.stats().writeCount).toBe(writes);
+
+      const again = await sync(10);
+      const approveId = String(again.quarantined?.id);
+      await page.goto(`${server.url}/admin/plans`);
+      await Promise.all([
+        page.waitForURL(/approved=/),
+        page.locator(`tr[data-plan="${approveId}"]`).getByRole('button', { name: 'Approve' }).click(),
+      ]);
+      await expect(page.locator('.flash').textContent()).resolves.toContain(`Plan ${approveId} approved`);
+      await shot(page, 'admin-6-plan-approved');
+      const runId = new URL(page.url()).searchParams.get('run');
+      const progress = await waitForSync(deps, String(runId));
+      expect(progress.offboarded).toBe(20);
+      expect(harness.sim.people().filter((p) => p.enabled === false)).toHaveLength(20);
+
+      const decisions: { action: string; operator?: string }[] = [];
+      for await (const e of harness.pipeline.audit.read())
+        if (e.action.startsWith('sync.plan.')) decisions.push(e);
+      expect(decisions.map((d) => d.action)).toEqual(['sync.plan.reject', 'sync.plan.approve']);
+      for (const d of decisions) expect(d.operator).toMatch(/^admin session [0-9a-f]+ \(cookie\)$/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }, 150_000);
 });

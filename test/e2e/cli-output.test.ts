@@ -141,8 +141,10 @@ describe('cli: stdout is the output, stderr the logs', () => {
       file,
       'system_id,first_name,last_name,email\nP1,Pat,Oh,p1@example.test\nP1,Pat,Oh,p1@example.test\n',
     );
-    const res = await runCli(['import', file], env);
+    // The worker learned the 3 licences, all taken: the import needs --allow-partial to queue.
+    const res = await runCli(['import', file, '--allow-partial'], env);
     expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toMatch(/licence headroom: 0 of 3 HID licences free/);
     expect(res.stdout).toMatch(/2 rows read .*, 1 duplicate key$/m);
     expect(res.stdout).toMatch(/: 1 entry queued, 1 duplicate key skipped, 0 rejected/);
     const dry = await runCli(['import', file, '--dry-run'], env);

@@ -152,14 +152,15 @@ describe('roster sync against the simulator', () => {
     expect(refused.runId).toBeUndefined();
     expect(refused.plan.safety.refusals).toEqual([
       "the source returned 60 entries, fewer than half of the previous sync's 145 (a truncated feed?)",
-      '90 people would be offboarded, more than --max-offboard 25 (default: the larger of 25 or 5 % of 150 people in scope)',
+      // The 10 leavers offboarded by the previous sync no longer count towards the scope.
+      '90 people would be offboarded, more than --max-offboard 25 (default: the larger of 25 or 5 % of 140 people in scope)',
     ]);
     expect(h.sim.stats().writeCount).toBe(before);
 
     const limited = await sync(range(1, 140), { maxOffboard: '5' });
     expect(limited.refused).toBe(true);
     expect(limited.plan.safety.refusals).toEqual([
-      '10 people would be offboarded, more than --max-offboard 5 (5 of 150 people in scope)',
+      '10 people would be offboarded, more than --max-offboard 5 (5 of 140 people in scope)',
     ]);
     expect(h.sim.stats().writeCount).toBe(before);
 

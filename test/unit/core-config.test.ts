@@ -24,6 +24,7 @@ describe('loadConfig', () => {
       auditMs: 400 * day,
       revokedCredentialMs: 30 * day,
       janitorEveryMs: 3_600_000,
+      planMs: 30 * day,
     });
     const set = loadConfig({
       RUN_RETENTION: '7d',
@@ -31,6 +32,7 @@ describe('loadConfig', () => {
       AUDIT_RETENTION: '2d',
       REVOKED_RETENTION: '90d',
       JANITOR_EVERY: '10m',
+      PLAN_RETENTION: '3d',
     });
     expect(set.retention).toEqual({
       runMs: 7 * day,
@@ -38,6 +40,7 @@ describe('loadConfig', () => {
       auditMs: 2 * day,
       revokedCredentialMs: 90 * day,
       janitorEveryMs: 600_000,
+      planMs: 3 * day,
     });
     expect(set.admin.auditRetentionMs).toBe(2 * day);
     expect(() => loadConfig({ RUN_RETENTION: 'a month', JANITOR_EVERY: 'often' })).toThrow(

@@ -1,58 +1,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Credential, Person } from '../../src/lib/doorflow/types.ts';
 import { snapshotOf } from '../../src/lib/store/people-index.ts';
 import type { RosterEntry } from '../../src/lib/roster/entry.ts';
 import { fieldsToUpdate } from '../../src/processors/person-match.ts';
+import type { Person } from '../../src/lib/doorflow/types.ts';
 import type { SourceEntry } from '../../src/producers/sources/adapter.ts';
+import { cred, entry, HID, input, person } from '../helpers/sync-plan-fixtures.ts';
 import {
   buildSyncPlan,
   offboardThreshold,
-  type PlanInput,
   parseOffboardLimit,
   personChanges,
 } from '../../src/producers/sync/plan.ts';
-
-const HID = 8;
-
-function person(n: number, extra: Partial<Person> = {}): Person {
-  return {
-    id: n,
-    first_name: `F${n}`,
-    last_name: `L${n}`,
-    email: `p${n}@example.com`,
-    system_id: `HR-${n}`,
-    department: 'Ops',
-    enabled: true,
-    ...extra,
-  };
-}
-function entry(n: number, extra: Partial<SourceEntry> = {}): SourceEntry {
-  return {
-    key: `sid:HR-${n}`,
-    system_id: `HR-${n}`,
-    first_name: `F${n}`,
-    last_name: `L${n}`,
-    email: `p${n}@example.com`,
-    department: 'Ops',
-    ...extra,
-  };
-}
-function cred(personId: number, status = 'active', type = HID): Credential {
-  return { id: `c${personId}-${status}`, person_id: personId, credential_type_id: type, status };
-}
-
-function input(partial: Partial<PlanInput>): PlanInput {
-  return {
-    roster: [],
-    people: [],
-    credentials: [],
-    hidCredentialTypeId: HID,
-    scope: { prefix: 'HR-', managedIds: new Set() },
-    sourceComplete: true,
-    ...partial,
-  };
-}
 
 describe('sync plan', () => {
   // 200 current staff with live passes; the roster keeps 1..170, moves 171..190, drops 191..200,

@@ -111,6 +111,11 @@ describe('RedisKeys', () => {
     expect(k.syncRun('r1')).toBe('{dfp}:sync:r1');
     expect(k.syncRunDone('r1')).toBe('{dfp}:sync:r1:done');
     expect(k.syncLastCount('csv:roster.csv')).toBe('{dfp}:sync:last:csv:roster.csv');
+    expect(k.syncLastCount('bamboohr:acme')).toBe('{dfp}:sync:last:bamboohr:acme');
+    expect(k.syncHistory('csv')).toBe('{dfp}:sync:history:csv');
+    expect(k.quarantinedPlan('p20261207-ab12cd34')).toBe('{dfp}:plan:p20261207-ab12cd34');
+    expect(k.quarantinedPlans).toBe('{dfp}:plans');
+    expect(k.learnedLicenceLimit).toBe('{dfp}:licence:learned');
   });
 
   it('scim', () => {

@@ -56,6 +56,7 @@ const envSchema = z.object({
   DOORFLOW_MAX_IN_FLIGHT: intInRange(1, 1000, 8),
   DOORFLOW_TIMEOUT_MS: intInRange(100, 600_000, 30_000),
   HID_CREDENTIAL_TYPE_ID: optionalInt(1, 2_147_483_647),
+  HID_LICENCE_LIMIT: optionalInt(1, 100_000_000),
   DOORFLOW_SEND_EMAIL: z.preprocess(
     emptyToUndefined,
     z.enum(['auto', 'always', 'never'], { error: 'expected auto, always or never' }).default('auto'),
@@ -111,6 +112,7 @@ const envSchema = z.object({
   DLQ_RETENTION: duration('30d'),
   REVOKED_RETENTION: duration('30d'),
   JANITOR_EVERY: duration('1h'),
+  PLAN_RETENTION: duration('30d'),
 
   BAMBOOHR_API_KEY: optionalString,
   BAMBOOHR_BASE_URL: optionalUrl,
@@ -148,6 +150,11 @@ export interface Config {
     readonly timeoutMs: number;
     /** When unset, discovered from `/api/3/credential_types`, falling back to 8. */
     readonly hidCredentialTypeId: number | undefined;
+    /**
+     * HID Mobile licences of the account (HID_LICENCE_LIMIT); unset: the limit learned from
+     * DoorFlow's first `limit_reached` (store/licences.ts).
+     */
+    readonly licenceLimit: number | undefined;
     /**
      * Whether a person's email goes to DoorFlow (which then emails the invitation itself).
      * `auto` (default): only when DoorFlow delivers the code; `always`; `never`.
@@ -226,6 +233,8 @@ export interface Config {
     readonly revokedCredentialMs: number;
     /** How often the janitor runs (JANITOR_EVERY, default 1 h). */
     readonly janitorEveryMs: number;
+    /** A quarantined sync plan nobody approved or rejected, from its quarantine (PLAN_RETENTION, default 30 d). */
+    readonly planMs: number;
   };
   readonly hris: {
     readonly bamboohrApiKey: string | undefined;
@@ -297,6 +306,7 @@ export function loadConfig(env: Env, overrides: Env = {}): Config {
       maxInFlight: e.DOORFLOW_MAX_IN_FLIGHT,
       timeoutMs: e.DOORFLOW_TIMEOUT_MS,
       hidCredentialTypeId: e.HID_CREDENTIAL_TYPE_ID,
+      licenceLimit: e.HID_LICENCE_LIMIT,
       sendEmail: e.DOORFLOW_SEND_EMAIL,
     },
     webhook: { secret: e.WEBHOOK_SECRET, acceptSeedFormat: e.WEBHOOK_ACCEPT_SEED_FORMAT },
@@ -356,6 +366,7 @@ export function loadConfig(env: Env, overrides: Env = {}): Config {
       auditMs: e.AUDIT_RETENTION,
       revokedCredentialMs: e.REVOKED_RETENTION,
       janitorEveryMs: e.JANITOR_EVERY,
+      planMs: e.PLAN_RETENTION,
     },
     hris: {
       bamboohrApiKey: e.BAMBOOHR_API_KEY,

@@ -80,6 +80,8 @@ export const syncPayloadSchema = z.object({
   url: z.string().optional(),
   company: z.string().optional(),
   mapping: z.string().optional(),
+  /** `--source-name`: what the safety checks, plan history and quarantine are kept under. */
+  sourceName: z.string().optional(),
   /** Feed request headers, each value AES-256-GCM encrypted with ENCRYPTION_KEY (they carry credentials). */
   encryptedHeaders: z.record(z.string(), z.string()).optional(),
   /** The whole feed URL, AES-256-GCM encrypted, when it has a query string (`url` then keeps scheme, host and path). */

@@ -99,6 +99,30 @@ export function createRunNotifier(options: NotifierOptions): RunNotifier {
   };
 }
 
+/** POSTs one event to `NOTIFY_WEBHOOK_URL`; never throws, logs only the host on failure. */
+async function postNotice(
+  url: string | undefined,
+  body: Record<string, unknown>,
+  logger: Logger,
+): Promise<boolean> {
+  if (!url) return false;
+  try {
+    await got.post(url, {
+      json: body,
+      timeout: { request: 10_000 },
+      retry: { limit: 2, methods: ['POST'] },
+      headers: { 'user-agent': 'doorflow-provisioner' },
+    });
+    return true;
+  } catch (err) {
+    logger.warn(
+      { host: safeHost(url), code: (err as { code?: string }).code, event: body.event },
+      'notification failed',
+    );
+    return false;
+  }
+}
+
 /**
  * The auth-pause alert on the run-finished channel (`NOTIFY_WEBHOOK_URL`): sent by the one process
  * that set the pause, so once per pause. Carries why and since when, never a token. Never throws.
@@ -108,28 +132,46 @@ export async function notifyAuthPaused(
   pause: { since: number; kind: string; upstreamCode: string; reason: string },
   logger: Logger,
 ): Promise<boolean> {
-  if (!url) return false;
-  try {
-    await got.post(url, {
-      json: {
-        event: 'doorflow.auth_paused',
-        since: new Date(pause.since).toISOString(),
-        kind: pause.kind,
-        upstream_code: pause.upstreamCode,
-        reason: pause.reason,
-      },
-      timeout: { request: 10_000 },
-      retry: { limit: 2, methods: ['POST'] },
-      headers: { 'user-agent': 'doorflow-provisioner' },
-    });
-    return true;
-  } catch (err) {
-    logger.warn(
-      { host: safeHost(url), code: (err as { code?: string }).code },
-      'auth pause notification failed',
-    );
-    return false;
-  }
+  return await postNotice(
+    url,
+    {
+      event: 'doorflow.auth_paused',
+      since: new Date(pause.since).toISOString(),
+      kind: pause.kind,
+      upstream_code: pause.upstreamCode,
+      reason: pause.reason,
+    },
+    logger,
+  );
+}
+
+/**
+ * A plan was quarantined (`sync plans`, `/admin/plans`): its id, source, figures and why — no
+ * names (the diff stays in Redis). Never throws.
+ */
+export async function notifyPlanQuarantined(
+  url: string | undefined,
+  plan: {
+    id: string;
+    sourceName: string;
+    quarantinedAt: number;
+    refusals: readonly string[];
+    counts: Record<string, number>;
+  },
+  logger: Logger,
+): Promise<boolean> {
+  return await postNotice(
+    url,
+    {
+      event: 'sync.plan_quarantined',
+      plan_id: plan.id,
+      source_name: plan.sourceName,
+      quarantined_at: new Date(plan.quarantinedAt).toISOString(),
+      refusals: plan.refusals,
+      counts: plan.counts,
+    },
+    logger,
+  );
 }
 
 function safeHost(url: string): string {

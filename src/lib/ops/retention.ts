@@ -21,6 +21,8 @@ export interface RetentionSummary {
   /** SCIM users deactivated longer than REVOKED_RETENTION. */
   scimUsers: number;
   auditRecords: number;
+  /** Quarantined sync plans past PLAN_RETENTION (they hold people's names). */
+  plans: number;
   dryRun: boolean;
 }
 
@@ -28,6 +30,7 @@ export interface RetentionDeps {
   redis: Redis;
   stores: Pick<Stores, 'keys' | 'runs' | 'deadLetters' | 'credentials'> & {
     audit?: Stores['audit'] | undefined;
+    syncPlans?: Stores['syncPlans'] | undefined;
   };
   clock: Clock;
 }
@@ -67,13 +70,21 @@ export async function enforceRetention(
   );
   const audit = stores.audit;
   const auditRecords = !audit ? 0 : dryRun ? await audit.countExpired() : await audit.trim();
-  return { runs, deadLetters, revokedCredentials, scimUsers, auditRecords, dryRun };
+  const plans = (await stores.syncPlans?.purge(retention.planMs, dryRun)) ?? 0;
+  return { runs, deadLetters, revokedCredentials, scimUsers, auditRecords, plans, dryRun };
 }
 
 /** Whether a sweep found anything. */
 export function removedAnything(s: RetentionSummary): boolean {
   return (
-    s.runs.runs + s.runs.deadLetters + s.deadLetters + s.revokedCredentials + s.scimUsers + s.auditRecords > 0
+    s.runs.runs +
+      s.runs.deadLetters +
+      s.deadLetters +
+      s.revokedCredentials +
+      s.scimUsers +
+      s.auditRecords +
+      s.plans >
+    0
   );
 }
 
@@ -88,6 +99,7 @@ export function retentionFigures(s: RetentionSummary): Record<string, number> {
     revokedCredentials: s.revokedCredentials,
     scimUsers: s.scimUsers,
     auditRecords: s.auditRecords,
+    quarantinedPlans: s.plans,
     keptLiveRuns: s.runs.keptLive,
   };
 }

@@ -14,9 +14,9 @@ import type { RedisKeys } from './keys.ts';
 /**
  * What the entry is about: a DoorFlow object that changed, (for an operator's request that workers
  * then carry out) the run or dead letter it started, or `retention`: the janitor removed expired
- * records from Redis.
+ * records from Redis, or a quarantined sync `plan` approved or rejected.
  */
-export type AuditTargetType = 'person' | 'credential' | 'run' | 'dead_letter' | 'retention';
+export type AuditTargetType = 'person' | 'credential' | 'run' | 'dead_letter' | 'retention' | 'plan';
 
 /** One change, as recorded. */
 export interface AuditEntry {

@@ -247,9 +247,31 @@ export class RedisKeys {
   syncRunDone(runId: string): string {
     return `${this.syncRun(runId)}:done`;
   }
-  /** `sync:last:{sourceId}`: the source's row count at its last complete sync. */
-  syncLastCount(sourceId: string): string {
-    return this.#key('sync', 'last', sourceId);
+  /** `sync:last:{sourceName}`: the source's row count at its last complete sync. */
+  syncLastCount(sourceName: string): string {
+    return this.#key('sync', 'last', sourceName);
+  }
+  /** `sync:history:{sourceName}` list: the source's latest plans (sizes and outcome, JSON, newest first). */
+  syncHistory(sourceName: string): string {
+    return this.#key('sync', 'history', sourceName);
+  }
+
+  // Quarantined plans (store/sync-plans.ts)
+
+  /** `plan:{id}`: a quarantined plan (JSON; its diff sealed with ENCRYPTION_KEY when set). */
+  quarantinedPlan(id: string): string {
+    return this.#key('plan', id);
+  }
+  /** `plans` sorted set: quarantined plan ids by quarantine time. */
+  get quarantinedPlans(): string {
+    return this.#key('plans');
+  }
+
+  // Licences (store/licences.ts)
+
+  /** `licence:learned` hash: the HID licence limit learned from DoorFlow's first `limit_reached`. */
+  get learnedLicenceLimit(): string {
+    return this.#key('licence', 'learned');
   }
 
   // SCIM inbound (store/scim-users.ts, store/scim-bursts.ts)

@@ -14,6 +14,8 @@ import { RunNoticeStore } from './run-notices.ts';
 import { RunPages } from './run-pages.ts';
 import { RunStore } from './runs.ts';
 import { SyncRunStore } from './sync-runs.ts';
+import { SyncPlanStore } from './sync-plans.ts';
+import { LicenceStore } from './licences.ts';
 import { WebhookSignatureStore } from './webhook-signatures.ts';
 import { AdminSessionStore } from './admin-sessions.ts';
 import { WorkerStore } from './workers.ts';
@@ -32,6 +34,8 @@ export interface Stores {
   readonly codes: CodeStore;
   readonly deliveries: DeliveryStore;
   readonly syncRuns: SyncRunStore;
+  readonly syncPlans: SyncPlanStore;
+  readonly licences: LicenceStore;
   readonly audit: AuditLog;
   readonly alerts: AlertStore;
   readonly webhookSignatures: WebhookSignatureStore;
@@ -59,6 +63,8 @@ export function createStores(redis: Redis, keys: RedisKeys, clock: Clock, option
     codes: new CodeStore(redis, keys),
     deliveries: new DeliveryStore(redis, keys),
     syncRuns: new SyncRunStore(redis, keys),
+    syncPlans: new SyncPlanStore(redis, keys, clock),
+    licences: new LicenceStore(redis, keys),
     audit: new AuditLog(redis, keys, clock, {
       retentionMs: options.auditRetentionMs,
       metrics: options.metrics,

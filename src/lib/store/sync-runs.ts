@@ -4,8 +4,8 @@ import type { RedisKeys } from './keys.ts';
 /**
  * Roster sync state beside the pipeline run: per sync run, the plan's sizes and the offboarding
  * counters (`sync:{runId}` hash; `sync:{runId}:done` set, so a retried offboard job counts once),
- * and per source the row count of its last complete read (`sync:last:{sourceId}`), which the
- * safety check compares with.
+ * and per source name the row count of its last complete read (`sync:last:{sourceName}`), which
+ * the safety check compares with, and its latest plans (`sync:history:{sourceName}`).
  */
 
 /** The plan's sizes, written when a sync is applied. */
@@ -17,6 +17,22 @@ export interface SyncPlanCounts {
   reenablePlanned: number;
   unchanged: number;
 }
+
+/** One line of a source's plan history. */
+export interface PlanHistoryEntry {
+  at: number;
+  /** `applied`, `quarantined`, `approved`, `rejected`, `refused` (dry run) … */
+  outcome: string;
+  runId?: string | undefined;
+  planId?: string | undefined;
+  source: number;
+  create: number;
+  update: number;
+  offboard: number;
+}
+
+/** Plans kept in a source's history. */
+const HISTORY_LENGTH = 50;
 
 /** How long the counted-once marks of an offboarding are kept. */
 const DONE_TTL_SEC = 30 * 86_400;
@@ -63,12 +79,28 @@ export class SyncRunStore {
   }
 
   /** The source's row count at its last complete sync, if any. */
-  async lastSourceCount(sourceId: string): Promise<number | undefined> {
-    const previous = await this.redis.get(this.keys.syncLastCount(sourceId));
+  async lastSourceCount(sourceName: string): Promise<number | undefined> {
+    const previous = await this.redis.get(this.keys.syncLastCount(sourceName));
     return previous === null ? undefined : Number(previous);
   }
 
-  async setLastSourceCount(sourceId: string, count: number): Promise<void> {
-    await this.redis.set(this.keys.syncLastCount(sourceId), count);
+  async setLastSourceCount(sourceName: string, count: number): Promise<void> {
+    await this.redis.set(this.keys.syncLastCount(sourceName), count);
+  }
+
+  /** Adds a plan to the source's history (the last 50 are kept: figures, no names). */
+  async addHistory(sourceName: string, entry: PlanHistoryEntry): Promise<void> {
+    const key = this.keys.syncHistory(sourceName);
+    await this.redis
+      .multi()
+      .lpush(key, JSON.stringify(entry))
+      .ltrim(key, 0, HISTORY_LENGTH - 1)
+      .exec();
+  }
+
+  /** The source's plans, newest first. */
+  async history(sourceName: string): Promise<PlanHistoryEntry[]> {
+    const raws = await this.redis.lrange(this.keys.syncHistory(sourceName), 0, -1);
+    return raws.map((raw) => JSON.parse(raw) as PlanHistoryEntry);
   }
 }

@@ -9,6 +9,7 @@ import { changedPersonFields, fieldText } from '../../lib/roster/person-fields.t
 import type { RosterEntry } from '../../lib/roster/entry.ts';
 import { derivedSystemId } from '../../lib/roster/email-policy.ts';
 import type { SourceEntry } from '../sources/adapter.ts';
+import type { Headroom } from '../../lib/ops/licence-headroom.ts';
 
 /**
  * Roster sync planning — PURE: roster entries + DoorFlow people + their HID credentials → what
@@ -43,6 +44,8 @@ export interface PlanInput {
   /** Entries the previous sync of this source counted (truncation check). */
   previousCount?: number | undefined;
   maxOffboard?: OffboardLimit | undefined;
+  /** HID licences left in the account (lib/ops/licence-headroom.ts); undefined: no limit known. */
+  headroom?: Headroom | undefined;
   force?: boolean;
   /**
    * Whether DoorFlow holds this entry's email (DOORFLOW_SEND_EMAIL, email-policy.ts). Default:
@@ -86,7 +89,7 @@ export interface SyncPlan {
   alreadyOffboarded: number;
   /** In scope and absent, but their source row was invalid: kept. */
   keptInvalid: number;
-  licences: { consume: number; release: number };
+  licences: { consume: number; release: number; headroom?: Headroom | undefined };
   counts: { source: number; active: number; inactive: number; scope: number; previous: number | undefined };
   safety: { ok: boolean; forced: boolean; maxOffboard: number; refusals: string[] };
 }
@@ -170,7 +173,7 @@ export function buildSyncPlan(input: PlanInput): SyncPlan {
     unchanged: 0,
     alreadyOffboarded: 0,
     keptInvalid: 0,
-    licences: { consume: 0, release: 0 },
+    licences: { consume: 0, release: 0, ...(input.headroom ? { headroom: input.headroom } : {}) },
     counts: { source: input.roster.length, active: 0, inactive: 0, scope: 0, previous: input.previousCount },
     safety: { ok: true, forced: input.force === true, maxOffboard: 0, refusals: [] },
   };
@@ -226,7 +229,8 @@ export function buildSyncPlan(input: PlanInput): SyncPlan {
   // In id order, so plans (and their printed tables) are stable whatever order DoorFlow lists in.
   for (const person of [...input.people].sort((a, b) => a.id - b.id)) {
     if (!inScope(person, input.scope)) continue;
-    plan.counts.scope += 1;
+    // People offboarded already are no longer anyone --max-offboard N% protects.
+    if (person.enabled !== false || liveHid.has(person.id)) plan.counts.scope += 1;
     if (settled.has(person.id) || !input.sourceComplete) continue;
     const sid = text(person.system_id);
     const email = text(person.email).toLowerCase();
@@ -258,6 +262,13 @@ function checkSafety(plan: SyncPlan, input: PlanInput): void {
     safety.refusals.push(
       `${plan.offboard.length} people would be offboarded, more than --max-offboard ${safety.maxOffboard} ` +
         `(${input.maxOffboard ? describeLimit(input.maxOffboard) : 'default: the larger of 25 or 5 %'} of ${counts.scope} people in scope)`,
+    );
+  }
+  const { headroom, consume, release } = { ...plan.licences };
+  if (headroom && consume - release > headroom.free) {
+    safety.refusals.push(
+      `${consume} HID licences would be consumed (${release} released), more than the ${headroom.free} free ` +
+        `(limit ${headroom.limit}, ${headroom.live} live)`,
     );
   }
   safety.ok = safety.refusals.length === 0 || safety.forced;

@@ -15,6 +15,18 @@ import { closeRun, enqueueItems, type IntakeDeps, startRun } from '../intake.ts'
 import { JsonFeedAdapter, loadFeedMapping } from '../sources/json-feed.ts';
 import { dedupeBatches, ProblemSummary } from '../row-errors.ts';
 import { buildSyncPlan, parseOffboardLimit, type SyncPlan } from './plan.ts';
+import type { AuditLog } from '../../lib/store/audit-log.ts';
+import type { LicenceStore } from '../../lib/store/licences.ts';
+import type { PlanSummary } from '../../lib/store/sync-plans.ts';
+import { countLiveHid, licenceHeadroom } from '../../lib/ops/licence-headroom.ts';
+import {
+  type PlanApplyOptions,
+  type PlanDecider,
+  type QuarantineDeps,
+  quarantinePlan,
+  recordApproval,
+  takeForApproval,
+} from './quarantine.ts';
 
 /**
  * `sync`: read a whole roster from a source, compare it with DoorFlow, and (unless `--dry-run` or
@@ -38,6 +50,8 @@ export interface SyncSourceSpec {
   map?: string[] | undefined;
   delimiter?: string | undefined;
   timeoutMs?: number | undefined;
+  /** `--source-name`: what the safety checks, history and quarantine are kept under. */
+  sourceName?: string | undefined;
 }
 
 export interface SyncOptions extends SyncSourceSpec {
@@ -62,11 +76,21 @@ export interface SyncDeps {
   logger: Logger;
   /** Records the plan's sizes (`dfp_sync_plan_size`); optional. */
   metrics?: Pick<Metrics, 'syncPlan'>;
+  /** The learned HID licence limit (HID_LICENCE_LIMIT wins); absent: headroom only from the config. */
+  licences?: Pick<LicenceStore, 'learned'>;
+  /** Where a refused plan goes to wait for approval; absent: refused plans are only refused. */
+  quarantine?: QuarantineDeps;
+  /** Approvals are audited with who approved. */
+  audit?: AuditLog | undefined;
 }
 
 export interface SyncReport {
   source: string;
   sourceId: string;
+  /** What the safety checks, history and quarantine are kept under. */
+  sourceName: string;
+  /** The refused plan, stored for `sync approve` / `sync reject`. */
+  quarantined?: PlanSummary;
   dryRun: boolean;
   refused: boolean;
   plan: SyncPlan;
@@ -79,7 +103,23 @@ export interface SyncReport {
   runId: string | undefined;
 }
 
-/** A stable name for "this source", for the previous-count check. */
+/**
+ * The name a source's safety checks, plan history and quarantine are kept under: `--source-name`,
+ * else the kind plus the BambooHR company or the feed's host, or `csv` for files (nightly exports
+ * are often dated, so the path is no identity).
+ */
+export function sourceNameOf(spec: SyncSourceSpec): string {
+  if (spec.sourceName) return spec.sourceName;
+  if (spec.source === 'bamboohr') return `bamboohr:${spec.company ?? ''}`;
+  if (spec.file || !spec.url) return spec.source;
+  try {
+    return `${spec.source}:${new URL(spec.url).host}`;
+  } catch {
+    return spec.source;
+  }
+}
+
+/** Where the roster is read from (the run's source, the schedule's id): the kind plus file, company or URL. */
 export function sourceIdOf(spec: SyncSourceSpec): string {
   if (spec.source === 'bamboohr') return `bamboohr:${spec.company ?? ''}`;
   if (spec.file) return `${spec.source}:${spec.file}`;
@@ -165,6 +205,7 @@ async function readRoster(adapter: RosterAdapter, options: SyncOptions, config: 
 
 export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<SyncReport> {
   const sourceId = sourceIdOf(options);
+  const sourceName = sourceNameOf(options);
   const adapter = await buildAdapter(options, deps.config);
   const maxOffboard = options.maxOffboard ? parseOffboardLimit(options.maxOffboard) : undefined;
   const { entries, problemKeys, summary } = await readRoster(adapter, options, deps.config);
@@ -174,14 +215,23 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Syn
   const credentials: Credential[] = [];
   for await (const credential of deps.doorflow.iterateCredentials(call)) credentials.push(credential);
   const managedIds = await deps.managed.ids();
-  const previousCount = await deps.syncRuns.lastSourceCount(sourceId);
+  const previousCount = await deps.syncRuns.lastSourceCount(sourceName);
   const metadata = adapter.metadata();
+  const hidCredentialTypeId = await deps.hidCredentialTypeId();
+  const headroom = deps.licences
+    ? await licenceHeadroom(
+        deps.config.doorflow.licenceLimit,
+        deps.licences,
+        countLiveHid(credentials, hidCredentialTypeId),
+      )
+    : undefined;
   const plan = buildSyncPlan({
     roster: entries,
     problemKeys,
     people,
     credentials,
-    hidCredentialTypeId: await deps.hidCredentialTypeId(),
+    hidCredentialTypeId,
+    headroom,
     scope: { prefix: deps.config.hris.syncScopePrefix, managedIds },
     sourceComplete: metadata.complete,
     previousCount,
@@ -199,6 +249,7 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Syn
   const report: SyncReport = {
     source: metadata.description,
     sourceId,
+    sourceName,
     dryRun: options.dryRun === true,
     refused: !plan.safety.ok,
     plan,
@@ -206,19 +257,86 @@ export async function runSync(deps: SyncDeps, options: SyncOptions): Promise<Syn
     ignoredFields: metadata.ignoredFields,
     runId: undefined,
   };
-  if (options.dryRun || report.refused) return report;
-  report.runId = await applyPlan(deps, plan, options, sourceId);
-  if (metadata.complete) await deps.syncRuns.setLastSourceCount(sourceId, plan.counts.source);
+  if (options.dryRun) return report;
+  const apply = { sourceId, delivery: runChannel(options, deps.config), sourceComplete: metadata.complete };
+  if (report.refused) {
+    if (deps.quarantine)
+      report.quarantined = await quarantinePlan(deps.quarantine, { sourceName, plan, apply });
+    return report;
+  }
+  report.runId = await applyPlan(deps, plan, apply, options.signal);
+  await afterApply(deps, sourceName, plan, apply, { outcome: 'applied', runId: report.runId });
   return report;
+}
+
+/** After a plan went to the pipeline: the source's previous count (complete reads only) and history. */
+async function afterApply(
+  deps: SyncDeps,
+  sourceName: string,
+  plan: SyncPlan,
+  apply: PlanApplyOptions,
+  entry: { outcome: string; runId: string; planId?: string },
+): Promise<void> {
+  if (apply.sourceComplete) await deps.syncRuns.setLastSourceCount(sourceName, plan.counts.source);
+  if (entry.outcome !== 'applied') return;
+  await deps.syncRuns.addHistory(sourceName, {
+    at: Date.now(),
+    ...entry,
+    source: plan.counts.source,
+    create: plan.create.length,
+    update: plan.update.length,
+    offboard: plan.offboard.length,
+  });
+}
+
+/** What `sync approve` (and `/admin/plans`) reports. */
+export type ApprovalResult =
+  | { status: 'applied'; runId: string; summary: PlanSummary }
+  | { status: 'drifted'; reason: string; summary: PlanSummary }
+  | { status: 'not_found' };
+
+/**
+ * Applies exactly the quarantined plan `id` — unless DoorFlow changed since it was made (then it
+ * stays quarantined and the numbers say what moved). Taken once: a second approval finds nothing.
+ */
+export async function approvePlan(
+  deps: SyncDeps,
+  id: string,
+  who: PlanDecider,
+  signal?: AbortSignal,
+): Promise<ApprovalResult> {
+  const quarantine = deps.quarantine;
+  if (!quarantine) return { status: 'not_found' };
+  if (!(await quarantine.plans.get(id))) return { status: 'not_found' };
+  const call = signal ? { signal } : {};
+  const people: Person[] = [];
+  for await (const person of deps.doorflow.iteratePeople({}, call)) people.push(person);
+  const credentials: Credential[] = [];
+  for await (const credential of deps.doorflow.iterateCredentials(call)) credentials.push(credential);
+  const taken = await takeForApproval(quarantine, id, {
+    people,
+    credentials,
+    hidTypeId: await deps.hidCredentialTypeId(),
+  });
+  if (!taken) return { status: 'not_found' };
+  const { opened } = taken;
+  if (taken.drift) return { status: 'drifted', reason: taken.drift, summary: opened.summary };
+  const runId = await applyPlan(deps, opened.plan, opened.apply, signal);
+  await afterApply(deps, opened.summary.sourceName, opened.plan, opened.apply, {
+    outcome: 'approved',
+    runId,
+  });
+  await recordApproval({ ...quarantine, audit: deps.audit }, opened, who, runId);
+  return { status: 'applied', runId, summary: opened.summary };
 }
 
 async function applyPlan(
   deps: SyncDeps,
   plan: SyncPlan,
-  options: SyncOptions,
-  sourceId: string,
+  apply: PlanApplyOptions,
+  signal: AbortSignal | undefined,
 ): Promise<string> {
-  const delivery = runChannel(options, deps.config);
+  const { delivery, sourceId } = apply;
   const provision = [...plan.create.map((c) => c.entry), ...plan.update.map((u) => u.entry)];
   const run = await startRun(deps.intake, {
     source: `sync:${sourceId}`,
@@ -226,7 +344,7 @@ async function applyPlan(
     fallback: deps.config.delivery.fallback,
     // The index only matters when entries go through the person step.
     prefetch: provision.length > 0,
-    ...(options.signal ? { signal: options.signal } : {}),
+    ...(signal ? { signal } : {}),
   });
   const reenable = plan.create.filter((c) => c.reenable && c.personId !== undefined);
   await deps.syncRuns.recordPlan(run.runId, {
@@ -246,7 +364,7 @@ async function applyPlan(
       })),
     );
   }
-  if (provision.length > 0) await enqueueItems(deps.intake, run, provision, { signal: options.signal });
+  if (provision.length > 0) await enqueueItems(deps.intake, run, provision, { signal });
   if (plan.offboard.length > 0) {
     await deps.intake.queues.addBulk(
       'offboard',
