@@ -70,6 +70,7 @@ export async function buildRunView(
   runId: string,
   options: { entries?: ViewEntries; withActive?: boolean } = {},
 ): Promise<RunView | undefined> {
+  await deps.stores.runPages.ready(runId);
   const run = await deps.runs.get(runId);
   if (!run) return undefined;
   const active = options.withActive === false ? {} : await activeByStep(deps.queues, runId);

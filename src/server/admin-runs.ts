@@ -166,6 +166,7 @@ export function adminRunsRouter(deps: AdminRunsDeps): Router {
   });
 
   router.get('/admin/runs/:id', async (req, res) => {
+    await deps.pages.ready(req.params.id);
     const run = await deps.runs.get(req.params.id);
     if (!run) {
       res.status(404);

@@ -98,6 +98,48 @@ describe('run outcome index and pages', () => {
       expect(outcomeGroup(s)).toBe('pending');
   });
 
+  it('a run recorded before the index existed is indexed on its first read, failures counted by code', async () => {
+    await runs.create({ source: 'old.csv', delivery: 'webhook', id: 'rOLD' });
+    await redis.hdel(keys.run('rOLD'), 'index');
+    const n = 3000;
+    const statuses: string[] = [];
+    const details: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const status = i % 10 === 0 ? 'dead:credential' : i % 10 === 1 ? 'invalid' : 'provisioned';
+      statuses.push(`sid:O${i}`, status);
+      details.push(
+        `sid:O${i}`,
+        JSON.stringify(status === 'dead:credential' ? { code: 'licence_limit' } : { line: n - i + 1 }),
+      );
+    }
+    await redis.hset(keys.runStatus('rOLD'), ...statuses);
+    await redis.hset(keys.runEntries('rOLD'), ...details);
+    await runs.setMeta('rOLD', {
+      total: n,
+      'count:provisioned': n * 0.8,
+      'count:dead:credential': n / 10,
+      'count:invalid': n / 10,
+    });
+    const pages = new RunPages(redis, keys);
+    await pages.ready('rOLD');
+    expect(await redis.hget(keys.run('rOLD'), 'index')).toBe('1');
+    expect(await redis.zcard(keys.runOutcomeIndex('rOLD'))).toBe(n);
+    expect((await runs.get('rOLD'))?.failures).toEqual({ licence_limit: n / 10, invalid_payload: n / 10 });
+    // Entries with a line come in roster order (here the reverse of their keys).
+    const first = await pages.page('rOLD', 'provisioned', { limit: 3 });
+    expect(first.entries.map((e) => [e.key, e.position])).toEqual([
+      ['sid:O2999', 2],
+      ['sid:O2998', 3],
+      ['sid:O2997', 4],
+    ]);
+    let rows = 0;
+    for await (const batch of pages.scan('rOLD')) rows += batch.length;
+    expect(rows).toBe(n);
+    // Read again: nothing counted twice.
+    await new RunPages(redis, keys).ready('rOLD');
+    expect((await runs.get('rOLD'))?.failures).toEqual({ licence_limit: n / 10, invalid_payload: n / 10 });
+  });
+
   it('pages a 20,000-entry run by outcome with a cursor, scans it in roster order, renders its admin page', async () => {
     const n = 20_000;
     await writeBigRun(redis, keys, runs, { id: 'rBIG', entries: n, ...SHAPE });
