@@ -171,8 +171,10 @@ export function formatRunView(view: RunView, options: { maxProblems?: number } =
         `    ${where}${terminalSafe(e.key)}: ${e.outcome}${e.message ? ` (${terminalSafe(e.message)})` : ''}`,
       );
     }
-    if (problems.length > max)
-      lines.push(`    … and ${problems.length - max} more (runs show ${run.id} --json)`);
+    // A `problems` view holds the first ones only: the counters say how many there are.
+    const ok = (run.counts.provisioned ?? 0) + (run.counts.already_provisioned ?? 0);
+    const all = Math.max(problems.length, run.total - ok);
+    if (all > max) lines.push(`    … and ${all - max} more (runs show ${run.id} --json)`);
   }
   return lines.join('\n');
 }
