@@ -1,6 +1,3 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import express from 'express';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildPipeline, type Pipeline } from '../../src/app/pipeline.ts';
@@ -11,7 +8,8 @@ import { createMetrics } from '../../src/lib/core/metrics.ts';
 import { RedisKeys } from '../../src/lib/store/keys.ts';
 import { RunPages } from '../../src/lib/store/run-pages.ts';
 import { groupCounts, outcomeGroup, RunStore } from '../../src/lib/store/runs.ts';
-import { mountOps } from '../../src/server/ops.ts';
+import { buildServer } from '../../src/server/app.ts';
+import { opsHttpModule } from '../../src/server/ops.ts';
 import { bigRunDetail, bigRunEntry, writeBigRun } from '../helpers/big-run.ts';
 import { deletePrefix, testRedis, testRedisUrl, uniquePrefix } from '../helpers/redis.ts';
 
@@ -185,23 +183,14 @@ describe('run outcome index and pages', () => {
     // The admin page: counts from counters, one page of the chosen outcome, a next-page link.
     const config = loadConfig({ REDIS_URL: testRedisUrl(), QUEUE_PREFIX: prefix, LOG_LEVEL: 'silent' });
     const pipeline: Pipeline = buildPipeline(config, { redisUrl: testRedisUrl(), logger: silentLogger() });
-    const app = express();
-    mountOps(app, {
-      config,
-      redis: pipeline.redis,
-      queues: pipeline.queues,
-      runs: pipeline.runs,
-      deadLetters: pipeline.deadLetters,
-      workers: pipeline.stores.workers,
-      metrics: createMetrics({ defaultMetrics: false }),
-      logger: silentLogger(),
-      insecureLocal: true,
+    const { redis: own, queues, runs: store, deadLetters, stores } = pipeline;
+    const ops = opsHttpModule({
+      ...{ config, redis: own, queues, runs: store, deadLetters, workers: stores.workers },
+      ...{ metrics: createMetrics({ defaultMetrics: false }), logger: silentLogger(), insecureLocal: true },
     });
-    const server: Server = await new Promise((resolve) => {
-      const s = app.listen(0, '127.0.0.1', () => resolve(s));
-    });
+    const server = await buildServer({ logger: silentLogger(), modules: [ops] }).start(0, '127.0.0.1');
     try {
-      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/admin/runs/rBIG`;
+      const url = `${server.url}/admin/runs/rBIG`;
       const first = await (await fetch(url)).text();
       expect(first).toContain(`failed (${counts.failed})`);
       expect(first).toContain(`<li data-code="licence_limit">licence_limit: ${counts.failed} <form`);
@@ -215,8 +204,7 @@ describe('run outcome index and pages', () => {
       const provisioned = await (await fetch(`${url}?outcome=provisioned`)).text();
       expect(provisioned).toContain(`id="group-provisioned">provisioned (${counts.provisioned})`);
     } finally {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
+      await server.close();
       await pipeline.close();
     }
   });
