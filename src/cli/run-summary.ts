@@ -70,6 +70,7 @@ export async function buildRunView(
   runId: string,
   options: { entries?: ViewEntries; withActive?: boolean } = {},
 ): Promise<RunView | undefined> {
+  await deps.stores.runPages.ready(runId);
   const run = await deps.runs.get(runId);
   if (!run) return undefined;
   const active = options.withActive === false ? {} : await activeByStep(deps.queues, runId);
@@ -170,8 +171,10 @@ export function formatRunView(view: RunView, options: { maxProblems?: number } =
         `    ${where}${terminalSafe(e.key)}: ${e.outcome}${e.message ? ` (${terminalSafe(e.message)})` : ''}`,
       );
     }
-    if (problems.length > max)
-      lines.push(`    … and ${problems.length - max} more (runs show ${run.id} --json)`);
+    // A `problems` view holds the first ones only: the counters say how many there are.
+    const ok = (run.counts.provisioned ?? 0) + (run.counts.already_provisioned ?? 0);
+    const all = Math.max(problems.length, run.total - ok);
+    if (all > max) lines.push(`    … and ${all - max} more (runs show ${run.id} --json)`);
   }
   return lines.join('\n');
 }

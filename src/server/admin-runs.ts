@@ -110,14 +110,17 @@ function entryTable(group: string, count: number, entries: PagedEntry[]): SafeHt
 <tbody>${rows}</tbody></table>`;
 }
 
-function deadTable(letters: DeadLetter[], csrf: string | undefined, back: string, runId?: string): SafeHtml {
+/** A run page passes `perRun`: its replay-all buttons are under "Failures by code", from the counters. */
+function deadTable(letters: DeadLetter[], csrf: string | undefined, back: string, perRun = false): SafeHtml {
   if (letters.length === 0) return html`<p id="no-dead-letters">No dead-letter entries.</p>`;
   const byCode = new Map<string, number>();
   for (const d of letters) byCode.set(d.code, (byCode.get(d.code) ?? 0) + 1);
-  const codeButtons = [...byCode].map(
-    ([code, n]) =>
-      html`<li>${code} (${n}) ${postButton('/admin/dead-letters/replay', `Replay all ${code}`, csrf, { code, back, ...(runId ? { run: runId } : {}) })}</li>`,
-  );
+  const codeButtons = perRun
+    ? []
+    : [...byCode].map(
+        ([code, n]) =>
+          html`<li>${code} (${n}) ${postButton('/admin/dead-letters/replay', `Replay all ${code}`, csrf, { code, back })}</li>`,
+      );
   const rows = letters.slice(0, DEAD_LIMIT).map(
     (
       d,
@@ -166,6 +169,7 @@ export function adminRunsRouter(deps: AdminRunsDeps): Router {
   });
 
   router.get('/admin/runs/:id', async (req, res) => {
+    await deps.pages.ready(req.params.id);
     const run = await deps.runs.get(req.params.id);
     if (!run) {
       res.status(404);
@@ -199,7 +203,7 @@ ${isoTime(run.finishedAt) || '—'}; outcome <strong class="${outcome.cls}" id="
 ${failureCodes(run, principal(res)?.csrf, base)}
 <h2>Entries</h2>${groupLinks(base, groups, shown)}${entryTable(shown, groups[shown] ?? 0, entries.entries)}
 ${entries.next ? html`<p><a id="next-page" href="${base}?outcome=${encodeURIComponent(shown)}&cursor=${entries.next}">Next ${ENTRY_PAGE} →</a></p>` : html``}
-<h2>Dead letters</h2>${deadTable(letters, principal(res)?.csrf, base, run.id)}`,
+<h2>Dead letters</h2>${deadTable(letters, principal(res)?.csrf, base, true)}`,
     );
   });
 

@@ -148,7 +148,9 @@ describe.skipIf(SKIP_NO_BROWSER)('admin pages in a real browser', () => {
     const deadline = Date.now() + 60_000;
     for (;;) {
       await page.goto(`${server.url}/admin/runs/${run.runId}?outcome=provisioned`);
-      if ((await entryRow.count()) > 0) break;
+      // The run is read before its page of entries: wait for both to show the finish.
+      const finishedRun = (await page.locator('#run-outcome').textContent()) === 'finished with failures';
+      if ((await entryRow.count()) > 0 && finishedRun) break;
       if (Date.now() > deadline) throw new Error('the replayed entry did not complete in 60 s');
       await page.waitForTimeout(250);
     }

@@ -1,6 +1,3 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import express from 'express';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildPipeline, type Pipeline } from '../../src/app/pipeline.ts';
@@ -11,7 +8,8 @@ import { createMetrics } from '../../src/lib/core/metrics.ts';
 import { RedisKeys } from '../../src/lib/store/keys.ts';
 import { RunPages } from '../../src/lib/store/run-pages.ts';
 import { groupCounts, outcomeGroup, RunStore } from '../../src/lib/store/runs.ts';
-import { mountOps } from '../../src/server/ops.ts';
+import { buildServer } from '../../src/server/app.ts';
+import { opsHttpModule } from '../../src/server/ops.ts';
 import { bigRunDetail, bigRunEntry, writeBigRun } from '../helpers/big-run.ts';
 import { deletePrefix, testRedis, testRedisUrl, uniquePrefix } from '../helpers/redis.ts';
 
@@ -98,6 +96,48 @@ describe('run outcome index and pages', () => {
       expect(outcomeGroup(s)).toBe('pending');
   });
 
+  it('a run recorded before the index existed is indexed on its first read, failures counted by code', async () => {
+    await runs.create({ source: 'old.csv', delivery: 'webhook', id: 'rOLD' });
+    await redis.hdel(keys.run('rOLD'), 'index');
+    const n = 3000;
+    const statuses: string[] = [];
+    const details: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const status = i % 10 === 0 ? 'dead:credential' : i % 10 === 1 ? 'invalid' : 'provisioned';
+      statuses.push(`sid:O${i}`, status);
+      details.push(
+        `sid:O${i}`,
+        JSON.stringify(status === 'dead:credential' ? { code: 'licence_limit' } : { line: n - i + 1 }),
+      );
+    }
+    await redis.hset(keys.runStatus('rOLD'), ...statuses);
+    await redis.hset(keys.runEntries('rOLD'), ...details);
+    await runs.setMeta('rOLD', {
+      total: n,
+      'count:provisioned': n * 0.8,
+      'count:dead:credential': n / 10,
+      'count:invalid': n / 10,
+    });
+    const pages = new RunPages(redis, keys);
+    await pages.ready('rOLD');
+    expect(await redis.hget(keys.run('rOLD'), 'index')).toBe('1');
+    expect(await redis.zcard(keys.runOutcomeIndex('rOLD'))).toBe(n);
+    expect((await runs.get('rOLD'))?.failures).toEqual({ licence_limit: n / 10, invalid_payload: n / 10 });
+    // Entries with a line come in roster order (here the reverse of their keys).
+    const first = await pages.page('rOLD', 'provisioned', { limit: 3 });
+    expect(first.entries.map((e) => [e.key, e.position])).toEqual([
+      ['sid:O2999', 2],
+      ['sid:O2998', 3],
+      ['sid:O2997', 4],
+    ]);
+    let rows = 0;
+    for await (const batch of pages.scan('rOLD')) rows += batch.length;
+    expect(rows).toBe(n);
+    // Read again: nothing counted twice.
+    await new RunPages(redis, keys).ready('rOLD');
+    expect((await runs.get('rOLD'))?.failures).toEqual({ licence_limit: n / 10, invalid_payload: n / 10 });
+  });
+
   it('pages a 20,000-entry run by outcome with a cursor, scans it in roster order, renders its admin page', async () => {
     const n = 20_000;
     await writeBigRun(redis, keys, runs, { id: 'rBIG', entries: n, ...SHAPE });
@@ -143,23 +183,14 @@ describe('run outcome index and pages', () => {
     // The admin page: counts from counters, one page of the chosen outcome, a next-page link.
     const config = loadConfig({ REDIS_URL: testRedisUrl(), QUEUE_PREFIX: prefix, LOG_LEVEL: 'silent' });
     const pipeline: Pipeline = buildPipeline(config, { redisUrl: testRedisUrl(), logger: silentLogger() });
-    const app = express();
-    mountOps(app, {
-      config,
-      redis: pipeline.redis,
-      queues: pipeline.queues,
-      runs: pipeline.runs,
-      deadLetters: pipeline.deadLetters,
-      workers: pipeline.stores.workers,
-      metrics: createMetrics({ defaultMetrics: false }),
-      logger: silentLogger(),
-      insecureLocal: true,
+    const { redis: own, queues, runs: store, deadLetters, stores } = pipeline;
+    const ops = opsHttpModule({
+      ...{ config, redis: own, queues, runs: store, deadLetters, workers: stores.workers },
+      ...{ metrics: createMetrics({ defaultMetrics: false }), logger: silentLogger(), insecureLocal: true },
     });
-    const server: Server = await new Promise((resolve) => {
-      const s = app.listen(0, '127.0.0.1', () => resolve(s));
-    });
+    const server = await buildServer({ logger: silentLogger(), modules: [ops] }).start(0, '127.0.0.1');
     try {
-      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/admin/runs/rBIG`;
+      const url = `${server.url}/admin/runs/rBIG`;
       const first = await (await fetch(url)).text();
       expect(first).toContain(`failed (${counts.failed})`);
       expect(first).toContain(`<li data-code="licence_limit">licence_limit: ${counts.failed} <form`);
@@ -173,8 +204,7 @@ describe('run outcome index and pages', () => {
       const provisioned = await (await fetch(`${url}?outcome=provisioned`)).text();
       expect(provisioned).toContain(`id="group-provisioned">provisioned (${counts.provisioned})`);
     } finally {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
+      await server.close();
       await pipeline.close();
     }
   });

@@ -23,6 +23,14 @@ describe('RedisKeys', () => {
     expect(k.runOutcomeIndex('r1')).toBe('{dfp}:run:r1:index');
     expect(k.runOutcomeGroups('r1')).toBe('{dfp}:run:r1:outcomes');
     expect(k.runSeries('r1')).toBe('{dfp}:run:r1:series');
+    expect(k.runScriptKeys('r1')).toEqual([
+      '{dfp}:run:r1',
+      '{dfp}:run:r1:status',
+      '{dfp}:run:r1:entries',
+      '{dfp}:run:r1:outcomes',
+      '{dfp}:run:r1:index',
+      '{dfp}:run:r1:series',
+    ]);
     expect(k.runs).toBe('{dfp}:runs');
     expect(k.runFinished('r1', 1767225600000)).toBe('{dfp}:run-finished:r1:1767225600000');
     expect(k.runNotified('r1', '2026-01-01T00:00:00.000Z')).toBe('{dfp}:notify:r1:2026-01-01T00:00:00.000Z');

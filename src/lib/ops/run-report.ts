@@ -74,6 +74,7 @@ export async function streamRunReport(
   runId: string,
   batch = 1000,
 ): Promise<AsyncGenerator<ReportRow[]> | undefined> {
+  await deps.pages.ready(runId);
   const run = await deps.runs.get(runId);
   if (!run) return undefined;
   return (async function* () {

@@ -45,6 +45,17 @@ export class RedisKeys {
   runSeries(runId: string): string {
     return this.#key('run', runId, 'series');
   }
+  /** The keys the run scripts take, in their KEYS order: hash, statuses, details, groups, index, series. */
+  runScriptKeys(runId: string): string[] {
+    return [
+      this.run(runId),
+      this.runStatus(runId),
+      this.runEntries(runId),
+      this.runOutcomeGroups(runId),
+      this.runOutcomeIndex(runId),
+      this.runSeries(runId),
+    ];
+  }
   /**
    * Every key that belongs to run `id` and goes with it when it is purged (`runs purge`, the
    * janitor): its hash, its per-entry hashes (statuses, details, people's names), its outcome index and

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
+import { luaScript } from '../core/lua.ts';
 import type { RedisKeys } from './keys.ts';
-import type { EntryDetail } from './runs.ts';
+import { type EntryDetail, INDEX_VERSION } from './runs.ts';
 
 /**
  * Paged reads of a run's entries through the outcome index the run store's TRANSITION script
@@ -27,19 +28,79 @@ export interface EntryPage {
   next?: string;
 }
 
+// Indexes entries of a run recorded before the outcome index existed, one HSCAN page per call
+// (ARGV: cursor, count): the same groups and positions the TRANSITION script gives, failures counted
+// by code. ZADD NX: an entry a move already placed is left where it is. Returns the next cursor.
+const BACKFILL = luaScript(`
+local SPAN = 4294967296
+local function group(s)
+  if s == 'provisioned' or s == 'already_provisioned' then return s end
+  if s == 'invalid' or string.sub(s, 1, 5) == 'dead:' then return 'failed' end
+  if s == 'person' or s == 'credential' or s == 'invitation' or string.sub(s, 1, 9) == 'delivery-' then return 'pending' end
+  return s
+end
+local page = redis.call('HSCAN', KEYS[2], ARGV[1], 'COUNT', ARGV[2])
+local fields = page[2]
+for i = 1, #fields, 2 do
+  local key, status = fields[i], fields[i + 1]
+  local g = group(status)
+  local n = redis.call('HGET', KEYS[4], g)
+  if not n then
+    n = redis.call('HINCRBY', KEYS[4], '#', 1)
+    redis.call('HSET', KEYS[4], g, n)
+  end
+  local raw = redis.call('HGET', KEYS[3], key)
+  local ok, d = pcall(cjson.decode, raw or '{}')
+  if not ok or type(d) ~= 'table' then d = {} end
+  local pos = tonumber(d.line)
+  if not pos or pos < 1 or pos >= 2147483648 then pos = 2147483648 + redis.call('HINCRBY', KEYS[1], 'seq', 1) end
+  local added = redis.call('ZADD', KEYS[5], 'NX', string.format('%.0f', tonumber(n) * SPAN + pos), key)
+  if added == 1 and g == 'failed' then
+    local code = type(d.code) == 'string' and d.code or (status == 'invalid' and 'invalid_payload' or 'unknown')
+    redis.call('HINCRBY', KEYS[1], 'fail:' .. code, 1)
+  end
+end
+if page[1] == '0' then redis.call('HSET', KEYS[1], 'index', ARGV[3]) end
+return page[1]
+`);
+
 /** A cursor is a position the caller got from us: digits only. */
 export function parseCursor(value: unknown): number | undefined {
   return typeof value === 'string' && /^\d{1,12}$/.test(value) ? Number(value) : undefined;
 }
 
 export class RunPages {
+  /** Runs known to be fully indexed (a run never loses its index once it has one). */
+  readonly #indexed = new Set<string>();
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
   ) {}
 
+  /**
+   * A run recorded before the outcome index existed is indexed on its first read, a page of the
+   * status hash per script call (a million entries: a thousand short calls, Redis never held).
+   * Readers that show the run's failure counters call this before reading the run.
+   */
+  async ready(runId: string): Promise<void> {
+    if (this.#indexed.has(runId)) return;
+    const [version, exists] = await Promise.all([
+      this.redis.hget(this.keys.run(runId), 'index'),
+      this.redis.exists(this.keys.run(runId)),
+    ]);
+    if (version !== INDEX_VERSION && exists === 1) {
+      const keys = this.keys.runScriptKeys(runId);
+      let cursor = '0';
+      do cursor = String(await BACKFILL.run(this.redis, keys, [cursor, 1000, INDEX_VERSION]));
+      while (cursor !== '0');
+    }
+    if (exists === 1) this.#indexed.add(runId);
+  }
+
   /** The groups the run's index holds, with their numbers. */
   async groups(runId: string): Promise<Map<string, number>> {
+    await this.ready(runId);
     const raw = await this.redis.hgetall(this.keys.runOutcomeGroups(runId));
     const out = new Map<string, number>();
     for (const [group, n] of Object.entries(raw)) if (group !== '#') out.set(group, Number(n));

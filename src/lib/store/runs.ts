@@ -174,6 +174,9 @@ redis.call('HDEL', KEYS[1], 'finishedAt')
 return 0
 `);
 
+/** The run hash's `index` field once the outcome index holds every entry (store/run-pages.ts). */
+export const INDEX_VERSION = '1';
+
 /** A sortable, colon-free run id: `r` + UTC timestamp + random suffix. */
 export function newRunId(now = Date.now()): string {
   const stamp = new Date(now).toISOString().replace(/[-:T]/g, '').slice(0, 14);
@@ -201,6 +204,8 @@ export class RunStore {
         intake: 'open',
         total: 0,
         dead: 0,
+        // Its entries go into the outcome index from the first (older runs are indexed on first read).
+        index: INDEX_VERSION,
       })
       .zadd(this.keys.runs, createdAt, id)
       .exec();
@@ -301,18 +306,15 @@ export class RunStore {
     mode: 'add' | 'move' | 'reopen',
   ): Promise<number> {
     const json = detail ? JSON.stringify({ ...detail, at: detail.at ?? this.clock.now() }) : '';
-    const result = await TRANSITION.run(
-      this.redis,
-      [
-        this.keys.run(runId),
-        this.keys.runStatus(runId),
-        this.keys.runEntries(runId),
-        this.keys.runOutcomeGroups(runId),
-        this.keys.runOutcomeIndex(runId),
-        this.keys.runSeries(runId),
-      ],
-      [key, status, json, this.clock.now(), mode, detail?.line ?? '', detail?.code ?? ''],
-    );
+    const result = await TRANSITION.run(this.redis, this.keys.runScriptKeys(runId), [
+      key,
+      status,
+      json,
+      this.clock.now(),
+      mode,
+      detail?.line ?? '',
+      detail?.code ?? '',
+    ]);
     return Number(result);
   }
 }
