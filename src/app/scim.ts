@@ -1,3 +1,4 @@
+import { notifyPlanQuarantined } from '../lib/ops/notify.ts';
 import { ScimBurstStore } from '../lib/store/scim-bursts.ts';
 import { ScimUserStore } from '../lib/store/scim-users.ts';
 import { ScimRuns } from '../producers/scim/scim-runs.ts';
@@ -21,6 +22,15 @@ export function scimModule(pipeline: Pipeline, now: () => number = Date.now): Ht
     people: pipeline.people,
     bursts: new ScimBurstStore(pipeline.redis, pipeline.keys),
     burstWindowMs: config.scim.burstWindowMs,
+    quarantine: {
+      plans: pipeline.stores.syncPlans,
+      syncRuns: pipeline.stores.syncRuns,
+      encryptionKey: sealKey,
+      clock: { now },
+      logger,
+      notify: (summary) => notifyPlanQuarantined(config.lifecycle.notifyWebhookUrl, summary, logger),
+    },
+    credentials: pipeline.stores.credentials,
     now,
   });
   const deps: ScimModuleDeps = {

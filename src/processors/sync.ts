@@ -4,6 +4,8 @@ import { defineProcessor } from '../lib/jobs/define-processor.ts';
 import type { SyncJobPayload } from '../lib/jobs/registry.ts';
 import type { JobContext, ProcessorDeps } from './context.ts';
 import { notifyPlanQuarantined } from '../lib/ops/notify.ts';
+import { ScimUserStore } from '../lib/store/scim-users.ts';
+import { markScimPlanApproved } from '../producers/scim/plan-approved.ts';
 import { runSync, type SyncDeps, type SyncOptions } from '../producers/sync/sync.ts';
 
 /**
@@ -19,6 +21,9 @@ export const syncProcessor = defineProcessor('sync', handle);
 export function syncDepsOf(
   deps: ProcessorDeps,
 ): SyncDeps & { quarantine: NonNullable<SyncDeps['quarantine']> } {
+  // SCIM records are sealed: without ENCRYPTION_KEY there is no SCIM store to update.
+  const key = deps.config.encryptionKey;
+  const scimUsers = key ? new ScimUserStore(deps.redis, deps.keys, key) : undefined;
   return {
     config: deps.config,
     intake: {
@@ -46,6 +51,9 @@ export function syncDepsOf(
         notifyPlanQuarantined(deps.config.lifecycle.notifyWebhookUrl, summary, deps.logger),
     },
     audit: deps.audit,
+    ...(scimUsers
+      ? { afterApproval: (opened, runId) => markScimPlanApproved(scimUsers, opened, runId, deps.clock.now()) }
+      : {}),
   };
 }
 

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { killAndWait, type ServeChild, spawnServe, spawnWorker } from '../helpers/cli.ts';
+import { killAndWait, runCli, type ServeChild, spawnServe, spawnWorker } from '../helpers/cli.ts';
 import { type Harness, startHarness } from '../helpers/pipeline.ts';
 import { ENTERPRISE, patchOf, SCIM_TEST_TOKEN, type ScimClient, scimClient, USER } from '../helpers/scim.ts';
 
@@ -188,4 +188,66 @@ describe('cli: serve + worker: SCIM from Okta and Entra', () => {
     expect(runs.length).toBeGreaterThan(0);
     expect(runs.every((r) => r.source === 'scim')).toBe(true);
   });
+
+  it('a deactivation burst over the threshold is quarantined; approve offboards exactly it, reject writes nothing', async () => {
+    // 26 deactivations against the default threshold of 25 (the population is under 500).
+    const burstOf = async (tag: string) => {
+      const ids: string[] = [];
+      for (let n = 0; n < 26; n++) {
+        const userName = `burst.${tag}${n}@example.test`;
+        const user = {
+          schemas: [USER],
+          userName,
+          externalId: `B${tag}${n}`,
+          name: { givenName: 'B', familyName: `${tag}${n}` },
+          emails: [{ primary: true, value: userName }],
+          active: true,
+        };
+        ids.push((await scim.post('/Users', user)).body.id as string);
+      }
+      await until(
+        'the burst users with passes',
+        () =>
+          ids.every((_, n) => {
+            const [p] = personBy(`B${tag}${n}`);
+            return p !== undefined && hidOf(p.id).length === 1;
+          }),
+        60_000,
+      );
+      await new Promise((r) => setTimeout(r, 700)); // the creating burst ends
+      const replies = [];
+      for (const id of ids)
+        replies.push(
+          await scim.patch(`/Users/${id}`, patchOf({ op: 'Replace', path: 'active', value: 'False' })),
+        );
+      expect(replies.slice(0, 25).map((r) => r.status)).toEqual(Array(25).fill(200));
+      expect(replies[25]?.status).toBe(403);
+      const listed = JSON.parse((await runCli(['sync', 'plans', '--json'], h.env)).stdout) as {
+        id: string;
+        sourceName: string;
+        plan: { offboard: { key: string }[] };
+      }[];
+      const plan = listed.find((p) => p.sourceName === 'scim');
+      expect(plan?.plan.offboard).toHaveLength(26);
+      expect(replies[25]?.body.detail).toContain(`quarantined plan ${plan?.id}`);
+      return { ids, planId: plan?.id ?? '' };
+    };
+
+    const approved = await burstOf('a');
+    expect((await runCli(['sync', 'approve', approved.planId], h.env)).code).toBe(0);
+    await until(
+      'the approved offboarding',
+      () => Array.from({ length: 26 }, (_, n) => offboarded(`Ba${n}`)()).every(Boolean),
+      60_000,
+    );
+    expect((await scim.get(`/Users/${approved.ids[25]}`)).body.active).toBe(false);
+
+    const rejected = await burstOf('r');
+    const writes = h.sim.stats().writeCount;
+    expect((await runCli(['sync', 'reject', rejected.planId], h.env)).code).toBe(0);
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(h.sim.stats().writeCount).toBe(writes);
+    expect(personBy('Br25')[0]?.enabled).not.toBe(false);
+    expect((await scim.get(`/Users/${rejected.ids[25]}`)).body.active).toBe(true);
+  }, 150_000);
 });

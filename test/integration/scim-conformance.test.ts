@@ -372,7 +372,7 @@ describe('scim: conformance (RFC 7643/7644, Entra validator, Okta test plan)', (
   });
 
   describe('deactivation bursts over the sync safety threshold', () => {
-    it('refuses the burst at the seam: 403, every held offboard withdrawn, the user left active', async () => {
+    it('quarantines the burst as one plan: 403 naming it, every held offboard withdrawn, retries reuse it', async () => {
       // 30 users the pipeline settled (mapped to DoorFlow people); the default threshold is 25.
       const ids: string[] = [];
       for (let n = 100; n < 130; n++) {
@@ -394,6 +394,25 @@ describe('scim: conformance (RFC 7643/7644, Entra validator, Okta test plan)', (
       expect(await offboard.getDelayedCount()).toBe(0);
       expect(await offboard.getWaitingCount()).toBe(0);
       expect((await scim.get(`/Users/${ids[threshold]}`)).body.active).toBe(true);
+
+      // The burst is one quarantined plan of source scim listing exactly its offboards.
+      const plans = h.pipeline.stores.syncPlans;
+      const listed = (await plans.list()).filter((p) => p.sourceName === 'scim');
+      expect(listed).toHaveLength(1);
+      const plan = listed[0];
+      expect(plan?.counts.offboard).toBe(threshold + 1);
+      expect(plan?.refusals[0]).toMatch(new RegExp(`threshold of ${threshold} for \\d+ active SCIM users`));
+      expect(over.body.detail).toContain(`quarantined plan ${plan?.id}`);
+      // The IdP retries the refused request, and the burst goes on: the same plan, grown by the
+      // new user only, never a second plan or a duplicate entry.
+      const retried = await deactivate(ids[threshold] ?? '');
+      expectError(retried, 403);
+      expect(retried.body.detail).toContain(`quarantined plan ${plan?.id}`);
+      expectError(await deactivate(ids[threshold + 1] ?? ''), 403);
+      const after = (await plans.list()).filter((p) => p.sourceName === 'scim');
+      expect(after.map((p) => [p.id, p.counts.offboard])).toEqual([[plan?.id, threshold + 2]]);
+      expect(await offboard.getDelayedCount()).toBe(0);
+      await plans.take(plan?.id ?? '');
     });
   });
 

@@ -307,6 +307,10 @@ export class RedisKeys {
   scimBurstOffboards(runId: string): string {
     return this.#key('scim', 'burst', runId, 'offboards');
   }
+  /** `scim:quarantined` hash: SCIM user id → the quarantined plan holding the user's deactivation. */
+  get scimQuarantined(): string {
+    return this.#key('scim', 'quarantined');
+  }
 
   // Operations (store/alerts.ts, store/audit-log.ts, store/workers.ts)
 

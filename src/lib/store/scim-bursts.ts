@@ -6,7 +6,9 @@ import type { RedisKeys } from './keys.ts';
  * apart. Requests closer together than the burst window share one run (`scim:burst`: its id and
  * when the burst ends), and the burst's deactivations are listed
  * (`scim:burst:{runId}:offboards`, removed with the run) so the offboarding safety check sees the
- * whole burst, not one request.
+ * whole burst, not one request. A burst over the threshold is quarantined as one plan, and
+ * `scim:quarantined` remembers which plan holds each of its users, so a retried deactivation finds
+ * the plan instead of starting another.
  */
 
 export interface ScimBurst {
@@ -57,5 +59,21 @@ export class ScimBurstStore {
       seen.set(held.scimId, held);
     }
     return [...seen.values()];
+  }
+
+  /** The quarantined plan holding the user's deactivation (the plan may be gone since). */
+  async planOf(scimId: string): Promise<string | undefined> {
+    return (await this.redis.hget(this.keys.scimQuarantined, scimId)) ?? undefined;
+  }
+
+  /** Remembers that these users' deactivations wait in plan `planId`. */
+  async markQuarantined(planId: string, scimIds: readonly string[]): Promise<void> {
+    if (scimIds.length === 0) return;
+    await this.redis.hset(this.keys.scimQuarantined, Object.fromEntries(scimIds.map((id) => [id, planId])));
+  }
+
+  /** Forgets a user's plan (approved, rejected or expired). */
+  async forgetPlan(scimId: string): Promise<void> {
+    await this.redis.hdel(this.keys.scimQuarantined, scimId);
   }
 }

@@ -56,6 +56,14 @@ export class SyncPlanStore {
       .exec();
   }
 
+  /**
+   * Rewrites a plan still quarantined (a SCIM burst that grew); false when it was taken meanwhile,
+   * so an approval racing the rewrite is never undone by it.
+   */
+  async replace(plan: StoredPlan): Promise<boolean> {
+    return (await this.redis.set(this.keys.quarantinedPlan(plan.id), JSON.stringify(plan), 'XX')) === 'OK';
+  }
+
   async get(id: string): Promise<StoredPlan | undefined> {
     const raw = await this.redis.get(this.keys.quarantinedPlan(id));
     return raw === null ? undefined : (JSON.parse(raw) as StoredPlan);

@@ -3,14 +3,16 @@ import type { ScimBurstStore } from '../../lib/store/scim-bursts.ts';
 import { closeRun, enqueueItems, type IntakeDeps, type RunHandle, startRun } from '../intake.ts';
 import type { SourceEntry } from '../sources/adapter.ts';
 import { offboardThreshold } from '../sync/plan.ts';
-import { refuseOffboardBurst } from './offboard-burst.ts';
+import type { CredentialStore } from '../../lib/store/credentials.ts';
+import type { QuarantineDeps } from '../sync/quarantine.ts';
+import { quarantinedError, quarantineOffboardBurst } from './offboard-burst.ts';
 
 /**
  * How SCIM changes enter the pipeline: the same intake as every other source, in runs of source
  * `scim`, one per request burst (requests less than SCIM_BURST_WINDOW apart). A joiner or mover is
  * an entry of the burst's run (person step, then credential and hand-over as for a CSV row); a
  * leaver is an `offboard` job held for the burst window, so a burst of deactivations over the
- * sync safety threshold can still be refused whole ({@link refuseOffboardBurst}); a returner is a
+ * sync safety threshold can still be quarantined whole ({@link quarantineOffboardBurst}); a returner is a
  * `reenable` job plus an entry. Job ids come from the run and the person, so a request the IdP
  * retries within the burst adds nothing; one retried later finds the pipeline's own look-ups
  * (person mapping, live credential, delivery record) and creates nothing twice.
@@ -22,6 +24,9 @@ export interface ScimRunsDeps {
   people: PeopleIndex;
   bursts: ScimBurstStore;
   burstWindowMs: number;
+  /** Where a burst over the safety threshold waits for an operator (`sync plans`). */
+  quarantine: QuarantineDeps;
+  credentials: Pick<CredentialStore, 'ofPerson' | 'get'>;
   now(): number;
 }
 
@@ -129,7 +134,7 @@ export class ScimRuns {
 
   /**
    * Offboards a person (revoke live HID credentials, disable): an `offboard` job held for the burst
-   * window. Over the threshold the whole burst goes to the seam, which refuses it. Resolves with
+   * window. Over the threshold the whole burst is quarantined as one plan (answered 403). Resolves with
    * the run id, or undefined when the pipeline never settled a person for the user (nothing to
    * revoke).
    */
@@ -138,6 +143,13 @@ export class ScimRuns {
     population: number,
   ): Promise<string | undefined> {
     return this.#serial(async () => {
+      // A user whose deactivation waits in a quarantined plan (an IdP retry): the same answer.
+      const waiting = await this.deps.bursts.planOf(user.scimId);
+      if (waiting !== undefined) {
+        if (await this.deps.quarantine.plans.get(waiting))
+          throw quarantinedError(waiting, 'this deactivation is part of a burst over the safety threshold');
+        await this.deps.bursts.forgetPlan(user.scimId);
+      }
       const personId = await this.#personId(user);
       if (personId === undefined) return undefined;
       const run = await this.#run();
@@ -150,8 +162,15 @@ export class ScimRuns {
       });
       const threshold = offboardThreshold(undefined, population);
       if (held.length > threshold) {
-        await refuseOffboardBurst(
-          { queues: this.deps.intake.queues, logger: this.deps.intake.logger },
+        await quarantineOffboardBurst(
+          {
+            queues: this.deps.intake.queues,
+            logger: this.deps.intake.logger,
+            quarantine: this.deps.quarantine,
+            bursts: this.deps.bursts,
+            credentials: this.deps.credentials,
+            delivery: this.deps.intake.config.delivery.defaultChannel,
+          },
           { runId: run.runId, offboards: held, threshold, population },
         );
       }

@@ -79,17 +79,29 @@ function summaryOf(id: string, request: QuarantineRequest, at: number): PlanSumm
   };
 }
 
+function stored(key: Buffer | undefined, summary: PlanSummary, request: QuarantineRequest): StoredPlan {
+  const json = JSON.stringify({ plan: request.plan, apply: request.apply } satisfies PlanBody);
+  return { ...summary, body: key ? encryptSecret(key, json) : json, sealed: key !== undefined };
+}
+
+/**
+ * Rewrites quarantined plan `id` with a grown plan (a SCIM burst that goes on after it was
+ * quarantined), keeping its id and time; false when it was approved or rejected meanwhile.
+ */
+export async function amendPlan(
+  deps: Pick<QuarantineDeps, 'plans' | 'encryptionKey'>,
+  id: string,
+  request: QuarantineRequest,
+  quarantinedAt: number,
+): Promise<boolean> {
+  return deps.plans.replace(stored(deps.encryptionKey, summaryOf(id, request, quarantinedAt), request));
+}
+
 /** Stores the plan with its full diff, records it in the source's history and notifies. */
 export async function quarantinePlan(deps: QuarantineDeps, request: QuarantineRequest): Promise<PlanSummary> {
   const at = deps.clock.now();
   const summary = summaryOf(planId(at), request, at);
-  const json = JSON.stringify({ plan: request.plan, apply: request.apply } satisfies PlanBody);
-  const key = deps.encryptionKey;
-  await deps.plans.put({
-    ...summary,
-    body: key ? encryptSecret(key, json) : json,
-    sealed: key !== undefined,
-  });
+  await deps.plans.put(stored(deps.encryptionKey, summary, request));
   await deps.syncRuns.addHistory(request.sourceName, {
     at,
     outcome: 'quarantined',

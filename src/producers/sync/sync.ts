@@ -20,6 +20,7 @@ import type { LicenceStore } from '../../lib/store/licences.ts';
 import type { PlanSummary } from '../../lib/store/sync-plans.ts';
 import { countLiveHid, licenceHeadroom } from '../../lib/ops/licence-headroom.ts';
 import {
+  type OpenedPlan,
   type PlanApplyOptions,
   type PlanDecider,
   type QuarantineDeps,
@@ -82,6 +83,8 @@ export interface SyncDeps {
   quarantine?: QuarantineDeps;
   /** Approvals are audited with who approved. */
   audit?: AuditLog | undefined;
+  /** What else an applied approval changes (a SCIM burst: the users become inactive). */
+  afterApproval?: (opened: OpenedPlan, runId: string) => Promise<unknown>;
 }
 
 export interface SyncReport {
@@ -327,6 +330,7 @@ export async function approvePlan(
     runId,
   });
   await recordApproval({ ...quarantine, audit: deps.audit }, opened, who, runId);
+  await deps.afterApproval?.(opened, runId);
   return { status: 'applied', runId, summary: opened.summary };
 }
 
