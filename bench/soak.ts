@@ -45,6 +45,10 @@ function arg(name: string): number | undefined {
 const row = (id: number) =>
   `HR-${String(id).padStart(6, '0')},First${id},Last${id},emp${id}@example.com,Ops,Active`;
 
+/** An id in a key (a run's, a credential's, a job's): digits, mixed case or a `--` joint. */
+const isIdPart = (part: string) =>
+  /\d/.test(part) || part.length > 24 || part.includes('--') || (/[a-z]/.test(part) && /[A-Z]/.test(part));
+
 /** Keys counted by family (`cred:*:history`, `bull:person:*` …): what grows, when something does. */
 async function keyFamilies(redis: Redis): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
@@ -56,7 +60,7 @@ async function keyFamilies(redis: Redis): Promise<Record<string, number>> {
       const family = key
         .split(':')
         .slice(1)
-        .map((part) => (/\d/.test(part) || part.length > 24 ? '*' : part))
+        .map((part) => (isIdPart(part) ? '*' : part))
         .join(':');
       out[family] = (out[family] ?? 0) + 1;
     }
@@ -89,9 +93,13 @@ export async function soakBench({ quick, log }: BenchOptions): Promise<BenchResu
   const nights = arg('--nights') ?? (quick ? 40 : 60);
   const churn = Math.max(1, Math.round(people / 100));
   const redis = await startEmbeddedRedis();
-  const sim = await startSimulator({ seed: 5 });
   // Senders stamp deliveries with the moved clock: the receiver checks them against the same one.
   const clock = new ManualClock(Date.UTC(2027, 0, 1, 2));
+  // DoorFlow's clock moves with ours (its invitations expire 30 days after issue on the moved
+  // clock, not days before it) and runs on in real time within a night, so its rate window and
+  // delays still elapse.
+  const realStart = Date.now();
+  const sim = await startSimulator({ seed: 5, now: () => clock.now() + (Date.now() - realStart) });
   const receiver = await startDeliveryReceiver({
     secret: 'soak-delivery-secret-0123456789abcdef',
     now: () => clock.now(),
@@ -135,6 +143,7 @@ export async function soakBench({ quick, log }: BenchOptions): Promise<BenchResu
     credentialsByStatus: {} as Record<string, number>,
     deadLetters: {} as Record<string, number>,
   };
+  let traced: Record<string, number> = {};
   let first = 1;
   let next = people + 1;
   try {
@@ -180,6 +189,18 @@ export async function soakBench({ quick, log }: BenchOptions): Promise<BenchResu
       log(
         `soak: night ${night}: ${(sample.usedMemory / 2 ** 20).toFixed(2)} MB used, ${sample.keys} keys, ${sample.runs} runs kept (${sample.seconds} s)`,
       );
+      if (process.argv.includes('--trace')) {
+        const now = await keyFamilies(pipeline.redis);
+        const moved = [...new Set([...Object.keys(now), ...Object.keys(traced)])]
+          .map((f) => [f, (now[f] ?? 0) - (traced[f] ?? 0)] as const)
+          .filter(([, d]) => d !== 0)
+          .sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]))
+          .slice(0, 14);
+        log(
+          `  families moved: ${moved.map(([f, d]) => `${f} ${d > 0 ? '+' : ''}${d} (=${now[f] ?? 0})`).join(', ')}`,
+        );
+        traced = now;
+      }
     }
     // What the fleet holds at the end: credentials by status, dead letters by step and code.
     endState.credentialsByStatus = await pipeline.stores.credentials.countByStatus();

@@ -32,7 +32,12 @@ export type { ResolvedSimulatorOptions, SimulatorPatch } from './options.ts';
 export type { SimulatorStats } from './stats.ts';
 
 /** Options of {@link startSimulator}: the JSON-able options (validated) plus an optional logger. */
-export type SimulatorOptions = SimulatorOptionsInput & { logger?: Logger };
+/**
+ * `now`: the simulator's clock (default `Date.now`). A test that moves the provisioner's clock
+ * (the soak moves it a day a night) moves DoorFlow's with it, or every invitation's
+ * `invitation_expires_at` would lie days behind the lifecycle clock and expire on issue.
+ */
+export type SimulatorOptions = SimulatorOptionsInput & { logger?: Logger; now?: () => number };
 
 /** A simulator listening on a real port. */
 export interface RunningSimulator {
@@ -73,13 +78,13 @@ export interface RunningSimulator {
 
 /** Starts a DoorFlow simulator. Validates options (throws a ZodError naming bad fields). */
 export async function startSimulator(options: SimulatorOptions = {}): Promise<RunningSimulator> {
-  const { logger: givenLogger, ...raw } = options;
+  const { logger: givenLogger, now: givenNow, ...raw } = options;
   const logger = givenLogger ?? silentLogger();
   let current = resolveOptions(raw);
   let random = new SeededRandom(current.seed);
   let seq = 0;
   let baseUrl = '';
-  const now = () => Date.now();
+  const now = givenNow ?? (() => Date.now());
   const state = new SimState(() => random);
   const tokens = new TokenStore(() => current, now);
   const faults = new FaultEngine(

@@ -327,3 +327,34 @@ describe('simulator lifecycle hooks', () => {
     expect(listed.map((c) => c.status).sort()).toEqual(['active', 'expired']);
   });
 });
+
+describe('simulator clock', () => {
+  it('runs on the clock it is given: a moved clock moves invitation_expires_at with it (the soak moves it a day a night)', async () => {
+    const DAY = 86_400_000;
+    let nowMs = Date.UTC(2031, 0, 1);
+    const moved = await startSimulator({ now: () => nowMs });
+    try {
+      const headers = { authorization: `Bearer ${moved.accessToken}`, 'content-type': 'application/json' };
+      const post = async (path: string, body: unknown) =>
+        (await fetch(`${moved.url}${path}`, { method: 'POST', headers, body: JSON.stringify(body) })).json();
+      const issue = async (n: number) => {
+        const p = (await post('/api/3/people', {
+          first_name: `C${n}`,
+          last_name: 'X',
+          email: `c${n}@example.com`,
+        })) as Person;
+        const c = (await post(`/api/3/people/${p.id}/credentials`, {
+          person_credential: { credential_type_id: HID },
+        })) as Credential;
+        const res = await fetch(`${moved.url}/api/3/people/${p.id}/credentials/${c.id}`, { headers });
+        return Date.parse(((await res.json()) as Credential).invitation_expires_at ?? '');
+      };
+      // 30 days (the simulator's invitation validity) from the given clock, not from the machine's.
+      expect(await issue(1)).toBe(nowMs + 30 * DAY);
+      nowMs += 40 * DAY;
+      expect(await issue(2)).toBe(nowMs + 30 * DAY);
+    } finally {
+      await moved.close();
+    }
+  });
+});
