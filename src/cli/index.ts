@@ -25,6 +25,8 @@ const commands: Record<string, () => Promise<Registration>> = {
   revoke: async () => (await import('./revoke.ts')).registerRevokeCommand,
   reissue: async () => (await import('./reissue.ts')).registerReissueCommand,
   auth: async () => (await import('./auth.ts')).registerAuthCommand,
+  pause: async () => (await import('./run-control.ts')).registerPauseCommand,
+  resume: async () => (await import('./run-control.ts')).registerResumeCommand,
 };
 
 /** The command a user asked for (`help NAME` counts as NAME), when it is one we know. */

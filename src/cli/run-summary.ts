@@ -96,11 +96,16 @@ const iso = (ms: number | undefined) => (ms === undefined ? '—' : new Date(ms)
 export function formatRunView(view: RunView, options: { maxProblems?: number } = {}): string {
   const { run } = view;
   const lines: string[] = [];
-  const state = run.finishedAt
-    ? view.succeeded
-      ? 'finished: all provisioned'
-      : 'finished with failures'
-    : 'in progress';
+  const state =
+    run.cancelledAt !== undefined
+      ? run.finishedAt
+        ? 'cancelled'
+        : 'cancelling: running steps finish, then their entries end cancelled'
+      : run.finishedAt
+        ? view.succeeded
+          ? 'finished: all provisioned'
+          : 'finished with failures'
+        : 'in progress';
   lines.push(`Run ${run.id} (${run.source}, delivery ${run.delivery}) — ${state}`);
   lines.push(`  started ${iso(run.createdAt)}   finished ${iso(run.finishedAt)}   entries ${run.total}`);
   lines.push('');
@@ -117,7 +122,9 @@ export function formatRunView(view: RunView, options: { maxProblems?: number } =
   for (const [outcome, n] of Object.entries(view.outcomes).sort((a, b) => b[1] - a[1])) {
     lines.push(`  ${outcome.padEnd(32)}${String(n).padStart(7)}`);
   }
-  const problems = view.entries.filter((e) => !e.outcome.endsWith('provisioned'));
+  const problems = view.entries.filter(
+    (e) => !e.outcome.endsWith('provisioned') && e.outcome !== 'cancelled',
+  );
   const max = options.maxProblems ?? 20;
   if (problems.length > 0) {
     lines.push('');

@@ -5,15 +5,23 @@ import type { RunRecord } from '../lib/store/runs.ts';
 import { terminalSafe } from '../lib/core/terminal-text.ts';
 import { type Column, formatTable } from './table.ts';
 import { buildRunView, formatRunView } from './run-summary.ts';
+import { describePause, pauseState } from '../processors/services/pipeline-pause.ts';
+import { registerRunsCancelCommand } from './run-control.ts';
 import { registerRunsPurgeCommand } from './runs-purge.ts';
 import { registerRunsReportCommand } from './runs-report.ts';
+
+/** `running`, `cancelling` (in-flight steps finishing), `cancelled` or `finished`. */
+function runState(r: RunRecord): string {
+  if (r.cancelledAt !== undefined) return r.finishedAt ? 'cancelled' : 'cancelling';
+  return r.finishedAt ? 'finished' : 'running';
+}
 
 const iso = (ms: number | undefined) => (ms === undefined ? '—' : new Date(ms).toISOString());
 
 /** `runs list`: a header row, then one run a line. */
 const RUN_COLUMNS: Column<RunRecord>[] = [
   { header: 'RUN', cell: (r) => r.id },
-  { header: 'STATE', cell: (r) => (r.finishedAt ? 'finished' : 'running') },
+  { header: 'STATE', cell: (r) => runState(r) },
   { header: 'CREATED', cell: (r) => iso(r.createdAt) },
   { header: 'ENTRIES', cell: (r) => r.total },
   { header: 'OK', cell: (r) => (r.counts.provisioned ?? 0) + (r.counts.already_provisioned ?? 0) },
@@ -54,10 +62,19 @@ export function registerRunsCommand(program: Command): void {
           console.error(`error: no run ${id}`);
           return EXIT.failure;
         }
-        console.log(options.json ? JSON.stringify(view, null, 2) : formatRunView(view));
+        const pause = await pauseState({
+          queues: pipeline.queues,
+          pipelinePause: pipeline.stores.pipelinePause,
+        });
+        console.log(
+          options.json
+            ? JSON.stringify({ ...view, pipeline: pause }, null, 2)
+            : `${formatRunView(view)}\n\n  ${describePause(pause)}`,
+        );
         return EXIT.ok;
       });
     });
   registerRunsReportCommand(runs);
   registerRunsPurgeCommand(runs);
+  registerRunsCancelCommand(runs);
 }

@@ -16,7 +16,7 @@ import type { RedisKeys } from './keys.ts';
  * then carry out) the run or dead letter it started, or `retention`: the janitor removed expired
  * records from Redis.
  */
-export type AuditTargetType = 'person' | 'credential' | 'run' | 'dead_letter' | 'retention';
+export type AuditTargetType = 'person' | 'credential' | 'run' | 'dead_letter' | 'retention' | 'pipeline';
 
 /** One change, as recorded. */
 export interface AuditEntry {

@@ -10,6 +10,8 @@ import { DeliveryStore } from './deliveries.ts';
 import type { RedisKeys } from './keys.ts';
 import { ManagedSet } from './managed.ts';
 import { PeopleIndex } from './people-index.ts';
+import { PipelinePauseStore } from './pipeline-pause.ts';
+import { RunCancelStore } from './run-cancel.ts';
 import { RunNoticeStore } from './run-notices.ts';
 import { RunStore } from './runs.ts';
 import { SyncRunStore } from './sync-runs.ts';
@@ -22,6 +24,8 @@ export interface Stores {
   readonly keys: RedisKeys;
   readonly runs: RunStore;
   readonly runNotices: RunNoticeStore;
+  readonly runCancels: RunCancelStore;
+  readonly pipelinePause: PipelinePauseStore;
   readonly deadLetters: DeadLetterStore;
   readonly people: PeopleIndex;
   readonly managed: ManagedSet;
@@ -48,6 +52,8 @@ export function createStores(redis: Redis, keys: RedisKeys, clock: Clock, option
     keys,
     runs: new RunStore(redis, keys, clock),
     runNotices: new RunNoticeStore(redis, keys),
+    runCancels: new RunCancelStore(redis, keys, clock),
+    pipelinePause: new PipelinePauseStore(redis, keys, clock),
     deadLetters: new DeadLetterStore(redis, keys, clock),
     people: new PeopleIndex(redis, keys),
     managed: new ManagedSet(redis, keys),
