@@ -20,7 +20,10 @@ import {
   resolveAdminAccess,
 } from './admin-auth.ts';
 import { mountQueuesDashboard } from './admin-queues.ts';
+import { runControlRouter } from './admin-run-control.ts';
 import { adminRunsRouter } from './admin-runs.ts';
+import { PipelinePauseStore } from '../lib/store/pipeline-pause.ts';
+import { RunCancelStore } from '../lib/store/run-cancel.ts';
 import { healthRouter } from './health.ts';
 import { metricsRouter } from './metrics-route.ts';
 
@@ -109,6 +112,17 @@ export function mountOps(app: Express, deps: OpsDeps): MountedOps {
   // One guard for the whole subtree: unknown /admin paths answer 401 too, not 404.
   app.use('/admin', (req, res, next) => auth.middleware(req, res, next));
   mountQueuesDashboard(app, (_req, _res, next) => next(), { queues, readOnly: deps.readOnlyQueues ?? false });
+  const keys = new RedisKeys(deps.config.queuePrefix);
+  const control = {
+    runs: deps.runs,
+    runCancels: new RunCancelStore(deps.redis, keys),
+    pipelinePause: new PipelinePauseStore(deps.redis, keys),
+    queues: deps.queues,
+    auth,
+    logger: deps.logger,
+    ...(deps.audit ? { audit: deps.audit } : {}),
+  };
+  app.use(runControlRouter(control));
   app.use(
     adminRunsRouter({
       runs: deps.runs,
@@ -117,6 +131,7 @@ export function mountOps(app: Express, deps: OpsDeps): MountedOps {
       auth,
       logger: deps.logger,
       ...(deps.audit ? { audit: deps.audit } : {}),
+      control,
     }),
   );
   if (access.mode === 'open') {

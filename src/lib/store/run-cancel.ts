@@ -51,11 +51,6 @@ export class RunCancelStore {
     return (await this.redis.hexists(this.keys.run(runId), 'cancelledAt')) === 1;
   }
 
-  /** Who cancelled the run, for views. */
-  async cancelledBy(runId: string): Promise<string | undefined> {
-    return (await this.redis.hget(this.keys.run(runId), 'cancelledBy')) ?? undefined;
-  }
-
   /**
    * The run's entries still at a step, a page at a time (HSCAN): a million-entry run is never
    * read in one reply.
