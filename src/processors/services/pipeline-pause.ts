@@ -1,3 +1,4 @@
+import { terminalSafe } from '../../lib/core/terminal-text.ts';
 import { PIPELINE_QUEUES } from '../../lib/jobs/pipeline-queues.ts';
 import type { Queues } from '../../lib/jobs/registry.ts';
 import type { PipelinePauseStore } from '../../lib/store/pipeline-pause.ts';
@@ -55,7 +56,7 @@ export async function pauseState(deps: PauseDeps): Promise<PauseState> {
 export function describePause(state: PauseState): string {
   if (!state.paused) return 'pipeline running';
   const since = state.since === undefined ? '' : ` since ${new Date(state.since).toISOString()}`;
-  const by = state.by ? ` by ${state.by}` : '';
+  const by = state.by ? ` by ${terminalSafe(state.by)}` : '';
   const some =
     state.pausedQueues.length < PIPELINE_QUEUES.length ? ` (queues ${state.pausedQueues.join(', ')})` : '';
   return `pipeline PAUSED${since}${by}${some}: no pipeline job is taken until \`resume\``;
