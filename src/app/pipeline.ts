@@ -139,6 +139,7 @@ export function buildPipeline(config: Config, options: PipelineOptions): Pipelin
         keys,
         queues,
         runs,
+        runCancels: stores.runCancels,
         deadLetters,
         people,
         managed: stores.managed,

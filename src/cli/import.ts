@@ -69,7 +69,14 @@ export async function waitForRun(
   let view: RunView | undefined;
   try {
     for (;;) {
-      if (options.signal?.aborted) return EXIT.interrupted;
+      if (options.signal?.aborted) {
+        bar?.stop();
+        // Only the waiting stops: the entries are in Redis and the workers go on with them.
+        console.error(
+          `interrupted: run ${runId} carries on in the workers; follow it with \`doorflow-provisioner runs show ${runId}\` (stop it with \`runs cancel ${runId}\`)`,
+        );
+        return EXIT.interrupted;
+      }
       const timedOut = deadline !== undefined && Date.now() >= deadline;
       let run: Awaited<ReturnType<Pipeline['runs']['get']>>;
       try {
@@ -109,7 +116,7 @@ export async function waitForRun(
       redisAway = false;
       if (!run) throw new Error(`run ${runId} not found`);
       const provisioned = (run.counts.provisioned ?? 0) + (run.counts.already_provisioned ?? 0);
-      const settled = provisioned + run.dead + (run.counts.invalid ?? 0);
+      const settled = provisioned + run.dead + (run.counts.invalid ?? 0) + (run.counts.cancelled ?? 0);
       progress = `${settled}/${run.total} entries settled`;
       if (bar) {
         if (!started) bar.start(run.total, settled, { provisioned, dead: run.dead });

@@ -26,6 +26,8 @@ const commands: Record<string, () => Promise<Registration>> = {
   reissue: async () => (await import('./reissue.ts')).registerReissueCommand,
   reclaim: async () => (await import('./reclaim.ts')).registerReclaimCommand,
   auth: async () => (await import('./auth.ts')).registerAuthCommand,
+  pause: async () => (await import('./run-control.ts')).registerPauseCommand,
+  resume: async () => (await import('./run-control.ts')).registerResumeCommand,
 };
 
 /** The command a user asked for (`help NAME` counts as NAME), when it is one we know. */

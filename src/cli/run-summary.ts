@@ -109,9 +109,13 @@ function toRow(e: PagedEntry): RunView['entries'][number] {
  * `runs show --json` written as it is read: the view without entries, then every entry a batch
  * at a time in roster order, so a million-entry run never sits in memory.
  */
-export async function* runViewJson(view: RunView, pages: RunPages): AsyncGenerator<string> {
+export async function* runViewJson(
+  view: RunView,
+  pages: RunPages,
+  extra: Record<string, unknown> = {},
+): AsyncGenerator<string> {
   const { entries: _ignored, ...rest } = view;
-  const head = JSON.stringify(rest, null, 2);
+  const head = JSON.stringify({ ...rest, ...extra }, null, 2);
   yield `${head.slice(0, head.lastIndexOf('\n}'))},\n  "entries": [`;
   let first = true;
   for await (const batch of pages.scan(view.run.id)) {
@@ -139,11 +143,16 @@ const iso = (ms: number | undefined) => (ms === undefined ? '—' : new Date(ms)
 export function formatRunView(view: RunView, options: { maxProblems?: number } = {}): string {
   const { run } = view;
   const lines: string[] = [];
-  const state = run.finishedAt
-    ? view.succeeded
-      ? 'finished: all provisioned'
-      : 'finished with failures'
-    : 'in progress';
+  const state =
+    run.cancelledAt !== undefined
+      ? run.finishedAt
+        ? 'cancelled'
+        : 'cancelling: running steps finish, then their entries end cancelled'
+      : run.finishedAt
+        ? view.succeeded
+          ? 'finished: all provisioned'
+          : 'finished with failures'
+        : 'in progress';
   lines.push(`Run ${run.id} (${run.source}, delivery ${run.delivery}) — ${state}`);
   lines.push(`  started ${iso(run.createdAt)}   finished ${iso(run.finishedAt)}   entries ${run.total}`);
   lines.push('');
@@ -160,7 +169,9 @@ export function formatRunView(view: RunView, options: { maxProblems?: number } =
   for (const [outcome, n] of Object.entries(view.outcomes).sort((a, b) => b[1] - a[1])) {
     lines.push(`  ${outcome.padEnd(32)}${String(n).padStart(7)}`);
   }
-  const problems = view.entries.filter((e) => !e.outcome.endsWith('provisioned'));
+  const problems = view.entries.filter(
+    (e) => !e.outcome.endsWith('provisioned') && e.outcome !== 'cancelled',
+  );
   const max = options.maxProblems ?? 20;
   if (problems.length > 0) {
     lines.push('');

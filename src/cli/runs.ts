@@ -8,15 +8,23 @@ import { terminalSafe } from '../lib/core/terminal-text.ts';
 import { formatLive, liveSnapshot } from '../lib/ops/run-live.ts';
 import { type Column, formatTable } from './table.ts';
 import { buildRunView, formatRunView, runViewJson } from './run-summary.ts';
+import { describePause, pauseState } from '../processors/services/pipeline-pause.ts';
+import { registerRunsCancelCommand } from './run-control.ts';
 import { registerRunsPurgeCommand } from './runs-purge.ts';
 import { registerRunsReportCommand } from './runs-report.ts';
+
+/** `running`, `cancelling` (in-flight steps finishing), `cancelled` or `finished`. */
+function runState(r: RunRecord): string {
+  if (r.cancelledAt !== undefined) return r.finishedAt ? 'cancelled' : 'cancelling';
+  return r.finishedAt ? 'finished' : 'running';
+}
 
 const iso = (ms: number | undefined) => (ms === undefined ? '—' : new Date(ms).toISOString());
 
 /** `runs list`: a header row, then one run a line. */
 const RUN_COLUMNS: Column<RunRecord>[] = [
   { header: 'RUN', cell: (r) => r.id },
-  { header: 'STATE', cell: (r) => (r.finishedAt ? 'finished' : 'running') },
+  { header: 'STATE', cell: (r) => runState(r) },
   { header: 'CREATED', cell: (r) => iso(r.createdAt) },
   { header: 'ENTRIES', cell: (r) => r.total },
   { header: 'OK', cell: (r) => (r.counts.provisioned ?? 0) + (r.counts.already_provisioned ?? 0) },
@@ -59,12 +67,18 @@ export function registerRunsCommand(program: Command): void {
           console.error(`error: no run ${id}`);
           return EXIT.failure;
         }
+        const pause = await pauseState({
+          queues: pipeline.queues,
+          pipelinePause: pipeline.stores.pipelinePause,
+        });
         if (options.json) {
-          await pipe(Readable.from(runViewJson(view, pipeline.stores.runPages)), process.stdout, {
-            end: false,
-          });
+          await pipe(
+            Readable.from(runViewJson(view, pipeline.stores.runPages, { pipeline: pause })),
+            process.stdout,
+            { end: false },
+          );
         } else {
-          console.log(formatRunView(view));
+          console.log(`${formatRunView(view)}\n\n  ${describePause(pause)}`);
           // On a terminal, the live view's figures too (progress, pace, ETA, DoorFlow rate, failures).
           const live = process.stdout.isTTY
             ? await liveSnapshot(
@@ -85,4 +99,5 @@ export function registerRunsCommand(program: Command): void {
     });
   registerRunsReportCommand(runs);
   registerRunsPurgeCommand(runs);
+  registerRunsCancelCommand(runs);
 }

@@ -18,6 +18,7 @@ import type { CredentialStore } from '../lib/store/credentials.ts';
 import type { DeliveryStore } from '../lib/store/deliveries.ts';
 import type { RedisKeys } from '../lib/store/keys.ts';
 import type { ManagedSet } from '../lib/store/managed.ts';
+import type { RunCancelStore } from '../lib/store/run-cancel.ts';
 import type { RunStore } from '../lib/store/runs.ts';
 import type { DeliveryChannels } from '../lib/delivery/delivery-channels.ts';
 import type { SyncRunStore } from '../lib/store/sync-runs.ts';
@@ -37,6 +38,8 @@ export interface ProcessorDeps {
   keys: RedisKeys;
   queues: Queues;
   runs: RunStore;
+  /** Cancel marks: a pipeline step of a cancelled run ends its entry instead of running. */
+  runCancels: RunCancelStore;
   deadLetters: DeadLetterStore;
   people: PeopleIndex;
   /** People this tool created (sync offboards only those). */

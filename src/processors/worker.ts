@@ -8,6 +8,7 @@ import { auditedDeps } from './hooks/audit.ts';
 import { classifyFailure, clearStaleDeadLetter, recordDead, settleFailure } from './hooks/dead-letter.ts';
 import { jobFields } from './hooks/job-fields.ts';
 import { recordCompleted, recordFailed } from './hooks/metrics.ts';
+import { endIfCancelled } from './hooks/run-cancel.ts';
 import { lifecycleProcessors, pipelineProcessors } from './processor-list.ts';
 
 /**
@@ -150,7 +151,9 @@ async function runJob(
   const ctx = jobContext(job, token, signal, logger);
   const started = performance.now();
   try {
-    const result = await definition.run(job.data, auditedDeps(deps, fields, logger), ctx);
+    const result = (await endIfCancelled(queue, deps, fields, logger))
+      ? 'cancelled'
+      : await definition.run(job.data, auditedDeps(deps, fields, logger), ctx);
     recordCompleted(deps.metrics, queue, performance.now() - started, result);
     await clearStaleDeadLetter(deps, queue, job);
     return result;

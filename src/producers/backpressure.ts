@@ -9,12 +9,13 @@ import type { RunRecord, RunStore } from '../lib/store/runs.ts';
 /** Default `--window`. */
 export const DEFAULT_WINDOW = 20_000;
 
-/** Entries registered in the run that are not yet provisioned, invalid or dead. */
+/** Entries registered in the run that are not yet provisioned, invalid, cancelled or dead. */
 export function outstandingEntries(run: RunRecord): number {
   const settled =
     (run.counts.provisioned ?? 0) +
     (run.counts.already_provisioned ?? 0) +
     (run.counts.invalid ?? 0) +
+    (run.counts.cancelled ?? 0) +
     run.dead;
   return Math.max(0, run.total - settled);
 }

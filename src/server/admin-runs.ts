@@ -8,6 +8,7 @@ import { entryOutcome, groupCounts, type RunRecord, type RunStore, runSucceeded 
 import { auditReplays, replayDeadLetters } from '../processors/services/replay.ts';
 import type { AdminAuth, AdminPrincipal } from './admin-auth.ts';
 import { html, isoTime, layout, postButton, type SafeHtml } from './admin-html.ts';
+import { type RunControlDeps, runControlPanel } from './admin-run-control.ts';
 
 /**
  * `/admin/runs`: runs with their counts and outcome, one run's entries by outcome with error codes,
@@ -27,6 +28,8 @@ export interface AdminRunsDeps {
   logger: Logger;
   /** Where actions taken on these pages are recorded with the admin session that took them. */
   audit?: AuditLog;
+  /** The Pause/Resume and Cancel buttons (admin-run-control.ts). */
+  control: Pick<RunControlDeps, 'queues' | 'pipelinePause'>;
 }
 
 /** Entries per page of a run's entries (one outcome group, `?outcome=…&cursor=…`). */
@@ -53,6 +56,7 @@ function page(res: Response, title: string, body: SafeHtml): void {
 }
 
 function runOutcome(run: RunRecord): { text: string; cls: string } {
+  if (run.cancelledAt !== undefined) return { text: run.finishedAt ? 'cancelled' : 'cancelling', cls: 'bad' };
   if (run.finishedAt === undefined) return { text: 'running', cls: 'pending' };
   return runSucceeded(run)
     ? { text: 'succeeded', cls: 'ok' }
@@ -158,10 +162,11 @@ export function adminRunsRouter(deps: AdminRunsDeps): Router {
 <td>${failedCount(run)}</td><td class="${outcome.cls}">${outcome.text}</td></tr>`;
     });
     const csrf = principal(res)?.csrf;
+    const control = await runControlPanel(deps.control, runs, csrf, req.query.control);
     page(
       res,
       'Runs',
-      html`${flash(req)}<table id="runs"><thead><tr><th>run</th><th>source</th><th>delivery</th><th>started (UTC)</th>
+      html`${flash(req)}${control}<table id="runs"><thead><tr><th>run</th><th>source</th><th>delivery</th><th>started (UTC)</th>
 <th>finished (UTC)</th><th>entries</th><th>provisioned</th><th>already provisioned</th><th>failed</th><th>outcome</th></tr></thead>
 <tbody>${rows}</tbody></table>${runs.length === 0 ? html`<p>No runs yet.</p>` : html``}
 <h2>Dead letters</h2>${deadTable(letters, csrf, '/admin/runs')}`,

@@ -22,9 +22,12 @@ import {
 } from './admin-auth.ts';
 import { mountQueuesDashboard } from './admin-queues.ts';
 import { adminLiveRouter } from './admin-live.ts';
+import { runControlRouter } from './admin-run-control.ts';
 import { adminRunsRouter } from './admin-runs.ts';
 import { adminPlansRouter } from './admin-plans.ts';
 import type { PlanActions } from '../producers/sync/plan-actions.ts';
+import { PipelinePauseStore } from '../lib/store/pipeline-pause.ts';
+import { RunCancelStore } from '../lib/store/run-cancel.ts';
 import { healthRouter } from './health.ts';
 import { metricsRouter } from './metrics-route.ts';
 
@@ -119,6 +122,16 @@ export function mountOps(app: Express, deps: OpsDeps): MountedOps {
   // One guard for the whole subtree: unknown /admin paths answer 401 too, not 404.
   app.use('/admin', (req, res, next) => auth.middleware(req, res, next));
   mountQueuesDashboard(app, (_req, _res, next) => next(), { queues, readOnly: deps.readOnlyQueues ?? false });
+  const control = {
+    runs: deps.runs,
+    runCancels: new RunCancelStore(deps.redis, keys),
+    pipelinePause: new PipelinePauseStore(deps.redis, keys),
+    queues: deps.queues,
+    auth,
+    logger: deps.logger,
+    ...(deps.audit ? { audit: deps.audit } : {}),
+  };
+  app.use(runControlRouter(control));
   app.use(
     adminRunsRouter({
       runs: deps.runs,
@@ -128,6 +141,7 @@ export function mountOps(app: Express, deps: OpsDeps): MountedOps {
       auth,
       logger: deps.logger,
       ...(deps.audit ? { audit: deps.audit } : {}),
+      control,
     }),
   );
   app.use(

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { type Harness, roster, startHarness } from '../helpers/pipeline.ts';
 
 /**
- * Acceptance 1: headless Chromium (Debian's package, driven by playwright-core) signs in, opens the
+ * Acceptance 1 (and run control, acceptance 3): headless Chromium (Debian's package, driven by playwright-core) signs in, opens the
  * queues dashboard and the runs page, sees the finished run and its dead letters, clicks replay on
  * one entry and sees that entry complete, then opens the live run view and sees its charts drawn.
  * Screenshots go to test-artifacts/ (gitignored).
@@ -268,4 +268,98 @@ describe.skipIf(SKIP_NO_BROWSER)('admin pages in a real browser', () => {
       await rm(dir, { recursive: true, force: true });
     }
   }, 150_000);
+
+  it('pauses the pipeline, cancels a queued run and resumes from the runs page', async () => {
+    await mkdir(ARTIFACTS, { recursive: true });
+    h = await startHarness({ env: { ADMIN_TOKEN: TOKEN } });
+    await h.startWorkers();
+    server = await serveAdmin(h);
+    browser = await launch();
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.setDefaultTimeout(20_000);
+    await page.goto(`${server.url}/login`);
+    await page.fill('input[name="token"]', TOKEN);
+    await Promise.all([page.waitForURL(`${server.url}/admin/runs`), page.click('button[type="submit"]')]);
+    await expect(page.locator('#pipeline-state').textContent()).resolves.toBe('pipeline running');
+    // The control routes need the session and its CSRF token.
+    const anonymous = await fetch(`${server.url}/admin/pipeline/pause`, { method: 'POST' });
+    expect(anonymous.status).toBe(401);
+    const forged = await page.request.post(`${server.url}/admin/pipeline/pause`, { form: { _csrf: 'x' } });
+    expect(forged.status()).toBe(403);
+    expect(await h.pipeline.queues.get('person').isPaused()).toBe(false);
+
+    // Pause: the fleet takes no pipeline job, so a run imported now waits at its first step.
+    await Promise.all([
+      page.waitForURL(/control=paused/),
+      page.getByRole('button', { name: 'Pause' }).click(),
+    ]);
+    await expect(page.locator('#pipeline-state').textContent()).resolves.toMatch(
+      /^pipeline PAUSED since .* by admin session \w+ \(cookie\)/,
+    );
+    const run = await intake(
+      h.pipeline.intakeDeps(),
+      { source: 'paused.csv', delivery: 'webhook' },
+      roster(5),
+    );
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect((await h.pipeline.runs.get(run.runId))?.counts.person).toBe(5);
+    expect(h.sim.stats().writeCount).toBe(0);
+    await page.goto(`${server.url}/admin/runs`);
+    await shot(page, 'admin-5-paused');
+
+    // Cancel the queued run: its steps are removed and its entries end cancelled.
+    const cancelItem = page.locator(`#live-runs li[data-cancel-run="${run.runId}"]`);
+    await Promise.all([
+      page.waitForURL(/control=cancelled/),
+      cancelItem.getByRole('button', { name: 'Cancel' }).click(),
+    ]);
+    await expect(page.locator('#control-flash').textContent()).resolves.toContain('Run cancelled');
+    await expect(page.locator(`tr[data-run="${run.runId}"]`).textContent()).resolves.toContain('cancelled');
+    const cancelled = await h.pipeline.runs.get(run.runId);
+    expect(cancelled?.counts.cancelled).toBe(5);
+    expect(cancelled?.finishedAt).toBeDefined();
+    await shot(page, 'admin-6-cancelled');
+
+    // Resume: the next run goes through.
+    await Promise.all([
+      page.waitForURL(/control=resumed/),
+      page.getByRole('button', { name: 'Resume' }).click(),
+    ]);
+    await expect(page.locator('#pipeline-state').textContent()).resolves.toBe('pipeline running');
+    const next = await intake(
+      h.pipeline.intakeDeps(),
+      { source: 'after.csv', delivery: 'webhook' },
+      roster(3, 10),
+    );
+    expect((await h.waitForRun(next.runId)).counts.provisioned).toBe(3);
+    expect(h.sim.stats().people).toBe(3);
+    const html = await page.content();
+    expect(html).not.toContain(TOKEN);
+  }, 120_000);
 });
+
+function serveAdmin(harness: Harness): Promise<RunningServer> {
+  return buildServer({
+    logger: silentLogger(),
+    modules: [
+      opsHttpModule({
+        config: harness.config,
+        redis: harness.pipeline.redis,
+        queues: harness.pipeline.queues,
+        runs: harness.pipeline.runs,
+        deadLetters: harness.pipeline.deadLetters,
+        workers: harness.pipeline.stores.workers,
+        metrics: createMetrics(),
+        logger: silentLogger(),
+        requireWorkers: false,
+      }),
+    ],
+  }).start(0, '127.0.0.1');
+}
+
+function launch(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run'],
+  });
+}

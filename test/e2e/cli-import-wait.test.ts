@@ -49,4 +49,23 @@ describe('cli: import --wait without workers', () => {
     expect(lines[1]).toMatch(/^error: run r[\w-]+ not finished within --timeout \(0\/1 entries settled\)/);
     expect(stderr).not.toMatch(/\n\s+at /);
   }, 60_000);
+
+  it('Ctrl-C while waiting exits 130 and says the run carries on in the workers, and how to follow it', async () => {
+    const file = join(dir, 'interrupt.csv');
+    await writeFile(file, 'system_id,first_name,last_name,email\nI1,Ann,Lee,i1@example.test\n');
+    const cli = startCli(['import', file, '--delivery', 'webhook', '--no-prefetch', '--wait'], h.env);
+    const killer = setTimeout(() => cli.child.kill('SIGKILL'), 40_000);
+    while (!/entr(y|ies) queued/.test(cli.stdout()) && cli.child.exitCode === null)
+      await new Promise((r) => setTimeout(r, 50));
+    cli.child.kill('SIGINT');
+    const code = await cli.exit;
+    clearTimeout(killer);
+    expect(code).toBe(130);
+    const runId = /run (r[\w-]+)/.exec(cli.stdout())?.[1];
+    expect(runId).toBeDefined();
+    expect(cli.stderr()).toContain(
+      `interrupted: run ${runId} carries on in the workers; follow it with \`doorflow-provisioner runs show ${runId}\``,
+    );
+    expect((await h.pipeline.runs.get(runId ?? ''))?.total).toBe(1);
+  }, 60_000);
 });

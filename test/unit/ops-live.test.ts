@@ -15,6 +15,7 @@ function run(over: Partial<RunRecord> = {}): RunRecord {
     delivery: 'webhook',
     intake: 'closed',
     finishedAt: undefined,
+    cancelledAt: undefined,
     total: 1000,
     counts: { person: 400, provisioned: 560, 'dead:credential': 30, invalid: 10 },
     done: { person: 590, credential: 560, invitation: 560, 'delivery-webhook': 560 },

@@ -145,6 +145,7 @@ describe('RedisKeys', () => {
     expect(k.tokens).toBe('{dfp}:tokens');
     expect(k.tokensLock).toBe('{dfp}:tokens:lock');
     expect(k.authPause).toBe('{dfp}:auth:pause');
+    expect(k.pipelinePause).toBe('{dfp}:pipeline:pause');
     expect(budgetKeysOf(k)).toEqual({
       tat: '{dfp}:budget',
       log: '{dfp}:budget:log',

@@ -16,7 +16,14 @@ import type { RedisKeys } from './keys.ts';
  * then carry out) the run or dead letter it started, or `retention`: the janitor removed expired
  * records from Redis, or a quarantined sync `plan` approved or rejected.
  */
-export type AuditTargetType = 'person' | 'credential' | 'run' | 'dead_letter' | 'retention' | 'plan';
+export type AuditTargetType =
+  | 'person'
+  | 'credential'
+  | 'run'
+  | 'dead_letter'
+  | 'retention'
+  | 'plan'
+  | 'pipeline';
 
 /** One change, as recorded. */
 export interface AuditEntry {

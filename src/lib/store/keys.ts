@@ -97,6 +97,13 @@ export class RedisKeys {
     return this.#key('notify', runId, finishedAt ?? '');
   }
 
+  // Run control (store/run-cancel.ts, store/pipeline-pause.ts)
+
+  /** `pipeline:pause` hash: the fleet stopped taking pipeline jobs (since, by); absent when running. */
+  get pipelinePause(): string {
+    return this.#key('pipeline', 'pause');
+  }
+
   // Dead letters (store/dead-letters.ts)
 
   /** `dead:{id}`: one dead letter (JSON). */

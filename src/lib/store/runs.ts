@@ -24,6 +24,7 @@ export type EntryStatus =
   | 'provisioned'
   | 'already_provisioned'
   | 'invalid'
+  | 'cancelled'
   | `dead:${string}`;
 
 /** Detail stored per entry; never holds an invitation code. */
@@ -45,6 +46,8 @@ export interface RunRecord {
   delivery: DeliveryChannelName;
   intake: 'open' | 'closed';
   finishedAt: number | undefined;
+  /** Set by `runs cancel` (store/run-cancel.ts): the run ends `cancelled` once in-flight steps are done. */
+  cancelledAt: number | undefined;
   total: number;
   /** Entries per current status. */
   counts: Record<string, number>;
@@ -66,7 +69,7 @@ local function rank(s)
   if string.sub(s, 1, 5) == 'dead:' then return rank(string.sub(s, 6)) end
   return 5
 end
-local function terminal(s) return s == 'provisioned' or s == 'already_provisioned' or s == 'invalid' end
+local function terminal(s) return s == 'provisioned' or s == 'already_provisioned' or s == 'invalid' or s == 'cancelled' end
 local function isdead(s) return string.sub(s, 1, 5) == 'dead:' end
 -- Mirrors outcomeGroup() in TypeScript; any other status (a later outcome) is its own group.
 local function group(s)
@@ -157,8 +160,8 @@ redis.call('HINCRBY', KEYS[1], 'count:' .. new, 1)
 if isdead(new) then redis.call('HINCRBY', KEYS[1], 'dead', 1) end
 -- Finish detection in the same script: a settled entry may finish the run, a reopened one unfinishes it.
 if mode ~= 'add' and (terminal(new) or isdead(new) or mode == 'reopen') then
-  local h = redis.call('HMGET', KEYS[1], 'intake', 'total', 'count:provisioned', 'count:already_provisioned', 'count:invalid', 'dead')
-  local settled = (tonumber(h[3]) or 0) + (tonumber(h[4]) or 0) + (tonumber(h[5]) or 0) + (tonumber(h[6]) or 0)
+  local h = redis.call('HMGET', KEYS[1], 'intake', 'total', 'count:provisioned', 'count:already_provisioned', 'count:invalid', 'dead', 'count:cancelled')
+  local settled = (tonumber(h[3]) or 0) + (tonumber(h[4]) or 0) + (tonumber(h[5]) or 0) + (tonumber(h[6]) or 0) + (tonumber(h[7]) or 0)
   if h[1] == 'closed' and (tonumber(h[2]) or 0) == settled then redis.call('HSETNX', KEYS[1], 'finishedAt', now)
   else redis.call('HDEL', KEYS[1], 'finishedAt') end
 end
@@ -167,8 +170,8 @@ return 1
 
 const CHECK_FINISHED = luaScript(`
 if ARGV[2] == 'close' then redis.call('HSET', KEYS[1], 'intake', 'closed') end
-local h = redis.call('HMGET', KEYS[1], 'intake', 'total', 'count:provisioned', 'count:already_provisioned', 'count:invalid', 'dead')
-local finished = h[1] == 'closed' and (tonumber(h[2]) or 0) == (tonumber(h[3]) or 0) + (tonumber(h[4]) or 0) + (tonumber(h[5]) or 0) + (tonumber(h[6]) or 0)
+local h = redis.call('HMGET', KEYS[1], 'intake', 'total', 'count:provisioned', 'count:already_provisioned', 'count:invalid', 'dead', 'count:cancelled')
+local finished = h[1] == 'closed' and (tonumber(h[2]) or 0) == (tonumber(h[3]) or 0) + (tonumber(h[4]) or 0) + (tonumber(h[5]) or 0) + (tonumber(h[6]) or 0) + (tonumber(h[7]) or 0)
 if finished then redis.call('HSETNX', KEYS[1], 'finishedAt', ARGV[1]) return 1 end
 redis.call('HDEL', KEYS[1], 'finishedAt')
 return 0
@@ -338,6 +341,7 @@ function parseRun(h: Record<string, string>): RunRecord {
     delivery: (h.delivery ?? 'doorflow') as DeliveryChannelName,
     intake: h.intake === 'closed' ? 'closed' : 'open',
     finishedAt: h.finishedAt ? Number(h.finishedAt) : undefined,
+    cancelledAt: h.cancelledAt ? Number(h.cancelledAt) : undefined,
     total: Number(h.total ?? 0),
     counts,
     done,
@@ -377,10 +381,11 @@ export function groupCounts(run: RunRecord): Record<string, number> {
   return out;
 }
 
-/** The human outcome of an entry: `provisioned`, `already_provisioned`, `failed: CODE` or `pending: STEP`. */
+/** The human outcome of an entry: `provisioned`, `already_provisioned`, `cancelled`, `failed: CODE` or `pending: STEP`. */
 export function entryOutcome(status: string, detail: EntryDetail): string {
   if (status === 'provisioned' || status === 'already_provisioned') return status;
   if (status === 'invalid') return `failed: ${detail.code ?? 'invalid_payload'}`;
+  if (status === 'cancelled') return 'cancelled';
   if (status.startsWith('dead:')) return `failed: ${detail.code ?? 'unknown'}`;
   return `pending: ${status}`;
 }

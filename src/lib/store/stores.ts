@@ -10,6 +10,8 @@ import { DeliveryStore } from './deliveries.ts';
 import type { RedisKeys } from './keys.ts';
 import { ManagedSet } from './managed.ts';
 import { PeopleIndex } from './people-index.ts';
+import { PipelinePauseStore } from './pipeline-pause.ts';
+import { RunCancelStore } from './run-cancel.ts';
 import { RunNoticeStore } from './run-notices.ts';
 import { RunPages } from './run-pages.ts';
 import { RunStore } from './runs.ts';
@@ -27,6 +29,8 @@ export interface Stores {
   /** Paged reads of a run's entries by outcome (pages, reports). */
   readonly runPages: RunPages;
   readonly runNotices: RunNoticeStore;
+  readonly runCancels: RunCancelStore;
+  readonly pipelinePause: PipelinePauseStore;
   readonly deadLetters: DeadLetterStore;
   readonly people: PeopleIndex;
   readonly managed: ManagedSet;
@@ -56,6 +60,8 @@ export function createStores(redis: Redis, keys: RedisKeys, clock: Clock, option
     runs: new RunStore(redis, keys, clock),
     runPages: new RunPages(redis, keys),
     runNotices: new RunNoticeStore(redis, keys),
+    runCancels: new RunCancelStore(redis, keys, clock),
+    pipelinePause: new PipelinePauseStore(redis, keys, clock),
     deadLetters: new DeadLetterStore(redis, keys, clock),
     people: new PeopleIndex(redis, keys),
     managed: new ManagedSet(redis, keys),
