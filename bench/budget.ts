@@ -3,7 +3,7 @@ import { pipelineRun } from './pipeline-run.ts';
 
 /**
  * Benchmark 1, budget use: N people through the whole pipeline against the simulator limited to
- * R req/s with the fleet budget set to R. Achieved req/s ÷ R (goal ≥ 0.95), the most requests the
+ * R req/s with the fleet budget set to R (issue 16, acceptance 4). Our req/s ÷ budget (goal ≥ 0.97), the most requests the
  * simulator saw in any sliding second (goal ≤ R), 429s (goal 0), and wall time ÷ the theoretical
  * minimum (3 calls per person ÷ R, as the issue defines it; our pipeline needs ~2 calls per person,
  * so the wall time ÷ our own calls ÷ R is reported too).
@@ -36,13 +36,18 @@ export async function budgetBench({ quick, log }: BenchOptions): Promise<BenchRe
       wallOverTheoreticalMinOwnCalls: round(run.wallSeconds / minOwn),
     },
     goals: [
-      { goal: 'achieved req/s ÷ R ≥ 0.95', value: round(utilisation), met: utilisation >= 0.95 },
+      {
+        goal: `our req/s ÷ budget ≥ 0.97 (${people} people)`,
+        value: round(utilisation),
+        met: utilisation >= 0.97,
+      },
       {
         goal: `max requests in any 1 s ≤ R (${rate})`,
         value: run.maxRequestsInAnySecond,
         met: run.maxRequestsInAnySecond <= rate,
       },
       { goal: '429 responses = 0', value: run.rateLimited429, met: run.rateLimited429 === 0 },
+
       { goal: 'every person provisioned', value: run.provisioned, met: run.provisioned === people },
     ],
   };

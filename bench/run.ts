@@ -3,7 +3,7 @@
  * one process (each with its own redis-server, simulator and worker processes), prints each goal
  * with its measured value and writes every figure to bench/results/<date>-<mode>.json and
  * bench/results/latest-<mode>.json (BENCHMARKS.md quotes them).
- * Benchmarks: budget, calls, peers, overhead, ingest, scale-out, soak (`--people N --nights N`), run-views.
+ * Benchmarks: budget, calls, peers, overhead, ingest, scale-out, prefetch, soak (`--people N --nights N`), run-views.
  * `--against REF` measures the chosen benchmarks (default: overhead) on commit REF and on HEAD side by
  * side in one run and prints head ÷ base (bench/against.ts).
  * `--code-in-create` runs the simulator with its off-spec shortcut (the code on the create response).
@@ -18,6 +18,7 @@ import { ingestBench } from './ingest.ts';
 import { overheadBench } from './overhead.ts';
 import { peersBench } from './peers.ts';
 import { runViewsBench } from './run-views.ts';
+import { prefetchBench } from './prefetch.ts';
 import { scaleOutBench } from './scale-out.ts';
 import { soakBench } from './soak.ts';
 
@@ -28,6 +29,7 @@ const BENCHMARKS: Record<string, (o: BenchOptions) => Promise<BenchResult>> = {
   overhead: overheadBench,
   ingest: ingestBench,
   'scale-out': scaleOutBench,
+  prefetch: prefetchBench,
   soak: soakBench,
   'run-views': runViewsBench,
 };

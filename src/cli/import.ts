@@ -184,7 +184,10 @@ export function registerImportCommand(program: Command): void {
       '--timeout <duration>',
       'with --wait: give up this long after the command started, e.g. 20s or 10m (exit 1; exit 4 if Redis is unreachable then). Default: none',
     )
-    .option('--no-prefetch', 'do not list the account’s people first (one lookup per entry instead)')
+    .option(
+      '--no-prefetch',
+      'never list the account’s people first (by default they are listed when that costs fewer calls than one lookup per entry)',
+    )
     .option('--map <spec>', 'map a column: "Badge Ref=system_id" (repeatable)', collect, [])
     .option('--delimiter <d>', 'field delimiter: , ; tab or | (default: detected from the header)')
     .option('--errors <file>', 'write rejected rows to this CSV (line, reason, original fields)')

@@ -78,34 +78,35 @@ async function settlePerson(p: PersonPayload, deps: ProcessorDeps, ctx: JobConte
       const now = deps.clock.now();
       if (now < settleAt) throw await ctx.delay(settleAt - now);
     }
+    // When DoorFlow is given the email, its unique email (contract §4) makes the create's 422
+    // the email lookup: a new person costs the system_id lookup only.
     existing =
       p.indexed && !pending && known.indexCurrent
         ? chooseExisting(p.entry, known.bySystemId, known.bySystemId ? undefined : known.byEmail)
-        : await fromRemote(p, deps, ctx);
+        : await fromRemote(p, deps, ctx, !withEmail);
   }
-  if (existing) {
-    const diff = fieldsToUpdate(p.entry, existing, withEmail);
-    let snapshot = existing;
+  const adopt = async (found: PersonSnapshot): Promise<PersonResult> => {
+    const diff = fieldsToUpdate(p.entry, found, withEmail);
+    let snapshot = found;
     if (diff) {
-      ctx.logger.debug({ personId: existing.id, fields: Object.keys(diff) }, 'updating person');
-      snapshot = snapshotOf(await deps.doorflow.updatePerson(existing.id, diff, call));
+      ctx.logger.debug({ personId: found.id, fields: Object.keys(diff) }, 'updating person');
+      snapshot = snapshotOf(await deps.doorflow.updatePerson(found.id, diff, call));
     }
-    await deps.people.remember(p.key, { ...snapshot, id: existing.id });
-    return { personId: existing.id, created: false, updated: diff !== undefined };
-  }
+    await deps.people.remember(p.key, { ...snapshot, id: found.id });
+    return { personId: found.id, created: false, updated: diff !== undefined };
+  };
+  if (existing) return await adopt(existing);
   await deps.people.markPending(p.key, deps.clock.now());
   let created: PersonSnapshot;
   try {
     created = snapshotOf(await deps.doorflow.createPerson(personInputFor(p.entry, withEmail), call));
   } catch (err) {
     await deps.people.markPendingUnknown(p.key, deps.clock.now());
-    // A 422 may mean the email is taken by a person our index missed: look up once and adopt.
+    // A 422 on the email: someone holds it (a person our index missed, or the lookup we left to
+    // this create): look up once and adopt, as a match found before the create would have been.
     if (err instanceof DoorFlowError && err.status === 422 && err.fieldErrors.email) {
-      const found = await fromRemote(p, deps, ctx);
-      if (found) {
-        await deps.people.remember(p.key, found);
-        return { personId: found.id, created: false, updated: false };
-      }
+      const found = await fromRemote(p, deps, ctx, true);
+      if (found) return await adopt(found);
     }
     throw err;
   }
@@ -184,10 +185,12 @@ async function fromMapping(
   }
 }
 
+/** A DoorFlow lookup by system_id, then (with `byEmailToo`) by exact email. */
 async function fromRemote(
   p: PersonPayload,
   deps: ProcessorDeps,
   ctx: JobContext,
+  byEmailToo: boolean,
 ): Promise<PersonSnapshot | undefined> {
   const call = { signal: ctx.signal };
   let bySid: PersonSnapshot | undefined;
@@ -196,7 +199,7 @@ async function fromRemote(
   const match = await oldestBySystemId(p, deps, ctx);
   if (match) bySid = snapshotOf(match);
   let byEmail: PersonSnapshot | undefined;
-  if (!bySid && p.entry.email) {
+  if (!bySid && byEmailToo && p.entry.email) {
     const page = await deps.doorflow.listPeople({ email: p.entry.email, per_page: 100 }, call);
     const match = exactEmailMatches(page.items, p.entry.email)[0];
     if (match) byEmail = snapshotOf(match);

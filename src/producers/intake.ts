@@ -2,7 +2,8 @@ import type { Config } from '../lib/core/config.ts';
 import type { DoorFlowApi } from '../lib/doorflow/types.ts';
 import type { Logger } from '../lib/core/logger.ts';
 import { errorCode } from '../lib/core/errors.ts';
-import type { PeopleIndex } from '../lib/store/people-index.ts';
+import type { DirectoryProbe, PeopleIndex } from '../lib/store/people-index.ts';
+import { doorflowGetsEmail } from '../lib/roster/email-policy.ts';
 import type { PayloadInput, Queues } from '../lib/jobs/registry.ts';
 import { stepJobId } from '../lib/jobs/registry.ts';
 import type { DeliveryChannelName } from '../lib/delivery/channel-names.ts';
@@ -13,8 +14,8 @@ import { isRowProblem, type RowProblem, type SourceEntry, type SourceItem } from
 import { type RejectedEntry, validateEntry } from './validate-row.ts';
 
 /**
- * Intake: the one way roster entries enter a run. Starts a run (prefetching the account's people
- * into the index once), records refused rows in it, drops duplicate keys within the run, and adds
+ * Intake: the one way roster entries enter a run. Starts a run (listing the account's people into
+ * the index when that costs fewer DoorFlow calls than looking the entries up), records refused rows in it, drops duplicate keys within the run, and adds
  * person jobs in batches with deterministic ids (`<run>--<key>`), so feeding the same entries twice
  * adds nothing twice; a backpressure window bounds what waits in Redis.
  *
@@ -38,8 +39,13 @@ export interface RunHandle {
   delivery: DeliveryChannelName;
   /** Channels to fall back to, in order, when an entry lacks what its channel needs. */
   fallback?: readonly DeliveryChannelName[];
-  /** The people index was rebuilt for this run. */
+  /** The people index was rebuilt for this run (set by the first enqueue when `probe` is). */
   indexed: boolean;
+  /**
+   * The directory's first page, while it is still open whether listing the rest is cheaper than
+   * looking the run's entries up: the first {@link enqueueItems} call decides, and clears it.
+   */
+  probe?: DirectoryProbe;
 }
 
 export interface StartRunOptions {
@@ -62,26 +68,104 @@ export interface IntakeResult {
 
 export async function startRun(deps: IntakeDeps, options: StartRunOptions): Promise<RunHandle> {
   const runId = await deps.runs.create({ source: options.source, delivery: options.delivery });
-  let indexed = false;
-  if (deps.doorflow && options.prefetch !== false) {
-    try {
-      const count = await deps.people.prefetch(deps.doorflow, options.signal);
-      await deps.runs.setMeta(runId, { indexedAt: Date.now(), indexedPeople: count });
-      indexed = true;
-      deps.logger.info({ runId, people: count }, 'people index rebuilt for the run');
-    } catch (err) {
-      // DoorFlow access is paused fleet-wide: the run is still queued, and each person step looks
-      // DoorFlow up itself once access is back.
-      if (errorCode(err) !== 'auth_paused') throw err;
-      deps.logger.warn({ runId }, 'DoorFlow access is paused: queued without the people index');
-    }
-  }
-  return {
+  const handle: RunHandle = {
     runId,
     delivery: options.delivery,
-    indexed,
+    indexed: false,
     ...(options.fallback && options.fallback.length > 0 ? { fallback: options.fallback } : {}),
   };
+  const doorflow = deps.doorflow;
+  if (doorflow && options.prefetch !== false) {
+    await unlessAuthPaused(deps, runId, async () => {
+      const probe = await deps.people.probe(doorflow, options.signal);
+      // A one-page directory is already indexed by its first page; without a `Total` the cost of
+      // the rest is unknown, so it is listed as before. Otherwise the entries decide (admit).
+      if (probe.complete || probe.total === undefined) {
+        await buildIndex(deps, handle, doorflow, probe, options.signal);
+      } else handle.probe = probe;
+    });
+  }
+  return handle;
+}
+
+/** Runs `fn` (DoorFlow calls); a fleet-wide auth pause leaves the run without the index. */
+async function unlessAuthPaused(deps: IntakeDeps, runId: string, fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    // DoorFlow access is paused fleet-wide: the run is still queued, and each person step looks
+    // DoorFlow up itself once access is back.
+    if (errorCode(err) !== 'auth_paused') throw err;
+    deps.logger.warn({ runId }, 'DoorFlow access is paused: queued without the people index');
+  }
+}
+
+async function buildIndex(
+  deps: IntakeDeps,
+  run: RunHandle,
+  doorflow: DoorFlowApi,
+  probe: DirectoryProbe,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const count = await deps.people.prefetch(doorflow, signal, probe);
+  await deps.runs.setMeta(run.runId, { indexedAt: Date.now(), indexedPeople: count });
+  run.indexed = true;
+  deps.logger.info({ runId: run.runId, people: count }, 'people index rebuilt for the run');
+}
+
+/**
+ * Lookup calls the person step makes for a new entry without the index: one by `system_id`, and one
+ * by email only when DoorFlow is not given the email (when it is, DoorFlow's unique email makes the
+ * create's 422 the lookup: processors/person.ts).
+ */
+function lookupCalls(deps: IntakeDeps, run: RunHandle, item: SourceEntry): number {
+  const channel = item.delivery ?? run.delivery;
+  const emailLookup = item.email !== undefined && !doorflowGetsEmail(deps.config.doorflow.sendEmail, channel);
+  return emailLookup ? 2 : 1;
+}
+
+/**
+ * Decides whether the run lists the directory (see {@link startRun}): reads entries ahead until
+ * looking them up one by one would cost more calls than listing the rest of the directory, then
+ * lists it; a source that ends first runs without the index. Entries are held back (at most one per
+ * page still to list, since each costs at least one lookup) until the decision, so every person
+ * job carries it; refused rows pass straight on.
+ */
+async function* decideIndex(
+  deps: IntakeDeps,
+  run: RunHandle,
+  items: Iterable<Admission> | AsyncIterable<Admission>,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<Admission> {
+  const probe = run.probe;
+  const doorflow = deps.doorflow;
+  if (!probe || !doorflow) {
+    yield* items;
+    return;
+  }
+  delete run.probe;
+  const ahead: SourceEntry[] = [];
+  let lookups = 0;
+  let decided = false;
+  for await (const item of items) {
+    if (decided || isRefusal(item) || isRowProblem(item)) {
+      yield item;
+      continue;
+    }
+    ahead.push(item);
+    lookups += lookupCalls(deps, run, item);
+    if (lookups <= probe.remainingPages) continue;
+    decided = true;
+    await unlessAuthPaused(deps, run.runId, () => buildIndex(deps, run, doorflow, probe, signal));
+    yield* ahead.splice(0);
+  }
+  if (!decided) {
+    deps.logger.info(
+      { runId: run.runId, entries: ahead.length, lookups, listCalls: probe.remainingPages },
+      'people looked up one by one: fewer calls than listing the directory',
+    );
+  }
+  yield* ahead;
 }
 
 export interface EnqueueOptions {
@@ -220,7 +304,7 @@ async function admit(
     // The report names refused rows too, so whoever fixes the roster knows whom it concerns.
     if (name) await deps.runs.setNames(run.runId, { [rejected.key]: name });
   };
-  for await (const item of items) {
+  for await (const item of decideIndex(deps, run, items, options.signal)) {
     if (isRefusal(item)) {
       await refuse(item.rejected, item.name);
       continue;

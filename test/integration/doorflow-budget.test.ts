@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type BudgetWaitEvent, budgetKeysOf, createBudget } from '../../src/lib/doorflow/budget.ts';
@@ -128,5 +129,49 @@ describe('fleet request budget', () => {
     const err = await pending.catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DoorFlowError);
     expect(err).toMatchObject({ code: 'aborted', retryable: true });
+  });
+
+  it('books requests waiting together in one round trip; two processes in random bursts never exceed R in any second', async () => {
+    const rate = 100;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.record({ size: fc.integer({ min: 1, max: 25 }), gapMs: fc.integer({ min: 0, max: 60 }) }),
+          {
+            minLength: 2,
+            maxLength: 5,
+          },
+        ),
+        async (bursts) => {
+          const keys = budgetKeysOf(new RedisKeys(uniquePrefix('budget-prop')));
+          const fleet = [0, 1].map(() => createBudget({ redis, keys, ratePerSec: rate, maxInFlight: 40 }));
+          const runs: Promise<unknown>[] = [];
+          for (const [i, burst] of bursts.entries()) {
+            const budget = fleet[i % 2] as (typeof fleet)[number];
+            for (let n = 0; n < burst.size; n++) runs.push(budget.run(async () => undefined));
+            await new Promise((r) => setTimeout(r, burst.gapMs));
+          }
+          await Promise.all(runs);
+          const total = bursts.reduce((a, b) => a + b.size, 0);
+          const stats = fleet.map((b) => b.stats());
+          expect(stats.reduce((a, s) => a + s.granted, 0)).toBe(total);
+          // A burst of n waits for its slots together: fewer bookings than grants.
+          const bookings = stats.reduce((a, s) => a + s.bookings, 0);
+          if (bursts.some((b) => b.size > 1)) expect(bookings).toBeLessThan(total);
+          // Every commit, in Redis time (µs): at most R in any sliding second.
+          const log = await redis.zrange(keys.log, 0, -1, 'WITHSCORES');
+          const times = log.filter((_, j) => j % 2 === 1).map(Number);
+          expect(times).toHaveLength(total);
+          times.sort((a, b) => a - b);
+          let head = 0;
+          for (let j = 0; j < times.length; j++) {
+            while ((times[head] as number) <= (times[j] as number) - 1_000_000) head++;
+            expect(j - head + 1).toBeLessThanOrEqual(rate);
+          }
+          await redis.del(keys.tat, keys.log, keys.pause, keys.last);
+        },
+      ),
+      { numRuns: 4 },
+    );
   });
 });

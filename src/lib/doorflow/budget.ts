@@ -6,6 +6,12 @@ import type { Logger } from '../core/logger.ts';
 import type { RedisKeys } from '../store/keys.ts';
 import { abortedError, raceAbort } from './http-errors.ts';
 import { luaScript } from '../core/lua.ts';
+import { batchSlots, type Slot } from './budget-slots.ts';
+
+interface SlotWaiter {
+  resolve(slot: Slot): void;
+  reject(err: unknown): void;
+}
 
 /**
  * The fleet-wide DoorFlow request budget.
@@ -13,7 +19,8 @@ import { luaScript } from '../core/lua.ts';
  * Two layers, both in Redis so every process of the fleet shares them (keys: {@link BudgetKeys}):
  * 1. A reserving GCRA (`budget` holds the theoretical arrival time in µs of Redis server
  *    time): each request books the next free slot, one emission interval after the previous one,
- *    and sleeps until it. Booking instead of polling means no slot is lost to contention, so
+ *    and sleeps until it; requests waiting together in one process book their slots in one round
+ *    trip (budget-slots.ts). Booking instead of polling means no slot is lost to contention, so
  *    sustained use is the scheduled rate. Spacing instead of bursts means network jitter cannot pile
  *    two seconds' worth of requests into one window.
  * 2. A sliding-window log (`budget:log`, a sorted set of commit times) checked at the
@@ -29,11 +36,16 @@ import { luaScript } from '../core/lua.ts';
  * bounds how far ahead one process can book).
  */
 
-/** Books the next slot. Returns {wait in µs from now (Redis time), 1 when a 429 pause set it}. */
+/**
+ * Books the next ARGV[2] slots, one emission interval apart, for requests waiting together in one
+ * process (one round trip for all of them). Returns {wait in µs from now (Redis time) until the
+ * first slot, 1 when a 429 pause set it, the first slot in µs of Redis time}.
+ */
 const reserveScript = luaScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
+local count = tonumber(ARGV[2])
 local start = tonumber(redis.call('GET', KEYS[1]) or '0')
 if start < now then start = now end
 local paused = 0
@@ -42,9 +54,9 @@ if pttl > 0 and now + pttl * 1000 > start then
   start = now + pttl * 1000
   paused = 1
 end
-local tat = start + interval
+local tat = start + interval * count
 redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', math.ceil((tat - now) / 1000) + 2000)
-return {math.floor(start - now), paused}
+return {math.floor(start - now), paused, string.format('%.0f', start)}
 `);
 
 /**
@@ -102,11 +114,20 @@ return pttl
 
 const WINDOW_US = 1_000_000;
 /**
+ * The schedule's default fraction of R. With R requests per 1/headroom s, R + 1 consecutive
+ * requests span 1/headroom s (1.0417 s at 0.96). The room beyond 1 s is split: the cap window
+ * ({@link CAP_WINDOW_US}) takes 30 ms for the server's count, and a send up to ~11 ms late (settled
+ * into the log) still leaves its 50th successor on time. Tried for issue 16 and measured worse
+ * (BENCHMARKS.md §1): 0.98 with a 1.02 s cap (late sends delay their successors: 0.934 of R) and
+ * 0.98 with 1.01 s (429s at the server: 1 in 3,000 requests idle, 15 in 30,000 at load 9).
+ */
+const DEFAULT_HEADROOM = 0.96;
+/**
  * The per-second cap is counted over a slightly longer window: the server counts arrivals, which
  * reach it a variable few ms after our commit (its event loop, ours, the network). Commits that sat
  * exactly at the cap in a 1 s window would tip a server window over it on the smallest jitter. The
- * schedule (0.96 × R, 1.04 s per R requests) never reaches this cap in steady state, so it costs
- * nothing there; it only binds after a hold-up, when requests would otherwise leave at the cap.
+ * schedule (0.96 × R: R + 1 requests span 1.042 s) stays outside this cap in steady state, so it
+ * costs nothing there; it binds after a hold-up, when requests would otherwise leave at the cap.
  */
 const CAP_WINDOW_US = WINDOW_US + 30_000;
 /**
@@ -152,6 +173,8 @@ export interface BudgetStats {
   pauseWaits: number;
   /** Pauses this process set after a 429. */
   pausesSet: number;
+  /** Round trips that booked slots (each books one for every request then waiting in this process). */
+  bookings: number;
 }
 
 /** The budget's Redis keys (one hash slot: the multi-key scripts need it). */
@@ -211,7 +234,7 @@ export interface RequestBudget {
 export function createBudget(options: BudgetOptions): RequestBudget {
   const { redis, keys } = options;
   if (!(options.ratePerSec > 0)) throw new RangeError('ratePerSec must be positive');
-  const headroom = Math.min(1, Math.max(0.5, options.headroom ?? 0.96));
+  const headroom = Math.min(1, Math.max(0.5, options.headroom ?? DEFAULT_HEADROOM));
   const intervalUs = Math.ceil(WINDOW_US / (options.ratePerSec * headroom));
   const windowCap = Math.max(1, Math.floor(options.ratePerSec));
   const minGapUs = Math.floor(intervalUs * MIN_GAP_FRACTION);
@@ -227,7 +250,44 @@ export function createBudget(options: BudgetOptions): RequestBudget {
     maxWaitMs: 0,
     pauseWaits: 0,
     pausesSet: 0,
+    bookings: 0,
   };
+  // Requests of this process waiting to book a slot: whoever comes while a booking is on its way
+  // joins the next one, so N requests waiting together cost one round trip instead of N.
+  const batchCap = Math.max(1, Math.floor(options.ratePerSec * headroom));
+  const waiting: SlotWaiter[] = [];
+  let booking = false;
+  const bookLoop = async () => {
+    booking = true;
+    try {
+      while (waiting.length > 0) {
+        const batch = waiting.splice(0, batchCap);
+        try {
+          const reply = (await reserveScript.run(
+            redis,
+            [keys.tat, keys.pause],
+            [intervalUs, batch.length],
+          )) as [number, number, string];
+          stats.bookings++;
+          const slots = batchSlots(
+            { waitUs: reply[0], paused: reply[1] === 1, startUs: Number(reply[2]) },
+            intervalUs,
+            batch.length,
+          );
+          for (const [i, waiter] of batch.entries()) waiter.resolve(slots[i] as Slot);
+        } catch (err) {
+          for (const waiter of batch) waiter.reject(err);
+        }
+      }
+    } finally {
+      booking = false;
+    }
+  };
+  const book = () =>
+    new Promise<Slot>((resolve, reject) => {
+      waiting.push({ resolve, reject });
+      if (!booking) void bookLoop();
+    });
 
   async function nap(us: number, reason: BudgetWaitReason, signal: AbortSignal | undefined): Promise<number> {
     const ms = Math.ceil(us / 1000);
@@ -254,11 +314,8 @@ export function createBudget(options: BudgetOptions): RequestBudget {
       waitedMs += ms;
     };
     for (;;) {
-      const [waitUs, paused] = (await reserveScript.run(redis, [keys.tat, keys.pause], [intervalUs])) as [
-        number,
-        number,
-      ];
-      await wait(waitUs, paused === 1 ? 'pause' : 'rate');
+      const slot = await book();
+      await wait(slot.waitUs, slot.paused ? 'pause' : 'rate');
       let verdict: [number, number];
       for (;;) {
         sequence++;

@@ -188,9 +188,10 @@ export function createDoorFlowClient(deps: DoorFlowClientDeps): DoorFlowClient {
     options: CallOptions | undefined,
     what: string,
     perPage: number = clampPerPage(undefined),
+    firstPage = 1,
   ): AsyncGenerator<T> {
     const seen = new Set<unknown>();
-    for (let page = 1; ; page++) {
+    for (let page = Math.max(1, Math.floor(firstPage)); ; page++) {
       const result = await fetchPage<T>(path, params, page, perPage, options, what);
       for (const item of result.items) {
         if (seen.has(item.id)) continue;
@@ -203,7 +204,7 @@ export function createDoorFlowClient(deps: DoorFlowClientDeps): DoorFlowClient {
     }
   }
 
-  const peopleParams = (filter: Omit<ListPeopleFilter, 'page' | 'per_page'> = {}) => {
+  const peopleParams = (filter: Omit<ListPeopleFilter, 'per_page'> = {}) => {
     const params: Record<string, string> = {};
     if (filter.system_id !== undefined) params.system_id = filter.system_id;
     if (filter.email !== undefined) params.email = filter.email;
@@ -243,7 +244,14 @@ export function createDoorFlowClient(deps: DoorFlowClientDeps): DoorFlowClient {
       return await fetchPage<Person>('api/3/people', peopleParams(filter), page, perPage, options, 'people');
     },
     iteratePeople(filter, options) {
-      return paginate<Person>('api/3/people', peopleParams(filter), options, 'people');
+      return paginate<Person>(
+        'api/3/people',
+        peopleParams(filter),
+        options,
+        'people',
+        clampPerPage(undefined),
+        filter?.page,
+      );
     },
     async getPerson(personId, options) {
       const res = await send({ method: 'GET', path: `api/3/people/${personId}`, signal: options?.signal });

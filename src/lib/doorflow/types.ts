@@ -121,11 +121,11 @@ export interface DeleteCredentialResult {
  */
 export interface DoorFlowApi {
   listPeople(filter?: ListPeopleFilter, options?: CallOptions): Promise<Page<Person>>;
-  /** Every matching person across all pages (100 per page). */
-  iteratePeople(
-    filter?: Omit<ListPeopleFilter, 'page' | 'per_page'>,
-    options?: CallOptions,
-  ): AsyncIterable<Person>;
+  /**
+   * Every matching person across all pages (100 per page), from `filter.page` (default 1) on: a
+   * caller that already read the first page with {@link listPeople} goes on from page 2.
+   */
+  iteratePeople(filter?: Omit<ListPeopleFilter, 'per_page'>, options?: CallOptions): AsyncIterable<Person>;
   getPerson(personId: number, options?: CallOptions): Promise<Person>;
   createPerson(input: PersonInput, options?: CallOptions): Promise<Person>;
   updatePerson(personId: number, input: PersonInput, options?: CallOptions): Promise<Person>;

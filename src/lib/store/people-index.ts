@@ -51,6 +51,21 @@ function indexFields(s: PersonSnapshot): string[] {
   return fields;
 }
 
+/** DoorFlow's people pages hold at most 100 (contract §9). */
+const MAX_PEOPLE_PER_PAGE = 100;
+
+/** The directory's first page and what listing the rest would cost (see {@link PeopleIndex.probe}). */
+export interface DirectoryProbe {
+  /** The first page's people (lowest ids first). */
+  readonly first: readonly Person[];
+  /** The `Total` header, when sent. */
+  readonly total: number | undefined;
+  /** The first page is the whole directory. */
+  readonly complete: boolean;
+  /** Calls the rest of the listing costs (0 when complete; unbounded without a `Total`). */
+  readonly remainingPages: number;
+}
+
 /** What Redis knows about a roster key (see {@link PeopleIndex.known}). */
 export interface KnownPerson {
   mappedId: number | undefined;
@@ -97,12 +112,29 @@ export class PeopleIndex {
   }
 
   /**
-   * Lists every person (100 per page) into a fresh index and swaps it in atomically. Where DoorFlow
-   * holds duplicates (made before us), the lowest id wins: the oldest record.
+   * Reads the directory's first page (100 people) and its `Total`: what listing the rest would
+   * cost, and, for a directory of at most one page, the whole of it.
    */
-  async prefetch(doorflow: DoorFlowApi, signal?: AbortSignal): Promise<number> {
+  async probe(doorflow: DoorFlowApi, signal?: AbortSignal): Promise<DirectoryProbe> {
+    const page = await doorflow.listPeople({ per_page: MAX_PEOPLE_PER_PAGE }, signal ? { signal } : {});
+    const perPage = page.perPage && page.perPage > 0 ? page.perPage : MAX_PEOPLE_PER_PAGE;
+    const complete = page.total !== undefined ? page.items.length >= page.total : page.items.length < perPage;
+    const pages = page.total !== undefined ? Math.ceil(page.total / perPage) : Number.POSITIVE_INFINITY;
+    return {
+      first: page.items,
+      total: page.total,
+      complete,
+      remainingPages: complete ? 0 : Math.max(1, pages - 1),
+    };
+  }
+
+  /**
+   * Lists every person (100 per page) into a fresh index and swaps it in atomically; with a probe,
+   * its first page is kept and the listing goes on from page 2. Where DoorFlow holds duplicates
+   * (made before us), the lowest id wins: the oldest record.
+   */
+  async prefetch(doorflow: DoorFlowApi, signal?: AbortSignal, probe?: DirectoryProbe): Promise<number> {
     const tmp = this.keys.peopleIndexBuild(randomBytes(4).toString('hex'));
-    let count = 0;
     try {
       let batch: string[] = [];
       const flush = async () => {
@@ -113,12 +145,16 @@ export class PeopleIndex {
         await pipeline.exec();
         batch = [];
       };
-      const people: PersonSnapshot[] = [];
-      for await (const person of doorflow.iteratePeople({}, signal ? { signal } : {})) {
-        people.push(snapshotOf(person));
-        count++;
+      // Offset pages shift when the list changes under us: a person seen twice counts once.
+      const byId = new Map<number, PersonSnapshot>();
+      for (const person of probe?.first ?? []) byId.set(person.id, snapshotOf(person));
+      if (!probe?.complete) {
+        const from = probe ? { page: 2 } : {};
+        for await (const person of doorflow.iteratePeople(from, signal ? { signal } : {})) {
+          if (!byId.has(person.id)) byId.set(person.id, snapshotOf(person));
+        }
       }
-      people.sort((a, b) => a.id - b.id);
+      const people = [...byId.values()].sort((a, b) => a.id - b.id);
       for (const s of people) {
         const json = JSON.stringify(s);
         for (const field of indexFields(s)) batch.push(field, json);
@@ -128,7 +164,7 @@ export class PeopleIndex {
       // Written even for an empty account, so its person steps can still trust the (empty) index.
       await this.redis.hset(tmp, SERVER_FIELD, runIdOf(await this.redis.info('server')));
       await this.redis.rename(tmp, this.#index);
-      return count;
+      return people.length;
     } finally {
       await this.redis.del(tmp);
     }
