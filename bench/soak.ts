@@ -14,7 +14,8 @@ import { janitorProcessor } from '../src/processors/janitor.ts';
 import { lifecycleProcessors } from '../src/processors/processor-list.ts';
 import { syncDepsOf } from '../src/processors/sync.ts';
 import { startWorkers } from '../src/processors/worker.ts';
-import { runSync, waitForSync } from '../src/producers/sync/sync.ts';
+import { waitForSync } from '../src/producers/sync/sync-progress.ts';
+import { runSync } from '../src/producers/sync/sync.ts';
 import { startSimulator } from '../src/simulator/index.ts';
 import { type BenchOptions, type BenchResult, round } from './common.ts';
 

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/lib/core/logger.ts';
-import { runSync, type SyncDeps, type SyncOptions, waitForSync } from '../../src/producers/sync/sync.ts';
+import { runSync, type SyncDeps, type SyncOptions } from '../../src/producers/sync/sync.ts';
+import { waitForSync } from '../../src/producers/sync/sync-progress.ts';
 import { fakeEmployees, startFakeHris } from '../helpers/fake-hris.ts';
 import { type Harness, startHarness } from '../helpers/pipeline.ts';
 
