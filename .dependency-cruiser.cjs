@@ -14,6 +14,8 @@ const PROCESSOR_SHARED = [
   'context',
   'advance',
   'processor-list',
+  // Runs the steps of one batch entry in process (the batch job's seam, like processor-list's table).
+  'batch-entry',
   'hand-over-decision',
   'person-match',
 ];

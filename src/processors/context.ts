@@ -11,7 +11,7 @@ import type { Logger } from '../lib/core/logger.ts';
 import type { Metrics } from '../lib/core/metrics.ts';
 import type { PeopleIndex } from '../lib/store/people-index.ts';
 import type { JobProcessor } from '../lib/jobs/define-processor.ts';
-import type { Queues } from '../lib/jobs/registry.ts';
+import type { DeliveryQueue, PayloadInput, Queues } from '../lib/jobs/registry.ts';
 import type { AlertStore } from '../lib/store/alerts.ts';
 import type { CodeStore } from '../lib/store/codes.ts';
 import type { CredentialStore } from '../lib/store/credentials.ts';
@@ -84,7 +84,18 @@ export interface JobContext {
   delay(ms: number): Promise<Error>;
   /** Replaces the job's stored data (e.g. to remember when a wait started, or to drop a code). */
   updateData(data: Record<string, unknown>): Promise<void>;
+  /**
+   * Set when the step runs inside a batch job (processors/provision.ts): `advance` hands the entry
+   * to the next step in this process instead of recording the move and adding that step's job.
+   */
+  continueWith?: Continuation;
 }
+
+/** The queues a pipeline step hands an entry on to. */
+export type NextStep = 'credential' | 'invitation' | DeliveryQueue;
+
+/** Takes the next step of an entry in process (a batch); the step runs once the current one has returned. */
+export type Continuation = <Q extends NextStep>(next: Q, payload: PayloadInput<Q>) => void;
 
 /** A step as the worker binds it to its queue (made with `defineProcessor`). */
 export type StepProcessor = JobProcessor<ProcessorDeps, JobContext>;
@@ -92,6 +103,14 @@ export type StepProcessor = JobProcessor<ProcessorDeps, JobContext>;
 /** Lock TTL: long enough for a step's calls including time-outs; a recovered job retakes its own lock. */
 export function lockTtlMs(config: Config): number {
   return Math.max(60_000, config.doorflow.timeoutMs * 4);
+}
+
+/** A job held by the auth pause looks again after this long (plus up to as much jitter), ms. */
+const AUTH_PAUSE_RECHECK_MS = 2_000;
+
+/** How long a step held by the auth pause (DoorFlow access paused fleet-wide) waits before looking again. */
+export function authPauseDelayMs(): number {
+  return AUTH_PAUSE_RECHECK_MS + Math.round(Math.random() * AUTH_PAUSE_RECHECK_MS);
 }
 
 /** A short random delay for lock contention (another job works on the same person). */

@@ -73,7 +73,7 @@ async function handle(
   if (p.delivery === 'doorflow' || encryptedCode) {
     await handOver(next, deps, ctx);
   } else {
-    await advance(deps, p, 'invitation', next, { personId: p.personId, credentialId: credential.id });
+    await advance(deps, p, 'invitation', next, { personId: p.personId, credentialId: credential.id }, ctx);
   }
   return { credentialId: credential.id, created };
 }

@@ -28,7 +28,7 @@ export async function handOver(
     return await finish(deps, p, outcome, p.delivery);
   }
   if (!p.encryptedCode) return undefined;
-  return await toDelivery(p, p.delivery, p.encryptedCode, deps);
+  return await toDelivery(p, p.delivery, p.encryptedCode, deps, ctx);
 }
 
 /** Moves the entry to its channel's delivery queue with the (encrypted) code. */
@@ -37,6 +37,7 @@ export async function toDelivery(
   channel: OwnChannel,
   encryptedCode: string,
   deps: ProcessorDeps,
+  ctx: Pick<JobContext, 'continueWith'>,
 ): Promise<'queued'> {
   await advance(
     deps,
@@ -51,6 +52,7 @@ export async function toDelivery(
       expiresAt: p.expiresAt ?? null,
     },
     { personId: p.personId, credentialId: p.credentialId },
+    ctx,
   );
   return 'queued';
 }

@@ -51,6 +51,7 @@ async function handle(p: InvitationPayload, deps: ProcessorDeps, ctx: JobContext
       p.delivery,
       encryptInvitationCode(deps.config, credential.invitation_code),
       deps,
+      ctx,
     );
   }
   const now = deps.clock.now();

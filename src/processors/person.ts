@@ -46,6 +46,7 @@ async function handle(p: PersonPayload, deps: ProcessorDeps, ctx: JobContext): P
     'credential',
     { ...stepFields(p), personId: result.personId, personCreated: result.created },
     { personId: result.personId },
+    ctx,
   );
   return result;
 }

@@ -11,14 +11,19 @@ import { statusEventProcessor } from './lifecycle/status-event.ts';
 import { statusPollProcessor } from './lifecycle/status-poll.ts';
 import { stuckCheckProcessor } from './lifecycle/stuck-check.ts';
 import { personProcessor } from './person.ts';
+import { provisionProcessor } from './provision.ts';
 
 /**
  * Every step a worker runs by default, bound to BullMQ Workers by worker.ts. The scheduled roster
  * sync (sync.ts) is not among them: the `worker` command adds it.
  */
 
-/** The provisioning chain: person → credential → hand-over → deliver (one queue per channel). */
+/**
+ * The provisioning chain: batches of entries (provision), and the step queues person → credential
+ * → hand-over → deliver (one queue per channel) that single entries, retries and replays go through.
+ */
 export const pipelineProcessors: readonly StepProcessor[] = [
+  provisionProcessor,
   personProcessor,
   credentialProcessor,
   handOverProcessor,

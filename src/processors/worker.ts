@@ -2,14 +2,16 @@ import { DelayedError, type Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../lib/core/config.ts';
 import { errorCode } from '../lib/core/errors.ts';
+import { BATCH_QUEUE } from '../lib/jobs/pipeline-queues.ts';
 import { backoffStrategy, type QueueName } from '../lib/jobs/registry.ts';
-import type { JobContext, ProcessorDeps, StepProcessor } from './context.ts';
+import { authPauseDelayMs, type JobContext, type ProcessorDeps, type StepProcessor } from './context.ts';
 import { auditedDeps } from './hooks/audit.ts';
 import { classifyFailure, clearStaleDeadLetter, recordDead, settleFailure } from './hooks/dead-letter.ts';
 import { jobFields } from './hooks/job-fields.ts';
 import { recordCompleted, recordFailed } from './hooks/metrics.ts';
 import { endIfCancelled } from './hooks/run-cancel.ts';
 import { lifecycleProcessors, pipelineProcessors } from './processor-list.ts';
+import { releaseBatch, settleBatchFailure } from './provision.ts';
 
 /**
  * The only place that builds BullMQ Workers, and the job boundary: each job's payload is parsed
@@ -17,9 +19,6 @@ import { lifecycleProcessors, pipelineProcessors } from './processor-list.ts';
  * context, and small hooks around it record audit (hooks/audit.ts), metrics (hooks/metrics.ts)
  * and failures: retries counted, final failures dead-lettered (hooks/dead-letter.ts).
  */
-
-/** A job held by the auth pause looks again after this long (plus up to as much jitter), ms. */
-const AUTH_PAUSE_RECHECK_MS = 2_000;
 
 export interface StartWorkersOptions {
   /** Connection BullMQ workers use (`createRedis(url, 'worker')`); each worker duplicates it for blocking. */
@@ -75,7 +74,11 @@ export async function startWorkers(
       {
         connection: options.connection,
         prefix: deps.queues.prefix,
-        concurrency: options.concurrency ?? deps.config.jobs.concurrency,
+        concurrency: queueConcurrency(
+          definition.queueName,
+          options.concurrency ?? deps.config.jobs.concurrency,
+          deps.config.jobs.batchSize,
+        ),
         lockDuration,
         stalledInterval: options.stalledIntervalMs ?? lockDuration,
         maxStalledCount: options.maxStalledCount ?? deps.config.jobs.maxStalledCount,
@@ -87,9 +90,11 @@ export async function startWorkers(
     // Jobs failed by BullMQ itself (stalled too often) never reach our handler: dead-letter them here.
     worker.on('failed', (job, err) => {
       if (!job || !/stalled/i.test(err.message)) return;
-      void recordDead(definition.queueName, deps, job, err).catch((e: unknown) =>
-        deps.logger.error({ err: e }, 'could not record a dead letter'),
-      );
+      const settle =
+        definition.queueName === BATCH_QUEUE
+          ? releaseBatch(deps, job.data, deps.logger)
+          : recordDead(definition.queueName, deps, job, err);
+      void settle.catch((e: unknown) => deps.logger.error({ err: e }, 'could not record a dead letter'));
     });
     return worker;
   });
@@ -113,6 +118,16 @@ export async function startWorkers(
       }
     },
   };
+}
+
+/**
+ * Jobs a worker runs at once on a queue. A batch job carries `batchSize` entries, all in flight
+ * together, so its queue runs about twice `concurrency` entries per process — at least two batches,
+ * so one batch's slowest entry never leaves the process idle.
+ */
+function queueConcurrency(queue: QueueName, concurrency: number, batchSize: number): number {
+  if (queue !== BATCH_QUEUE) return concurrency;
+  return Math.max(2, Math.ceil((2 * concurrency) / batchSize));
 }
 
 /** The per-job helpers a step gets: its logger, id, abort signal, and the "not ready yet" delay. */
@@ -153,7 +168,8 @@ async function runJob(
   try {
     const result = (await endIfCancelled(queue, deps, fields, logger))
       ? 'cancelled'
-      : await definition.run(job.data, auditedDeps(deps, fields, logger), ctx);
+      : // A batch audits per entry (provision.ts), with each entry's roster key.
+        await definition.run(job.data, queue === BATCH_QUEUE ? deps : auditedDeps(deps, fields, logger), ctx);
     recordCompleted(deps.metrics, queue, performance.now() - started, result);
     await clearStaleDeadLetter(deps, queue, job);
     return result;
@@ -162,10 +178,11 @@ async function runJob(
     // DoorFlow access is paused fleet-wide: wait, spending no attempt, until the token is replaced.
     if (errorCode(err) === 'auth_paused') {
       logger.debug('DoorFlow access paused; delaying the job');
-      throw await ctx.delay(AUTH_PAUSE_RECHECK_MS + Math.round(Math.random() * AUTH_PAUSE_RECHECK_MS));
+      throw await ctx.delay(authPauseDelayMs());
     }
     const failure = classifyFailure(err, job);
     recordFailed(deps.metrics, queue, performance.now() - started, failure);
+    if (queue === BATCH_QUEUE) throw await settleBatchFailure(deps, job.data, err, failure, logger);
     throw await settleFailure(deps, queue, job, err, failure, logger);
   }
 }

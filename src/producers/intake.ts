@@ -6,6 +6,7 @@ import type { DirectoryProbe, PeopleIndex } from '../lib/store/people-index.ts';
 import { doorflowGetsEmail } from '../lib/roster/email-policy.ts';
 import type { PayloadInput, Queues } from '../lib/jobs/registry.ts';
 import { stepJobId } from '../lib/jobs/registry.ts';
+import { addEntryJobs } from './entry-jobs.ts';
 import type { DeliveryChannelName } from '../lib/delivery/channel-names.ts';
 import type { RunStore } from '../lib/store/runs.ts';
 import { waitForWindow } from './backpressure.ts';
@@ -259,7 +260,7 @@ async function admit(
         batch.map((j) => [j.payload.key, `${j.payload.entry.first_name} ${j.payload.entry.last_name}`]),
       ),
     );
-    await deps.queues.addBulk('person', batch);
+    await addEntryJobs(deps.queues, deps.config.jobs.batchSize, batch);
     batch = [];
     options.onBatch?.(result.accepted);
   };

@@ -3,7 +3,7 @@ import { buildPipeline, type Pipeline } from '../../src/app/pipeline.ts';
 import { type DeliveryReceiver, startDeliveryReceiver } from '../../src/cli/demo-receiver.ts';
 import { type Config, type Env, loadConfig } from '../../src/lib/core/config.ts';
 import { silentLogger } from '../../src/lib/core/logger.ts';
-import { PIPELINE_QUEUES } from '../../src/lib/jobs/pipeline-queues.ts';
+import { PAUSABLE_QUEUES } from '../../src/lib/jobs/pipeline-queues.ts';
 import type { RunRecord } from '../../src/lib/store/runs.ts';
 import { type RunningWorkers, startWorkers, type StartWorkersOptions } from '../../src/processors/worker.ts';
 import { type RunningSimulator, type SimulatorOptions, startSimulator } from '../../src/simulator/index.ts';
@@ -59,7 +59,7 @@ export async function startHarness(
   const config = loadConfig(env);
   const pipeline = buildPipeline(config, { redisUrl, logger: silentLogger() });
   const activeJobs = async () => {
-    const counts = await Promise.all(PIPELINE_QUEUES.map((q) => pipeline.queues.get(q).getActiveCount()));
+    const counts = await Promise.all(PAUSABLE_QUEUES.map((q) => pipeline.queues.get(q).getActiveCount()));
     return counts.reduce((a, b) => a + b, 0);
   };
   const harness: Harness = {

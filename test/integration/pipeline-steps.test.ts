@@ -12,34 +12,46 @@ describe('pipeline steps', () => {
     h = undefined;
   });
 
-  it('spec mode (no code in the create response): the hand-over step reads each credential once for its code', async () => {
-    h = await startHarness();
-    await h.startWorkers();
-    const run = await intake(h.pipeline.intakeDeps(), { source: 't', delivery: 'webhook' }, roster(10));
-    const done = await h.waitForRun(run.runId);
-    expect(done.counts.provisioned).toBe(10);
-    const invitation = await h.pipeline.queues.get('invitation').getJobCounts('completed');
-    expect(invitation.completed).toBe(10);
-    const delivered = await h.pipeline.queues.get('delivery-webhook').getJobCounts('completed');
-    expect(delivered.completed).toBe(10);
-    expect(h.sim.stats().requests[CRED_GET]).toEqual({ 200: 10 });
-  });
+  // JOBS_BATCH_SIZE 1: one job per step, as before batches; 50: the whole roster in one batch job,
+  // every step in process (no step job at all), the same DoorFlow calls.
+  it.each(['1', '50'])(
+    'spec mode (no code in the create response): the hand-over reads each credential once for its code (batch size %s)',
+    async (batchSize) => {
+      h = await startHarness({ env: { JOBS_BATCH_SIZE: batchSize } });
+      await h.startWorkers();
+      const run = await intake(h.pipeline.intakeDeps(), { source: 't', delivery: 'webhook' }, roster(10));
+      const done = await h.waitForRun(run.runId);
+      expect(done.counts.provisioned).toBe(10);
+      const perStep = batchSize === '1' ? 10 : 0;
+      const invitation = await h.pipeline.queues.get('invitation').getJobCounts('completed');
+      expect(invitation.completed).toBe(perStep);
+      const delivered = await h.pipeline.queues.get('delivery-webhook').getJobCounts('completed');
+      expect(delivered.completed).toBe(perStep);
+      const batches = await h.pipeline.queues.get('provision').getJobCounts('completed');
+      expect(batches.completed).toBe(batchSize === '1' ? 0 : 1);
+      expect(h.sim.stats().requests[CRED_GET]).toEqual({ 200: 10 });
+      expect(h.receiver.accepted.filter((d) => d.hasCode)).toHaveLength(10);
+    },
+  );
 
-  it('a code in the create response (simulator codeInCreate) goes straight to delivery: no invitation job, no extra read', async () => {
-    h = await startHarness({ sim: { codeInCreate: true } });
-    await h.startWorkers();
-    const run = await intake(h.pipeline.intakeDeps(), { source: 't', delivery: 'webhook' }, roster(10));
-    const done = await h.waitForRun(run.runId);
-    expect(done.counts.provisioned).toBe(10);
-    const invitation = await h.pipeline.queues
-      .get('invitation')
-      .getJobCounts('completed', 'waiting', 'delayed');
-    expect(invitation).toEqual({ completed: 0, waiting: 0, delayed: 0 });
-    const delivered = await h.pipeline.queues.get('delivery-webhook').getJobCounts('completed');
-    expect(delivered.completed).toBe(10);
-    expect(h.sim.stats().requests[CRED_GET]).toBeUndefined();
-    expect(h.receiver.accepted.filter((d) => d.hasCode)).toHaveLength(10);
-  });
+  it.each(['1', '50'])(
+    'a code in the create response (simulator codeInCreate) goes straight to delivery: no invitation job, no extra read (batch size %s)',
+    async (batchSize) => {
+      h = await startHarness({ sim: { codeInCreate: true }, env: { JOBS_BATCH_SIZE: batchSize } });
+      await h.startWorkers();
+      const run = await intake(h.pipeline.intakeDeps(), { source: 't', delivery: 'webhook' }, roster(10));
+      const done = await h.waitForRun(run.runId);
+      expect(done.counts.provisioned).toBe(10);
+      const invitation = await h.pipeline.queues
+        .get('invitation')
+        .getJobCounts('completed', 'waiting', 'delayed');
+      expect(invitation).toEqual({ completed: 0, waiting: 0, delayed: 0 });
+      const delivered = await h.pipeline.queues.get('delivery-webhook').getJobCounts('completed');
+      expect(delivered.completed).toBe(batchSize === '1' ? 10 : 0);
+      expect(h.sim.stats().requests[CRED_GET]).toBeUndefined();
+      expect(h.receiver.accepted.filter((d) => d.hasCode)).toHaveLength(10);
+    },
+  );
 
   it('waits for a late invitation code by delaying the job, then delivers', async () => {
     h = await startHarness({ sim: { invitationCodeDelayMs: 1_500 } });

@@ -49,6 +49,7 @@ describe('queue registry', () => {
       backoffMs: 2000,
       backoffMaxMs: 1_800_000,
       concurrency: 1,
+      batchSize: 50,
       lockDurationMs: 30_000,
       maxStalledCount: 10,
     });
@@ -63,6 +64,7 @@ describe('queue registry', () => {
       backoffMs: 1000,
       backoffMaxMs: 10_000,
       concurrency: 1,
+      batchSize: 50,
       lockDurationMs: 1,
       maxStalledCount: 1,
     });

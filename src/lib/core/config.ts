@@ -95,6 +95,7 @@ const envSchema = z.object({
   JOB_BACKOFF_MS: intInRange(100, 3_600_000, 2_000),
   JOB_BACKOFF_MAX_MS: intInRange(1_000, 86_400_000, 1_800_000),
   WORKER_CONCURRENCY: intInRange(1, 1000, 16),
+  JOBS_BATCH_SIZE: intInRange(1, 1000, 50),
   WORKER_LOCK_DURATION: duration('30s'),
   WORKER_MAX_STALLED: intInRange(1, 1000, 10),
 
@@ -198,6 +199,8 @@ export interface Config {
     readonly backoffMs: number;
     readonly backoffMaxMs: number;
     readonly concurrency: number;
+    /** Roster entries per `provision` job (JOBS_BATCH_SIZE); 1 = one `person` job per entry. */
+    readonly batchSize: number;
     /** Job lock; a crashed worker's jobs are recovered after about this long. */
     readonly lockDurationMs: number;
     /** How often a job may be recovered from a crashed worker before it fails. */
@@ -345,6 +348,7 @@ export function loadConfig(env: Env, overrides: Env = {}): Config {
       backoffMs: e.JOB_BACKOFF_MS,
       backoffMaxMs: e.JOB_BACKOFF_MAX_MS,
       concurrency: e.WORKER_CONCURRENCY,
+      batchSize: e.JOBS_BATCH_SIZE,
       lockDurationMs: e.WORKER_LOCK_DURATION,
       maxStalledCount: e.WORKER_MAX_STALLED,
     },

@@ -26,6 +26,18 @@ export const personPayloadSchema = z.object({
   indexed: z.boolean().default(false),
 });
 
+/**
+ * A slice of a run's entries provisioned in one job (queue `provision`, processors/provision.ts):
+ * each entry is what a `person` job carries, minus the run fields the slice shares.
+ */
+export const provisionPayloadSchema = z.object({
+  runId: stepBase.runId,
+  gen: stepBase.gen,
+  entries: z
+    .array(personPayloadSchema.pick({ key: true, delivery: true, entry: true, indexed: true }))
+    .min(1),
+});
+
 export const credentialPayloadSchema = z.object({
   ...stepBase,
   personId: z.number().int().positive(),

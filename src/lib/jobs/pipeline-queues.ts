@@ -11,3 +11,9 @@ export const PIPELINE_QUEUES = [
   'delivery-email',
   'delivery-sms',
 ] as const;
+
+/** The batch queue in front of the chain: one job provisions a slice of a run's entries in process. */
+export const BATCH_QUEUE = 'provision';
+
+/** What `pause` holds: the batch queue and every step queue. */
+export const PAUSABLE_QUEUES = [BATCH_QUEUE, ...PIPELINE_QUEUES] as const;

@@ -13,6 +13,7 @@ import {
   janitorPayloadSchema,
   offboardPayloadSchema,
   personPayloadSchema,
+  provisionPayloadSchema,
   syncPayloadSchema,
 } from './payloads.ts';
 
@@ -23,6 +24,7 @@ import {
  * schema once, when it picks the job up ({@link parsePayload}), which also applies the defaults.
  */
 const queueRegistry = {
+  provision: provisionPayloadSchema,
   person: personPayloadSchema,
   credential: credentialPayloadSchema,
   invitation: invitationPayloadSchema,
@@ -49,6 +51,7 @@ export type PayloadInput<Q extends QueueName> = z.input<(typeof queueRegistry)[Q
 export type Payload<Q extends QueueName> = z.output<(typeof queueRegistry)[Q]>;
 
 export type PersonPayload = Payload<'person'>;
+export type ProvisionPayload = Payload<'provision'>;
 export type CredentialPayload = Payload<'credential'>;
 export type InvitationPayload = Payload<'invitation'>;
 export type DeliveryPayload = Payload<'delivery-webhook'>;

@@ -301,6 +301,28 @@ export class RunStore {
     return (await this.redis.hget(this.keys.runStatus(runId), key)) ?? undefined;
   }
 
+  /**
+   * Status and detail of several entries in one round trip (a batch job's checkpoint read);
+   * `undefined` status for a key the run does not hold.
+   */
+  async entryStates(
+    runId: string,
+    keys: readonly string[],
+  ): Promise<{ status: string | undefined; detail: EntryDetail }[]> {
+    const replies = await this.redis
+      .multi()
+      .hmget(this.keys.runStatus(runId), ...keys)
+      .hmget(this.keys.runEntries(runId), ...keys)
+      .exec();
+    for (const [err] of replies ?? []) if (err) throw err;
+    const statuses = (replies?.[0]?.[1] ?? []) as (string | null)[];
+    const details = (replies?.[1]?.[1] ?? []) as (string | null)[];
+    return keys.map((_, i) => {
+      const raw = details[i];
+      return { status: statuses[i] ?? undefined, detail: raw ? (JSON.parse(raw) as EntryDetail) : {} };
+    });
+  }
+
   async #transition(
     runId: string,
     key: string,

@@ -65,7 +65,7 @@ export async function settleFailure(
  * DoorFlow said no for a reason an operator reads in the dead letter, not a bug, so its stack
  * trace says nothing. Anything else (an unexpected error, retries exhausted) keeps its stack.
  */
-function isExpectedOutcome(err: unknown, failure: Failure): err is ProvisionerError {
+export function isExpectedOutcome(err: unknown, failure: Failure): err is ProvisionerError {
   return err instanceof ProvisionerError && !failure.retryable && failure.code !== 'internal_error';
 }
 
@@ -88,6 +88,14 @@ function httpStatusOf(err: unknown): number | undefined {
   return undefined;
 }
 
+/** What a dead letter is recorded from: a BullMQ job, or one entry of a batch job (processors/provision.ts). */
+export interface FailedEntry {
+  /** The step job's id (for a batch entry: the id its step's own job has, `stepJobId`). */
+  jobId: string;
+  attemptsMade: number;
+  data: Record<string, unknown>;
+}
+
 /** Stores the dead letter, marks the run entry dead and drops the code from BullMQ's failed copy. */
 export async function recordDead(
   queue: QueueName,
@@ -96,9 +104,21 @@ export async function recordDead(
   err: unknown,
 ): Promise<void> {
   const data: Record<string, unknown> = job.data ?? {};
+  await recordDeadEntry(queue, deps, { jobId: job.id ?? '', attemptsMade: job.attemptsMade, data }, err);
+  if ('encryptedCode' in data) await job.updateData(stripSecrets(data)).catch(() => undefined);
+}
+
+/** Stores the dead letter of one entry at step `queue` and marks its run entry `dead:{queue}`. */
+export async function recordDeadEntry(
+  queue: QueueName,
+  deps: ProcessorDeps,
+  failed: FailedEntry,
+  err: unknown,
+): Promise<void> {
+  const { data } = failed;
   const fields = jobFields(data);
   const runId = fields.runId ?? 'unknown';
-  const key = fields.key ?? `job:${job.id}`;
+  const key = fields.key ?? `job:${failed.jobId}`;
   const status = httpStatusOf(err);
   const code = errorCode(err);
   const message = err instanceof Error ? err.message : String(err);
@@ -106,11 +126,11 @@ export async function recordDead(
     queue,
     runId,
     key,
-    jobId: job.id ?? '',
+    jobId: failed.jobId,
     code,
     message,
     ...(typeof status === 'number' ? { httpStatus: status } : {}),
-    attempts: job.attemptsMade + 1,
+    attempts: failed.attemptsMade + 1,
     payload: data,
   });
   await deps.runs.move(runId, key, `dead:${queue}`, {
@@ -120,5 +140,4 @@ export async function recordDead(
     ...(fields.personId !== undefined ? { personId: fields.personId } : {}),
     ...(fields.credentialId !== undefined ? { credentialId: fields.credentialId } : {}),
   });
-  if ('encryptedCode' in data) await job.updateData(stripSecrets(data)).catch(() => undefined);
 }

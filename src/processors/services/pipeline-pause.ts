@@ -1,5 +1,5 @@
 import { terminalSafe } from '../../lib/core/terminal-text.ts';
-import { PIPELINE_QUEUES } from '../../lib/jobs/pipeline-queues.ts';
+import { PAUSABLE_QUEUES } from '../../lib/jobs/pipeline-queues.ts';
 import type { Queues } from '../../lib/jobs/registry.ts';
 import type { PipelinePauseStore } from '../../lib/store/pipeline-pause.ts';
 
@@ -29,12 +29,12 @@ export interface PauseState {
 export async function pausePipeline(deps: PauseDeps, operator: string): Promise<PauseState> {
   // The record first: a pause cut short still shows who asked, and `pause` again completes it.
   await deps.pipelinePause.set(operator);
-  await Promise.all(PIPELINE_QUEUES.map((q) => deps.queues.get(q).pause()));
+  await Promise.all(PAUSABLE_QUEUES.map((q) => deps.queues.get(q).pause()));
   return await pauseState(deps);
 }
 
 export async function resumePipeline(deps: PauseDeps): Promise<PauseState> {
-  await Promise.all(PIPELINE_QUEUES.map((q) => deps.queues.get(q).resume()));
+  await Promise.all(PAUSABLE_QUEUES.map((q) => deps.queues.get(q).resume()));
   await deps.pipelinePause.clear();
   return await pauseState(deps);
 }
@@ -42,9 +42,9 @@ export async function resumePipeline(deps: PauseDeps): Promise<PauseState> {
 export async function pauseState(deps: PauseDeps): Promise<PauseState> {
   const [record, flags] = await Promise.all([
     deps.pipelinePause.get(),
-    Promise.all(PIPELINE_QUEUES.map((q) => deps.queues.get(q).isPaused())),
+    Promise.all(PAUSABLE_QUEUES.map((q) => deps.queues.get(q).isPaused())),
   ]);
-  const pausedQueues = PIPELINE_QUEUES.filter((_, i) => flags[i]);
+  const pausedQueues = PAUSABLE_QUEUES.filter((_, i) => flags[i]);
   return {
     paused: pausedQueues.length > 0,
     pausedQueues,
@@ -58,6 +58,6 @@ export function describePause(state: PauseState): string {
   const since = state.since === undefined ? '' : ` since ${new Date(state.since).toISOString()}`;
   const by = state.by ? ` by ${terminalSafe(state.by)}` : '';
   const some =
-    state.pausedQueues.length < PIPELINE_QUEUES.length ? ` (queues ${state.pausedQueues.join(', ')})` : '';
+    state.pausedQueues.length < PAUSABLE_QUEUES.length ? ` (queues ${state.pausedQueues.join(', ')})` : '';
   return `pipeline PAUSED${since}${by}${some}: no pipeline job is taken until \`resume\``;
 }

@@ -1,4 +1,6 @@
-import { stepJobId, type Queues } from '../../lib/jobs/registry.ts';
+import { BATCH_QUEUE } from '../../lib/jobs/pipeline-queues.ts';
+import { inBatch } from '../provision.ts';
+import { parsePayload, stepJobId, type Queues } from '../../lib/jobs/registry.ts';
 import type { CancelMark, RunCancelStore } from '../../lib/store/run-cancel.ts';
 import type { RunRecord, RunStore } from '../../lib/store/runs.ts';
 
@@ -36,6 +38,7 @@ export async function cancelRun(deps: CancelDeps, runId: string, operator: strin
   let removed = 0;
   let inFlight = 0;
   if (mark === 'marked' || mark === 'already_cancelled') {
+    removed += await cancelQueuedBatches(deps, runId);
     for await (const page of deps.runCancels.entriesAtSteps(runId, PAGE)) {
       const results = await Promise.all(
         page.map(async ({ key, step }) => {
@@ -55,4 +58,41 @@ export async function cancelRun(deps: CancelDeps, runId: string, operator: strin
     await deps.runs.checkFinished(runId);
   }
   return { runId, mark, removed, inFlight, run: await deps.runs.get(runId) };
+}
+
+/**
+ * First the run's queued batch jobs: a batch's id is its run id + first roster key, so each entry
+ * still at `person` names the batch it may head. A batch removed before it ran ends its entries
+ * that were still in it `cancelled`; a running one (BullMQ holds its lock) is left to its own
+ * cancel check. Returns the entries ended.
+ */
+async function cancelQueuedBatches(deps: CancelDeps, runId: string): Promise<number> {
+  const queue = deps.queues.get(BATCH_QUEUE);
+  let ended = 0;
+  for await (const page of deps.runCancels.entriesAtSteps(runId, PAGE)) {
+    const counts = await Promise.all(
+      page
+        .filter(({ step }) => step === 'person')
+        .map(async ({ key }) => {
+          const id = stepJobId(runId, key);
+          const job = await queue.getJob(id);
+          if (!job || (await queue.remove(id)) !== 1) return 0;
+          const keys = parsePayload(BATCH_QUEUE, job.data).entries.map((e) => e.key);
+          const states = await deps.runs.entryStates(runId, keys);
+          const moved = await Promise.all(
+            keys.map((k, i) =>
+              states[i] && inBatch(states[i])
+                ? deps.runs.move(runId, k, 'cancelled', {
+                    step: BATCH_QUEUE,
+                    message: 'run cancelled while queued',
+                  })
+                : false,
+            ),
+          );
+          return moved.filter(Boolean).length;
+        }),
+    );
+    for (const n of counts) ended += n;
+  }
+  return ended;
 }
