@@ -25,7 +25,16 @@ export interface KillPlan {
   rate: number;
   timeoutMs: number;
   seed?: number;
+  /** Roster entries per batch job (JOBS_BATCH_SIZE of the workers); default the config's. */
+  batchSize?: number;
+  /** Kill only while batch jobs are being processed (waits up to 5 s for one). */
+  midBatch?: boolean;
   log?: (line: string) => void;
+}
+
+/** Batch jobs being processed now (by any worker). */
+async function activeBatches(e: ChaosEnv): Promise<number> {
+  return await e.pipeline.queues.get('provision').getActiveCount();
 }
 
 export async function runKillPlan(name: string, plan: KillPlan): Promise<ScenarioResult> {
@@ -38,7 +47,10 @@ export async function runKillPlan(name: string, plan: KillPlan): Promise<Scenari
     env = await startChaosEnv({
       workers: plan.workers,
       sim: { faults: { latencyMs: 2, rateLimitPerSec: Math.ceil(plan.rate * 1.2) } },
-      env: { DOORFLOW_RATE_LIMIT: String(plan.rate) },
+      env: {
+        DOORFLOW_RATE_LIMIT: String(plan.rate),
+        ...(plan.batchSize ? { JOBS_BATCH_SIZE: String(plan.batchSize) } : {}),
+      },
     });
     const e = env;
     await e.startWorkers(plan.workers);
@@ -48,6 +60,7 @@ export async function runKillPlan(name: string, plan: KillPlan): Promise<Scenari
     log(`${name}: ${plan.people} entries enqueued, ${plan.workers} workers`);
     let finished = false;
     let kills = 0;
+    let killsMidBatch = 0;
     const crashes: { at: number; settledBefore: number; settledAfter?: number }[] = [];
 
     const killLoop = async () => {
@@ -58,10 +71,16 @@ export async function runKillPlan(name: string, plan: KillPlan): Promise<Scenari
         const live = e.liveWorkers();
         if (live.length === 0) continue;
         const index = live[Math.floor(random() * live.length)] as number;
+        if (plan.midBatch) {
+          const until = Date.now() + 5_000;
+          while (!finished && Date.now() < until && (await activeBatches(e)) === 0) await sleep(20);
+        }
+        const batches = await activeBatches(e);
         await e.killWorker(index, 'SIGKILL', true, false);
         kills++;
+        if (batches > 0) killsMidBatch++;
         log(
-          `${name}: SIGKILL worker ${index} (${kills}/${plan.kills}), settled ${await e.settled(run.runId)}`,
+          `${name}: SIGKILL worker ${index} (${kills}/${plan.kills}) with ${batches} batch jobs active, settled ${await e.settled(run.runId)}`,
         );
       }
     };
@@ -84,6 +103,12 @@ export async function runKillPlan(name: string, plan: KillPlan): Promise<Scenari
     await loops;
     const invariants = await checkInvariants(e, { rows, runIds: [run.runId] });
     expect(kills === plan.kills, `only ${kills} of ${plan.kills} worker kills happened before the run ended`);
+    if (plan.midBatch) {
+      expect(
+        killsMidBatch === kills,
+        `only ${killsMidBatch} of ${kills} kills hit a worker fleet with batches active`,
+      );
+    }
     expect(crashes.length === plan.redisCrashesAt.length, `only ${crashes.length} Redis crashes happened`);
     expect(invariants.ok, `invariants: ${invariants.violations.join('; ')}`);
     const stats = e.sim.stats();
@@ -97,6 +122,7 @@ export async function runKillPlan(name: string, plan: KillPlan): Promise<Scenari
         people: plan.people,
         workers: plan.workers,
         workerKills: kills,
+        killsMidBatch,
         unexpectedWorkerExits: e.unexpectedExits(),
         redisCrashes: crashes,
         provisioned: record.counts.provisioned ?? 0,
@@ -130,6 +156,27 @@ export const workerKills: Scenario = {
       redisDownMs: 0,
       rate: quick ? 100 : 50,
       timeoutMs: quick ? 240_000 : 900_000,
+      log,
+    }),
+};
+
+export const batchKills: Scenario = {
+  name: 'batch-kills',
+  title:
+    'kill -9 a worker while batch jobs (50 entries each) are in flight, 8 times, during a 2,000-person run (3 workers)',
+  run: ({ quick, log }) =>
+    runKillPlan('batch-kills', {
+      people: quick ? 1_000 : 2_000,
+      workers: 3,
+      kills: quick ? 4 : 8,
+      minGapMs: 1_500,
+      maxGapMs: 3_000,
+      redisCrashesAt: [],
+      redisDownMs: 0,
+      rate: 100,
+      batchSize: 50,
+      midBatch: true,
+      timeoutMs: quick ? 240_000 : 600_000,
       log,
     }),
 };

@@ -3,7 +3,7 @@ import { runKillPlan } from '../../chaos/scenarios/kills.ts';
 
 /**
  * The reduced chaos run CI executes (the full suite is `npm run chaos`, see RELIABILITY.md):
- * 1,000 people, three real worker processes, three SIGKILLed workers, and one SIGKILL of an
+ * 1,000 people, three real worker processes, three SIGKILLed workers (each while batch jobs are in flight), and one SIGKILL of an
  * AOF-backed redis-server restarted from its file on the same port mid-run. Ends with the chaos
  * invariant check: one person, one live HID credential and a confirmed delivery per entry, no
  * duplicates, nothing left active or waiting, every failure dead-lettered with a reason.
@@ -19,6 +19,9 @@ describe('chaos (CI): worker SIGKILLs and a Redis crash during a 1,000-person ru
       redisCrashesAt: [0.4],
       redisDownMs: 2_000,
       rate: 80,
+      // Every kill lands while batch jobs (50 entries each) are being processed.
+      batchSize: 50,
+      midBatch: true,
       timeoutMs: 150_000,
       log: (line) => console.log(`[chaos] ${line}`),
     });

@@ -23,7 +23,8 @@ describe('pipeline: a person job re-run after Redis lost its last writes', () =>
 
   it('looks the person up in DoorFlow instead of trusting an index from before the restart', async () => {
     redis = await startEmbeddedRedis({ appendOnly: true, keepDir: true });
-    h = await startHarness({ redisUrl: redis.url });
+    // One person job per entry (JOBS_BATCH_SIZE 1): the test reruns E00002's person step alone.
+    h = await startHarness({ redisUrl: redis.url, env: { JOBS_BATCH_SIZE: '1' } });
     await h.startWorkers();
     const run = await intake(h.pipeline.intakeDeps(), { source: 'restart', delivery: 'webhook' }, roster(3));
     expect((await h.waitForRun(run.runId)).counts.provisioned).toBe(3);
