@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { UnrecoverableError } from 'bullmq';
 import type { Logger } from '../lib/core/logger.ts';
 import { defineProcessor } from '../lib/jobs/define-processor.ts';
@@ -35,6 +36,8 @@ interface BatchResult {
 async function handle(p: ProvisionPayload, deps: ProcessorDeps, ctx: JobContext): Promise<BatchResult> {
   const todo = await unsettled(deps, p);
   const cancelled = cancelCheck(deps, p.runId);
+  // Every entry's DoorFlow call in flight listens on the batch's one abort signal.
+  if (ctx.signal) setMaxListeners(10 + 4 * todo.length, ctx.signal);
   const results = await Promise.allSettled(
     todo.map((e) =>
       provisionEntry(

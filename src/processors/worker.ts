@@ -122,12 +122,13 @@ export async function startWorkers(
 
 /**
  * Jobs a worker runs at once on a queue. A batch job carries `batchSize` entries, all in flight
- * together, so its queue runs about twice `concurrency` entries per process — at least two batches,
- * so one batch's slowest entry never leaves the process idle.
+ * together, so its queue runs about three times `concurrency` entries per process (the step queues
+ * together ran four times it) — at least three batches, so while one batch waits for its slowest
+ * entries the others keep DoorFlow busy (DOORFLOW_MAX_IN_FLIGHT still bounds the requests).
  */
 function queueConcurrency(queue: QueueName, concurrency: number, batchSize: number): number {
   if (queue !== BATCH_QUEUE) return concurrency;
-  return Math.max(2, Math.ceil((2 * concurrency) / batchSize));
+  return Math.max(3, Math.ceil((3 * concurrency) / batchSize));
 }
 
 /** The per-job helpers a step gets: its logger, id, abort signal, and the "not ready yet" delay. */

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PIPELINE_QUEUES } from '../../src/lib/jobs/pipeline-queues.ts';
+import { PAUSABLE_QUEUES } from '../../src/lib/jobs/pipeline-queues.ts';
 import { intake } from '../../src/producers/intake.ts';
 import { killAndWait, runCli, spawnWorker } from '../helpers/cli.ts';
 import { type Harness, roster, startHarness } from '../helpers/pipeline.ts';
@@ -24,7 +24,7 @@ describe('cli: runs cancel, pause, resume', () => {
   });
 
   const activeJobs = async (harness: Harness) =>
-    (await Promise.all(PIPELINE_QUEUES.map((q) => harness.pipeline.queues.get(q).getActiveCount()))).reduce(
+    (await Promise.all(PAUSABLE_QUEUES.map((q) => harness.pipeline.queues.get(q).getActiveCount()))).reduce(
       (a, b) => a + b,
       0,
     );
@@ -126,7 +126,7 @@ describe('cli: runs cancel, pause, resume', () => {
 
     const paused = await runCli(['pause', '--json'], h.env);
     expect(paused.code).toBe(0);
-    expect(JSON.parse(paused.stdout)).toMatchObject({ paused: true, pausedQueues: [...PIPELINE_QUEUES] });
+    expect(JSON.parse(paused.stdout)).toMatchObject({ paused: true, pausedQueues: [...PAUSABLE_QUEUES] });
     const pausedAt = Date.now();
     const idle = await inFlightDone(h);
     // Workers honour the pause at once: what was running is done within a second or so.
