@@ -146,6 +146,7 @@ export function buildPipeline(config: Config, options: PipelineOptions): Pipelin
         credentials: stores.credentials,
         deliveries: stores.deliveries,
         codes: stores.codes,
+        timers: stores.timers,
         syncRuns: stores.syncRuns,
         syncPlans: stores.syncPlans,
         licences: stores.licences,
