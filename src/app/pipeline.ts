@@ -170,6 +170,8 @@ export function buildPipeline(config: Config, options: PipelineOptions): Pipelin
       };
     },
     async close() {
+      // Records still buffered (store/audit-log.ts) go out before the connection does.
+      await stores.audit.flush();
       await queues.close();
       await client?.close();
       channels.close();
