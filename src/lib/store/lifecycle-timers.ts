@@ -51,7 +51,8 @@ const DEFAULT_LEASE_MS = 60_000;
 
 // KEYS: due, timers, in hand, the credential's timer set. ARGV: replace (1|0), then per timer
 // member, score, payload. `replace` first cancels the credential's timers not in the new list.
-// A timer in hand is firing now under the same job id: leave it be.
+// A timer in hand is firing now under the same job id: leave it be. One ZADD, HSET and SADD for
+// all (a credential has at most four timers).
 const SCHEDULE = luaScript(`
 local keep = {}
 for i = 2, #ARGV, 3 do keep[ARGV[i]] = true end
@@ -65,17 +66,26 @@ if ARGV[1] == '1' then
     end
   end
 end
-local added = 0
+local held = {}
+if #ARGV > 1 and redis.call('ZCARD', KEYS[3]) > 0 then
+  for i = 2, #ARGV, 3 do held[i] = redis.call('ZSCORE', KEYS[3], ARGV[i]) end
+end
+local scored, fields, members = {}, {}, {}
 for i = 2, #ARGV, 3 do
-  local m = ARGV[i]
-  if not redis.call('ZSCORE', KEYS[3], m) then
-    redis.call('ZADD', KEYS[1], ARGV[i + 1], m)
-    redis.call('HSET', KEYS[2], m, ARGV[i + 2])
-    redis.call('SADD', KEYS[4], m)
-    added = added + 1
+  if not held[i] then
+    scored[#scored + 1] = ARGV[i + 1]
+    scored[#scored + 1] = ARGV[i]
+    fields[#fields + 1] = ARGV[i]
+    fields[#fields + 1] = ARGV[i + 2]
+    members[#members + 1] = ARGV[i]
   end
 end
-return added
+if #members > 0 then
+  redis.call('ZADD', KEYS[1], unpack(scored))
+  redis.call('HSET', KEYS[2], unpack(fields))
+  redis.call('SADD', KEYS[4], unpack(members))
+end
+return #members
 `);
 
 // KEYS: due, timers, in hand. ARGV: lifecycle now, batch size, lease ms. Re-offers expired
