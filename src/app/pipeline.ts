@@ -146,6 +146,7 @@ export function buildPipeline(config: Config, options: PipelineOptions): Pipelin
         credentials: stores.credentials,
         deliveries: stores.deliveries,
         codes: stores.codes,
+        timers: stores.timers,
         syncRuns: stores.syncRuns,
         syncPlans: stores.syncPlans,
         licences: stores.licences,
@@ -169,6 +170,8 @@ export function buildPipeline(config: Config, options: PipelineOptions): Pipelin
       };
     },
     async close() {
+      // Records still buffered (store/audit-log.ts) go out before the connection does.
+      await stores.audit.flush();
       await queues.close();
       await client?.close();
       channels.close();

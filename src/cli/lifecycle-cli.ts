@@ -91,6 +91,7 @@ export async function waitForRevoked(
     config: pipeline.config,
     credentials: pipeline.stores.credentials,
     codes: pipeline.stores.codes,
+    timers: pipeline.stores.timers,
     queues: pipeline.queues,
     clock: systemClock,
     logger,

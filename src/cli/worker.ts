@@ -5,6 +5,7 @@ import { buildConfig, buildRuntime } from '../app/runtime.ts';
 import { startWorkers } from '../processors/worker.ts';
 import { syncProcessor } from '../processors/sync.ts';
 import { janitorProcessor, scheduleJanitor } from '../processors/janitor.ts';
+import { scheduleLifecycleTick } from '../processors/lifecycle/timers.ts';
 import { createMetrics } from '../lib/core/metrics.ts';
 import { openPipeline } from '../app/pipeline.ts';
 import { startWorkerOps } from './worker-ops.ts';
@@ -53,6 +54,10 @@ export function registerWorkerCommand(program: Command): void {
       // The fleet's one janitor schedule (idempotent: every worker upserts the same one).
       if (!queues || queues.includes('janitor')) {
         await scheduleJanitor(pipeline.queues, config.retention.janitorEveryMs);
+      }
+      // The fleet's one lifecycle scheduler: fires the reminders, expiries and polls due.
+      if (!queues || queues.includes('lifecycle-tick')) {
+        await scheduleLifecycleTick(pipeline.queues, config.lifecycle.tickMs);
       }
       await startWorkerOps(runtime, pipeline, {
         ...(options.metricsPort ? { metricsPort: Number(options.metricsPort) } : {}),

@@ -14,6 +14,7 @@ import type { JobProcessor } from '../lib/jobs/define-processor.ts';
 import type { DeliveryQueue, PayloadInput, Queues } from '../lib/jobs/registry.ts';
 import type { AlertStore } from '../lib/store/alerts.ts';
 import type { CodeStore } from '../lib/store/codes.ts';
+import type { LifecycleTimerStore } from '../lib/store/lifecycle-timers.ts';
 import type { CredentialStore } from '../lib/store/credentials.ts';
 import type { DeliveryStore } from '../lib/store/deliveries.ts';
 import type { RedisKeys } from '../lib/store/keys.ts';
@@ -50,6 +51,8 @@ export interface ProcessorDeps {
   deliveries: DeliveryStore;
   /** The encrypted reminder copy of invitation codes. */
   codes: CodeStore;
+  /** The lifecycle timers (reminders, expiry, polls, stuck checks) by due time. */
+  timers: LifecycleTimerStore;
   /** Sync run counters (offboarding). */
   syncRuns: SyncRunStore;
   /** Quarantined sync plans awaiting approval. */

@@ -10,6 +10,7 @@ import { revocationProcessor } from './lifecycle/revocation.ts';
 import { statusEventProcessor } from './lifecycle/status-event.ts';
 import { statusPollProcessor } from './lifecycle/status-poll.ts';
 import { stuckCheckProcessor } from './lifecycle/stuck-check.ts';
+import { lifecycleTickProcessor } from './lifecycle/timers.ts';
 import { personProcessor } from './person.ts';
 import { provisionProcessor } from './provision.ts';
 
@@ -37,6 +38,7 @@ export const lifecycleProcessors: readonly StepProcessor[] = [
   reminderProcessor,
   expiryProcessor,
   stuckCheckProcessor,
+  lifecycleTickProcessor,
   revocationProcessor,
   reissueProcessor,
   offboardProcessor,

@@ -8,6 +8,7 @@ import { buildPipeline } from '../../src/app/pipeline.ts';
 import type { QueueName } from '../../src/lib/jobs/registry.ts';
 import { startWorkers } from '../../src/processors/worker.ts';
 import { lifecycleProcessors } from '../../src/processors/processor-list.ts';
+import { scheduleLifecycleTick } from '../../src/processors/lifecycle/timers.ts';
 import { buildServer, type RunningServer } from '../../src/server/app.ts';
 import {
   doorflowWebhookModule,
@@ -55,7 +56,14 @@ export interface LifecycleHarness {
   manual: ManualClock | undefined;
   serve: RunningServer | undefined;
   prefix: string;
-  /** Moves every delayed job of these queues to waiting (they re-delay themselves if not due). */
+  /**
+   * Runs the due timers through the real scheduler path: one tick job on `lifecycle-tick`, taken
+   * by the workers like the job scheduler's; resolves with how many timers it fired.
+   */
+  runDue(): Promise<number>;
+  /** How many timers of this queue wait in the index. */
+  timers(queue: QueueName): Promise<number>;
+  /** Moves every delayed job of these queues to waiting (jobs delayed by a retry or an auth pause). */
   promote(...queues: QueueName[]): Promise<void>;
   record(credentialId: string): Promise<CredentialRecord | undefined>;
   waitFor<T>(
@@ -68,7 +76,7 @@ export interface LifecycleHarness {
 
 /**
  * The pipeline harness plus the lifecycle: an SMTP receiver, the lifecycle processors on a
- * (optionally manual) clock, and — with `webhooks` — `serve`'s receiver wired to the simulator.
+ * (optionally manual) clock — on the system clock with the fleet's lifecycle scheduler ticking —, and with `webhooks` — `serve`'s receiver wired to the simulator.
  */
 export async function startLifecycle(
   options: {
@@ -89,6 +97,7 @@ export async function startLifecycle(
       MAIL_FROM: 'access@example.com',
       WEBHOOK_SECRET: DOORFLOW_WEBHOOK_SECRET,
       ALERT_WEBHOOK_URL: alerts.url,
+      LIFECYCLE_TICK: '200ms',
       ...options.env,
     },
   });
@@ -107,6 +116,9 @@ export async function startLifecycle(
       lockDurationMs: 5_000,
     },
   );
+  // On the system clock the fleet's job scheduler ticks as in production; on a manual clock the
+  // test runs the due timers itself (runDue), so a tick never races its assertions.
+  if (!manual) await scheduleLifecycleTick(h.pipeline.queues, h.config.lifecycle.tickMs);
   let serve: RunningServer | undefined;
   if (options.webhooks) {
     const module = doorflowWebhookModule({
@@ -126,6 +138,7 @@ export async function startLifecycle(
       },
     });
   }
+  let ticks = 0;
   const lh: LifecycleHarness = {
     h,
     smtp,
@@ -134,6 +147,24 @@ export async function startLifecycle(
     manual,
     serve,
     prefix,
+    async runDue() {
+      const id = `test-tick-${++ticks}`;
+      await h.pipeline.queues.add('lifecycle-tick', {}, { jobId: id });
+      const queue = h.pipeline.queues.get('lifecycle-tick');
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const job = await queue.getJob(id);
+        if (job?.finishedOn) {
+          if (job.failedReason) throw new Error(`tick failed: ${job.failedReason}`);
+          return (job.returnvalue as { fired: number }).fired;
+        }
+        if (Date.now() > deadline) throw new Error('timed out waiting for the lifecycle tick');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    async timers(queue) {
+      return (await h.pipeline.stores.timers.due()).filter((t) => t.queue === queue).length;
+    },
     async promote(...queues) {
       for (const name of queues) await h.pipeline.queues.get(name).promoteJobs();
     },

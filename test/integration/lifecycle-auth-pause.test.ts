@@ -43,7 +43,7 @@ describe('lifecycle jobs under an auth pause', () => {
     await l.waitFor('tracked', async () => (await l.record(first.id))?.status === 'invited');
     const queues = l.h.pipeline.queues;
     await l.waitFor('reminder, expiry and status poll scheduled', async () => {
-      for (const q of LIFECYCLE) if ((await queues.get(q).getDelayedCount()) !== 1) return undefined;
+      for (const q of LIFECYCLE) if ((await l.timers(q)) !== 1) return undefined;
       return true;
     });
 
@@ -57,7 +57,7 @@ describe('lifecycle jobs under an auth pause', () => {
 
     // Everything is due now: reminder (3 d), status poll (1 d) and expiry (7 d).
     clock.advance(8 * DAY);
-    await l.promote(...LIFECYCLE);
+    expect(await l.runDue()).toBe(3);
     // Each job runs, finds the pause and re-delays itself (2–4 s); give them two rounds.
     await new Promise((r) => setTimeout(r, 6_000));
     await l.promote(...LIFECYCLE);
@@ -80,6 +80,7 @@ describe('lifecycle jobs under an auth pause', () => {
     await l.waitFor(
       'the reissued invitation sent after the pause',
       async () => {
+        await l.runDue();
         await l.promote(...LIFECYCLE);
         return l.smtp.messages.length >= 2 ? true : undefined;
       },

@@ -6,7 +6,7 @@ import { roster } from '../helpers/pipeline.ts';
 const DAY = 86_400_000;
 const CODE = /[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}/;
 
-describe('reminders, expiry and stuck provisioning on a moved clock', () => {
+describe('reminders, expiry and stuck provisioning on a moved clock (timers run through the scheduler tick)', () => {
   let lh: LifecycleHarness | undefined;
   afterEach(async () => {
     await lh?.close();
@@ -35,39 +35,33 @@ describe('reminders, expiry and stuck provisioning on a moved clock', () => {
     if (!first) throw new Error('no credential');
     await l.waitFor('tracked', async () => (await l.record(first.id))?.status === 'invited');
     await l.waitFor('reminder and expiry scheduled', async () =>
-      (await l.h.pipeline.queues.get('reminder').getDelayedCount()) === 1 &&
-      (await l.h.pipeline.queues.get('expiry').getDelayedCount()) === 1
-        ? true
-        : undefined,
+      (await l.timers('reminder')) === 1 && (await l.timers('expiry')) === 1 ? true : undefined,
     );
 
-    // Not due yet: promoting wakes the reminder, which goes back to sleep.
-    await l.promote('reminder');
-    await new Promise((r) => setTimeout(r, 500));
-    await l.waitFor('reminder back to sleep', async () =>
-      (await l.h.pipeline.queues.get('reminder').getDelayedCount()) === 1 ? true : undefined,
-    );
+    // Not due yet: a tick fires nothing and the reminder waits on.
+    expect(await l.runDue()).toBe(0);
+    expect(await l.timers('reminder')).toBe(1);
     expect(l.smtp.messages).toHaveLength(1);
 
     clock.advance(3 * DAY + 60_000);
-    await l.promote('reminder');
+    await l.runDue();
     const [, r1] = await l.smtp.waitFor(2);
     expect(r1?.subject).toMatch(/^Reminder: /);
     expect(r1?.text).toContain(first.invitation_code as string);
     await l.waitFor('reminder 2 scheduled', async () =>
-      (await l.h.pipeline.queues.get('reminder').getDelayedCount()) === 1 ? true : undefined,
+      (await l.timers('reminder')) === 1 ? true : undefined,
     );
 
     clock.advance(3 * DAY);
-    await l.promote('reminder');
+    await l.runDue();
     const [, , r2] = await l.smtp.waitFor(3);
     expect(r2?.subject).toMatch(/^Reminder: /);
     // REMINDER_MAX=2: no third reminder is scheduled.
     await l.waitFor('2 reminders recorded', async () => (await l.record(first.id))?.reminders === 2);
-    expect(await l.h.pipeline.queues.get('reminder').getDelayedCount()).toBe(0);
+    expect(await l.timers('reminder')).toBe(0);
 
     clock.advance(1 * DAY);
-    await l.promote('expiry');
+    await l.runDue();
     const [, , , fresh] = await l.smtp.waitFor(4);
     const newCode = CODE.exec(fresh?.text ?? '')?.[0];
     expect(fresh?.subject).not.toMatch(/^Reminder/);
@@ -91,7 +85,7 @@ describe('reminders, expiry and stuck provisioning on a moved clock', () => {
     // The old credential is confirmed revoked by the poller (no webhooks in this test).
     clock.advance(16 * 60_000);
     await l.waitFor('old revoked', async () => {
-      await l.promote('status-poll');
+      await l.runDue();
       return (await l.record(first.id))?.status === 'revoked';
     });
     const oldHistory = (await l.h.pipeline.stores.credentials.history(first.id)).map((e) => e.status);
@@ -99,7 +93,7 @@ describe('reminders, expiry and stuck provisioning on a moved clock', () => {
 
     // The replacement expires too: REISSUE_MAX=1 reached → revoked and an alert, no new credential.
     clock.advance(7 * DAY + 60_000);
-    await l.promote('expiry');
+    await l.runDue();
     await l.waitFor(
       'reissue-limit alert',
       async () => (await l.h.pipeline.stores.alerts.counts()).reissue_limit === 1,
@@ -127,19 +121,16 @@ describe('reminders, expiry and stuck provisioning on a moved clock', () => {
     expect(l.h.sim.acceptInvitation(cred?.invitation_code ?? '').ok).toBe(true);
     await l.waitFor('provisioning', async () => (await l.record(cred?.id ?? ''))?.status === 'provisioning');
     await l.waitFor('stuck check scheduled', async () =>
-      (await l.h.pipeline.queues.get('stuck-check').getDelayedCount()) === 1 ? true : undefined,
+      (await l.timers('stuck-check')) === 1 ? true : undefined,
     );
 
     clock.advance(9 * 60_000);
-    await l.promote('stuck-check');
-    await new Promise((r) => setTimeout(r, 500));
-    await l.waitFor('stuck check back to sleep', async () =>
-      (await l.h.pipeline.queues.get('stuck-check').getDelayedCount()) === 1 ? true : undefined,
-    );
+    expect(await l.runDue()).toBe(0);
+    expect(await l.timers('stuck-check')).toBe(1);
     expect((await l.h.pipeline.stores.alerts.counts()).stuck_provisioning).toBeUndefined();
 
     clock.advance(2 * 60_000);
-    await l.promote('stuck-check');
+    await l.runDue();
     await l.waitFor(
       'alert',
       async () => (await l.h.pipeline.stores.alerts.counts()).stuck_provisioning === 1,
@@ -151,7 +142,7 @@ describe('reminders, expiry and stuck provisioning on a moved clock', () => {
     // Un-stalling lets it finish; no second alert for the same stay.
     l.h.sim.stallProvisioning(false);
     await l.waitFor('active', async () => (await l.record(cred?.id ?? ''))?.status === 'active');
-    await l.promote('stuck-check');
+    await l.runDue();
     expect((await l.h.pipeline.stores.alerts.counts()).stuck_provisioning).toBe(1);
   });
   it.each([
@@ -168,13 +159,11 @@ describe('reminders, expiry and stuck provisioning on a moved clock', () => {
     await l.h.waitForRun(run.runId);
     const [cred] = l.h.sim.credentials();
     await l.waitFor('tracked', async () => (await l.record(cred?.id ?? ''))?.status === 'invited');
-    await l.waitFor('expiry scheduled', async () =>
-      (await l.h.pipeline.queues.get('expiry').getDelayedCount()) === 1 ? true : undefined,
-    );
+    await l.waitFor('expiry scheduled', async () => ((await l.timers('expiry')) === 1 ? true : undefined));
     // REMINDER_MAX=0: no reminder copy of the code is kept at all.
     expect(await l.h.pipeline.redis.exists(l.h.pipeline.keys.credentialCode(cred?.id ?? ''))).toBe(0);
     l.manual?.advance(7 * DAY + 60_000);
-    await l.promote('expiry');
+    await l.runDue();
     if (policy === 'revoke') {
       await l.waitFor('revoking', async () => (await l.record(cred?.id ?? ''))?.status === 'revoking');
       expect(l.h.sim.credentials()[0]?.status).toBe('revoking');

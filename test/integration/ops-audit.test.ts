@@ -114,6 +114,58 @@ describe('audit log (Redis stream)', () => {
     const byRun = await collect(audit.read({ runId: 'other' }));
     expect(byRun).toHaveLength(0);
   });
+
+  // Issue 16: the records of one process go out pipelined, and a record is in Redis by the time
+  // its record() resolves (a step that awaits it never reports done before it is written).
+  function batchedLog(options: { batchWindowMs?: number; batchMax?: number }) {
+    const prefix = uniquePrefix('audit-batch');
+    prefixes.push(prefix);
+    const keys = new RedisKeys(prefix);
+    const clock = new ManualClock(Date.UTC(2027, 0, 4, 9));
+    return { keys, audit: new AuditLog(redis, keys, clock, { retentionMs: 86_400_000, ...options }) };
+  }
+
+  const entry = (i: number) => ({
+    actor: 'worker:test',
+    action: 'person.create',
+    targetType: 'person' as const,
+    targetId: String(i),
+  });
+
+  it('concurrent records share a flush; each is in the stream when its promise resolves', async () => {
+    const { keys, audit } = batchedLog({ batchWindowMs: 20 });
+    const written = await Promise.all(
+      Array.from({ length: 40 }, async (_, i) => {
+        const id = await audit.record(entry(i));
+        // Resolved means written: the entry is readable right now.
+        const [row] = await redis.xrange(keys.audit, id, id);
+        return { id, found: row?.[0] === id };
+      }),
+    );
+    expect(written.every((w) => w.found)).toBe(true);
+    expect(new Set(written.map((w) => w.id)).size).toBe(40);
+    expect(await redis.xlen(keys.audit)).toBe(40);
+  });
+
+  it('a full buffer goes at once, without waiting out the window', async () => {
+    const { keys, audit } = batchedLog({ batchWindowMs: 60_000, batchMax: 5 });
+    const started = Date.now();
+    await Promise.all(Array.from({ length: 5 }, (_, i) => audit.record(entry(i))));
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(await redis.xlen(keys.audit)).toBe(5);
+  });
+
+  it('flush() writes what is buffered (close), and records keep their order', async () => {
+    const { keys, audit } = batchedLog({ batchWindowMs: 60_000 });
+    const pending = [audit.record(entry(1)), audit.record(entry(2)), audit.record(entry(3))];
+    expect(await redis.xlen(keys.audit)).toBe(0);
+    await audit.flush();
+    await Promise.all(pending);
+    const ids = (await redis.xrange(keys.audit, '-', '+')).map(
+      ([, fields]) => (JSON.parse(fields[1] as string) as { targetId: string }).targetId,
+    );
+    expect(ids).toEqual(['1', '2', '3']);
+  });
 });
 
 describe('audited DoorFlow client (real client against the simulator)', () => {

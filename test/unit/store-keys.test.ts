@@ -58,11 +58,21 @@ describe('RedisKeys', () => {
       '{dfp}:cred:c1:history',
       '{dfp}:cred:c1:code',
       '{dfp}:reissue:c1',
+      '{dfp}:cred:c1:timers',
       '{dfp}:delivered:c1:email',
       '{dfp}:delivering:c1:email',
       '{dfp}:cred:c1',
     ]);
     expect(k.credentialLookupBases).toEqual(['{dfp}:creds:by-person:', '{dfp}:creds:person-of:']);
+  });
+
+  it('lifecycle timers: the due index, the payloads, the timers in hand', () => {
+    expect(k.lifecycleTimerKeys).toEqual([
+      '{dfp}:lifecycle:due',
+      '{dfp}:lifecycle:timers',
+      '{dfp}:lifecycle:in-hand',
+    ]);
+    expect(k.credentialTimers('c1')).toBe('{dfp}:cred:c1:timers');
   });
 
   it('dead letters', () => {

@@ -88,6 +88,7 @@ const envSchema = z.object({
   REISSUE_MAX: intInRange(0, 100, 1),
   STUCK_PROVISIONING_AFTER: duration('10m'),
   STATUS_POLL_AFTER: duration('15m'),
+  LIFECYCLE_TICK: duration('1s'),
   ALERT_WEBHOOK_URL: optionalUrl,
   NOTIFY_WEBHOOK_URL: optionalUrl,
 
@@ -191,6 +192,8 @@ export interface Config {
     readonly reissueMax: number;
     readonly stuckProvisioningAfterMs: number;
     readonly statusPollAfterMs: number;
+    /** How often the fleet's one scheduler fires the lifecycle timers due (LIFECYCLE_TICK, default 1 s). */
+    readonly tickMs: number;
     readonly alertWebhookUrl: string | undefined;
     readonly notifyWebhookUrl: string | undefined;
   };
@@ -340,6 +343,7 @@ export function loadConfig(env: Env, overrides: Env = {}): Config {
       reissueMax: e.REISSUE_MAX,
       stuckProvisioningAfterMs: e.STUCK_PROVISIONING_AFTER,
       statusPollAfterMs: e.STATUS_POLL_AFTER,
+      tickMs: e.LIFECYCLE_TICK,
       alertWebhookUrl: e.ALERT_WEBHOOK_URL,
       notifyWebhookUrl: e.NOTIFY_WEBHOOK_URL,
     },

@@ -101,6 +101,12 @@ const reissuePayloadSchema = z.object({
 });
 export type ReissuePayload = z.infer<typeof reissuePayloadSchema>;
 
+/**
+ * The lifecycle scheduler's tick (a BullMQ job scheduler adds one every LIFECYCLE_TICK): nothing
+ * to carry, the timers due come from the index (store/lifecycle-timers.ts).
+ */
+const lifecycleTickPayloadSchema = z.object({});
+
 /** Lifecycle queue names and schemas, merged into the registry by `registry.ts`. */
 export const lifecycleQueues = {
   'status-events': statusEventPayloadSchema,
@@ -110,4 +116,5 @@ export const lifecycleQueues = {
   'stuck-check': stuckCheckPayloadSchema,
   revocation: revocationPayloadSchema,
   reissue: reissuePayloadSchema,
+  'lifecycle-tick': lifecycleTickPayloadSchema,
 } as const;

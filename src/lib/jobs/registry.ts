@@ -38,6 +38,7 @@ const queueRegistry = {
   'stuck-check': lifecycleQueues['stuck-check'],
   revocation: lifecycleQueues.revocation,
   reissue: lifecycleQueues.reissue,
+  'lifecycle-tick': lifecycleQueues['lifecycle-tick'],
   offboard: offboardPayloadSchema,
   sync: syncPayloadSchema,
   janitor: janitorPayloadSchema,

@@ -9,6 +9,12 @@ import type { RedisKeys } from './keys.ts';
  * (under the prefix). Entries older than the retention are trimmed on each append (XADD MINID), so
  * the stream's size is bounded by time, not by run size. Secrets never enter it: field names that
  * look secret are dropped and values shaped like invitation codes are blanked.
+ *
+ * The records of one process go out pipelined: {@link AuditLog.record} buffers its entry and
+ * resolves once the buffer that holds it is written (flushed every `batchWindowMs` or at
+ * `batchMax` entries, and by {@link AuditLog.flush} on close), so concurrent jobs share one round
+ * trip while a caller that awaits its record — every DoorFlow write does, before its step goes
+ * on — still knows it is in Redis.
  */
 
 /**
@@ -58,6 +64,17 @@ export interface AuditLogOptions {
   retentionMs: number;
   /** Counts appends by action (`dfp_audit_records_total`). */
   metrics?: Metrics | undefined;
+  /** How long a record waits for others to share its round trip, ms (default 2). */
+  batchWindowMs?: number;
+  /** A buffer this full is written at once (default 100). */
+  batchMax?: number;
+}
+
+interface Pending {
+  stored: AuditEntry;
+  action: string;
+  resolve(id: string): void;
+  reject(err: unknown): void;
 }
 
 /** Filter for reading the log back. */
@@ -92,7 +109,13 @@ function sanitizeValue(value: unknown): unknown {
 
 const PAGE = 500;
 
+const DEFAULT_BATCH_WINDOW_MS = 2;
+const DEFAULT_BATCH_MAX = 100;
+
 export class AuditLog {
+  #buffer: Pending[] = [];
+  #timer: NodeJS.Timeout | undefined;
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
@@ -100,7 +123,7 @@ export class AuditLog {
     private readonly options: AuditLogOptions,
   ) {}
 
-  /** Appends one entry; returns its stream id. */
+  /** Appends one entry; resolves with its stream id once it is written. */
   async record(entry: Omit<AuditEntry, 'id' | 'at'> & { at?: number }): Promise<string> {
     const at = entry.at ?? this.clock.now();
     const stored: AuditEntry = {
@@ -115,22 +138,56 @@ export class AuditLog {
       ...(entry.before ? { before: sanitizeFields(entry.before) } : {}),
       ...(entry.after ? { after: sanitizeFields(entry.after) } : {}),
     };
+    return await new Promise<string>((resolve, reject) => {
+      this.#buffer.push({ stored, action: entry.action, resolve, reject });
+      if (this.#buffer.length >= (this.options.batchMax ?? DEFAULT_BATCH_MAX)) void this.flush();
+      else if (!this.#timer) {
+        this.#timer = setTimeout(
+          () => void this.flush(),
+          this.options.batchWindowMs ?? DEFAULT_BATCH_WINDOW_MS,
+        );
+      }
+    });
+  }
+
+  /** Writes every buffered record now (one pipeline); each record's promise settles with it. */
+  async flush(): Promise<void> {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const batch = this.#buffer.splice(0);
+    if (batch.length === 0) return;
     // Exact MINID trimming: audit volume is small, and an approximate trim would keep whole
     // old macro-nodes past the retention.
-    const minId = Math.max(0, this.clock.now() - this.options.retentionMs);
-    const body = JSON.stringify(stored);
+    const minId = String(Math.max(0, this.clock.now() - this.options.retentionMs));
     const key = this.keys.audit;
-    // The id carries `at` so time queries and trimming follow the injected clock. Should another
-    // process have written a later id already (clock skew), Redis picks the next id itself.
-    let id: string | null;
+    const pipe = this.redis.pipeline();
+    // The id carries `at` so time queries and trimming follow the injected clock.
+    for (const p of batch)
+      pipe.xadd(key, 'MINID', '=', minId, `${p.stored.at}-*`, 'e', JSON.stringify(p.stored));
+    let results: [Error | null, unknown][] | null;
     try {
-      id = await this.redis.xadd(key, 'MINID', '=', String(minId), `${at}-*`, 'e', body);
+      results = await pipe.exec();
     } catch (err) {
-      if (!/equal or smaller/i.test((err as Error).message)) throw err;
-      id = await this.redis.xadd(key, 'MINID', '=', String(minId), '*', 'e', body);
+      for (const p of batch) p.reject(err);
+      return;
     }
-    this.options.metrics?.auditRecorded(entry.action);
-    return id ?? '';
+    await Promise.all(
+      batch.map(async (p, i) => {
+        const [err, id] = results?.[i] ?? [new Error('audit append got no reply'), null];
+        try {
+          // Should another process have written a later id already (clock skew), Redis picks
+          // the next id itself.
+          if (err && !/equal or smaller/i.test(err.message)) throw err;
+          const written = err
+            ? await this.redis.xadd(key, 'MINID', '=', minId, '*', 'e', JSON.stringify(p.stored))
+            : id;
+          this.options.metrics?.auditRecorded(p.action);
+          p.resolve(typeof written === 'string' ? written : '');
+        } catch (e) {
+          p.reject(e);
+        }
+      }),
+    );
   }
 
   /**

@@ -107,9 +107,16 @@ const num = (v: string | undefined) => (v === undefined || v === '' ? undefined 
 
 // A terminal credential's keys in one step (terminal statuses are never left, so no recheck);
 // the person's lookups go with their last credential.
+// ARGV: id, its status index, the two lookup bases, its timer set, the timer index's due, payloads
+// and in-hand keys (store/lifecycle-timers.ts): its timers go with it.
 const PURGE_SCRIPT = luaScript(`
 local person = redis.call('HGET', KEYS[#KEYS], 'personId')
 local sid = redis.call('HGET', KEYS[#KEYS], 'systemId')
+for _, m in ipairs(redis.call('SMEMBERS', ARGV[5])) do
+  redis.call('ZREM', ARGV[6], m)
+  redis.call('HDEL', ARGV[7], m)
+  redis.call('ZREM', ARGV[8], m)
+end
 for i = 1, #KEYS do redis.call('UNLINK', KEYS[i]) end
 redis.call('ZREM', ARGV[2], ARGV[1])
 if person then
@@ -252,6 +259,8 @@ export class CredentialStore {
               id,
               index,
               ...this.keys.credentialLookupBases,
+              this.keys.credentialTimers(id),
+              ...this.keys.lifecycleTimerKeys,
             ]);
           }
         }

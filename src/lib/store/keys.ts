@@ -166,14 +166,16 @@ export class RedisKeys {
   }
   /**
    * Every key of credential `id` that goes when a revoked one is purged: its status hash, history,
-   * reminder copy, reissue marker and delivery records on each channel. Its members of
-   * `creds:by-status:*` and `creds:by-person:*` are removed beside these (store/credentials.ts).
+   * reminder copy, reissue marker, timer list and delivery records on each channel. Its members of
+   * `creds:by-status:*`, `creds:by-person:*` and the lifecycle timer index are removed beside these
+   * (store/credentials.ts).
    */
   credentialKeys(id: string, channels: readonly string[]): string[] {
     return [
       this.credentialHistory(id),
       this.credentialCode(id),
       this.reissueMarker(id),
+      this.credentialTimers(id),
       ...channels.flatMap((channel) => [this.delivered(id, channel), this.deliveryClaim(id, channel)]),
       this.credential(id),
     ];
@@ -206,6 +208,30 @@ export class RedisKeys {
   personOfSystemId(systemId: string): string {
     return this.#key('creds', 'person-of', systemId);
   }
+  /** `cred:{id}:timers` set: the credential's members of the lifecycle timer index (cancelling). */
+  credentialTimers(id: string): string {
+    return this.#key('cred', id, 'timers');
+  }
+
+  // Lifecycle timers (store/lifecycle-timers.ts)
+
+  /** `lifecycle:due` sorted set: every lifecycle timer (its job id) by due time on the lifecycle clock. */
+  get lifecycleDue(): string {
+    return this.#key('lifecycle', 'due');
+  }
+  /** `lifecycle:timers` hash: timer (job id) → its queue and job data (JSON). */
+  get lifecycleTimers(): string {
+    return this.#key('lifecycle', 'timers');
+  }
+  /** `lifecycle:in-hand` sorted set: timers popped and not yet handed to their queue, by lease end (Redis time). */
+  get lifecycleInHand(): string {
+    return this.#key('lifecycle', 'in-hand');
+  }
+  /** The timer keys the scripts take, in their KEYS order: due, payloads, in hand. */
+  get lifecycleTimerKeys(): [due: string, timers: string, inHand: string] {
+    return [this.lifecycleDue, this.lifecycleTimers, this.lifecycleInHand];
+  }
+
   /** `reissue:{oldId}`: the replacement credential id of a reissue in progress. */
   reissueMarker(oldCredentialId: string): string {
     return this.#key('reissue', oldCredentialId);

@@ -5,6 +5,7 @@ import { AlertStore } from './alerts.ts';
 import { AuditLog } from './audit-log.ts';
 import { CodeStore } from './codes.ts';
 import { CredentialStore } from './credentials.ts';
+import { LifecycleTimerStore } from './lifecycle-timers.ts';
 import { DeadLetterStore } from './dead-letters.ts';
 import { DeliveryStore } from './deliveries.ts';
 import type { RedisKeys } from './keys.ts';
@@ -36,6 +37,8 @@ export interface Stores {
   readonly managed: ManagedSet;
   readonly credentials: CredentialStore;
   readonly codes: CodeStore;
+  /** Every lifecycle timer in one due-time index. */
+  readonly timers: LifecycleTimerStore;
   readonly deliveries: DeliveryStore;
   readonly syncRuns: SyncRunStore;
   readonly syncPlans: SyncPlanStore;
@@ -67,6 +70,7 @@ export function createStores(redis: Redis, keys: RedisKeys, clock: Clock, option
     managed: new ManagedSet(redis, keys),
     credentials: new CredentialStore(redis, keys),
     codes: new CodeStore(redis, keys),
+    timers: new LifecycleTimerStore(redis, keys),
     deliveries: new DeliveryStore(redis, keys),
     syncRuns: new SyncRunStore(redis, keys),
     syncPlans: new SyncPlanStore(redis, keys, clock),

@@ -10,14 +10,17 @@ import {
 } from '../../lib/store/credentials.ts';
 import type { RevocationPayload } from '../../lib/jobs/lifecycle-payloads.ts';
 import type { Logger } from '../../lib/core/logger.ts';
-import { encodeKey, type Queues } from '../../lib/jobs/registry.ts';
+import { encodeKey, type PayloadInput, type Queues } from '../../lib/jobs/registry.ts';
+import type { LifecycleTimerStore, TimerSpec } from '../../lib/store/lifecycle-timers.ts';
 
 /**
- * The credential lifecycle's timing, driven by delayed jobs and the injectable clock. Every
- * recorded status change calls {@link scheduleFor}, which adds the follow-up jobs that status
- * needs — each with a deterministic job id (so scheduling twice adds one job) and a `dueAt` on the
- * lifecycle clock. A handler that wakes before `dueAt` (clock moved back, job promoted early)
- * delays itself again; tests move a ManualClock and promote the delayed jobs.
+ * The credential lifecycle's timing, driven by the fleet's one timer index and the injectable
+ * clock. Every recorded status change calls {@link scheduleFor}, which sets the timers that status
+ * needs in the index (store/lifecycle-timers.ts) in one round trip and cancels the credential's
+ * others — each timer under a deterministic job id (so scheduling twice keeps one timer) and with a
+ * `dueAt` on the lifecycle clock. The fleet's one scheduler (timers.ts) hands each timer due by
+ * that clock to its queue as an immediate job with that id. A handler woken before `dueAt` (clock
+ * moved back) delays itself again; tests move a ManualClock and run the due timers.
  *
  * - invited: reminder n at `since + n × REMINDER_AFTER` (n ≤ REMINDER_MAX, before expiry),
  *   expiry at `invitation_expires_at` or `since + INVITATION_TTL` (whichever comes first),
@@ -32,10 +35,15 @@ export interface LifecycleDeps {
   config: Config;
   credentials: CredentialStore;
   codes: CodeStore;
+  timers: LifecycleTimerStore;
   queues: Queues;
   clock: Clock;
   logger: Logger;
 }
+
+/** The queues lifecycle timers fire on. */
+export const TIMER_QUEUES = ['status-poll', 'reminder', 'expiry', 'stuck-check'] as const;
+export type TimerQueue = (typeof TIMER_QUEUES)[number];
 
 /** Poll interval after `n` polls without movement: doubles from STATUS_POLL_AFTER, at most 6 h. */
 export function pollIntervalMs(statusPollAfterMs: number, n: number): number {
@@ -43,6 +51,24 @@ export function pollIntervalMs(statusPollAfterMs: number, n: number): number {
 }
 
 const jobId = (...parts: (string | number)[]) => parts.map((p) => encodeKey(String(p))).join('--');
+
+function timer<Q extends TimerQueue>(
+  queue: Q,
+  id: string,
+  data: PayloadInput<Q> & { dueAt: number },
+): TimerSpec {
+  return { id, queue, dueAt: data.dueAt, data };
+}
+
+/** Status poll number `n` of the status reached at `since`. */
+export function pollTimer(
+  ref: { credentialId: string; personId: number },
+  since: number,
+  n: number,
+  dueAt: number,
+): TimerSpec {
+  return timer('status-poll', jobId('poll', ref.credentialId, since, n), { ...ref, since, n, dueAt });
+}
 
 /** When the invitation stops being valid for us: DoorFlow's expiry or our TTL, whichever is first. */
 export function invitationDeadline(
@@ -54,17 +80,20 @@ export function invitationDeadline(
   return record.expiresAt !== undefined ? Math.min(record.expiresAt, byTtl) : byTtl;
 }
 
-/** Adds the delayed jobs the credential's current status needs (idempotent). */
-async function scheduleFor(deps: LifecycleDeps, record: CredentialRecord): Promise<void> {
+/**
+ * Sets the timers the credential's current status needs (idempotent). `replace` (a status
+ * change): the credential's other timers are cancelled; otherwise they are only added.
+ */
+async function scheduleFor(deps: LifecycleDeps, record: CredentialRecord, replace: boolean): Promise<void> {
   const { status, since, personId, id } = record;
   if (!status || since === undefined || personId === undefined) return;
   const now = deps.clock.now();
   const lc = deps.config.lifecycle;
-  const later = (dueAt: number) => Math.max(0, dueAt - now);
   const ref = { credentialId: id, personId };
 
   if (!MOVING_STATUSES.has(status)) {
     await deps.codes.drop(id);
+    await deps.timers.cancel(id);
     // DoorFlow expired an invitation we issued: apply the expiry policy now.
     if (status === 'expired' && record.channel) {
       await deps.queues.add('expiry', { ...ref, dueAt: now }, { jobId: jobId('exp-now', id) });
@@ -74,49 +103,42 @@ async function scheduleFor(deps: LifecycleDeps, record: CredentialRecord): Promi
   if (status !== 'invited') await deps.codes.drop(id);
   // Credentials we did not issue (made in DoorFlow's UI or by another app, seen via webhooks) are
   // recorded but never reminded, expired or polled — except to confirm a revocation we started.
-  if (!record.channel && status !== 'revoking') return;
-
-  const pollDue = since + lc.statusPollAfterMs;
-  await deps.queues.add(
-    'status-poll',
-    { ...ref, since, n: 0, dueAt: pollDue },
-    { jobId: jobId('poll', id, since, 0), delay: later(pollDue) },
-  );
-
-  if (status === 'invited') {
-    const deadline = invitationDeadline(record, lc.invitationTtlMs, now);
-    await deps.queues.add(
-      'expiry',
-      { ...ref, dueAt: deadline },
-      { jobId: jobId('exp', id), delay: later(deadline) },
-    );
-    await scheduleNextReminder(deps, record);
+  const timers: TimerSpec[] = [];
+  if (record.channel || status === 'revoking') {
+    timers.push(pollTimer(ref, since, 0, since + lc.statusPollAfterMs));
+    if (status === 'invited') {
+      const deadline = invitationDeadline(record, lc.invitationTtlMs, now);
+      timers.push(timer('expiry', jobId('exp', id), { ...ref, dueAt: deadline }));
+      const reminder = nextReminder(deps, record);
+      if (reminder) timers.push(reminder);
+    }
+    if (status === 'provisioning') {
+      const dueAt = since + lc.stuckProvisioningAfterMs;
+      timers.push(timer('stuck-check', jobId('stuck', id, since), { ...ref, since, dueAt }));
+    }
   }
-  if (status === 'provisioning') {
-    const stuckDue = since + lc.stuckProvisioningAfterMs;
-    await deps.queues.add(
-      'stuck-check',
-      { ...ref, since, dueAt: stuckDue },
-      { jobId: jobId('stuck', id, since), delay: later(stuckDue) },
-    );
+  await deps.timers.schedule(id, timers, replace);
+}
+
+/** Reminder number `reminders + 1` when allowed (≤ REMINDER_MAX, before the deadline). */
+function nextReminder(deps: LifecycleDeps, record: CredentialRecord): TimerSpec | undefined {
+  const { since, personId, id } = record;
+  if (record.status !== 'invited' || since === undefined || personId === undefined) return undefined;
+  if (!record.channel || record.channel === 'doorflow') return undefined;
+  const lc = deps.config.lifecycle;
+  const n = record.reminders + 1;
+  const dueAt = since + n * lc.reminderAfterMs;
+  if (n > lc.reminderMax || dueAt >= invitationDeadline(record, lc.invitationTtlMs, deps.clock.now())) {
+    return undefined;
   }
+  return timer('reminder', jobId('rem', id, n), { credentialId: id, personId, n, dueAt });
 }
 
 /** Schedules reminder number `reminders + 1` when allowed (≤ REMINDER_MAX, before the deadline). */
 export async function scheduleNextReminder(deps: LifecycleDeps, record: CredentialRecord): Promise<boolean> {
-  const { since, personId, id } = record;
-  if (record.status !== 'invited' || since === undefined || personId === undefined) return false;
-  if (!record.channel || record.channel === 'doorflow') return false;
-  const lc = deps.config.lifecycle;
-  const now = deps.clock.now();
-  const n = record.reminders + 1;
-  const dueAt = since + n * lc.reminderAfterMs;
-  if (n > lc.reminderMax || dueAt >= invitationDeadline(record, lc.invitationTtlMs, now)) return false;
-  await deps.queues.add(
-    'reminder',
-    { credentialId: id, personId, n, dueAt },
-    { jobId: jobId('rem', id, n), delay: Math.max(0, dueAt - now) },
-  );
+  const reminder = nextReminder(deps, record);
+  if (!reminder) return false;
+  await deps.timers.schedule(record.id, [reminder], false);
   return true;
 }
 
@@ -134,7 +156,7 @@ export async function recordAndSchedule(
   });
   if (result.outcome === 'changed') {
     const record = await deps.credentials.get(change.id);
-    if (record) await scheduleFor(deps, record);
+    if (record) await scheduleFor(deps, record, true);
   }
   return result;
 }
@@ -193,7 +215,7 @@ export async function startTracking(deps: LifecycleDeps, t: TrackInvitation): Pr
   }
   // Scheduling is idempotent: also re-run when the status was already known (e.g. a webhook
   // recorded `invited` before the delivery finished and lacked the channel for reminders).
-  await scheduleFor(deps, record);
+  await scheduleFor(deps, record, false);
 }
 
 /** Asks for a person's live HID credentials (or one) to be revoked (CLI, sync offboarding, expiry). */

@@ -1,8 +1,7 @@
 import { MOVING_STATUSES } from '../../lib/store/credentials.ts';
 import type { StatusPollPayload } from '../../lib/jobs/lifecycle-payloads.ts';
 import { defineProcessor } from '../../lib/jobs/define-processor.ts';
-import { encodeKey } from '../../lib/jobs/registry.ts';
-import { pollIntervalMs } from './schedule.ts';
+import { pollIntervalMs, pollTimer } from './schedule.ts';
 import type { JobContext, ProcessorDeps } from '../context.ts';
 import { notYetDue, refreshStatus } from './track.ts';
 
@@ -31,13 +30,11 @@ async function handle(p: StatusPollPayload, deps: ProcessorDeps, ctx: JobContext
   }
   const n = p.n + 1;
   const interval = pollIntervalMs(deps.config.lifecycle.statusPollAfterMs, n);
-  await deps.queues.add(
-    'status-poll',
-    { ...p, n, dueAt: deps.clock.now() + interval },
-    {
-      jobId: ['poll', p.credentialId, String(p.since), String(n)].map(encodeKey).join('--'),
-      delay: interval,
-    },
+  const ref = { credentialId: p.credentialId, personId: p.personId };
+  await deps.timers.schedule(
+    p.credentialId,
+    [pollTimer(ref, p.since, n, deps.clock.now() + interval)],
+    false,
   );
   return 'unchanged';
 }

@@ -19,6 +19,7 @@ export function lifecycleDeps(deps: ProcessorDeps): LifecycleDeps {
     config: deps.config,
     credentials: deps.credentials,
     codes: deps.codes,
+    timers: deps.timers,
     queues: deps.queues,
     clock: deps.clock,
     logger: deps.logger,
