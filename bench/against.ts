@@ -59,6 +59,8 @@ export function comparableFigures(result: BenchResult): Record<string, number> {
     pick(['dryRunBuilt', 'rowsPerSecond'], 'dry run rows/s (built CLI)');
     pick(['dryRunBuilt', 'peakRssMb'], 'dry run peak RSS MB (built CLI; lower is better)');
     pick(['intoQueue', 'rowsPerSecond'], 'into queue rows/s');
+    pick(['intoQueue', 'peakRssMb'], 'into queue peak RSS MB (tsx; lower is better)');
+    pick(['intoQueue', 'redisBytesPerWaitingEntry'], 'into queue Redis B per entry (lower is better)');
   } else if (result.name === 'budget') {
     pick(['utilisation'], 'req/s ÷ budget');
     pick(['peoplePerSecond'], 'people/s at the budget');

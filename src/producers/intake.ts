@@ -4,7 +4,7 @@ import type { Logger } from '../lib/core/logger.ts';
 import { errorCode } from '../lib/core/errors.ts';
 import type { DirectoryProbe, PeopleIndex } from '../lib/store/people-index.ts';
 import { doorflowGetsEmail } from '../lib/roster/email-policy.ts';
-import type { PayloadInput, Queues } from '../lib/jobs/registry.ts';
+import type { Queues } from '../lib/jobs/registry.ts';
 import { stepJobId } from '../lib/jobs/registry.ts';
 import { addEntryJobs } from './entry-jobs.ts';
 import type { DeliveryChannelName } from '../lib/delivery/channel-names.ts';
@@ -170,18 +170,44 @@ async function* decideIndex(
 }
 
 export interface EnqueueOptions {
-  /** Person jobs per `addBulk` (default 200, at most `window`). */
+  /** Entries registered (and their jobs added) per slice (default 1,000, at most `window`). */
   batchSize?: number;
   /** At most this many unsettled entries of the run in Redis at once (backpressure). */
   window?: number;
   signal?: AbortSignal | undefined;
-  /** Called after each batch is enqueued (progress). */
+  /** Called after each slice is enqueued (progress). */
   onBatch?: (accepted: number) => void;
   /**
    * Called for each refused entry instead of collecting it in `rejected` (a file with a million
    * bad rows must not hold them all in memory).
    */
   onRejected?: (rejected: RejectedEntry) => void;
+}
+
+/** An entry registered in its run, with the channel it goes out on: what its job is made of. */
+interface RegisteredEntry {
+  readonly entry: SourceEntry;
+  readonly channel: DeliveryChannelName;
+}
+
+/**
+ * Adds the jobs for a slice of entries just registered in the run: one `person` job each, with a
+ * deterministic id (`<run>--<key>`), all in one `addBulk` (one MULTI, one round trip). The only
+ * place intake turns entries into jobs, so the job form can change here alone.
+ */
+async function addSliceJobs(
+  deps: Pick<IntakeDeps, 'queues' | 'config'>,
+  run: RunHandle,
+  slice: readonly RegisteredEntry[],
+): Promise<void> {
+  await addEntryJobs(
+    deps.queues,
+    deps.config.jobs.batchSize,
+    slice.map(({ entry, channel }) => ({
+      payload: { runId: run.runId, key: entry.key, gen: 0, delivery: channel, entry, indexed: run.indexed },
+      opts: { jobId: stepJobId(run.runId, entry.key) },
+    })),
+  );
 }
 
 /** An entry the row validator refused on the way in, with the name to show in the run's report. */
@@ -238,57 +264,77 @@ function nameOf(raw: unknown): string {
     .join(' ');
 }
 
-/** Dedupes and enqueues entries for a run, in batches of `batchSize`; records refusals. */
+/**
+ * Dedupes and enqueues entries for a run a slice at a time; records refusals. A slice is
+ * registered in one script call (entries, names, outcome index, counters), then its jobs are added
+ * in one `addBulk`; while Redis takes one slice the source reads the next, so at most two slices
+ * are held in memory and no row waits on a round trip of its own.
+ */
 async function admit(
   deps: IntakeDeps,
   run: RunHandle,
   items: Iterable<Admission> | AsyncIterable<Admission>,
   options: EnqueueOptions,
 ): Promise<IntakeResult> {
-  const batchSize = Math.min(options.batchSize ?? 200, options.window ?? Number.POSITIVE_INFINITY);
+  const sliceSize = Math.min(options.batchSize ?? 1000, options.window ?? Number.POSITIVE_INFINITY);
   const result: IntakeResult = { accepted: 0, duplicates: 0, rejected: [] };
-  let batch: { payload: PayloadInput<'person'>; opts: { jobId: string } }[] = [];
-  const flush = async () => {
-    if (batch.length === 0) return;
-    // The batch is already registered in the run, so "outstanding ≤ window" bounds what is in Redis.
-    if (options.window !== undefined) {
+  // A slice registers once the slice before is past its window wait (so at most one slice beyond
+  // the window is ever registered), and adds its jobs after the slice before added its own (roster
+  // order); meanwhile the source reads the next.
+  const send = async (chunk: RegisteredEntry[], before: Slice, cleared: () => void) => {
+    await before.cleared;
+    const { added, outstanding } = await deps.runs.addEntries(
+      run.runId,
+      'person',
+      chunk.map(({ entry }) => ({
+        key: entry.key,
+        line: entry.line,
+        name: `${entry.first_name} ${entry.last_name}`,
+      })),
+    );
+    // A key already in the run (fed twice) is counted and left alone: its job exists or existed.
+    const fresh = chunk.filter((_, i) => added[i]);
+    result.duplicates += chunk.length - fresh.length;
+    result.accepted += fresh.length;
+    // The slice is already registered, so "outstanding ≤ window" bounds the jobs in Redis.
+    if (fresh.length > 0 && options.window !== undefined && outstanding > options.window) {
       await waitForWindow(deps.runs, run.runId, options.window, { signal: options.signal });
     }
-    await deps.runs.setNames(
-      run.runId,
-      Object.fromEntries(
-        batch.map((j) => [j.payload.key, `${j.payload.entry.first_name} ${j.payload.entry.last_name}`]),
-      ),
-    );
-    await addEntryJobs(deps.queues, deps.config.jobs.batchSize, batch);
-    batch = [];
+    cleared();
+    await before.done;
+    if (fresh.length === 0) return;
+    await addSliceJobs(deps, run, fresh);
     options.onBatch?.(result.accepted);
   };
-  // Valid entries are registered in the run a chunk at a time: ioredis pipelines the concurrent
-  // script calls (one round trip per chunk instead of per entry), and Redis runs them in order, so
-  // a key repeated within a chunk is still added once.
-  let pending: { entry: SourceEntry; channel: DeliveryChannelName }[] = [];
-  const register = async () => {
-    if (pending.length === 0) return;
-    const chunk = pending;
-    pending = [];
-    const added = await Promise.all(
-      chunk.map(({ entry }) =>
-        deps.runs.addEntry(run.runId, entry.key, 'person', entry.line ? { line: entry.line } : {}),
-      ),
-    );
-    for (const [i, { entry, channel }] of chunk.entries()) {
-      if (!added[i]) {
-        result.duplicates++;
-        continue;
-      }
-      result.accepted++;
-      batch.push({
-        payload: { runId: run.runId, key: entry.key, gen: 0, delivery: channel, entry, indexed: run.indexed },
-        opts: { jobId: stepJobId(run.runId, entry.key) },
-      });
-    }
-    if (batch.length >= batchSize) await flush();
+  interface Slice {
+    /** Registered and within the window (or failed). */
+    cleared: Promise<void>;
+    /** Its jobs are added. */
+    done: Promise<void>;
+  }
+  let slice: RegisteredEntry[] = [];
+  // Two slices in flight at most: `last` is the newest, `older` the one before it.
+  let last: Slice = { cleared: Promise.resolve(), done: Promise.resolve() };
+  let older: Promise<void> = Promise.resolve();
+  const flush = async () => {
+    if (slice.length === 0) return;
+    const chunk = slice;
+    slice = [];
+    await older;
+    let cleared = () => {};
+    let failed = (_: unknown) => {};
+    const gate = new Promise<void>((resolve, reject) => {
+      cleared = resolve;
+      failed = reject;
+    });
+    const done = send(chunk, last, cleared);
+    // A failed slice fails its gate (a no-op once cleared): the next one registers nothing.
+    done.then(undefined, failed);
+    // Awaited by the next slice or at the end; until then a failure must not count as unhandled.
+    gate.catch(() => undefined);
+    done.catch(() => undefined);
+    older = last.done;
+    last = { cleared: gate, done };
   };
   const refuse = async (rejected: RejectedEntry, name: string) => {
     const added = await deps.runs.addEntry(run.runId, rejected.key, 'invalid', {
@@ -305,23 +351,27 @@ async function admit(
     // The report names refused rows too, so whoever fixes the roster knows whom it concerns.
     if (name) await deps.runs.setNames(run.runId, { [rejected.key]: name });
   };
-  for await (const item of decideIndex(deps, run, items, options.signal)) {
-    if (isRefusal(item)) {
-      await refuse(item.rejected, item.name);
-      continue;
+  try {
+    for await (const item of decideIndex(deps, run, items, options.signal)) {
+      if (isRefusal(item)) {
+        await refuse(item.rejected, item.name);
+        continue;
+      }
+      if (isRowProblem(item)) {
+        if (isDuplicateProblem(item)) result.duplicates++;
+        else await refuse(problemRejection(item), '');
+        continue;
+      }
+      slice.push({ entry: item, channel: item.delivery ?? run.delivery });
+      if (slice.length >= sliceSize) await flush();
     }
-    if (isRowProblem(item)) {
-      if (isDuplicateProblem(item)) result.duplicates++;
-      else await refuse(problemRejection(item), '');
-      continue;
-    }
-    pending.push({ entry: item, channel: item.delivery ?? run.delivery });
-    // Registered-but-unqueued entries never exceed one batch (≤ window), or the window wait could
-    // never be satisfied.
-    if (pending.length + batch.length >= batchSize) await register();
+    await flush();
+  } catch (err) {
+    // The slices under way finish (or fail) before the error goes up: nothing is left half-sent.
+    await last.done.catch(() => undefined);
+    throw err;
   }
-  await register();
-  await flush();
+  await last.done;
   return result;
 }
 

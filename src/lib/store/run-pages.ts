@@ -64,6 +64,14 @@ if page[1] == '0' then redis.call('HSET', KEYS[1], 'index', ARGV[3]) end
 return page[1]
 `);
 
+/**
+ * An entry registered in bulk keeps no detail until its first move (store/runs.ts `addEntries`):
+ * its roster line is its position, when it had one (positions from 2³¹ are arrival order).
+ */
+function waitingDetail(position: number): EntryDetail {
+  return position >= 1 && position < 2 ** 31 ? { line: position } : {};
+}
+
 /** A cursor is a position the caller got from us: digits only. */
 export function parseCursor(value: unknown): number | undefined {
   return typeof value === 'string' && /^\d{1,12}$/.test(value) ? Number(value) : undefined;
@@ -192,11 +200,12 @@ export class RunPages {
     ]);
     return keys.map((key, i) => {
       const detail = details[i];
+      const position = positions[i] ?? 0;
       return {
         key,
         status: statuses[i] ?? '',
-        detail: detail ? (JSON.parse(detail) as EntryDetail) : {},
-        position: positions[i] ?? 0,
+        detail: detail ? (JSON.parse(detail) as EntryDetail) : waitingDetail(position),
+        position,
       };
     });
   }

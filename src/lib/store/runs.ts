@@ -177,6 +177,69 @@ redis.call('HDEL', KEYS[1], 'finishedAt')
 return 0
 `);
 
+/**
+ * Registers a slice of new entries at one waiting step in one call (KEYS: the run script keys,
+ * then the names hash; ARGV: status, then key, roster line or '', display name or '' per entry).
+ * The same record the TRANSITION script's `add` makes, but no detail: a waiting entry's only
+ * detail was its line, which its outcome-index position already holds (store/run-pages.ts reads
+ * it back from there). Returns one '1' (added) or '0' (already in the run) per entry, and the
+ * run's outstanding entries after the slice, so intake need not ask again before adding jobs.
+ */
+const ADD_ENTRIES = luaScript(`
+local SPAN = 4294967296
+local status = ARGV[1]
+local n = redis.call('HGET', KEYS[4], 'pending')
+if not n then
+  n = redis.call('HINCRBY', KEYS[4], '#', 1)
+  redis.call('HSET', KEYS[4], 'pending', n)
+end
+local base = tonumber(n) * SPAN
+local flags, zargs, nargs = {}, {}, {}
+local added = 0
+for i = 2, #ARGV, 3 do
+  local key, pos, name = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
+  if redis.call('HSETNX', KEYS[2], key, status) == 1 then
+    added = added + 1
+    flags[#flags + 1] = '1'
+    if not pos or pos < 1 or pos >= 2147483648 then pos = 2147483648 + redis.call('HINCRBY', KEYS[1], 'seq', 1) end
+    zargs[#zargs + 1] = string.format('%.0f', base + pos)
+    zargs[#zargs + 1] = key
+    if name ~= '' then
+      nargs[#nargs + 1] = key
+      nargs[#nargs + 1] = name
+    end
+  else
+    flags[#flags + 1] = '0'
+  end
+end
+-- unpack() is bounded by Lua's C stack: a few thousand arguments per call.
+local function many(cmd, key, args)
+  for i = 1, #args, 2000 do redis.call(cmd, key, unpack(args, i, math.min(i + 1999, #args))) end
+end
+if added > 0 then
+  redis.call('HINCRBY', KEYS[1], 'total', added)
+  redis.call('HINCRBY', KEYS[1], 'count:' .. status, added)
+  many('ZADD', KEYS[5], zargs)
+  many('HSET', KEYS[7], nargs)
+end
+local h = redis.call('HMGET', KEYS[1], 'total', 'count:provisioned', 'count:already_provisioned', 'count:invalid', 'count:cancelled', 'dead')
+local outstanding = tonumber(h[1]) or 0
+for i = 2, 6 do outstanding = outstanding - (tonumber(h[i]) or 0) end
+return {table.concat(flags), outstanding}
+`);
+
+/** Steps an entry can wait at: what {@link RunStore.addEntries} registers. */
+export type WaitingStatus = 'person' | 'credential' | 'invitation' | `delivery-${string}`;
+
+/** A new entry for {@link RunStore.addEntries}. */
+export interface NewEntry {
+  key: string;
+  /** Roster line: the entry's place in the run's views (else its arrival order). */
+  line?: number | undefined;
+  /** Display name for `runs report` (none recorded when empty). */
+  name?: string | undefined;
+}
+
 /** The run hash's `index` field once the outcome index holds every entry (store/run-pages.ts). */
 export const INDEX_VERSION = '1';
 
@@ -223,6 +286,26 @@ export class RunStore {
     detail: EntryDetail = {},
   ): Promise<boolean> {
     return (await this.#transition(runId, key, status, detail, 'add')) === 1;
+  }
+
+  /**
+   * Registers new entries waiting at `status`, with their names, in one script call per slice:
+   * `added[i]` is false where the key is already in the run (a duplicate, left as it was).
+   * `outstanding`: the run's entries not yet settled, these included (backpressure).
+   */
+  async addEntries(
+    runId: string,
+    status: WaitingStatus,
+    entries: readonly NewEntry[],
+  ): Promise<{ added: boolean[]; outstanding: number }> {
+    const args: (string | number)[] = [status];
+    for (const e of entries) args.push(e.key, e.line ?? '', e.name ?? '');
+    const [flags, outstanding] = (await ADD_ENTRIES.run(
+      this.redis,
+      [...this.keys.runScriptKeys(runId), this.keys.runNames(runId)],
+      args,
+    )) as [string, number];
+    return { added: Array.from(flags, (f) => f === '1'), outstanding: Number(outstanding) };
   }
 
   /**
