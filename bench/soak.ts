@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../src/lib/core/redis.ts';
 import { buildPipeline, type Pipeline } from '../src/app/pipeline.ts';
 import { startDeliveryReceiver } from '../src/cli/demo-receiver.ts';
 import { ManualClock } from '../src/lib/core/clock.ts';
@@ -51,7 +51,7 @@ const isIdPart = (part: string) =>
   /\d/.test(part) || part.length > 24 || part.includes('--') || (/[a-z]/.test(part) && /[A-Z]/.test(part));
 
 /** Keys counted by family (`cred:*:history`, `bull:person:*` …): what grows, when something does. */
-async function keyFamilies(redis: Redis): Promise<Record<string, number>> {
+async function keyFamilies(redis: RedisConnection): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   let cursor = '0';
   do {
@@ -121,7 +121,7 @@ export async function soakBench({ quick, log }: BenchOptions): Promise<BenchResu
     JOB_BACKOFF_MS: '200',
     JOB_BACKOFF_MAX_MS: '2000',
   });
-  const pipeline = buildPipeline(config, { redisUrl: redis.url, logger: silentLogger(), clock });
+  const pipeline = buildPipeline(config, { redis: redis.url, logger: silentLogger(), clock });
   const deps = { ...pipeline.processorDeps(), clock };
   const workers = await startWorkers(deps, {
     connection: pipeline.workerConnection(),

@@ -96,7 +96,7 @@ export async function startChaosEnv(options: ChaosEnvOptions = {}): Promise<Chao
   };
   const config = loadConfig(env);
   // The 'worker' role retries forever, so this process rides out a Redis restart like the workers.
-  const pipeline = buildPipeline(config, { redisUrl: redis.url, logger: silentLogger(), role: 'worker' });
+  const pipeline = buildPipeline(config, { redis: redis.url, logger: silentLogger(), role: 'worker' });
   // While Redis is down the queues report connection errors; the workers' retries are what matter.
   for (const name of QUEUE_NAMES) pipeline.queues.get(name).on('error', () => undefined);
   const workers: ChildProcess[] = [];

@@ -1,7 +1,10 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../src/lib/core/redis.ts';
 
 /** Every key under `prefix`, every value of every type, as text (for scans that must find no secret). */
-export async function dumpRedis(redis: Redis, prefix: string): Promise<{ keys: number; text: string }> {
+export async function dumpRedis(
+  redis: RedisConnection,
+  prefix: string,
+): Promise<{ keys: number; text: string }> {
   const parts: string[] = [];
   let cursor = '0';
   let keys = 0;

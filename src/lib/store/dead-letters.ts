@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../core/redis.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
 import type { QueueName } from '../jobs/registry.ts';
 import type { RedisKeys } from './keys.ts';
@@ -58,7 +58,7 @@ export function deadLetterId(runId: string, key: string, queue: string): string 
 /** Storage of dead letters; replaying them into the queues is `processors/services/replay.ts`. */
 export class DeadLetterStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly keys: RedisKeys,
     private readonly clock: Clock = systemClock,
   ) {}

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../core/redis.ts';
 import type { DoorFlowApi, Person } from '../doorflow/types.ts';
 import type { RedisKeys } from './keys.ts';
 
@@ -97,7 +97,7 @@ function runIdOf(info: string): string {
 
 export class PeopleIndex {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly keys: RedisKeys,
   ) {}
 

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../core/redis.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
 import { luaScript } from '../core/lua.ts';
 import type { DeadLetterStore } from './dead-letters.ts';
@@ -65,7 +65,7 @@ function settledAt(run: RunRecord): number | undefined {
 
 export class RunPurger {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly keys: RedisKeys,
     private readonly runs: RunStore,
     private readonly deadLetters: DeadLetterStore,
