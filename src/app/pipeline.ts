@@ -189,7 +189,7 @@ export function buildPipeline(config: Config, options: PipelineOptions): Pipelin
  * REDIS_URL or REDIS_CLUSTER_NODES, one of which every command but `demo` and `simulate` (they
  * start their own) needs.
  */
-export function redisTargetOf(config: Config): RedisTarget {
+function redisTargetOf(config: Config): RedisTarget {
   if (config.redisCluster) return config.redisCluster;
   if (!config.redisUrl) {
     throw new Error(

@@ -14,12 +14,14 @@ export interface LocalCluster {
   /** `host:port,…` as REDIS_CLUSTER_NODES takes it. */
   readonly nodes: string;
   readonly ports: readonly number[];
-  /** The process serving a port (to SIGKILL one). */
-  processOf(port: number): ChildProcess | undefined;
+  /** SIGKILLs the node on `port` and waits for its exit. */
+  kill(port: number): Promise<void>;
+  /** Starts the node on `port` again from its directory (AOF and nodes.conf): it rejoins the cluster. */
+  restart(port: number): Promise<void>;
   /** The port of the master that owns `key`'s slot now. */
   masterOf(key: string): Promise<number>;
   /** Waits until every slot is served again (`cluster_state:ok`) and `port` is no master any more. */
-  waitForFailover(deadPort: number, timeoutMs?: number): Promise<number>;
+  waitForFailover(deadPort: number, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -174,17 +176,25 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   return {
     nodes: ports.map((p) => `127.0.0.1:${p}`).join(','),
     ports,
-    processOf: (port) => processes.get(port),
+    async kill(port) {
+      const child = processes.get(port);
+      if (!child || child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGKILL');
+      await exited;
+    },
+    async restart(port) {
+      processes.set(port, startNode(port, join(root, String(port)), nodeTimeoutMs));
+      await until(`node ${port} answering again`, 15_000, async () => (await ask(port, 'PING')) || undefined);
+    },
     masterOf,
     async waitForFailover(deadPort, timeoutMs = 30_000) {
-      const started = Date.now();
       await until(`failover away from ${deadPort}`, timeoutMs, async () => {
         const live = anyLive();
         const masters = await liveMasters(live);
         if (masters.includes(deadPort) || masters.length < 3) return undefined;
         return (await ask(live, 'CLUSTER', 'INFO')).includes('cluster_state:ok') ? true : undefined;
       });
-      return Date.now() - started;
     },
     stop,
   };

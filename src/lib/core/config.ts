@@ -147,7 +147,7 @@ export interface RedisClusterConfig {
  * Whether a key prefix carries a Redis Cluster hash tag (a non-empty `{…}`, the first `{` up to the
  * next `}`): then every key under it hashes to one slot, so multi-key scripts never cross slots.
  */
-export function hasHashTag(prefix: string): boolean {
+function hasHashTag(prefix: string): boolean {
   const open = prefix.indexOf('{');
   const close = open < 0 ? -1 : prefix.indexOf('}', open + 1);
   return close > open + 1;

@@ -34,19 +34,6 @@ export type RedisConnection = Redis | Cluster;
 /** Where Redis is: a `redis://` / `rediss://` URL, or a cluster's seed nodes. */
 export type RedisTarget = string | RedisClusterConfig;
 
-/** A target as printed (never its password). */
-export function describeRedisTarget(target: RedisTarget): string {
-  if (typeof target !== 'string')
-    return `Redis Cluster ${target.nodes.map((n) => `${n.host}:${n.port}`).join(',')}`;
-  try {
-    const url = new URL(target);
-    if (url.password) url.password = '****';
-    return url.toString();
-  } catch {
-    return 'REDIS_URL';
-  }
-}
-
 function roleOptions(role: RedisRole): RedisOptions {
   if (role === 'worker')
     return { maxRetriesPerRequest: null, enableReadyCheck: true, retryStrategy: reconnectForever };
