@@ -278,7 +278,17 @@ export interface Config {
 
 /** One Redis, named one way; on a cluster, a prefix whose keys all share one slot. */
 function redisProblems(e: ParsedEnv): { variable: string; expected: string }[] {
-  if (!e.REDIS_CLUSTER_NODES) return [];
+  if (!e.REDIS_CLUSTER_NODES) {
+    // One Redis takes both in its URL; silently ignoring them would connect without them.
+    const clusterOnly = [
+      ...(e.REDIS_PASSWORD ? ['REDIS_PASSWORD'] : []),
+      ...(e.REDIS_TLS ? ['REDIS_TLS'] : []),
+    ];
+    return clusterOnly.map((variable) => ({
+      variable,
+      expected: `used only with REDIS_CLUSTER_NODES; for one Redis put it in REDIS_URL (redis://:password@host:6379, rediss:// for TLS)`,
+    }));
+  }
   if (e.REDIS_URL) {
     return [
       {
