@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort } from '../../src/lib/core/redis.ts';
+import { freePort, redisServerArgs } from '../../src/lib/core/redis.ts';
 
 /**
  * A real local Redis Cluster: six `redis-server --cluster-enabled yes` processes on free
@@ -34,30 +34,13 @@ const NODES = 6;
 
 function startNode(port: number, dir: string, nodeTimeoutMs: number): ChildProcess {
   const args = [
-    '--port',
-    String(port),
-    '--bind',
-    '127.0.0.1',
-    '--dir',
-    dir,
+    ...redisServerArgs(port, dir, true),
     '--cluster-enabled',
     'yes',
     '--cluster-config-file',
     'nodes.conf',
     '--cluster-node-timeout',
     String(nodeTimeoutMs),
-    '--save',
-    '',
-    '--appendonly',
-    'yes',
-    '--appendfsync',
-    'everysec',
-    '--maxmemory-policy',
-    'noeviction',
-    '--daemonize',
-    'no',
-    '--loglevel',
-    'warning',
   ];
   return spawn('redis-server', args, { stdio: 'ignore' });
 }

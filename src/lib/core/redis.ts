@@ -192,12 +192,9 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Starts a private redis-server and waits until it answers PING. */
-export async function startEmbeddedRedis(options: EmbeddedRedisOptions = {}): Promise<EmbeddedRedis> {
-  if (!redisServerAvailable()) throw new ProvisionerError('redis_server_missing', REDIS_SERVER_MISSING_HELP);
-  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'dfp-redis-')));
-  const port = options.port ?? (await freePort());
-  const args = [
+/** A private redis-server's arguments: loopback only, no RDB, `noeviction`, AOF `everysec` when asked. */
+export function redisServerArgs(port: number, dir: string, appendOnly: boolean): string[] {
+  return [
     '--port',
     String(port),
     '--bind',
@@ -209,7 +206,7 @@ export async function startEmbeddedRedis(options: EmbeddedRedisOptions = {}): Pr
     '--maxmemory-policy',
     'noeviction',
     '--appendonly',
-    options.appendOnly ? 'yes' : 'no',
+    appendOnly ? 'yes' : 'no',
     '--appendfsync',
     'everysec',
     '--daemonize',
@@ -217,6 +214,14 @@ export async function startEmbeddedRedis(options: EmbeddedRedisOptions = {}): Pr
     '--loglevel',
     'warning',
   ];
+}
+
+/** Starts a private redis-server and waits until it answers PING. */
+export async function startEmbeddedRedis(options: EmbeddedRedisOptions = {}): Promise<EmbeddedRedis> {
+  if (!redisServerAvailable()) throw new ProvisionerError('redis_server_missing', REDIS_SERVER_MISSING_HELP);
+  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'dfp-redis-')));
+  const port = options.port ?? (await freePort());
+  const args = redisServerArgs(port, dir, options.appendOnly ?? false);
   const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
