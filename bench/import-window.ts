@@ -30,7 +30,7 @@ const config = loadConfig({
   LOG_LEVEL: 'silent',
   DELIVERY_DEFAULT: 'doorflow',
 });
-const pipeline = buildPipeline(config, { redisUrl: redisServer.url, logger: silentLogger() });
+const pipeline = buildPipeline(config, { redis: redisServer.url, logger: silentLogger() });
 const workerConnection = createRedis(redisServer.url, 'worker');
 let drain: Worker | undefined;
 try {

@@ -2,14 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
 import { buildPipeline, type Pipeline } from '../src/app/pipeline.ts';
 import { startDeliveryReceiver } from '../src/cli/demo-receiver.ts';
 import { ManualClock } from '../src/lib/core/clock.ts';
 import { fireDueTimers } from '../src/processors/lifecycle/timers.ts';
 import { loadConfig } from '../src/lib/core/config.ts';
 import { silentLogger } from '../src/lib/core/logger.ts';
-import { startEmbeddedRedis } from '../src/lib/core/redis.ts';
+import { mastersOf, type RedisConnection, startEmbeddedRedis } from '../src/lib/core/redis.ts';
 import { QUEUE_NAMES } from '../src/lib/jobs/registry.ts';
 import { janitorProcessor } from '../src/processors/janitor.ts';
 import { lifecycleProcessors } from '../src/processors/processor-list.ts';
@@ -52,21 +51,24 @@ const isIdPart = (part: string) =>
   /\d/.test(part) || part.length > 24 || part.includes('--') || (/[a-z]/.test(part) && /[A-Z]/.test(part));
 
 /** Keys counted by family (`cred:*:history`, `bull:person:*` …): what grows, when something does. */
-async function keyFamilies(redis: Redis): Promise<Record<string, number>> {
+async function keyFamilies(redis: RedisConnection): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'COUNT', 1000);
-    cursor = next;
-    for (const key of keys) {
-      const family = key
-        .split(':')
-        .slice(1)
-        .map((part) => (isIdPart(part) ? '*' : part))
-        .join(':');
-      out[family] = (out[family] ?? 0) + 1;
-    }
-  } while (cursor !== '0');
+  // Every master (one on a single Redis): a cluster spreads the keys, each on one of them.
+  for (const node of await mastersOf(redis)) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'COUNT', 1000);
+      cursor = next;
+      for (const key of keys) {
+        const family = key
+          .split(':')
+          .slice(1)
+          .map((part) => (isIdPart(part) ? '*' : part))
+          .join(':');
+        out[family] = (out[family] ?? 0) + 1;
+      }
+    } while (cursor !== '0');
+  }
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
 }
 
@@ -122,7 +124,7 @@ export async function soakBench({ quick, log }: BenchOptions): Promise<BenchResu
     JOB_BACKOFF_MS: '200',
     JOB_BACKOFF_MAX_MS: '2000',
   });
-  const pipeline = buildPipeline(config, { redisUrl: redis.url, logger: silentLogger(), clock });
+  const pipeline = buildPipeline(config, { redis: redis.url, logger: silentLogger(), clock });
   const deps = { ...pipeline.processorDeps(), clock };
   const workers = await startWorkers(deps, {
     connection: pipeline.workerConnection(),

@@ -11,6 +11,7 @@ import type { RunRecord } from '../src/lib/store/runs.ts';
 import { intake, type IntakeResult, type RunHandle } from '../src/producers/intake.ts';
 import { type RunningSimulator, type SimulatorOptions, startSimulator } from '../src/simulator/index.ts';
 import { killAndWait, spawnWorker } from '../test/helpers/cli.ts';
+import { type LocalCluster, startLocalCluster } from '../test/helpers/redis-cluster.ts';
 import { type FaultProxy, startFaultProxy } from './fault-proxy.ts';
 
 /**
@@ -30,6 +31,18 @@ export interface ChaosEnvOptions {
   /** Environment of the workers and of this process's pipeline (over the chaos defaults). */
   env?: Env;
   workers?: number;
+  /** A local six-node Redis Cluster (three masters, AOF) instead of the one redis-server. */
+  cluster?: boolean;
+}
+
+/** What one master SIGKILL on the cluster did. */
+export interface MasterKill {
+  /** Port of the master that owned the prefix's slot. */
+  killedPort: number;
+  /** Port of the replica promoted in its place. */
+  promotedPort: number;
+  /** SIGKILL → every slot served again (`cluster_state:ok`), ms. */
+  failoverMs: number;
 }
 
 export interface ChaosEnv {
@@ -40,6 +53,14 @@ export interface ChaosEnv {
   readonly config: Config;
   readonly pipeline: Pipeline;
   readonly redis: () => EmbeddedRedis;
+  /** The local Redis Cluster, when started with `cluster: true`. */
+  readonly cluster: LocalCluster | undefined;
+  /**
+   * Cluster only: SIGKILLs the master that owns the queue prefix's slot, waits for its replica to
+   * be promoted, then restarts the dead node from its AOF (it rejoins as the new master's replica,
+   * as a supervisor would bring it back), so a later kill again has a replica to fail over to.
+   */
+  killMaster(): Promise<MasterKill>;
   readonly workers: ChildProcess[];
   /** Workers that exited without being told to (then restarted). */
   readonly unexpectedExits: () => number;
@@ -69,11 +90,12 @@ export async function startChaosEnv(options: ChaosEnvOptions = {}): Promise<Chao
   let redis = await startEmbeddedRedis({ appendOnly: true, keepDir: true });
   const dir = redis.dir;
   const port = redis.port;
+  const cluster = options.cluster ? await startLocalCluster() : undefined;
   const sim = await startSimulator({ seed: 11, ...options.sim });
   const proxy = options.proxy ? await startFaultProxy(sim.url, 5) : undefined;
   const receiver = await startDeliveryReceiver({ secret: CHAOS_WEBHOOK_SECRET });
   const env: Env = {
-    REDIS_URL: redis.url,
+    ...(cluster ? { REDIS_CLUSTER_NODES: cluster.nodes } : { REDIS_URL: redis.url }),
     QUEUE_PREFIX: '{chaos}',
     LOG_LEVEL: 'warn',
     DOORFLOW_BASE_URL: proxy?.url ?? sim.url,
@@ -96,7 +118,11 @@ export async function startChaosEnv(options: ChaosEnvOptions = {}): Promise<Chao
   };
   const config = loadConfig(env);
   // The 'worker' role retries forever, so this process rides out a Redis restart like the workers.
-  const pipeline = buildPipeline(config, { redisUrl: redis.url, logger: silentLogger(), role: 'worker' });
+  const pipeline = buildPipeline(config, {
+    redis: config.redisCluster ?? redis.url,
+    logger: silentLogger(),
+    role: 'worker',
+  });
   // While Redis is down the queues report connection errors; the workers' retries are what matter.
   for (const name of QUEUE_NAMES) pipeline.queues.get(name).on('error', () => undefined);
   const workers: ChildProcess[] = [];
@@ -132,6 +158,19 @@ export async function startChaosEnv(options: ChaosEnvOptions = {}): Promise<Chao
     config,
     pipeline,
     redis: () => redis,
+    cluster,
+    async killMaster() {
+      if (!cluster) throw new Error('killMaster needs a chaos env started with cluster: true');
+      // Any key under the prefix: they all share its hash tag, so its slot and its master.
+      const killedPort = await cluster.masterOf(pipeline.keys.redisEpoch);
+      const started = Date.now();
+      await cluster.kill(killedPort);
+      await cluster.waitForFailover(killedPort);
+      const failoverMs = Date.now() - started;
+      const promotedPort = await cluster.masterOf(pipeline.keys.redisEpoch);
+      await cluster.restart(killedPort);
+      return { killedPort, promotedPort, failoverMs };
+    },
     workers,
     unexpectedExits: () => unexpected,
     async startWorkers(count) {
@@ -191,6 +230,7 @@ export async function startChaosEnv(options: ChaosEnvOptions = {}): Promise<Chao
       await proxy?.close();
       await sim.close();
       await redis.stop();
+      await cluster?.stop();
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -11,7 +11,7 @@ import { fuzzCsv } from './scenarios/fuzz-csv.ts';
 import { fuzzLimits } from './scenarios/fuzz-limits.ts';
 import { fuzzWebhooks } from './scenarios/fuzz-webhooks.ts';
 import { lostResponses, rateLimitStorm, serverErrors } from './scenarios/faults.ts';
-import { batchKills, redisCrashes, workerKills } from './scenarios/kills.ts';
+import { batchKills, clusterMasterKill, redisCrashes, workerKills } from './scenarios/kills.ts';
 import { doubleImport, sigtermInFlight } from './scenarios/runs.ts';
 import type { Scenario, ScenarioResult } from './scenario.ts';
 import { gitState } from '../bench/common.ts';
@@ -21,6 +21,7 @@ const SCENARIOS: Scenario[] = [
   batchKills,
   lostResponses,
   redisCrashes,
+  clusterMasterKill,
   rateLimitStorm,
   serverErrors,
   doubleImport,

@@ -3,7 +3,7 @@ import { RedisKeys } from '../../src/lib/store/keys.ts';
 import { createHmac } from 'node:crypto';
 import { connect } from 'node:net';
 import fc from 'fast-check';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../src/lib/core/redis.ts';
 import { loadConfig } from '../../src/lib/core/config.ts';
 import { silentLogger } from '../../src/lib/core/logger.ts';
 import { createQueues } from '../../src/lib/jobs/registry.ts';
@@ -91,7 +91,7 @@ const attack: fc.Arbitrary<Attack> = fc.oneof(
   })),
 );
 
-async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
+async function keysUnder(redis: RedisConnection, prefix: string): Promise<string[]> {
   let cursor = '0';
   const all: string[] = [];
   do {

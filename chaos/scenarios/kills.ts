@@ -1,4 +1,4 @@
-import { type ChaosEnv, startChaosEnv } from '../harness.ts';
+import { type ChaosEnv, type MasterKill, startChaosEnv } from '../harness.ts';
 import { checkInvariants } from '../invariants.ts';
 import { chaosRoster } from '../roster.ts';
 import { between, expectations, type Scenario, type ScenarioResult, sleep } from '../scenario.ts';
@@ -18,8 +18,14 @@ export interface KillPlan {
   kills: number;
   minGapMs: number;
   maxGapMs: number;
-  /** Fractions of the run (settled entries ÷ people) at which Redis is SIGKILLed. */
+  /**
+   * Fractions of the run (settled entries ÷ people) at which Redis is SIGKILLed: the one
+   * redis-server (restarted from its AOF after `redisDownMs`), or with `cluster` the master that
+   * owns the prefix's slot (its replica is promoted; the dead node comes back as a replica).
+   */
   redisCrashesAt: number[];
+  /** Run on a local six-node Redis Cluster (three masters with a replica each). */
+  cluster?: boolean;
   redisDownMs: number;
   /** Fleet budget (req/s); the simulator's own limit is set 20 % above it. */
   rate: number;
@@ -46,6 +52,7 @@ export async function runKillPlan(name: string, plan: KillPlan): Promise<Scenari
   try {
     env = await startChaosEnv({
       workers: plan.workers,
+      cluster: plan.cluster ?? false,
       sim: { faults: { latencyMs: 2, rateLimitPerSec: Math.ceil(plan.rate * 1.2) } },
       env: {
         DOORFLOW_RATE_LIMIT: String(plan.rate),
@@ -61,7 +68,12 @@ export async function runKillPlan(name: string, plan: KillPlan): Promise<Scenari
     let finished = false;
     let kills = 0;
     let killsMidBatch = 0;
-    const crashes: { at: number; settledBefore: number; settledAfter?: number }[] = [];
+    const crashes: {
+      at: number;
+      settledBefore: number;
+      settledAfter?: number;
+      master?: MasterKill;
+    }[] = [];
 
     const killLoop = async () => {
       while (kills < plan.kills && !finished) {
@@ -90,6 +102,15 @@ export async function runKillPlan(name: string, plan: KillPlan): Promise<Scenari
         while (!finished && (await e.settled(run.runId)) < target) await sleep(100);
         if (finished) break;
         const settledBefore = await e.settled(run.runId);
+        if (plan.cluster) {
+          const master = await e.killMaster();
+          const settledAfter = await e.settled(run.runId);
+          crashes.push({ at: fraction, settledBefore, settledAfter, master });
+          log(
+            `${name}: SIGKILL master :${master.killedPort} at ${settledBefore} settled; replica :${master.promotedPort} promoted in ${master.failoverMs} ms, ${settledAfter} settled`,
+          );
+          continue;
+        }
         await e.crashRedis(plan.redisDownMs);
         const settledAfter = await e.settled(run.runId);
         crashes.push({ at: fraction, settledBefore, settledAfter });
@@ -193,6 +214,26 @@ export const redisCrashes: Scenario = {
       maxGapMs: 0,
       redisCrashesAt: [0.25, 0.5, 0.75],
       redisDownMs: quick ? 2_000 : 5_000,
+      rate: 100,
+      timeoutMs: 600_000,
+      log,
+    }),
+};
+
+export const clusterMasterKill: Scenario = {
+  name: 'cluster-master-kill',
+  title:
+    'Redis Cluster (3 masters + 3 replicas): SIGKILL the master owning the prefix slot mid-run, and 2 workers, during a 3,000-person run',
+  run: ({ quick, log }) =>
+    runKillPlan('cluster-master-kill', {
+      people: quick ? 1_000 : 3_000,
+      workers: 3,
+      kills: 2,
+      minGapMs: quick ? 2_000 : 4_000,
+      maxGapMs: quick ? 4_000 : 8_000,
+      redisCrashesAt: [0.4],
+      redisDownMs: 0,
+      cluster: true,
       rate: 100,
       timeoutMs: 600_000,
       log,

@@ -1,10 +1,10 @@
 import got from 'got';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../lib/core/redis.ts';
 import { type Clock, systemClock } from '../lib/core/clock.ts';
 import type { Config } from '../lib/core/config.ts';
 import type { Logger } from '../lib/core/logger.ts';
 import { type Metrics, noopMetrics } from '../lib/core/metrics.ts';
-import { createRedis, type RedisRole } from '../lib/core/redis.ts';
+import { createRedis, type RedisRole, type RedisTarget } from '../lib/core/redis.ts';
 import { createDeliveryChannels, type DeliveryChannels } from '../lib/delivery/delivery-channels.ts';
 import { notifyAuthPaused } from '../lib/ops/notify.ts';
 import { createDoorFlowClient, type DoorFlowClient } from '../lib/doorflow/client.ts';
@@ -28,9 +28,9 @@ import { buildConfig, buildRuntime, type Runtime } from './runtime.ts';
 export interface Pipeline {
   readonly config: Config;
   readonly logger: Logger;
-  readonly redis: Redis;
+  readonly redis: RedisConnection;
   /** BullMQ worker connection (retries forever); opened lazily. */
-  workerConnection(): Redis;
+  workerConnection(): RedisConnection;
   readonly queues: Queues;
   /** Every Redis key of ours, under the queue prefix. */
   readonly keys: RedisKeys;
@@ -53,7 +53,8 @@ export interface Pipeline {
 }
 
 export interface PipelineOptions {
-  redisUrl: string;
+  /** One Redis (a URL) or a Redis Cluster (its nodes). */
+  redis: RedisTarget;
   logger: Logger;
   clock?: Clock;
   /**
@@ -69,9 +70,9 @@ export function buildPipeline(config: Config, options: PipelineOptions): Pipelin
   const prefix = config.queuePrefix;
   const clock = options.clock ?? systemClock;
   const logger = options.logger;
-  const redis = createRedis(options.redisUrl, options.role ?? 'producer');
+  const redis = createRedis(options.redis, options.role ?? 'producer');
   redis.on('error', (err) => logger.debug({ err }, 'redis connection error'));
-  let workerRedis: Redis | undefined;
+  let workerRedis: RedisConnection | undefined;
   let client: DoorFlowClient | undefined;
   const queues = createQueues(redis, prefix, config.jobs);
   const keys = new RedisKeys(prefix);
@@ -112,7 +113,7 @@ export function buildPipeline(config: Config, options: PipelineOptions): Pipelin
     redis,
     workerConnection() {
       if (!workerRedis) {
-        workerRedis = createRedis(options.redisUrl, 'worker');
+        workerRedis = createRedis(options.redis, 'worker');
         // Never an unhandled 'error' event during an outage: ioredis reconnects by itself.
         workerRedis.on('error', (err) => logger.debug({ err }, 'redis worker connection error'));
       }
@@ -187,21 +188,27 @@ export function buildPipeline(config: Config, options: PipelineOptions): Pipelin
   };
 }
 
-/** REDIS_URL, which every command but `demo` and `simulate` (they start their own) needs. */
-function redisUrlOf(config: Config): string {
+/**
+ * REDIS_URL or REDIS_CLUSTER_NODES, one of which every command but `demo` and `simulate` (they
+ * start their own) needs.
+ */
+function redisTargetOf(config: Config): RedisTarget {
+  if (config.redisCluster) return config.redisCluster;
   if (!config.redisUrl) {
-    throw new Error('REDIS_URL is not set: expected a redis:// URL such as redis://127.0.0.1:6379');
+    throw new Error(
+      'REDIS_URL is not set: expected a redis:// URL such as redis://127.0.0.1:6379 (or REDIS_CLUSTER_NODES for a Redis Cluster)',
+    );
   }
   return config.redisUrl;
 }
 
-/** A command's pipeline on REDIS_URL, closed with the runtime (one close chain). */
+/** A command's pipeline on REDIS_URL or REDIS_CLUSTER_NODES, closed with the runtime (one close chain). */
 export function openPipeline(
   runtime: Runtime,
   options: Pick<PipelineOptions, 'role' | 'metrics'> = {},
 ): Pipeline {
   const pipeline = buildPipeline(runtime.config, {
-    redisUrl: redisUrlOf(runtime.config),
+    redis: redisTargetOf(runtime.config),
     logger: runtime.logger,
     ...options,
   });

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { type Config, describeConfig } from '../lib/core/config.ts';
 import { ConfigError } from '../lib/core/errors.ts';
-import { isRedisUnavailable, redactRedisUrl } from '../lib/core/redis-errors.ts';
+import { describeRedis, isRedisUnavailable } from '../lib/core/redis-errors.ts';
 import { channelSettingProblems } from '../lib/delivery/channel-settings.ts';
 import { checkDoorFlowConnectivity } from '../lib/doorflow/connectivity.ts';
 import { checkEvictionPolicy } from '../lib/core/redis.ts';
@@ -45,18 +45,18 @@ function deliveryChecks(cfg: Config): CheckResult[] {
 
 /** Redis (PING, eviction policy) and DoorFlow end to end (an authenticated read with our token). */
 async function connectivityChecks(cfg: Config, runtime: Runtime): Promise<CheckResult[]> {
-  if (!cfg.redisUrl) {
+  if (!cfg.redisUrl && !cfg.redisCluster) {
     return [
       {
         name: 'redis',
         ok: false,
-        detail: 'REDIS_URL is not set (demo/simulate use an embedded one)',
+        detail: 'REDIS_URL (or REDIS_CLUSTER_NODES) is not set (demo/simulate use an embedded one)',
         problem: 'config',
       },
       { name: 'doorflow', ok: false, detail: 'skipped: needs REDIS_URL (budget and tokens live in Redis)' },
     ];
   }
-  const where = redactRedisUrl(cfg.redisUrl);
+  const where = describeRedis(cfg);
   const pipeline = openPipeline(runtime);
   const checks: CheckResult[] = [];
   try {

@@ -58,7 +58,7 @@ export function registerDemoCommand(program: Command): void {
         JOB_BACKOFF_MAX_MS: '2000',
         INVITATION_WAIT_MAX: '30s',
       });
-      const pipeline = buildPipeline(config, { redisUrl: redis.url, logger });
+      const pipeline = buildPipeline(config, { redis: redis.url, logger });
       const workers = await startWorkers(pipeline.processorDeps(), {
         connection: pipeline.workerConnection(),
         lockDurationMs: 10_000,

@@ -21,7 +21,7 @@ import type { Pipeline } from '../app/pipeline.ts';
 import { buildRunView, formatRunView, type RunView } from './run-summary.ts';
 import { abortOnSignal } from './shutdown.ts';
 import { parseDurationMs } from '../lib/core/config-fields.ts';
-import { isRedisUnavailable, redactRedisUrl } from '../lib/core/redis-errors.ts';
+import { describeRedis, isRedisUnavailable } from '../lib/core/redis-errors.ts';
 
 /** How often `import --wait` looks for live workers (the warning comes within 15 s). */
 const WORKER_CHECK_MS = 5_000;
@@ -60,7 +60,7 @@ export async function waitForRun(
       )
     : undefined;
   const deadline = options.timeoutMs === undefined ? undefined : performance.timeOrigin + options.timeoutMs;
-  const redisName = redactRedisUrl(pipeline.config.redisUrl ?? '');
+  const redisName = describeRedis(pipeline.config);
   let started = false;
   let redisAway = false;
   let warnedNoWorkers = false;

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ProvisionerError } from '../lib/core/errors.ts';
 import { EXIT } from './exit-codes.ts';
-import { isRedisUnavailable, redactRedisUrl } from '../lib/core/redis-errors.ts';
+import { describeRedis, isRedisUnavailable } from '../lib/core/redis-errors.ts';
 type Registration = (program: Command) => void;
 
 /**
@@ -59,12 +59,11 @@ export async function buildProgram(argv: string[] = process.argv): Promise<Comma
   return program;
 }
 
-/** REDIS_URL with its password masked, read again from the configuration (it parsed once already). */
+/** REDIS_URL with its password masked (or the cluster's nodes), read again from the configuration (it parsed once already). */
 async function redisName(): Promise<string> {
   try {
     const { buildConfig } = await import('../app/runtime.ts');
-    const url = buildConfig().redisUrl;
-    return url ? redactRedisUrl(url) : 'REDIS_URL';
+    return describeRedis(buildConfig());
   } catch {
     return 'REDIS_URL';
   }

@@ -1,5 +1,5 @@
 import type { Got } from 'got';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../lib/core/redis.ts';
 import type { Clock } from '../lib/core/clock.ts';
 import type { Config } from '../lib/core/config.ts';
 import type { DeadLetterStore } from '../lib/store/dead-letters.ts';
@@ -33,7 +33,7 @@ export interface ProcessorDeps {
   /** The account's HID Mobile Access credential type id (resolved once by the client). */
   hidCredentialTypeId(): Promise<number>;
   /** A plain connection for our own keys (runs, locks, indexes); not BullMQ's blocking one. */
-  redis: Redis;
+  redis: RedisConnection;
   prefix: string;
   /** Every key under `prefix` (locks and markers a step keeps itself). */
   keys: RedisKeys;

@@ -1,5 +1,5 @@
 import { DelayedError, type Job, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../lib/core/redis.ts';
 import type { Config } from '../lib/core/config.ts';
 import { errorCode } from '../lib/core/errors.ts';
 import { BATCH_QUEUE } from '../lib/jobs/pipeline-queues.ts';
@@ -22,7 +22,7 @@ import { releaseBatch, settleBatchFailure } from './provision.ts';
 
 export interface StartWorkersOptions {
   /** Connection BullMQ workers use (`createRedis(url, 'worker')`); each worker duplicates it for blocking. */
-  connection: Redis;
+  connection: RedisConnection;
   /** Default: every processor in `pipelineProcessors` and `lifecycleProcessors`, plus `extraProcessors`. */
   queues?: QueueName[];
   extraProcessors?: readonly StepProcessor[];

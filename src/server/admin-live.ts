@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import express, { type Response, type Router } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../lib/core/redis.ts';
 import type { RedisKeys } from '../lib/store/keys.ts';
 import { type LiveDeps, liveSnapshot } from '../lib/ops/run-live.ts';
 import type { RunPages } from '../lib/store/run-pages.ts';
@@ -19,7 +19,7 @@ import { LIVE_SCRIPT } from './admin-live-script.ts';
  */
 
 export interface AdminLiveDeps {
-  redis: Redis;
+  redis: RedisConnection;
   keys: RedisKeys;
   runs: RunStore;
   pages: RunPages;

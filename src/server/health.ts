@@ -1,5 +1,5 @@
 import express, { type Router } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../lib/core/redis.ts';
 import { DEFAULT_HEARTBEAT_STALE_MS } from '../lib/core/heartbeat.ts';
 import { plural } from '../lib/core/plural.ts';
 import type { WorkerStore } from '../lib/store/workers.ts';
@@ -13,7 +13,7 @@ import type { WorkerStore } from '../lib/store/workers.ts';
  */
 
 export interface HealthOptions {
-  redis: Redis;
+  redis: RedisConnection;
   /** Worker heartbeats. */
   workers: WorkerStore;
   /** Workers are stale after this long without a beat. Default 20 s. */

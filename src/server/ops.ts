@@ -1,6 +1,6 @@
 import type { Express } from 'express';
 import type { HttpModule } from './app.ts';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../lib/core/redis.ts';
 import type { Config } from '../lib/core/config.ts';
 import type { DeadLetterStore } from '../lib/store/dead-letters.ts';
 import type { Logger } from '../lib/core/logger.ts';
@@ -41,7 +41,7 @@ import { metricsRouter } from './metrics-route.ts';
 export interface OpsDeps {
   config: Config;
   /** A plain (non-blocking) connection for health checks and stores. */
-  redis: Redis;
+  redis: RedisConnection;
   queues: Queues;
   runs: RunStore;
   /** Paged reads of runs' entries. Default: over `redis` under the config's queue prefix. */

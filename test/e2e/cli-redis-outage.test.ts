@@ -64,7 +64,7 @@ describe('cli: serve, workers and import --wait through Redis outages', () => {
       WEBHOOK_SECRET,
     };
     pipeline = buildPipeline(loadConfig(env), {
-      redisUrl: redis.url,
+      redis: redis.url,
       logger: silentLogger(),
       role: 'service',
     });

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../src/lib/core/redis.ts';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/lib/core/clock.ts';
 import { AuditLog } from '../../src/lib/store/audit-log.ts';
@@ -30,7 +30,7 @@ interface Fixture {
 }
 
 /** Every key under the prefix, by SCAN. */
-async function scanAll(redis: Redis, prefix: string): Promise<Set<string>> {
+async function scanAll(redis: RedisConnection, prefix: string): Promise<Set<string>> {
   const out = new Set<string>();
   let cursor = '0';
   do {
@@ -46,7 +46,7 @@ async function scanAll(redis: Redis, prefix: string): Promise<Set<string>> {
  * with names, a dead letter, sync counters and finish marks), an expired live one (40 d, an entry
  * still pending), one whose intake is still open (40 d) and a fresh finished one (1 d).
  */
-async function writeRuns(redis: Redis, prefix: string): Promise<Fixture> {
+async function writeRuns(redis: RedisConnection, prefix: string): Promise<Fixture> {
   const keys = new RedisKeys(prefix);
   const now = Date.now();
   const clock = new ManualClock(now - 41 * DAY);
@@ -115,7 +115,7 @@ async function writeRuns(redis: Redis, prefix: string): Promise<Fixture> {
   return { expired: 'rEXPIRED', expiredKeys, others };
 }
 
-async function expectPurged(redis: Redis, prefix: string, f: Fixture): Promise<void> {
+async function expectPurged(redis: RedisConnection, prefix: string, f: Fixture): Promise<void> {
   const keys = new RedisKeys(prefix);
   const after = await scanAll(redis, prefix);
   expect([...after].filter((k) => k.includes(f.expired))).toEqual([]);
@@ -136,7 +136,7 @@ async function expectPurged(redis: Redis, prefix: string, f: Fixture): Promise<v
 
 describe('retention: runs purge and the janitor', () => {
   let h: Harness;
-  let redis: Redis;
+  let redis: RedisConnection;
   let prefix: string;
   const children: ChildProcess[] = [];
 

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../src/lib/core/redis.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/lib/core/clock.ts';
 import { RedisKeys } from '../../src/lib/store/keys.ts';
@@ -16,7 +16,7 @@ import { deletePrefix, testRedis, testRedisUrl, uniquePrefix } from '../helpers/
 const N = 20_000;
 
 describe('cli: runs show and runs report on a big run', () => {
-  let redis: Redis;
+  let redis: RedisConnection;
   let prefix: string;
   let env: Record<string, string>;
   beforeAll(async () => {

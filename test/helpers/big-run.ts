@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../src/lib/core/redis.ts';
 import type { RedisKeys } from '../../src/lib/store/keys.ts';
 import type { EntryDetail, RunStore } from '../../src/lib/store/runs.ts';
 
@@ -50,7 +50,7 @@ export function bigRunDetail(i: number, entry: BigRunEntry, now: number): EntryD
 }
 
 export async function writeBigRun(
-  redis: Redis,
+  redis: RedisConnection,
   keys: RedisKeys,
   runs: RunStore,
   options: BigRunOptions,

@@ -17,7 +17,7 @@ import {
 } from '../../src/server/doorflow-webhooks.ts';
 import type { SimulatorOptions } from '../../src/simulator/index.ts';
 import { type Harness, startHarness } from './pipeline.ts';
-import { testRedisUrl } from './redis.ts';
+import { testRedisTarget } from './redis.ts';
 import { type SmtpReceiver, startSmtpReceiver } from './smtp-receiver.ts';
 
 const DOORFLOW_WEBHOOK_SECRET = 'sim-app-webhook-secret-c433cee7adf11c1bfaeda9b4ff252463';
@@ -106,7 +106,7 @@ export async function startLifecycle(
   const prefix = h.config.queuePrefix;
   const logger = options.logger ?? silentLogger();
   const workerPipeline = options.logger
-    ? buildPipeline(h.config, { redisUrl: testRedisUrl(), logger: options.logger, clock })
+    ? buildPipeline(h.config, { redis: testRedisTarget(), logger: options.logger, clock })
     : h.pipeline;
   h.workers = await startWorkers(
     { ...workerPipeline.processorDeps(), clock },

@@ -7,7 +7,7 @@ import { PAUSABLE_QUEUES } from '../../src/lib/jobs/pipeline-queues.ts';
 import type { RunRecord } from '../../src/lib/store/runs.ts';
 import { type RunningWorkers, startWorkers, type StartWorkersOptions } from '../../src/processors/worker.ts';
 import { type RunningSimulator, type SimulatorOptions, startSimulator } from '../../src/simulator/index.ts';
-import { testRedisUrl, uniquePrefix } from './redis.ts';
+import { testRedisEnv, testRedisTarget, uniquePrefix } from './redis.ts';
 
 /**
  * A whole pipeline for an integration test: the simulator over HTTP, a signature-checking delivery
@@ -30,14 +30,14 @@ const WEBHOOK_SECRET = 'test-delivery-secret-d6710874d5549aa40c3d670e29ab8504';
 export async function startHarness(
   options: { sim?: SimulatorOptions; env?: Env; receiverFailureRate?: number; redisUrl?: string } = {},
 ): Promise<Harness> {
-  const redisUrl = options.redisUrl ?? testRedisUrl();
+  const redis = options.redisUrl ?? testRedisTarget();
   const sim = await startSimulator({ seed: 7, ...options.sim });
   const receiver = await startDeliveryReceiver({
     secret: WEBHOOK_SECRET,
     ...(options.receiverFailureRate ? { failureRate: options.receiverFailureRate } : {}),
   });
   const env: Env = {
-    REDIS_URL: redisUrl,
+    ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : testRedisEnv()),
     QUEUE_PREFIX: uniquePrefix('pipe'),
     LOG_LEVEL: 'silent',
     DOORFLOW_BASE_URL: sim.url,
@@ -57,7 +57,7 @@ export async function startHarness(
     ...options.env,
   };
   const config = loadConfig(env);
-  const pipeline = buildPipeline(config, { redisUrl, logger: silentLogger() });
+  const pipeline = buildPipeline(config, { redis, logger: silentLogger() });
   const activeJobs = async () => {
     const counts = await Promise.all(PAUSABLE_QUEUES.map((q) => pipeline.queues.get(q).getActiveCount()));
     return counts.reduce((a, b) => a + b, 0);

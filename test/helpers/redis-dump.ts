@@ -1,12 +1,17 @@
-import type { Redis } from 'ioredis';
+import { nodeFor, type RedisConnection } from '../../src/lib/core/redis.ts';
 
 /** Every key under `prefix`, every value of every type, as text (for scans that must find no secret). */
-export async function dumpRedis(redis: Redis, prefix: string): Promise<{ keys: number; text: string }> {
+export async function dumpRedis(
+  redis: RedisConnection,
+  prefix: string,
+): Promise<{ keys: number; text: string }> {
   const parts: string[] = [];
   let cursor = '0';
   let keys = 0;
+  // Every key under a hash-tagged prefix lives on the master of its slot: SCAN there.
+  const node = await nodeFor(redis, prefix);
   do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+    const [next, batch] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
     cursor = next;
     for (const key of batch) {
       keys++;

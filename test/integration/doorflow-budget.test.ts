@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../src/lib/core/redis.ts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type BudgetWaitEvent, budgetKeysOf, createBudget } from '../../src/lib/doorflow/budget.ts';
 import { RedisKeys } from '../../src/lib/store/keys.ts';
@@ -8,7 +8,7 @@ import { deletePrefix, testRedis, uniquePrefix } from '../helpers/redis.ts';
 
 /** The budget on its own, in one process, against the real redis-server. */
 
-let redis: Redis;
+let redis: RedisConnection;
 let prefix: string;
 
 beforeEach(() => {

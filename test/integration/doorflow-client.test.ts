@@ -1,5 +1,5 @@
 import { RedisKeys } from '../../src/lib/store/keys.ts';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../src/lib/core/redis.ts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/lib/core/clock.ts';
 import { loadConfig } from '../../src/lib/core/config.ts';
@@ -10,7 +10,7 @@ import { silentLogger } from '../../src/lib/core/logger.ts';
 import { type FakeDoorFlow, type FakeDoorFlowOptions, startFakeDoorFlow } from '../helpers/fake-doorflow.ts';
 import { deletePrefix, testRedis, uniquePrefix } from '../helpers/redis.ts';
 
-let redis: Redis;
+let redis: RedisConnection;
 let prefix: string;
 let fake: FakeDoorFlow | undefined;
 const fakes: FakeDoorFlow[] = [];

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../src/lib/core/redis.ts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ChildArgs } from '../helpers/doorflow-child.ts';
 import { type FleetChild, startFleet } from '../helpers/doorflow-fleet.ts';
@@ -10,7 +10,7 @@ import { deletePrefix, testRedis, testRedisUrl, uniquePrefix } from '../helpers/
  * prefix: the refresh lock, the 429 pause and the request budget must hold across all of them.
  */
 
-let redis: Redis;
+let redis: RedisConnection;
 let prefix: string;
 let fake: FakeDoorFlow | undefined;
 let children: FleetChild[] = [];

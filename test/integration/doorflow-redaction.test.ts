@@ -1,7 +1,7 @@
 import { RedisKeys } from '../../src/lib/store/keys.ts';
 import { Writable } from 'node:stream';
 import { inspect } from 'node:util';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../src/lib/core/redis.ts';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Config, loadConfig, secretValues } from '../../src/lib/core/config.ts';
@@ -41,7 +41,7 @@ function capture(): { stream: Writable; text: () => string } {
   return { stream, text: () => chunks.join('') };
 }
 
-let redis: Redis;
+let redis: RedisConnection;
 const prefixes: string[] = [];
 let fake: FakeDoorFlow | undefined;
 const clients: DoorFlowClient[] = [];

@@ -9,7 +9,7 @@ import { silentLogger } from '../../src/lib/core/logger.ts';
 import { createMetrics } from '../../src/lib/core/metrics.ts';
 import { mountOps } from '../../src/server/ops.ts';
 import { parsePromText, sampleValue } from '../helpers/ops-prom-text.ts';
-import { deletePrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.ts';
+import { deletePrefix, testRedisEnv, testRedisTarget, uniquePrefix } from '../helpers/redis.ts';
 
 const TOKEN = 'admin-token-0123456789abcdef-13ef5d7cd4b308f9b905bbbb6c4d1544';
 
@@ -25,8 +25,8 @@ async function serve(
   options: { insecureLocal?: boolean; readOnlyQueues?: boolean } = {},
 ): Promise<Served> {
   const prefix = uniquePrefix('opsweb');
-  const config = loadConfig({ REDIS_URL: testRedisUrl(), QUEUE_PREFIX: prefix, LOG_LEVEL: 'silent', ...env });
-  const pipeline = buildPipeline(config, { redisUrl: testRedisUrl(), logger: silentLogger() });
+  const config = loadConfig({ ...testRedisEnv(), QUEUE_PREFIX: prefix, LOG_LEVEL: 'silent', ...env });
+  const pipeline = buildPipeline(config, { redis: testRedisTarget(), logger: silentLogger() });
   const app = express();
   mountOps(app, {
     config,

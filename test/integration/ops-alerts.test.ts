@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import got from 'got';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../src/lib/core/redis.ts';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { raiseAlert } from '../../src/lib/ops/alerts.ts';
@@ -11,7 +11,7 @@ import { type Collector, startCollector } from '../helpers/lifecycle.ts';
 import { deletePrefix, testRedis, uniquePrefix } from '../helpers/redis.ts';
 
 describe('alerts: warn log, fleet-wide counter, optional webhook, once per occurrence', () => {
-  let redis: Redis;
+  let redis: RedisConnection;
   let collector: Collector;
   const prefix = uniquePrefix('alert');
   beforeAll(async () => {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../src/lib/core/redis.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditedDoorFlow } from '../../src/processors/hooks/audit.ts';
 import { type AuditEntry, AuditLog, formatAudit } from '../../src/lib/store/audit-log.ts';
@@ -25,7 +25,7 @@ async function lines(source: AsyncIterable<string>): Promise<string[]> {
 }
 
 describe('audit log (Redis stream)', () => {
-  let redis: Redis;
+  let redis: RedisConnection;
   const prefixes: string[] = [];
   beforeAll(() => {
     redis = testRedis();
@@ -170,7 +170,7 @@ describe('audit log (Redis stream)', () => {
 
 describe('audited DoorFlow client (real client against the simulator)', () => {
   let sim: RunningSimulator;
-  let redis: Redis;
+  let redis: RedisConnection;
   let client: DoorFlowClient;
   const prefix = uniquePrefix('auditdf');
   beforeAll(async () => {

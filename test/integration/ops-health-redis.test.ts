@@ -28,7 +28,7 @@ describe('ops: health while Redis is unreachable', () => {
     // Nothing listens on this port: the connection keeps reconnecting, as during an outage.
     const url = `redis://:s3cret-pass@127.0.0.1:${await freePort()}`;
     const config = loadConfig({ REDIS_URL: url, LOG_LEVEL: 'silent' });
-    pipeline = buildPipeline(config, { redisUrl: url, logger: silentLogger(), role: 'service' });
+    pipeline = buildPipeline(config, { redis: url, logger: silentLogger(), role: 'service' });
     const app = express();
     app.use(healthRouter({ redis: pipeline.redis, workers: pipeline.stores.workers, timeoutMs: 5_000 }));
     server = await new Promise<Server>((resolve) => {

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../src/lib/core/redis.ts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/lib/core/logger.ts';
 import { createMetrics } from '../../src/lib/core/metrics.ts';
@@ -42,7 +42,7 @@ async function startReceiver(): Promise<Receiver> {
 }
 
 describe('run-finished notification', () => {
-  let redis: Redis;
+  let redis: RedisConnection;
   let receiver: Receiver;
   let prefix: string;
   beforeEach(async () => {

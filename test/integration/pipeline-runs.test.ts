@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../src/lib/core/redis.ts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DeadLetterStore } from '../../src/lib/store/dead-letters.ts';
 import { RedisKeys } from '../../src/lib/store/keys.ts';
@@ -6,7 +6,7 @@ import { RunStore } from '../../src/lib/store/runs.ts';
 import { deletePrefix, testRedis, uniquePrefix } from '../helpers/redis.ts';
 
 describe('run records', () => {
-  let redis: Redis;
+  let redis: RedisConnection;
   let prefix: string;
   let runs: RunStore;
   beforeEach(() => {

@@ -1,11 +1,11 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../src/lib/core/redis.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CredentialStore } from '../../src/lib/store/credentials.ts';
 import { RedisKeys } from '../../src/lib/store/keys.ts';
 import { deletePrefix, testRedis, uniquePrefix } from '../helpers/redis.ts';
 
 describe('credential status store', () => {
-  let redis: Redis;
+  let redis: RedisConnection;
   let store: CredentialStore;
   const prefix = uniquePrefix('cs');
   beforeAll(() => {

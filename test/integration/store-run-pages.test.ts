@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../src/lib/core/redis.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildPipeline, type Pipeline } from '../../src/app/pipeline.ts';
 import { ManualClock } from '../../src/lib/core/clock.ts';
@@ -11,7 +11,7 @@ import { groupCounts, outcomeGroup, RunStore } from '../../src/lib/store/runs.ts
 import { buildServer } from '../../src/server/app.ts';
 import { opsHttpModule } from '../../src/server/ops.ts';
 import { bigRunDetail, bigRunEntry, writeBigRun } from '../helpers/big-run.ts';
-import { deletePrefix, testRedis, testRedisUrl, uniquePrefix } from '../helpers/redis.ts';
+import { deletePrefix, testRedis, testRedisEnv, testRedisTarget, uniquePrefix } from '../helpers/redis.ts';
 
 /**
  * The outcome index the TRANSITION script keeps, and the paged reads over it: the big-run helper
@@ -22,7 +22,7 @@ import { deletePrefix, testRedis, testRedisUrl, uniquePrefix } from '../helpers/
 const NOW = Date.UTC(2026, 11, 7, 12, 0, 0);
 const SHAPE = { provisionedEvery: 3, failedEvery: 4, now: NOW };
 
-async function snapshot(redis: Redis, keys: RedisKeys, id: string) {
+async function snapshot(redis: RedisConnection, keys: RedisKeys, id: string) {
   const { id: _id, ...run } = await redis.hgetall(keys.run(id));
   return {
     run,
@@ -36,7 +36,7 @@ async function snapshot(redis: Redis, keys: RedisKeys, id: string) {
 }
 
 describe('run outcome index and pages', () => {
-  let redis: Redis;
+  let redis: RedisConnection;
   let prefix: string;
   let keys: RedisKeys;
   let runs: RunStore;
@@ -181,8 +181,8 @@ describe('run outcome index and pages', () => {
     expect({ total, biggest }).toEqual({ total: n, biggest: 1000 });
 
     // The admin page: counts from counters, one page of the chosen outcome, a next-page link.
-    const config = loadConfig({ REDIS_URL: testRedisUrl(), QUEUE_PREFIX: prefix, LOG_LEVEL: 'silent' });
-    const pipeline: Pipeline = buildPipeline(config, { redisUrl: testRedisUrl(), logger: silentLogger() });
+    const config = loadConfig({ ...testRedisEnv(), QUEUE_PREFIX: prefix, LOG_LEVEL: 'silent' });
+    const pipeline: Pipeline = buildPipeline(config, { redis: testRedisTarget(), logger: silentLogger() });
     const { redis: own, queues, runs: store, deadLetters, stores } = pipeline;
     const ops = opsHttpModule({
       ...{ config, redis: own, queues, runs: store, deadLetters, workers: stores.workers },

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../src/lib/core/redis.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/lib/core/clock.ts';
 import { DeadLetterStore } from '../../src/lib/store/dead-letters.ts';
@@ -17,8 +17,8 @@ const DAY = 86_400_000;
 const ENTRIES = 200_000;
 
 describe('run purge at size', () => {
-  let redis: Redis;
-  let probe: Redis;
+  let redis: RedisConnection;
+  let probe: RedisConnection;
   let prefix: string;
 
   beforeAll(async () => {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../src/lib/core/redis.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/lib/core/clock.ts';
 import { generateKey } from '../../src/lib/core/crypto.ts';
@@ -13,7 +13,7 @@ import { deletePrefix, testRedis, uniquePrefix } from '../helpers/redis.ts';
 
 /** The quarantine store and service on a real Redis: sealed at rest, taken once, purged by age. */
 describe('quarantined plans in Redis', () => {
-  let redis: Redis;
+  let redis: RedisConnection;
   const prefix = uniquePrefix('plans');
   const keys = new RedisKeys(prefix);
   const clock = new ManualClock(Date.UTC(2026, 11, 1));

@@ -1,7 +1,7 @@
 import { WebhookSignatureStore } from '../../src/lib/store/webhook-signatures.ts';
 import { RedisKeys } from '../../src/lib/store/keys.ts';
 import { createHmac } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../src/lib/core/redis.ts';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/lib/core/clock.ts';
 import type { StatusEventPayload } from '../../src/lib/jobs/lifecycle-payloads.ts';
@@ -26,7 +26,7 @@ const signReal = (ts: string, body: string, secret = SECRET) =>
   createHmac('sha256', secret).update(`${ts}.${body}`).digest('hex');
 
 describe('POST /webhooks/doorflow', () => {
-  let redis: Redis;
+  let redis: RedisConnection;
   let server: RunningServer;
   let prefix: string;
   let enqueued: StatusEventPayload[];

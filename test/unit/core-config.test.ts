@@ -108,6 +108,57 @@ describe('loadConfig', () => {
     expect(JSON.stringify(describeConfig(config))).not.toContain(token);
   });
 
+  it('REDIS_CLUSTER_NODES: host:port seeds, a hash-tagged prefix, never with REDIS_URL', () => {
+    const cluster = loadConfig({
+      REDIS_CLUSTER_NODES: '10.0.0.1:7000, redis-b.internal:7001,[::1]:7002',
+      REDIS_PASSWORD: 'cluster-secret-pw',
+      REDIS_TLS: 'true',
+    });
+    expect(cluster.redisUrl).toBeUndefined();
+    expect(cluster.redisCluster).toEqual({
+      nodes: [
+        { host: '10.0.0.1', port: 7000 },
+        { host: 'redis-b.internal', port: 7001 },
+        { host: '::1', port: 7002 },
+      ],
+      password: 'cluster-secret-pw',
+      tls: true,
+    });
+    expect(JSON.stringify(describeConfig(cluster))).not.toContain('cluster-secret-pw');
+    expect(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' }).redisCluster).toBeUndefined();
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+      } catch (err) {
+        return (err as ConfigError).problems;
+      }
+      return [];
+    };
+    expect(problems({ REDIS_CLUSTER_NODES: '10.0.0.1:7000,10.0.0.2' })).toEqual([
+      {
+        variable: 'REDIS_CLUSTER_NODES',
+        expected: expect.stringMatching(
+          /expected comma-separated host:port entries .*"10\.0\.0\.2" is not one/,
+        ),
+      },
+    ]);
+    expect(problems({ REDIS_CLUSTER_NODES: 'a:99999' })[0]?.variable).toBe('REDIS_CLUSTER_NODES');
+    expect(problems({ REDIS_CLUSTER_NODES: 'a:7000', REDIS_URL: 'redis://a:6379' })).toEqual([
+      { variable: 'REDIS_CLUSTER_NODES', expected: expect.stringContaining('not both') },
+    ]);
+    for (const prefix of ['dfp', '{}dfp', 'dfp{']) {
+      expect(problems({ REDIS_CLUSTER_NODES: 'a:7000', QUEUE_PREFIX: prefix })).toEqual([
+        { variable: 'QUEUE_PREFIX', expected: expect.stringContaining('hash-tagged prefix') },
+      ]);
+    }
+    expect(loadConfig({ REDIS_CLUSTER_NODES: 'a:7000', QUEUE_PREFIX: 'x{dfp:london}' }).queuePrefix).toBe(
+      'x{dfp:london}',
+    );
+    expect(problems({ REDIS_URL: 'redis://a:6379', REDIS_PASSWORD: 'pw' })).toEqual([
+      { variable: 'REDIS_PASSWORD', expected: expect.stringContaining('only with REDIS_CLUSTER_NODES') },
+    ]);
+  });
+
   it('lets CLI overrides win over the environment', () => {
     const config = loadConfig({ DOORFLOW_RATE_LIMIT: '5' }, { DOORFLOW_RATE_LIMIT: '50' });
     expect(config.doorflow.rateLimitPerSec).toBe(50);

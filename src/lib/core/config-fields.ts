@@ -31,6 +31,36 @@ export const hostList = z.preprocess(
   ),
 );
 
+/** One `host:port` of `REDIS_CLUSTER_NODES`. */
+const CLUSTER_NODE = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+
+/**
+ * `REDIS_CLUSTER_NODES`: comma-separated `host:port` seed nodes of a Redis Cluster (ioredis finds
+ * the rest itself); undefined when unset.
+ */
+export const clusterNodes = z.preprocess(
+  emptyToUndefined,
+  z
+    .string()
+    .transform((text, ctx) => {
+      const nodes: { host: string; port: number }[] = [];
+      for (const raw of text.split(',').map((n) => n.trim())) {
+        const match = CLUSTER_NODE.exec(raw);
+        const port = Number(match?.[2]);
+        if (!match?.[1] || !(port >= 1 && port <= 65_535)) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `expected comma-separated host:port entries (e.g. 10.0.0.1:7000,10.0.0.2:7000); "${raw}" is not one`,
+          });
+          return z.NEVER;
+        }
+        nodes.push({ host: match[1].replace(/^\[|\]$/g, ''), port });
+      }
+      return nodes;
+    })
+    .optional(),
+);
+
 export const optionalUrl = z.preprocess(
   emptyToUndefined,
   z.url({ error: 'expected an absolute URL' }).optional(),

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import {
   adminAuth,
   channelList,
+  clusterNodes,
   duration,
   emptyToUndefined,
   encryptionKey,
@@ -34,6 +35,9 @@ export function processEnv(): Env {
 /** Environment variable → schema. Keys are the documented variable names (see `.env.example`). */
 const envSchema = z.object({
   REDIS_URL: optionalUrl,
+  REDIS_CLUSTER_NODES: clusterNodes,
+  REDIS_PASSWORD: optionalString,
+  REDIS_TLS: z.preprocess(emptyToUndefined, z.stringbool({ error: 'expected true or false' }).default(false)),
   QUEUE_PREFIX: z.preprocess(emptyToUndefined, z.string().default('{dfp}')),
   LOG_LEVEL: logLevel,
 
@@ -134,9 +138,28 @@ export function configVariables(): readonly string[] {
   return Object.keys(envSchema.shape);
 }
 
+export interface RedisClusterConfig {
+  /** Seed nodes; ioredis discovers the others (and the slot map) from them. */
+  readonly nodes: readonly { readonly host: string; readonly port: number }[];
+  readonly password: string | undefined;
+  readonly tls: boolean;
+}
+
+/**
+ * Whether a key prefix carries a Redis Cluster hash tag (a non-empty `{…}`, the first `{` up to the
+ * next `}`): then every key under it hashes to one slot, so multi-key scripts never cross slots.
+ */
+function hasHashTag(prefix: string): boolean {
+  const open = prefix.indexOf('{');
+  const close = open < 0 ? -1 : prefix.indexOf('}', open + 1);
+  return close > open + 1;
+}
+
 /** The whole configuration, parsed once at start-up and passed down. Durations are milliseconds. */
 export interface Config {
   readonly redisUrl: string | undefined;
+  /** REDIS_CLUSTER_NODES (with REDIS_PASSWORD, REDIS_TLS): a Redis Cluster instead of REDIS_URL. */
+  readonly redisCluster: RedisClusterConfig | undefined;
   readonly queuePrefix: string;
   readonly logLevel: ParsedEnv['LOG_LEVEL'];
   readonly doorflow: {
@@ -259,6 +282,36 @@ export interface Config {
   };
 }
 
+/** One Redis, named one way; on a cluster, a prefix whose keys all share one slot. */
+function redisProblems(e: ParsedEnv): { variable: string; expected: string }[] {
+  if (!e.REDIS_CLUSTER_NODES) {
+    // One Redis takes both in its URL; silently ignoring them would connect without them.
+    const clusterOnly = [
+      ...(e.REDIS_PASSWORD ? ['REDIS_PASSWORD'] : []),
+      ...(e.REDIS_TLS ? ['REDIS_TLS'] : []),
+    ];
+    return clusterOnly.map((variable) => ({
+      variable,
+      expected: `used only with REDIS_CLUSTER_NODES; for one Redis put it in REDIS_URL (redis://:password@host:6379, rediss:// for TLS)`,
+    }));
+  }
+  if (e.REDIS_URL) {
+    return [
+      {
+        variable: 'REDIS_CLUSTER_NODES',
+        expected: 'set either REDIS_URL (one Redis) or REDIS_CLUSTER_NODES (a Redis Cluster), not both',
+      },
+    ];
+  }
+  if (hasHashTag(e.QUEUE_PREFIX)) return [];
+  return [
+    {
+      variable: 'QUEUE_PREFIX',
+      expected: `a hash-tagged prefix such as {dfp} when REDIS_CLUSTER_NODES is set (every key of a queue must share one cluster slot); "${e.QUEUE_PREFIX}" has no {…} tag`,
+    },
+  ];
+}
+
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object' && !Buffer.isBuffer(value)) {
     for (const child of Object.values(value)) deepFreeze(child);
@@ -296,10 +349,14 @@ export function loadConfig(env: Env, overrides: Env = {}): Config {
       expected: 'required when SCIM_TOKEN is set: SCIM user records are stored encrypted with it',
     });
   }
+  problems.push(...redisProblems(e));
   if (problems.length > 0) throw new ConfigError(problems);
 
   return deepFreeze<Config>({
     redisUrl: e.REDIS_URL,
+    redisCluster: e.REDIS_CLUSTER_NODES
+      ? { nodes: e.REDIS_CLUSTER_NODES, password: e.REDIS_PASSWORD, tls: e.REDIS_TLS }
+      : undefined,
     queuePrefix: e.QUEUE_PREFIX,
     logLevel: e.LOG_LEVEL,
     doorflow: {
@@ -425,7 +482,13 @@ function maskUrl(url: string | undefined): string | undefined {
 export function describeConfig(config: Config): Record<string, unknown> {
   return {
     ...config,
-    redisUrl: maskUrl(config.redisUrl) ?? '(embedded redis-server for demo/tests)',
+    redisUrl:
+      maskUrl(config.redisUrl) ??
+      (config.redisCluster ? undefined : '(embedded redis-server for demo/tests)'),
+    redisCluster: config.redisCluster && {
+      ...config.redisCluster,
+      password: mask(config.redisCluster.password),
+    },
     doorflow: {
       ...config.doorflow,
       accessToken: mask(config.doorflow.accessToken),

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './redis.ts';
 import { luaScript } from './lua.ts';
 
 /**
@@ -24,7 +24,7 @@ return 0
 
 /** Tries to take `key` for `owner`; resolves to a release function, or undefined when held by another. */
 export async function tryLock(
-  redis: Redis,
+  redis: RedisConnection,
   key: string,
   owner: string,
   ttlMs: number,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './redis.ts';
 
 /**
  * A Lua script run with EVALSHA, falling back to EVAL when the server does not know it yet
@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
  * Redis instance other modules also use.
  */
 export interface LuaScript {
-  run(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown>;
+  run(redis: RedisConnection, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown>;
 }
 
 export function luaScript(source: string): LuaScript {

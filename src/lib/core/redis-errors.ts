@@ -14,6 +14,17 @@ export function redactRedisUrl(url: string): string {
   }
 }
 
+/** Where the configured Redis is, for messages: REDIS_URL without its password, or the cluster's nodes. */
+export function describeRedis(config: {
+  readonly redisUrl: string | undefined;
+  readonly redisCluster: { readonly nodes: readonly { host: string; port: number }[] } | undefined;
+}): string {
+  if (config.redisCluster) {
+    return `the Redis Cluster at ${config.redisCluster.nodes.map((n) => `${n.host}:${n.port}`).join(',')}`;
+  }
+  return config.redisUrl ? redactRedisUrl(config.redisUrl) : 'REDIS_URL';
+}
+
 /** True for the errors ioredis raises while the server is away (refused, reset, retries spent). */
 export function isRedisUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
@@ -22,7 +33,7 @@ export function isRedisUnavailable(err: unknown): boolean {
     return true;
   return (
     err.name === 'MaxRetriesPerRequestError' ||
-    /max retries per request|Connection is closed|Stream isn't writeable|connect ECONNREFUSED|LOADING/.test(
+    /max retries per request|Connection is closed|Stream isn't writeable|connect ECONNREFUSED|LOADING|CLUSTERDOWN|Failed to refresh slots cache|None of startup nodes is available/.test(
       err.message,
     )
   );

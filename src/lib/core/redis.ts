@@ -3,7 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
+import type { RedisClusterConfig } from './config.ts';
 import type { Logger } from './logger.ts';
 import { ProvisionerError } from './errors.ts';
 
@@ -23,34 +24,114 @@ function reconnectForever(times: number): number {
   return Math.min(times * 100, REDIS_RECONNECT_MAX_MS);
 }
 
+/**
+ * What every store, service and queue talks to: one Redis, or a Redis Cluster (REDIS_CLUSTER_NODES).
+ * Both route a command by its keys; every key of ours shares the prefix's hash tag, so on a
+ * cluster they all live on the one master that owns its slot.
+ */
+export type RedisConnection = Redis | Cluster;
+
+/** Where Redis is: a `redis://` / `rediss://` URL, or a cluster's seed nodes. */
+export type RedisTarget = string | RedisClusterConfig;
+
+function roleOptions(role: RedisRole): RedisOptions {
+  if (role === 'worker')
+    return { maxRetriesPerRequest: null, enableReadyCheck: true, retryStrategy: reconnectForever };
+  if (role === 'service') {
+    return {
+      maxRetriesPerRequest: 1,
+      enableReadyCheck: true,
+      connectTimeout: 5_000,
+      retryStrategy: reconnectForever,
+    };
+  }
+  return {
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: true,
+    connectTimeout: 5_000,
+    retryStrategy: (times) => (times > 3 ? null : Math.min(times * 200, 1_000)),
+  };
+}
+
 /** The one Redis connection factory. */
-export function createRedis(url: string, role: RedisRole, extra: RedisOptions = {}): Redis {
-  const options: RedisOptions =
-    role === 'worker'
-      ? { maxRetriesPerRequest: null, enableReadyCheck: true, retryStrategy: reconnectForever, ...extra }
-      : role === 'service'
-        ? {
-            maxRetriesPerRequest: 1,
-            enableReadyCheck: true,
-            connectTimeout: 5_000,
-            retryStrategy: reconnectForever,
-            ...extra,
-          }
-        : {
-            maxRetriesPerRequest: 1,
-            enableOfflineQueue: true,
-            connectTimeout: 5_000,
-            retryStrategy: (times) => (times > 3 ? null : Math.min(times * 200, 1_000)),
-            ...extra,
-          };
-  return new Redis(url, options);
+export function createRedis(target: RedisTarget, role: RedisRole, extra: RedisOptions = {}): RedisConnection {
+  const options: RedisOptions = { ...roleOptions(role), ...extra };
+  if (typeof target === 'string') return new Redis(target, options);
+  return createCluster(target, role, options);
+}
+
+/** Failover takes a few seconds (cluster-node-timeout + election): a command waits that out. */
+const CLUSTER_RETRY_DELAY_MS = 300;
+
+function createCluster(target: RedisClusterConfig, role: RedisRole, options: RedisOptions): Cluster {
+  const { retryStrategy, enableOfflineQueue, ...nodeOptions } = options;
+  const clusterOptions: ClusterOptions = {
+    // A per-node retryStrategy is ioredis' job on a cluster (it re-reads the slot map instead).
+    clusterRetryStrategy: (times) => (retryStrategy ? (retryStrategy(times) ?? null) : null),
+    enableOfflineQueue: enableOfflineQueue ?? true,
+    enableReadyCheck: options.enableReadyCheck ?? true,
+    maxRedirections: 16,
+    retryDelayOnFailover: CLUSTER_RETRY_DELAY_MS,
+    retryDelayOnClusterDown: CLUSTER_RETRY_DELAY_MS,
+    retryDelayOnTryAgain: CLUSTER_RETRY_DELAY_MS,
+    redisOptions: {
+      ...nodeOptions,
+      ...(target.password ? { password: target.password } : {}),
+      ...(target.tls ? { tls: {} } : {}),
+    },
+  };
+  // A worker's commands (BullMQ's blocking ones among them) wait for a promoted replica.
+  if (role === 'worker') clusterOptions.maxRedirections = 64;
+  return new Cluster(
+    target.nodes.map((n) => ({ host: n.host, port: n.port })),
+    clusterOptions,
+  );
+}
+
+/**
+ * The node that holds `key`'s slot: the connection itself on one Redis, its master on a cluster.
+ * Commands that name no key (SCAN, INFO) go there so they see our keys and our master, not a
+ * random node.
+ */
+export async function nodeFor(redis: RedisConnection, key: string): Promise<Redis> {
+  if (!(redis instanceof Cluster)) return redis;
+  const slot = Number(await redis.cluster('KEYSLOT', key));
+  const owner = redis.slots[slot]?.[0];
+  const node = redis.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === owner);
+  if (!node)
+    throw new ProvisionerError('redis_slot_unknown', `no Redis Cluster master owns slot ${slot} yet`, {
+      retryable: true,
+    });
+  return node;
+}
+
+/** Every master: the connection itself on one Redis. */
+export async function mastersOf(redis: RedisConnection): Promise<Redis[]> {
+  if (!(redis instanceof Cluster)) return [redis];
+  // The node list is empty until the first slot map arrives.
+  if (redis.status !== 'ready') await redis.ping();
+  return redis.nodes('master');
+}
+
+/** `run_id` of the server holding `key` (random per redis-server start; a promoted replica has its own). */
+export async function serverRunId(redis: RedisConnection, key: string): Promise<string> {
+  const info = await (await nodeFor(redis, key)).info('server');
+  return /^run_id:(\S+)/m.exec(info)?.[1] ?? '';
 }
 
 /** BullMQ needs every key kept: evicting keys silently loses jobs. Warns loudly otherwise. */
-export async function checkEvictionPolicy(redis: Redis, logger: Logger): Promise<string | undefined> {
+export async function checkEvictionPolicy(
+  redis: RedisConnection,
+  logger: Logger,
+): Promise<string | undefined> {
   try {
-    const reply = (await redis.config('GET', 'maxmemory-policy')) as string[];
-    const policy = reply[1];
+    let policy: string | undefined;
+    // On a cluster every master holds somebody's slots: the first one that evicts decides.
+    for (const node of await mastersOf(redis)) {
+      const reply = (await node.config('GET', 'maxmemory-policy')) as string[];
+      policy = reply[1];
+      if (policy !== 'noeviction') break;
+    }
     if (policy && policy !== 'noeviction') {
       logger.warn(
         { policy },
@@ -111,12 +192,9 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Starts a private redis-server and waits until it answers PING. */
-export async function startEmbeddedRedis(options: EmbeddedRedisOptions = {}): Promise<EmbeddedRedis> {
-  if (!redisServerAvailable()) throw new ProvisionerError('redis_server_missing', REDIS_SERVER_MISSING_HELP);
-  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'dfp-redis-')));
-  const port = options.port ?? (await freePort());
-  const args = [
+/** A private redis-server's arguments: loopback only, no RDB, `noeviction`, AOF `everysec` when asked. */
+export function redisServerArgs(port: number, dir: string, appendOnly: boolean): string[] {
+  return [
     '--port',
     String(port),
     '--bind',
@@ -128,7 +206,7 @@ export async function startEmbeddedRedis(options: EmbeddedRedisOptions = {}): Pr
     '--maxmemory-policy',
     'noeviction',
     '--appendonly',
-    options.appendOnly ? 'yes' : 'no',
+    appendOnly ? 'yes' : 'no',
     '--appendfsync',
     'everysec',
     '--daemonize',
@@ -136,6 +214,14 @@ export async function startEmbeddedRedis(options: EmbeddedRedisOptions = {}): Pr
     '--loglevel',
     'warning',
   ];
+}
+
+/** Starts a private redis-server and waits until it answers PING. */
+export async function startEmbeddedRedis(options: EmbeddedRedisOptions = {}): Promise<EmbeddedRedis> {
+  if (!redisServerAvailable()) throw new ProvisionerError('redis_server_missing', REDIS_SERVER_MISSING_HELP);
+  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'dfp-redis-')));
+  const port = options.port ?? (await freePort());
+  const args = redisServerArgs(port, dir, options.appendOnly ?? false);
   const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {

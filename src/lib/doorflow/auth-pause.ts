@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../core/redis.ts';
 import type { Clock } from '../core/clock.ts';
 import { DoorFlowError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
@@ -48,7 +48,7 @@ return 1
 `);
 
 export interface AuthPauseDeps {
-  redis: Redis;
+  redis: RedisConnection;
   /** `pause`: the pause hash; `tokens`: the token hash, where a dead refresh token is marked. */
   keys: { pause: string; tokens: string };
   logger: Logger;

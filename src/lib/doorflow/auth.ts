@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../core/redis.ts';
 import type { Clock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
 import { DoorFlowError } from '../core/errors.ts';
@@ -52,7 +52,7 @@ interface TokenKeys {
 
 export interface TokenManagerDeps {
   config: Config['doorflow'];
-  redis: Redis;
+  redis: RedisConnection;
   keys: TokenKeys;
   logger: Logger;
   clock: Clock;

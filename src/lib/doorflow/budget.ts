@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../core/redis.ts';
 import pLimit from 'p-limit';
 import type { Logger } from '../core/logger.ts';
 import type { RedisKeys } from '../store/keys.ts';
@@ -195,7 +195,7 @@ export function budgetKeysOf(keys: RedisKeys): BudgetKeys {
 }
 
 export interface BudgetOptions {
-  redis: Redis;
+  redis: RedisConnection;
   keys: BudgetKeys;
   /** Requests per second for the whole fleet (`DOORFLOW_RATE_LIMIT`). */
   ratePerSec: number;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../core/redis.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
 import { ConfigError } from '../core/errors.ts';
@@ -34,7 +34,7 @@ import type {
 
 export interface DoorFlowClientDeps {
   config: Config['doorflow'];
-  redis: Redis;
+  redis: RedisConnection;
   /** The fleet's keys (under `QUEUE_PREFIX`): the budget and the shared tokens live there. */
   keys: RedisKeys;
   logger: Logger;

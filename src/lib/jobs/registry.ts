@@ -1,5 +1,5 @@
 import { type JobsOptions, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../core/redis.ts';
 import type { z } from 'zod';
 import { backoffDelayMs } from '../core/backoff.ts';
 import type { Config } from '../core/config.ts';
@@ -156,7 +156,7 @@ export interface Queues {
   close(): Promise<void>;
 }
 
-export function createQueues(connection: Redis, prefix: string, jobs: Config['jobs']): Queues {
+export function createQueues(connection: RedisConnection, prefix: string, jobs: Config['jobs']): Queues {
   const open = new Map<QueueName, Queue>();
   const defaults = defaultJobOptions(jobs);
   const get = (name: QueueName): Queue => {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../core/redis.ts';
 import type { Clock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
 import { RunPurger, type RunPurgeSummary } from '../store/run-purge.ts';
@@ -27,7 +27,7 @@ export interface RetentionSummary {
 }
 
 export interface RetentionDeps {
-  redis: Redis;
+  redis: RedisConnection;
   stores: Pick<Stores, 'keys' | 'runs' | 'deadLetters' | 'credentials'> & {
     audit?: Stores['audit'] | undefined;
     syncPlans?: Stores['syncPlans'] | undefined;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../core/redis.ts';
 import { luaScript } from '../core/lua.ts';
 import { PIPELINE_QUEUES } from '../jobs/pipeline-queues.ts';
 import type { RedisKeys } from '../store/keys.ts';
@@ -34,7 +34,7 @@ export interface LiveSnapshot {
 }
 
 export interface LiveDeps {
-  redis: Redis;
+  redis: RedisConnection;
   keys: RedisKeys;
   runs: RunStore;
   pages: RunPages;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../core/redis.ts';
 import type { RedisKeys } from './keys.ts';
 
 /** How long a raised occurrence is remembered, so a retried job or a second worker does not page twice. */
@@ -11,7 +11,7 @@ const SENT_TTL_SEC = 30 * 86_400;
  */
 export class AlertStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly keys: RedisKeys,
   ) {}
 

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../core/redis.ts';
 import type { Clock } from '../core/clock.ts';
 import { INVITATION_CODE_PATTERN } from '../core/logger.ts';
 import type { Metrics } from '../core/metrics.ts';
@@ -117,7 +117,7 @@ export class AuditLog {
   #timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly keys: RedisKeys,
     private readonly clock: Clock,
     private readonly options: AuditLogOptions,

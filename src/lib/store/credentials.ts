@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../core/redis.ts';
 import { luaScript } from '../core/lua.ts';
 import { DELIVERY_CHANNELS } from '../delivery/channel-names.ts';
 import type { RedisKeys } from './keys.ts';
@@ -135,7 +135,7 @@ const PENDING_CREATE_TTL_SEC = 86_400;
 
 export class CredentialStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly keys: RedisKeys,
   ) {}
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { nodeFor, type RedisConnection } from '../core/redis.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
 import type { QueueName } from '../jobs/registry.ts';
 import type { RedisKeys } from './keys.ts';
@@ -58,7 +58,7 @@ export function deadLetterId(runId: string, key: string, queue: string): string 
 /** Storage of dead letters; replaying them into the queues is `processors/services/replay.ts`. */
 export class DeadLetterStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly keys: RedisKeys,
     private readonly clock: Clock = systemClock,
   ) {}
@@ -150,8 +150,10 @@ export class DeadLetterStore {
     let cursor = '0';
     let removed = 0;
     const now = this.clock.now();
+    // On a cluster only the master owning the prefix's slot holds our keys: SCAN runs there.
+    const node = await nodeFor(this.redis, this.keys.deadLetterPattern);
     do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', this.keys.deadLetterPattern, 'COUNT', 500);
+      const [next, keys] = await node.scan(cursor, 'MATCH', this.keys.deadLetterPattern, 'COUNT', 500);
       cursor = next;
       for (const key of keys) {
         const raw = await this.redis.get(key);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { type RedisConnection, serverRunId } from '../core/redis.ts';
 import type { DoorFlowApi, Person } from '../doorflow/types.ts';
 import type { RedisKeys } from './keys.ts';
 
@@ -97,7 +97,7 @@ function runIdOf(info: string): string {
 
 export class PeopleIndex {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly keys: RedisKeys,
   ) {}
 
@@ -162,7 +162,7 @@ export class PeopleIndex {
       }
       await flush();
       // Written even for an empty account, so its person steps can still trust the (empty) index.
-      await this.redis.hset(tmp, SERVER_FIELD, runIdOf(await this.redis.info('server')));
+      await this.redis.hset(tmp, SERVER_FIELD, await serverRunId(this.redis, tmp));
       await this.redis.rename(tmp, this.#index);
       return people.length;
     } finally {
@@ -184,6 +184,7 @@ export class PeopleIndex {
       .hget(this.#index, `sid:${systemId ?? ''}`)
       .hget(this.#index, `email:${(email ?? '').toLowerCase()}`)
       .hget(this.#index, SERVER_FIELD)
+      // Key-less, so it goes with the rest: on a cluster, to the master that owns the prefix's slot.
       .info('server')
       .get(this.keys.redisEpoch)
       .exec();
@@ -224,7 +225,7 @@ export class PeopleIndex {
 
   /** The `run_id` of the Redis server answering now (see {@link KnownPerson.serverRunId}). */
   async serverRunId(): Promise<string> {
-    return runIdOf(await this.redis.info('server'));
+    return await serverRunId(this.redis, this.#index);
   }
 
   async bySystemId(systemId: string): Promise<PersonSnapshot | undefined> {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../core/redis.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
 import type { RedisKeys } from './keys.ts';
 
@@ -15,7 +15,7 @@ export interface PauseRecord {
 
 export class PipelinePauseStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly keys: RedisKeys,
     private readonly clock: Clock = systemClock,
   ) {}

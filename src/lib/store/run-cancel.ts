@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../core/redis.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
 import { luaScript } from '../core/lua.ts';
 import { PIPELINE_QUEUES } from '../jobs/pipeline-queues.ts';
@@ -33,7 +33,7 @@ const isStep = (status: string): status is PipelineStep => STEP_STATUSES.has(sta
 
 export class RunCancelStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly keys: RedisKeys,
     private readonly clock: Clock = systemClock,
   ) {}

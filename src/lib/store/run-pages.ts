@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../core/redis.ts';
 import { luaScript } from '../core/lua.ts';
 import type { RedisKeys } from './keys.ts';
 import { type EntryDetail, INDEX_VERSION } from './runs.ts';
@@ -82,7 +82,7 @@ export class RunPages {
   readonly #indexed = new Set<string>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly keys: RedisKeys,
   ) {}
 

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { nodeFor, type RedisConnection } from '../core/redis.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
 import { luaScript } from '../core/lua.ts';
 import type { DeadLetterStore } from './dead-letters.ts';
@@ -65,7 +65,7 @@ function settledAt(run: RunRecord): number | undefined {
 
 export class RunPurger {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly keys: RedisKeys,
     private readonly runs: RunStore,
     private readonly deadLetters: DeadLetterStore,
@@ -150,7 +150,11 @@ export class RunPurger {
   }
 
   async #bytes(keys: string[]): Promise<number> {
-    const sizes = await Promise.all(keys.map((key) => this.redis.memory('USAGE', key)));
+    if (keys.length === 0) return 0;
+    // MEMORY USAGE names its key after a sub-command, which a cluster client cannot route: ask the
+    // master of the run's slot (every key of the prefix shares it) directly.
+    const node = await nodeFor(this.redis, keys[0] ?? '');
+    const sizes = await Promise.all(keys.map((key) => node.memory('USAGE', key)));
     return sizes.reduce<number>((sum, n) => sum + (typeof n === 'number' ? n : 0), 0);
   }
 }

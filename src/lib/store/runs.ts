@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../core/redis.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
 import { luaScript } from '../core/lua.ts';
 import type { DeliveryChannelName } from '../delivery/channel-names.ts';
@@ -252,7 +252,7 @@ export function newRunId(now = Date.now()): string {
 /** Run records over one Redis connection; `clock` stamps creation, moves and finishes. */
 export class RunStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly keys: RedisKeys,
     private readonly clock: Clock = systemClock,
   ) {}

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../core/redis.ts';
 import type { RedisKeys } from './keys.ts';
 
 /**
@@ -29,7 +29,7 @@ export interface HeldOffboard {
 
 export class ScimBurstStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly keys: RedisKeys,
   ) {}
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../core/redis.ts';
 import { decryptSecret, encryptSecret } from '../core/crypto.ts';
 import type { RedisKeys } from './keys.ts';
 
@@ -35,7 +35,7 @@ export type ScimWrite = { ok: true } | { ok: false; conflict: 'userName' };
 
 export class ScimUserStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly keys: RedisKeys,
     private readonly sealKey: Buffer,
   ) {}
@@ -118,7 +118,7 @@ export class ScimUserStore {
  * and their `userName` claim. Needs no key: ids and times are all it reads. Returns how many.
  */
 export async function purgeInactiveScimUsers(
-  redis: Redis,
+  redis: RedisConnection,
   keys: RedisKeys,
   cutoffMs: number,
   dryRun = false,

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../core/redis.ts';
 import type { Clock } from '../core/clock.ts';
 import type { Metrics } from '../core/metrics.ts';
 import { AlertStore } from './alerts.ts';
@@ -57,7 +57,12 @@ export interface StoreOptions {
   metrics?: Metrics | undefined;
 }
 
-export function createStores(redis: Redis, keys: RedisKeys, clock: Clock, options: StoreOptions): Stores {
+export function createStores(
+  redis: RedisConnection,
+  keys: RedisKeys,
+  clock: Clock,
+  options: StoreOptions,
+): Stores {
   return {
     keys,
     runs: new RunStore(redis, keys, clock),

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../core/redis.ts';
 import type { Clock } from '../core/clock.ts';
 import type { RedisKeys } from './keys.ts';
 
@@ -43,7 +43,7 @@ export interface StoredPlan extends PlanSummary {
 
 export class SyncPlanStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly keys: RedisKeys,
     private readonly clock: Clock,
   ) {}

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../core/redis.ts';
 import type { RedisKeys } from './keys.ts';
 
 /**
@@ -39,7 +39,7 @@ const DONE_TTL_SEC = 30 * 86_400;
 
 export class SyncRunStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly keys: RedisKeys,
   ) {}
 

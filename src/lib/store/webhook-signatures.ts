@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../core/redis.ts';
 import type { RedisKeys } from './keys.ts';
 
 /**
@@ -8,7 +8,7 @@ import type { RedisKeys } from './keys.ts';
  */
 export class WebhookSignatureStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly keys: RedisKeys,
   ) {}
 

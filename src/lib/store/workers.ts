@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../core/redis.ts';
 import { DEFAULT_HEARTBEAT_STALE_MS } from '../core/heartbeat.ts';
 import type { RedisKeys } from './keys.ts';
 
@@ -9,7 +9,7 @@ import type { RedisKeys } from './keys.ts';
  */
 export class WorkerStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly keys: RedisKeys,
   ) {}
 
