@@ -37,7 +37,13 @@ export const LIVE_SCRIPT = `(() => {
     const target = document.getElementById(id);
     target.textContent = '';
     const plot = new uPlot(
-      { title, width, height, series: [{}].concat(series), axes: [{}, { size: 50 }], scales: { x: { time: true, range: (u, min, max) => (min === max ? [min - 300, max + 60] : [min, max]) } } },
+      {
+        title, width, height, series: [{}].concat(series), axes: [{}, { size: 50 }],
+        // uPlot widens a one-point time axis by 86400 / ms (years at the default ms = 1e-3) before
+        // the range hook sees it, so the hook looks at the data: one point gets the last five minutes.
+        scales: { x: { time: true, range: (u, min, max) => (u.data[0].length < 2 ? [u.data[0][0] - 300, u.data[0][0] + 60] : [min, max]) } },
+        hooks: { draw: [(u) => { target.dataset.xSpan = String(Math.round(u.scales.x.max - u.scales.x.min)); }] },
+      },
       data,
       target,
     );

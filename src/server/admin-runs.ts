@@ -115,15 +115,24 @@ function entryTable(group: string, count: number, entries: PagedEntry[]): SafeHt
 }
 
 /** A run page passes `perRun`: its replay-all buttons are under "Failures by code", from the counters. */
-function deadTable(letters: DeadLetter[], csrf: string | undefined, back: string, perRun = false): SafeHtml {
+function deadTable(
+  letters: DeadLetter[],
+  csrf: string | undefined,
+  back: string,
+  perRun = false,
+  total = letters.length,
+): SafeHtml {
   if (letters.length === 0) return html`<p id="no-dead-letters">No dead-letter entries.</p>`;
+  const shown = Math.min(letters.length, DEAD_LIMIT);
+  // Counted over the records on the page; "Replay all" still replays every record of the code.
+  const among = total > shown ? ` among the newest ${shown}` : '';
   const byCode = new Map<string, number>();
   for (const d of letters) byCode.set(d.code, (byCode.get(d.code) ?? 0) + 1);
   const codeButtons = perRun
     ? []
     : [...byCode].map(
         ([code, n]) =>
-          html`<li>${code} (${n}) ${postButton('/admin/dead-letters/replay', `Replay all ${code}`, csrf, { code, back })}</li>`,
+          html`<li>${code} (${n}${among}) ${postButton('/admin/dead-letters/replay', `Replay all ${code}`, csrf, { code, back })}</li>`,
       );
   const rows = letters.slice(0, DEAD_LIMIT).map(
     (
@@ -133,7 +142,10 @@ function deadTable(letters: DeadLetter[], csrf: string | undefined, back: string
 <td>${d.attempts}</td><td>${isoTime(d.lastFailedAt)}</td>
 <td>${postButton(`/admin/dead-letters/${encodeURIComponent(d.id)}/replay`, 'Replay', csrf, { back })}</td></tr>`,
   );
-  const more = letters.length > DEAD_LIMIT ? html`<p>… and ${letters.length - DEAD_LIMIT} more.</p>` : html``;
+  const more =
+    total > shown
+      ? html`<p id="dead-letters-more">The newest ${shown} of ${total} are shown; <code>dlq list</code> lists them all.</p>`
+      : html``;
   return html`<ul class="codes">${codeButtons}</ul>
 <table id="dead-letters"><thead><tr><th>id</th><th>run</th><th>key</th><th>step</th><th>error code</th><th>HTTP</th>
 <th>message</th><th>attempts</th><th>last failure (UTC)</th><th></th></tr></thead><tbody>${rows}</tbody></table>${more}`;
@@ -153,7 +165,12 @@ export function adminRunsRouter(deps: AdminRunsDeps): Router {
   router.get('/admin', (_req, res) => res.redirect(302, '/admin/runs'));
 
   router.get('/admin/runs', async (req, res) => {
-    const [runs, letters] = await Promise.all([deps.runs.list(50), deps.deadLetters.list()]);
+    // Bounded whatever the backlog: the newest dead letters and how many there are in all.
+    const [runs, letters, total] = await Promise.all([
+      deps.runs.list(50),
+      deps.deadLetters.newest(DEAD_LIMIT),
+      deps.deadLetters.count(),
+    ]);
     const rows = runs.map((run) => {
       const outcome = runOutcome(run);
       return html`<tr data-run="${run.id}"><td><a href="/admin/runs/${encodeURIComponent(run.id)}">${run.id}</a></td>
@@ -169,7 +186,7 @@ export function adminRunsRouter(deps: AdminRunsDeps): Router {
       html`${flash(req)}${control}<table id="runs"><thead><tr><th>run</th><th>source</th><th>delivery</th><th>started (UTC)</th>
 <th>finished (UTC)</th><th>entries</th><th>provisioned</th><th>already provisioned</th><th>failed</th><th>outcome</th></tr></thead>
 <tbody>${rows}</tbody></table>${runs.length === 0 ? html`<p>No runs yet.</p>` : html``}
-<h2>Dead letters</h2>${deadTable(letters, csrf, '/admin/runs')}`,
+<h2>Dead letters</h2>${deadTable(letters, csrf, '/admin/runs', false, total)}`,
     );
   });
 

@@ -165,6 +165,10 @@ describe.skipIf(SKIP_NO_BROWSER)('admin pages in a real browser', () => {
     await page.locator('#live[data-charts="rendered"]').waitFor();
     for (const id of ['chart-people', 'chart-requests', 'chart-failures']) {
       expect(await page.locator(`#${id} canvas`).count(), id).toBe(1);
+      // The run took a minute or two: its time axes span minutes, also while a chart has one point.
+      const span = Number(await page.locator(`#${id}`).getAttribute('data-x-span'));
+      expect(span, `${id} x span (s)`).toBeGreaterThan(0);
+      expect(span, `${id} x span (s)`).toBeLessThanOrEqual(3_600);
     }
     await expect(page.locator('#live-figures').textContent()).resolves.toMatch(
       /5 of 5 settled · [\d.]+ people\/min/,

@@ -238,6 +238,35 @@ describe('ops HTTP surface', () => {
     expect(again.at(-1)).toMatchObject({ operator: 'admin (bearer token)', action: 'dead_letter.replay' });
   });
 
+  it('/admin/runs shows the newest 500 dead letters and how many there are, not the whole backlog', async () => {
+    served = await serve({ ADMIN_TOKEN: TOKEN });
+    for (let i = 0; i < 520; i++) {
+      const key = `sid:B${i}`;
+      await served.pipeline.deadLetters.store({
+        queue: 'person',
+        runId: 'r-backlog',
+        key,
+        jobId: `j${i}`,
+        code: i % 2 === 0 ? 'server_error' : 'validation_failed',
+        message: 'DoorFlow answered 503',
+        attempts: 3,
+        payload: {
+          runId: 'r-backlog',
+          key,
+          gen: 0,
+          delivery: 'webhook',
+          entry: { key, system_id: `B${i}`, first_name: 'Ada', last_name: 'Lovelace' },
+        },
+      });
+    }
+    const html = await (
+      await fetch(`${served.url}/admin/runs`, { headers: { authorization: `Bearer ${TOKEN}` } })
+    ).text();
+    expect(html.match(/<tr data-dead-letter=/g)?.length).toBe(500);
+    expect(html).toContain('The newest 500 of 520 are shown');
+    expect(html).toContain('server_error (250 among the newest 500)');
+  });
+
   it('Basic auth mode: 401 with a challenge unless user and password match', async () => {
     served = await serve({ ADMIN_AUTH: 'basic', ADMIN_USER: 'ops', ADMIN_PASSWORD: 'pa55word-xyz' });
     const auth = (u: string, p: string) => ({

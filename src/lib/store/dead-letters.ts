@@ -119,6 +119,15 @@ export class DeadLetterStore {
     return out;
   }
 
+  /** The `limit` live records that failed last, newest first (a bounded read for pages). */
+  async newest(limit: number): Promise<DeadLetter[]> {
+    if (limit <= 0) return [];
+    const ids = await this.redis.zrevrange(this.#index, 0, limit - 1);
+    if (ids.length === 0) return [];
+    const raws = await this.redis.mget(...ids.map((id) => this.#key(id)));
+    return raws.flatMap((raw) => (raw ? [JSON.parse(raw) as DeadLetter] : []));
+  }
+
   async count(): Promise<number> {
     return await this.redis.zcard(this.#index);
   }
