@@ -110,8 +110,15 @@ export async function queuePass(
     const calls = callsPerEntry(callsBefore, await commandCalls(redis), rows);
     const runId = (await env.pipeline.runs.latestId()) ?? '';
     const families = await familyBytes(redis, env.pipeline.keys, runId, rows, grown);
-    const waiting = await env.pipeline.queues.get('person').getWaitingCount();
-    if (waiting !== rows) throw new Error(`${waiting} person jobs waiting after importing ${rows} rows`);
+    const waiting = await env.pipeline.runs.get(runId);
+    const queued =
+      (await env.pipeline.queues.get('person').getWaitingCount()) +
+      (await env.pipeline.queues.get('provision').getWaitingCount());
+    if (!waiting || waiting.total !== rows || queued === 0) {
+      throw new Error(
+        `${waiting?.total ?? 0} entries and ${queued} jobs waiting after importing ${rows} rows`,
+      );
+    }
     return { real, bytesPerEntry: grown / rows, families, calls };
   } finally {
     await env.close();

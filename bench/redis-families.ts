@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection as Redis } from '../src/lib/core/redis.ts';
 import type { RedisKeys } from '../src/lib/store/keys.ts';
 import { round } from './common.ts';
 
@@ -18,7 +18,7 @@ export interface FamilyBytes {
   runTotal: number;
   /** What is left: BullMQ's job hashes, wait list and events, per entry. */
   queue: number;
-  /** A sample of person job hashes, mean `MEMORY USAGE` of one. */
+  /** A sample of waiting job hashes (batch jobs, else person jobs), mean `MEMORY USAGE` of one. */
   jobHash: number;
 }
 
@@ -42,10 +42,16 @@ export async function familyBytes(
     run[family] = round(bytes / entries, 1);
     runTotal += bytes;
   }
-  const ids = await redis.lrange(`${keys.prefix}:person:wait`, 0, 199);
+  // Batch jobs (`provision`) carry the entries unless JOBS_BATCH_SIZE=1 (one `person` job each).
+  let queue = 'provision';
+  let ids = await redis.lrange(`${keys.prefix}:${queue}:wait`, 0, 199);
+  if (ids.length === 0) {
+    queue = 'person';
+    ids = await redis.lrange(`${keys.prefix}:${queue}:wait`, 0, 199);
+  }
   let jobs = 0;
   for (const id of ids)
-    jobs += Number((await redis.call('MEMORY', 'USAGE', `${keys.prefix}:person:${id}`)) ?? 0);
+    jobs += Number((await redis.call('MEMORY', 'USAGE', `${keys.prefix}:${queue}:${id}`)) ?? 0);
   return {
     total: round(grownBy / entries, 0),
     run,

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../src/lib/core/redis.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/lib/core/clock.ts';
 import { RedisKeys } from '../../src/lib/store/keys.ts';
@@ -15,7 +15,7 @@ import { deletePrefix, testRedis, uniquePrefix } from '../helpers/redis.ts';
 
 const NOW = Date.UTC(2026, 11, 7, 12, 0, 0);
 
-async function record(redis: Redis, keys: RedisKeys, id: string) {
+async function record(redis: RedisConnection, keys: RedisKeys, id: string) {
   const { id: _id, createdAt: _at, ...run } = await redis.hgetall(keys.run(id));
   return {
     run,
@@ -27,7 +27,7 @@ async function record(redis: Redis, keys: RedisKeys, id: string) {
 }
 
 describe('run entries registered a slice at a time', () => {
-  let redis: Redis;
+  let redis: RedisConnection;
   let prefix: string;
   let keys: RedisKeys;
   let runs: RunStore;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../core/redis.ts';
 import { luaScript } from '../core/lua.ts';
 import type { RedisKeys } from './keys.ts';
 
@@ -126,7 +126,7 @@ return 1
 
 export class LifecycleTimerStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly keys: RedisKeys,
     private readonly leaseMs = DEFAULT_LEASE_MS,
   ) {}
