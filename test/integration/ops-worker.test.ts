@@ -83,11 +83,13 @@ describe('worker process: heartbeat, /metrics, run notification', () => {
 
     const metricsText = async () =>
       parsePromText(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
-    // Nothing processed yet but (maybe) the janitor's first tick, which every worker schedules at once.
+    // Nothing processed yet but the schedulers' ticks every worker registers: the janitor's first
+    // (at once) and the lifecycle scheduler's (every LIFECYCLE_TICK).
     const atStart = await metricsText();
     expect(
       sampleSum(atStart, 'dfp_jobs_processed_total') -
-        sampleSum(atStart, 'dfp_jobs_processed_total', { queue: 'janitor' }),
+        sampleSum(atStart, 'dfp_jobs_processed_total', { queue: 'janitor' }) -
+        sampleSum(atStart, 'dfp_jobs_processed_total', { queue: 'lifecycle-tick' }),
     ).toBe(0);
 
     const run = await intake(
