@@ -59,7 +59,8 @@ describe.skipIf(SKIP_NO_BROWSER)('admin pages in a real browser', () => {
 
   it('logs in, sees a finished run and its dead letters, replays one and sees it complete', async () => {
     await mkdir(ARTIFACTS, { recursive: true });
-    h = await startHarness({ sim: { licenceLimit: 3 }, env: { ADMIN_TOKEN: TOKEN } });
+    // One job per step, so the licence-limit 422s are failed `credential` jobs Bull Board can show.
+    h = await startHarness({ sim: { licenceLimit: 3 }, env: { ADMIN_TOKEN: TOKEN, JOBS_BATCH_SIZE: '1' } });
     await h.startWorkers();
     const run = await intake(
       h.pipeline.intakeDeps(),

@@ -17,8 +17,14 @@ describe('delivery fallback order at intake', () => {
   });
 
   async function personJobs(harness: Harness): Promise<Record<string, string>> {
-    const jobs = await harness.pipeline.queues.get('person').getJobs(['waiting', 'delayed', 'prioritized']);
-    return Object.fromEntries(jobs.map((job) => [job.data.key, job.data.delivery]));
+    // Entries wait in batch jobs (`provision`), or one `person` job each with JOBS_BATCH_SIZE=1.
+    const states = ['waiting', 'delayed', 'prioritized'] as const;
+    const single = await harness.pipeline.queues.get('person').getJobs([...states]);
+    const batches = await harness.pipeline.queues.get('provision').getJobs([...states]);
+    return Object.fromEntries([
+      ...single.map((job) => [job.data.key, job.data.delivery]),
+      ...batches.flatMap((job) => job.data.entries.map((e) => [e.key, e.delivery])),
+    ]);
   }
 
   it('CSV import: email for those with an address, SMS for those without, refused when neither', async () => {

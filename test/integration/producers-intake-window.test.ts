@@ -55,6 +55,11 @@ describe('import backpressure', () => {
           .getJobCounts('waiting', 'delayed', 'prioritized');
         jobs += Object.values(counts).reduce((a, b) => a + b, 0);
       }
+      // A batch job parks its slice of entries: count the entries, not the job.
+      const batches = await harness.pipeline.queues
+        .get('provision')
+        .getJobs(['waiting', 'delayed', 'prioritized']);
+      for (const job of batches) jobs += job.data.entries.length;
       maxWaiting = Math.max(maxWaiting, jobs);
       return run;
     };

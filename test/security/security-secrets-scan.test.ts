@@ -106,6 +106,9 @@ describe('issue 14 acceptance 2: the full secret scan', { timeout: 240_000 }, ()
       SMS_AUTH_TOKEN: sms.authToken,
       SMS_FROM: '+15005550006',
       ADMIN_TOKEN: secret('admin'),
+      // One job per step: the refused deliveries stay failed BullMQ jobs, whose data, reason and
+      // stack trace Bull Board shows and this scan reads (in a batch they are dead letters at once).
+      JOBS_BATCH_SIZE: '1',
       WEBHOOK_SECRET: secret('webhook'),
       JOB_ATTEMPTS: '3',
       JOB_BACKOFF_MS: '100',
