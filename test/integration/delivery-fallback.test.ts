@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { importCsv } from '../../src/producers/csv-import.ts';
+import type { ProvisionPayload } from '../../src/lib/jobs/registry.ts';
 import { intake } from '../../src/producers/intake.ts';
 import { type Harness, startHarness } from '../helpers/pipeline.ts';
 
@@ -23,7 +24,7 @@ describe('delivery fallback order at intake', () => {
     const batches = await harness.pipeline.queues.get('provision').getJobs([...states]);
     return Object.fromEntries([
       ...single.map((job) => [job.data.key, job.data.delivery]),
-      ...batches.flatMap((job) => job.data.entries.map((e) => [e.key, e.delivery])),
+      ...batches.flatMap((job) => (job.data as ProvisionPayload).entries.map((e) => [e.key, e.delivery])),
     ]);
   }
 
