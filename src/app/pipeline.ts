@@ -76,7 +76,8 @@ export function buildPipeline(config: Config, options: PipelineOptions): Pipelin
   let client: DoorFlowClient | undefined;
   const queues = createQueues(redis, prefix, config.jobs);
   const keys = new RedisKeys(prefix);
-  const metrics = options.metrics ?? noopMetrics;
+  // Every figure this pipeline records carries its account (label `account`).
+  const metrics = (options.metrics ?? noopMetrics).forAccount(config.account);
   const stores = createStores(redis, keys, clock, {
     auditRetentionMs: config.admin.auditRetentionMs,
     metrics,
@@ -202,13 +203,17 @@ function redisTargetOf(config: Config): RedisTarget {
   return config.redisUrl;
 }
 
-/** A command's pipeline on REDIS_URL or REDIS_CLUSTER_NODES, closed with the runtime (one close chain). */
+/**
+ * A command's pipeline on REDIS_URL or REDIS_CLUSTER_NODES, closed with the runtime (one close
+ * chain); for the runtime's account, or another (`config`: {@link forAccount} of it).
+ */
 export function openPipeline(
   runtime: Runtime,
   options: Pick<PipelineOptions, 'role' | 'metrics'> = {},
+  config: Config = runtime.config,
 ): Pipeline {
-  const pipeline = buildPipeline(runtime.config, {
-    redis: redisTargetOf(runtime.config),
+  const pipeline = buildPipeline(config, {
+    redis: redisTargetOf(config),
     logger: runtime.logger,
     ...options,
   });

@@ -1,4 +1,11 @@
-import { type Config, type Env, loadConfig, processEnv, secretValues } from '../lib/core/config.ts';
+import {
+  type AccountSelection,
+  type Config,
+  type Env,
+  loadConfig,
+  processEnv,
+  secretValues,
+} from '../lib/core/config.ts';
 import { createLogger, type Logger } from '../lib/core/logger.ts';
 
 /**
@@ -15,8 +22,25 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-export function buildConfig(overrides: Env = {}): Config {
-  return loadConfig(processEnv(), overrides);
+/** `--account NAME` as the CLI read it for this process (undefined: not given). */
+let accountFlag: string | undefined;
+
+/** The CLI's `--account` (once, before the command runs); every later {@link buildConfig} selects it. */
+export function chooseAccount(name: string | undefined): void {
+  accountFlag = name;
+}
+
+/** The account named with `--account`, if one was: `worker` and `serve` serve every account without it. */
+export function chosenAccount(): string | undefined {
+  return accountFlag;
+}
+
+/**
+ * The configuration from the environment, with the account `--account` chose (else the only
+ * one, or `default`). `all`: several accounts and none chosen is fine (worker, serve).
+ */
+export function buildConfig(overrides: Env = {}, options: Pick<AccountSelection, 'all'> = {}): Config {
+  return loadConfig(processEnv(), overrides, { account: accountFlag, ...options });
 }
 
 export function buildRuntime(

@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
-import { type Config, describeConfig } from '../lib/core/config.ts';
+import { type Config, describeConfig, forAccount } from '../lib/core/config.ts';
 import { ConfigError } from '../lib/core/errors.ts';
 import { describeRedis, isRedisUnavailable } from '../lib/core/redis-errors.ts';
 import { channelSettingProblems } from '../lib/delivery/channel-settings.ts';
 import { checkDoorFlowConnectivity } from '../lib/doorflow/connectivity.ts';
 import { checkEvictionPolicy } from '../lib/core/redis.ts';
 import { openPipeline } from '../app/pipeline.ts';
-import { buildConfig, buildRuntime, type Runtime } from '../app/runtime.ts';
+import { buildConfig, buildRuntime, chosenAccount, type Runtime } from '../app/runtime.ts';
 import { EXIT } from './exit-codes.ts';
 
 /**
@@ -44,7 +44,11 @@ function deliveryChecks(cfg: Config): CheckResult[] {
 }
 
 /** Redis (PING, eviction policy) and DoorFlow end to end (an authenticated read with our token). */
-async function connectivityChecks(cfg: Config, runtime: Runtime): Promise<CheckResult[]> {
+async function connectivityChecks(
+  cfg: Config,
+  runtime: Runtime,
+  accounts: readonly string[],
+): Promise<CheckResult[]> {
   if (!cfg.redisUrl && !cfg.redisCluster) {
     return [
       {
@@ -81,17 +85,26 @@ async function connectivityChecks(cfg: Config, runtime: Runtime): Promise<CheckR
     });
     return checks;
   }
-  // DoorFlow: the client keeps its budget and tokens in Redis, so it is checked with it.
-  const doorflow = await checkDoorFlowConnectivity(pipeline.doorflow(), cfg.doorflow);
-  checks.push({
-    name: 'doorflow',
-    ok: doorflow.ok,
-    detail: doorflow.detail,
-    ...(doorflow.ok
-      ? {}
-      : { problem: doorflow.code && !CONFIG_CODES.has(doorflow.code) ? 'unavailable' : 'config' }),
-  });
+  // DoorFlow: the client keeps its budget and tokens in Redis, so it is checked with it; each
+  // account with its own grant.
+  for (const account of accounts) {
+    const own = account === cfg.account ? pipeline : openPipeline(runtime, {}, forAccount(cfg, account));
+    const doorflow = await checkDoorFlowConnectivity(own.doorflow(), own.config.doorflow);
+    checks.push({
+      name: checkName('doorflow', account, accounts),
+      ok: doorflow.ok,
+      detail: doorflow.detail,
+      ...(doorflow.ok
+        ? {}
+        : { problem: doorflow.code && !CONFIG_CODES.has(doorflow.code) ? 'unavailable' : 'config' }),
+    });
+  }
   return checks;
+}
+
+/** `doorflow`, or `doorflow[london]` when several accounts are checked. */
+function checkName(name: string, account: string, accounts: readonly string[]): string {
+  return accounts.length > 1 ? `${name}[${account}]` : name;
 }
 
 /** Exit 3 for any configuration problem, else 4 for an unreachable service, else 0. */
@@ -113,7 +126,8 @@ export function registerConfigCommand(program: Command): void {
     .action(async (options: { json?: boolean; connect: boolean }) => {
       let cfg: Config;
       try {
-        cfg = buildConfig();
+        // Without --account every account is checked.
+        cfg = buildConfig({}, { all: true });
       } catch (err) {
         if (!(err instanceof ConfigError) || !options.json) throw err;
         console.log(JSON.stringify({ problems: err.problems, ok: false }, null, 2));
@@ -121,9 +135,15 @@ export function registerConfigCommand(program: Command): void {
         return;
       }
       const runtime = buildRuntime(cfg);
-      const checks = deliveryChecks(cfg);
+      const accounts = chosenAccount() ? [cfg.account] : cfg.accounts.map((a) => a.name);
+      const checks = accounts.flatMap((account) =>
+        deliveryChecks(forAccount(cfg, account)).map((c) => ({
+          ...c,
+          name: checkName(c.name, account, accounts),
+        })),
+      );
       try {
-        if (options.connect) checks.push(...(await connectivityChecks(cfg, runtime)));
+        if (options.connect) checks.push(...(await connectivityChecks(cfg, runtime, accounts)));
       } finally {
         await runtime.close();
       }

@@ -56,7 +56,34 @@ export async function buildProgram(argv: string[] = process.argv): Promise<Comma
   const names = only ? [only] : versionOnly ? [] : Object.keys(commands);
   const registrations = await Promise.all(names.map((name) => commands[name]!()));
   for (const register of registrations) register(program);
+  addAccountOption(program);
   return program;
+}
+
+/** Commands that start their own simulator and Redis: no DoorFlow account of the deployment's. */
+const WITHOUT_ACCOUNT = new Set(['demo', 'simulate']);
+
+/**
+ * `--account NAME` on every command that touches DoorFlow or runs (every leaf command but
+ * demo/simulate), read once before the command runs: each later configuration selects it.
+ */
+function addAccountOption(program: Command): void {
+  const leaves = (command: Command): Command[] =>
+    command.commands.length === 0 ? [command] : command.commands.flatMap(leaves);
+  for (const top of program.commands) {
+    if (WITHOUT_ACCOUNT.has(top.name())) continue;
+    for (const command of leaves(top)) {
+      command.option(
+        '--account <name>',
+        'DoorFlow account of DOORFLOW_ACCOUNTS_FILE (default: the only one, or default)',
+      );
+    }
+  }
+  program.hook('preAction', async (_program, action) => {
+    const account = action.opts<{ account?: string }>().account;
+    const { chooseAccount } = await import('../app/runtime.ts');
+    chooseAccount(account);
+  });
 }
 
 /** REDIS_URL with its password masked (or the cluster's nodes), read again from the configuration (it parsed once already). */

@@ -1,9 +1,13 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../lib/core/errors.ts';
 import { createMetrics } from '../lib/core/metrics.ts';
-import { buildConfig, buildRuntime } from '../app/runtime.ts';
+import { buildConfig, buildRuntime, chosenAccount } from '../app/runtime.ts';
+import { type Config, forAccount } from '../lib/core/config.ts';
+import { queueJobCounts } from '../lib/core/metrics.ts';
+import type { Pipeline } from '../app/pipeline.ts';
+import { QUEUE_NAMES } from '../lib/jobs/registry.ts';
 import { buildServer } from '../server/app.ts';
-import { doorflowWebhookModule, statusEventEnqueuer, WEBHOOK_PATH } from '../server/doorflow-webhooks.ts';
+import { doorflowWebhookModule, statusEventEnqueuer, webhookPaths } from '../server/doorflow-webhooks.ts';
 import { opsHttpModule } from '../server/ops.ts';
 import { lazyPlanActions, planActions } from '../producers/sync/plan-actions.ts';
 import { syncDepsOf } from '../processors/sync.ts';
@@ -34,16 +38,10 @@ export function registerServeCommand(program: Command): void {
     .option('--insecure-local', 'admin pages without authentication, bound to 127.0.0.1 only')
     .option('--read-only-queues', 'the queues dashboard (/admin/queues) without retry, clean or remove')
     .action(async (options: ServeFlags) => {
-      const config = buildConfig();
-      const secret = config.webhook.secret;
-      if (!secret) {
-        throw new ConfigError([
-          {
-            variable: 'WEBHOOK_SECRET',
-            expected: "required by serve: the DoorFlow app's webhook secret, to verify webhook signatures",
-          },
-        ]);
-      }
+      // Without --account: every account's webhooks; the admin pages are the selected account's.
+      const config = buildConfig({}, { all: true });
+      const served = chosenAccount() ? [config.account] : config.accounts.map((a) => a.name);
+      requireWebhookSecrets(config, served);
       const port = options.port === undefined ? config.admin.port : Number(options.port);
       if (!(Number.isInteger(port) && port >= 0 && port <= 65_535)) {
         throw new Error('--port expects a whole number from 0 to 65535');
@@ -77,22 +75,34 @@ export function registerServeCommand(program: Command): void {
             authPaused: async () => (await pipeline.doorflow().authPause()) !== undefined,
           },
         });
-        const webhooks = doorflowWebhookModule({
-          secret,
-          acceptSeedFormat: config.webhook.acceptSeedFormat,
-          signatures: pipeline.stores.webhookSignatures,
-          logger: runtime.logger,
-          enqueue: statusEventEnqueuer(pipeline.queues),
+        const webhooks = served.map((account) => {
+          const own =
+            account === config.account
+              ? pipeline
+              : openPipeline(runtime, { role: 'service', metrics }, forAccount(config, account));
+          if (own !== pipeline) accountScrapeSources(own);
+          return doorflowWebhookModule({
+            secret: own.config.webhook.secret ?? '',
+            acceptSeedFormat: own.config.webhook.acceptSeedFormat,
+            signatures: own.stores.webhookSignatures,
+            logger: runtime.logger.child({ account }),
+            enqueue: statusEventEnqueuer(own.queues),
+            paths: webhookPaths(account),
+          });
         });
         const host = options.insecureLocal ? ops.access.host : (options.host ?? config.admin.host);
         // SCIM inbound only with SCIM_TOKEN: without it /scim/v2 is a plain 404.
         const scim = scimModule(pipeline);
-        const modules = scim ? [webhooks, scim, ops] : [webhooks, ops];
+        const modules = scim ? [...webhooks, scim, ops] : [...webhooks, ops];
         const server = await buildServer({ logger: runtime.logger, modules }).start(port, host);
         runtime.onClose(() => server.close());
-        runtime.logger.info({ url: server.url, webhook: `${server.url}${WEBHOOK_PATH}` }, 'serving');
+        const hooks = served.map((account) => `${server.url}${webhookPaths(account)[0]}`);
+        runtime.logger.info({ url: server.url, webhooks: hooks, admin: config.account }, 'serving');
         const scimNote = scim ? `, SCIM: ${server.url}${SCIM_PATH}` : '';
-        console.log(`serving on ${server.url} (DoorFlow webhooks: ${server.url}${WEBHOOK_PATH}${scimNote})`);
+        const adminNote = config.accounts.length > 1 ? `; admin pages: account ${config.account}` : '';
+        console.log(
+          `serving on ${server.url} (DoorFlow webhooks: ${hooks.join(', ')}${scimNote}${adminNote})`,
+        );
       } catch (err) {
         await runtime.close();
         throw err;
@@ -100,4 +110,33 @@ export function registerServeCommand(program: Command): void {
       installShutdown(runtime.logger, () => runtime.close());
       await new Promise<void>((resolve) => runtime.onClose(() => resolve()));
     });
+}
+
+/** Every served account verifies its webhooks with its own secret: serve refuses to start without one. */
+function requireWebhookSecrets(config: Config, served: readonly string[]): void {
+  const missing = served.filter((name) => !forAccount(config, name).webhook.secret);
+  if (missing.length === 0) return;
+  throw new ConfigError(
+    missing.map((name) =>
+      config.accountsFile
+        ? {
+            variable: 'DOORFLOW_ACCOUNTS_FILE',
+            expected: `account ${name}: webhookSecret (or webhookSecretEnv) is required by serve, to verify its DoorFlow webhooks`,
+          }
+        : {
+            variable: 'WEBHOOK_SECRET',
+            expected: "required by serve: the DoorFlow app's webhook secret, to verify webhook signatures",
+          },
+    ),
+  );
+}
+
+/** `/metrics` reports the other accounts' queues, dead letters and auth pause too (label `account`). */
+function accountScrapeSources(pipeline: Pipeline): void {
+  pipeline.metrics.setScrapeSources({
+    jobCounts: queueJobCounts(QUEUE_NAMES.map((name) => pipeline.queues.get(name))),
+    deadLetterSize: () => pipeline.deadLetters.count(),
+    credentialsByStatus: () => pipeline.stores.credentials.countByStatus(),
+    authPaused: async () => (await pipeline.doorflow().authPause()) !== undefined,
+  });
 }

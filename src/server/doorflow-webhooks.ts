@@ -32,6 +32,17 @@ export interface DoorflowWebhookDeps {
   wallClock?: Clock;
   maxBodyBytes?: number;
   toleranceMs?: number;
+  /**
+   * Where DoorFlow posts: {@link webhookPaths} of the account (`/webhooks/doorflow/:account`, and
+   * `/webhooks/doorflow` for the default account). Default {@link WEBHOOK_PATH}.
+   */
+  paths?: readonly string[];
+}
+
+/** The receiver's paths for an account: its own, and the bare one for the default account. */
+export function webhookPaths(account: string): string[] {
+  const own = `${WEBHOOK_PATH}/${encodeURIComponent(account)}`;
+  return account === 'default' ? [WEBHOOK_PATH, own] : [own];
 }
 
 const realEventSchema = z.object({
@@ -108,7 +119,8 @@ export function parseWebhookBody(
 
 export function doorflowWebhookModule(deps: DoorflowWebhookDeps): HttpModule {
   const wallClock = deps.wallClock ?? systemClock;
-  const log = deps.logger.child({ route: WEBHOOK_PATH });
+  const paths = deps.paths ?? [WEBHOOK_PATH];
+  const log = deps.logger.child({ route: paths[0] });
   const reject = (res: Response, status: number, reason: string) => {
     log.warn({ status, reason }, 'doorflow webhook rejected');
     res.status(status).json({ error: status === 401 ? 'unauthorized' : reason });
@@ -168,7 +180,7 @@ export function doorflowWebhookModule(deps: DoorflowWebhookDeps): HttpModule {
     name: 'doorflow-webhooks',
     mount(app: Express) {
       app.post(
-        WEBHOOK_PATH,
+        [...paths],
         // Raw bytes whatever the content type: the signature covers them exactly.
         express.raw({ type: () => true, limit: deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES }),
         handle,

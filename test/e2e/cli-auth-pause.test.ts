@@ -53,7 +53,7 @@ async function freePort(): Promise<number> {
 
 async function authPausedGauge(port: number): Promise<string | undefined> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  return /^dfp_doorflow_auth_paused (\S+)$/m.exec(text)?.[1];
+  return /^dfp_doorflow_auth_paused(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1];
 }
 
 describe('cli: lost DoorFlow authorisation pauses the fleet', () => {

@@ -6,7 +6,7 @@ import { type Harness, startHarness } from '../helpers/pipeline.ts';
 
 async function gauge(url: string): Promise<string | undefined> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  return /^dfp_doorflow_auth_paused (\S+)$/m.exec(text)?.[1];
+  return /^dfp_doorflow_auth_paused(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1];
 }
 
 describe('cli: serve /metrics shows the auth pause', () => {

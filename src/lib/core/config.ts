@@ -15,6 +15,7 @@ import {
   optionalString,
   optionalUrl,
 } from './config-fields.ts';
+import { type AccountSpec, accountPrefix, DEFAULT_ACCOUNT, readAccountsFile } from './accounts.ts';
 import { ConfigError } from './errors.ts';
 import { type DeliveryChannelName, deliveryChannelSchema } from '../delivery/channel-names.ts';
 
@@ -39,6 +40,7 @@ const envSchema = z.object({
   REDIS_PASSWORD: optionalString,
   REDIS_TLS: z.preprocess(emptyToUndefined, z.stringbool({ error: 'expected true or false' }).default(false)),
   QUEUE_PREFIX: z.preprocess(emptyToUndefined, z.string().default('{dfp}')),
+  DOORFLOW_ACCOUNTS_FILE: optionalString,
   LOG_LEVEL: logLevel,
 
   DOORFLOW_BASE_URL: z.preprocess(
@@ -155,8 +157,37 @@ function hasHashTag(prefix: string): boolean {
   return close > open + 1;
 }
 
-/** The whole configuration, parsed once at start-up and passed down. Durations are milliseconds. */
+/**
+ * What differs between DoorFlow accounts: the key prefix (its own hash tag), the DoorFlow grant
+ * and budget, the webhook secret and the delivery defaults. Everything else is the deployment's.
+ */
+export interface AccountSettings {
+  readonly name: string;
+  readonly queuePrefix: Config['queuePrefix'];
+  readonly doorflow: Config['doorflow'];
+  readonly webhook: Config['webhook'];
+  readonly delivery: Config['delivery'];
+}
+
+/** Which account a command works for: `--account NAME`, or every account (`worker`, `serve`). */
+export interface AccountSelection {
+  readonly account?: string | undefined;
+  /** Several accounts and none named is fine (the caller serves them all); the first is selected. */
+  readonly all?: boolean;
+}
+
+/**
+ * The whole configuration, parsed once at start-up and passed down. Durations are milliseconds.
+ * `queuePrefix`, `doorflow`, `webhook` and `delivery` are those of the selected `account`;
+ * {@link forAccount} selects another of `accounts`.
+ */
 export interface Config {
+  /** The selected account (`default` without DOORFLOW_ACCOUNTS_FILE). */
+  readonly account: string;
+  /** Every account this deployment serves, the selected one included (one, `default`, without the file). */
+  readonly accounts: readonly AccountSettings[];
+  /** DOORFLOW_ACCOUNTS_FILE, when accounts come from a file. */
+  readonly accountsFile: string | undefined;
   readonly redisUrl: string | undefined;
   /** REDIS_CLUSTER_NODES (with REDIS_PASSWORD, REDIS_TLS): a Redis Cluster instead of REDIS_URL. */
   readonly redisCluster: RedisClusterConfig | undefined;
@@ -320,11 +351,131 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/** The account today's variables make: `default`, on the configured prefix. */
+function baseAccount(e: ParsedEnv): AccountSettings {
+  return {
+    name: DEFAULT_ACCOUNT,
+    queuePrefix: e.QUEUE_PREFIX,
+    doorflow: {
+      baseUrl: e.DOORFLOW_BASE_URL.replace(/\/+$/, ''),
+      accessToken: e.DOORFLOW_ACCESS_TOKEN,
+      refreshToken: e.DOORFLOW_REFRESH_TOKEN,
+      clientId: e.DOORFLOW_CLIENT_ID,
+      clientSecret: e.DOORFLOW_CLIENT_SECRET,
+      rateLimitPerSec: e.DOORFLOW_RATE_LIMIT,
+      maxInFlight: e.DOORFLOW_MAX_IN_FLIGHT,
+      timeoutMs: e.DOORFLOW_TIMEOUT_MS,
+      hidCredentialTypeId: e.HID_CREDENTIAL_TYPE_ID,
+      licenceLimit: e.HID_LICENCE_LIMIT,
+      sendEmail: e.DOORFLOW_SEND_EMAIL,
+    },
+    webhook: { secret: e.WEBHOOK_SECRET, acceptSeedFormat: e.WEBHOOK_ACCEPT_SEED_FORMAT },
+    delivery: {
+      defaultChannel: e.DELIVERY_DEFAULT,
+      fallback: e.DELIVERY_FALLBACK,
+      webhookUrl: e.DELIVERY_WEBHOOK_URL,
+      webhookSecret: e.DELIVERY_WEBHOOK_SECRET,
+      smtpUrl: e.SMTP_URL,
+      mailFrom: e.MAIL_FROM,
+      appName: e.APP_NAME,
+      supportContact: e.SUPPORT_CONTACT,
+      templatesDir: e.TEMPLATES_DIR,
+      sms: {
+        baseUrl: e.SMS_BASE_URL,
+        accountSid: e.SMS_ACCOUNT_SID,
+        authToken: e.SMS_AUTH_TOKEN,
+        from: e.SMS_FROM,
+      },
+    },
+  };
+}
+
+/**
+ * An account of DOORFLOW_ACCOUNTS_FILE. Its grant and webhook secret are its own, never the
+ * environment's (one account must not act with another's token); budget, timeouts and delivery
+ * settings it leaves out are the deployment's.
+ */
+function accountFromFile(spec: AccountSpec, e: ParsedEnv, base: AccountSettings): AccountSettings {
+  const d = spec.delivery;
+  return {
+    name: spec.name,
+    queuePrefix: accountPrefix(e.QUEUE_PREFIX, spec.name),
+    doorflow: {
+      baseUrl: spec.baseUrl ?? base.doorflow.baseUrl,
+      accessToken: spec.accessToken,
+      refreshToken: spec.refreshToken,
+      clientId: spec.clientId,
+      clientSecret: spec.clientSecret,
+      rateLimitPerSec: spec.rateLimit ?? base.doorflow.rateLimitPerSec,
+      maxInFlight: spec.maxInFlight ?? base.doorflow.maxInFlight,
+      timeoutMs: base.doorflow.timeoutMs,
+      hidCredentialTypeId: spec.hidCredentialTypeId,
+      licenceLimit: spec.licenceLimit,
+      sendEmail: spec.sendEmail ?? base.doorflow.sendEmail,
+    },
+    webhook: { secret: spec.webhookSecret, acceptSeedFormat: base.webhook.acceptSeedFormat },
+    delivery: {
+      ...base.delivery,
+      defaultChannel: d.defaultChannel ?? base.delivery.defaultChannel,
+      fallback: d.fallback ?? base.delivery.fallback,
+      webhookUrl: d.webhookUrl ?? base.delivery.webhookUrl,
+      webhookSecret: d.webhookSecret ?? (d.webhookUrl ? undefined : base.delivery.webhookSecret),
+      mailFrom: d.mailFrom ?? base.delivery.mailFrom,
+      appName: d.appName ?? base.delivery.appName,
+      supportContact: d.supportContact ?? base.delivery.supportContact,
+    },
+  };
+}
+
+/** `--account NAME`, else the only account, else `default`; several and none named is an error unless `all`. */
+function selectAccount(
+  accounts: readonly AccountSettings[],
+  selection: AccountSelection,
+  file: string | undefined,
+): AccountSettings {
+  const names = accounts.map((a) => a.name);
+  if (selection.account !== undefined) {
+    const named = accounts.find((a) => a.name === selection.account);
+    if (named) return named;
+    const where = file
+      ? `the accounts of ${file}`
+      : 'the accounts (without DOORFLOW_ACCOUNTS_FILE only default)';
+    throw new ConfigError([{ variable: '--account', expected: `one of ${where}: ${names.join(', ')}` }]);
+  }
+  const chosen = accounts.length === 1 ? accounts[0] : accounts.find((a) => a.name === DEFAULT_ACCOUNT);
+  if (chosen) return chosen;
+  if (selection.all && accounts[0]) return accounts[0];
+  throw new ConfigError([
+    {
+      variable: '--account',
+      expected: `${file} lists several accounts and none is named default: choose one (${names.join(', ')})`,
+    },
+  ]);
+}
+
+/** The same configuration with another of its accounts selected. */
+export function forAccount(config: Config, name: string): Config {
+  if (name === config.account) return config;
+  const account = config.accounts.find((a) => a.name === name);
+  if (!account)
+    throw new ConfigError([
+      { variable: '--account', expected: `one of ${config.accounts.map((a) => a.name).join(', ')}` },
+    ]);
+  return deepFreeze<Config>({
+    ...config,
+    account: account.name,
+    queuePrefix: account.queuePrefix,
+    doorflow: account.doorflow,
+    webhook: account.webhook,
+    delivery: account.delivery,
+  });
+}
+
 /**
  * Parses the environment (and CLI overrides, which win) into a frozen {@link Config}.
  * Throws one {@link ConfigError} listing every bad variable and what it expects.
  */
-export function loadConfig(env: Env, overrides: Env = {}): Config {
+export function loadConfig(env: Env, overrides: Env = {}, selection: AccountSelection = {}): Config {
   const merged: Env = { ...env };
   for (const [key, value] of Object.entries(overrides)) if (value !== undefined) merged[key] = value;
   const result = envSchema.safeParse(merged);
@@ -350,47 +501,29 @@ export function loadConfig(env: Env, overrides: Env = {}): Config {
     });
   }
   problems.push(...redisProblems(e));
+  const fromFile = e.DOORFLOW_ACCOUNTS_FILE ? readAccountsFile(e.DOORFLOW_ACCOUNTS_FILE, merged) : undefined;
+  if (fromFile?.problems.length) problems.push(...fromFile.problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
+  const base = baseAccount(e);
+  const accounts = fromFile?.accounts
+    ? fromFile.accounts.map((spec) => accountFromFile(spec, e, base))
+    : [base];
+  const selected = selectAccount(accounts, selection, e.DOORFLOW_ACCOUNTS_FILE);
   return deepFreeze<Config>({
+    account: selected.name,
+    accounts,
+    accountsFile: e.DOORFLOW_ACCOUNTS_FILE,
+    queuePrefix: selected.queuePrefix,
+    doorflow: selected.doorflow,
+    webhook: selected.webhook,
+    delivery: selected.delivery,
     redisUrl: e.REDIS_URL,
     redisCluster: e.REDIS_CLUSTER_NODES
       ? { nodes: e.REDIS_CLUSTER_NODES, password: e.REDIS_PASSWORD, tls: e.REDIS_TLS }
       : undefined,
-    queuePrefix: e.QUEUE_PREFIX,
     logLevel: e.LOG_LEVEL,
-    doorflow: {
-      baseUrl: e.DOORFLOW_BASE_URL.replace(/\/+$/, ''),
-      accessToken: e.DOORFLOW_ACCESS_TOKEN,
-      refreshToken: e.DOORFLOW_REFRESH_TOKEN,
-      clientId: e.DOORFLOW_CLIENT_ID,
-      clientSecret: e.DOORFLOW_CLIENT_SECRET,
-      rateLimitPerSec: e.DOORFLOW_RATE_LIMIT,
-      maxInFlight: e.DOORFLOW_MAX_IN_FLIGHT,
-      timeoutMs: e.DOORFLOW_TIMEOUT_MS,
-      hidCredentialTypeId: e.HID_CREDENTIAL_TYPE_ID,
-      licenceLimit: e.HID_LICENCE_LIMIT,
-      sendEmail: e.DOORFLOW_SEND_EMAIL,
-    },
-    webhook: { secret: e.WEBHOOK_SECRET, acceptSeedFormat: e.WEBHOOK_ACCEPT_SEED_FORMAT },
     encryptionKey: e.ENCRYPTION_KEY,
-    delivery: {
-      defaultChannel: e.DELIVERY_DEFAULT,
-      fallback: e.DELIVERY_FALLBACK,
-      webhookUrl: e.DELIVERY_WEBHOOK_URL,
-      webhookSecret: e.DELIVERY_WEBHOOK_SECRET,
-      smtpUrl: e.SMTP_URL,
-      mailFrom: e.MAIL_FROM,
-      appName: e.APP_NAME,
-      supportContact: e.SUPPORT_CONTACT,
-      templatesDir: e.TEMPLATES_DIR,
-      sms: {
-        baseUrl: e.SMS_BASE_URL,
-        accountSid: e.SMS_ACCOUNT_SID,
-        authToken: e.SMS_AUTH_TOKEN,
-        from: e.SMS_FROM,
-      },
-    },
     lifecycle: {
       invitationWaitMaxMs: e.INVITATION_WAIT_MAX,
       reminderAfterMs: e.REMINDER_AFTER,
@@ -445,12 +578,15 @@ export function loadConfig(env: Env, overrides: Env = {}): Config {
 /** Values that must never appear in logs, errors or reports. */
 export function secretValues(config: Config): string[] {
   const values = [
-    config.doorflow.accessToken,
-    config.doorflow.refreshToken,
-    config.doorflow.clientSecret,
-    config.webhook.secret,
-    config.delivery.webhookSecret,
-    config.delivery.sms.authToken,
+    // Every account's, not only the selected one's: a worker serves them all in one process.
+    ...config.accounts.flatMap((account) => [
+      account.doorflow.accessToken,
+      account.doorflow.refreshToken,
+      account.doorflow.clientSecret,
+      account.webhook.secret,
+      account.delivery.webhookSecret,
+      account.delivery.sms.authToken,
+    ]),
     config.admin.token,
     config.admin.password,
     config.admin.metricsToken,
@@ -459,7 +595,7 @@ export function secretValues(config: Config): string[] {
     config.encryptionKey?.toString('hex'),
     config.encryptionKey?.toString('base64'),
   ];
-  return values.filter((v): v is string => typeof v === 'string' && v.length >= 4);
+  return [...new Set(values.filter((v): v is string => typeof v === 'string' && v.length >= 4))];
 }
 
 function mask(value: string | undefined): string | undefined {
@@ -478,10 +614,34 @@ function maskUrl(url: string | undefined): string | undefined {
   }
 }
 
+function describeAccount(account: AccountSettings) {
+  return {
+    ...account,
+    doorflow: {
+      ...account.doorflow,
+      accessToken: mask(account.doorflow.accessToken),
+      refreshToken: mask(account.doorflow.refreshToken),
+      clientSecret: mask(account.doorflow.clientSecret),
+    },
+    webhook: { ...account.webhook, secret: mask(account.webhook.secret) },
+    delivery: {
+      ...account.delivery,
+      smtpUrl: maskUrl(account.delivery.smtpUrl),
+      webhookSecret: mask(account.delivery.webhookSecret),
+      sms: { ...account.delivery.sms, authToken: mask(account.delivery.sms.authToken) },
+    },
+  };
+}
+
 /** A printable copy of the config with every secret masked (for `config check`). */
 export function describeConfig(config: Config): Record<string, unknown> {
+  const selected = describeAccount(
+    config.accounts.find((a) => a.name === config.account) ?? { ...config, name: config.account },
+  );
   return {
     ...config,
+    // One account: its settings at the top level, as before accounts existed.
+    accounts: config.accounts.length > 1 ? config.accounts.map(describeAccount) : undefined,
     redisUrl:
       maskUrl(config.redisUrl) ??
       (config.redisCluster ? undefined : '(embedded redis-server for demo/tests)'),
@@ -489,20 +649,10 @@ export function describeConfig(config: Config): Record<string, unknown> {
       ...config.redisCluster,
       password: mask(config.redisCluster.password),
     },
-    doorflow: {
-      ...config.doorflow,
-      accessToken: mask(config.doorflow.accessToken),
-      refreshToken: mask(config.doorflow.refreshToken),
-      clientSecret: mask(config.doorflow.clientSecret),
-    },
-    webhook: { ...config.webhook, secret: mask(config.webhook.secret) },
+    doorflow: selected.doorflow,
+    webhook: selected.webhook,
     encryptionKey: config.encryptionKey ? '**** (32 bytes)' : undefined,
-    delivery: {
-      ...config.delivery,
-      smtpUrl: maskUrl(config.delivery.smtpUrl),
-      webhookSecret: mask(config.delivery.webhookSecret),
-      sms: { ...config.delivery.sms, authToken: mask(config.delivery.sms.authToken) },
-    },
+    delivery: selected.delivery,
     admin: {
       ...config.admin,
       token: mask(config.admin.token),

@@ -52,8 +52,13 @@ export interface Metrics {
   runFinished(outcome: string): void;
   /** A change was written to the audit log. */
   auditRecorded(action: string): void;
-  /** Sets (replaces) the functions read at scrape time. */
+  /** Sets (replaces) the functions read at scrape time, for this recorder's account. */
   setScrapeSources(sources: ScrapeSources): void;
+  /**
+   * The same registry, recording under another DoorFlow account (label `account`): a worker or
+   * `serve` that serves several accounts hands one to each account's pipeline.
+   */
+  forAccount(account: string): Metrics;
 }
 
 /** Options for {@link createMetrics}. */
@@ -62,6 +67,8 @@ export interface MetricsOptions {
   prefix?: string;
   /** Also collect Node.js process metrics (CPU, memory, event loop). Default true. */
   defaultMetrics?: boolean;
+  /** The account the returned recorder records for (label `account`). Default `default`. */
+  account?: string;
 }
 
 /**
@@ -96,79 +103,82 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   const registry = new Registry();
   const registers = [registry];
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix });
-  let sources: ScrapeSources = {};
+  // Each account's scrape-time sources; every scrape-time gauge reports each account's figure.
+  const sourcesByAccount = new Map<string, ScrapeSources>();
 
   const jobsProcessed = new Counter({
     name: `${prefix}jobs_processed_total`,
     help: 'Jobs finished by this process, by queue and outcome',
-    labelNames: ['queue', 'outcome'] as const,
+    labelNames: ['account', 'queue', 'outcome'] as const,
     registers,
   });
   const jobFailures = new Counter({
     name: `${prefix}job_failures_total`,
     help: 'Failed job attempts by queue and error code',
-    labelNames: ['queue', 'code'] as const,
+    labelNames: ['account', 'queue', 'code'] as const,
     registers,
   });
   const jobDuration = new Histogram({
     name: `${prefix}job_duration_seconds`,
     help: 'Time a processor spent on one job, by queue and outcome',
-    labelNames: ['queue', 'outcome'] as const,
+    labelNames: ['account', 'queue', 'outcome'] as const,
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers,
   });
   const doorflowRequests = new Counter({
     name: `${prefix}doorflow_requests_total`,
     help: 'HTTP requests to DoorFlow by route template and status',
-    labelNames: ['route', 'status'] as const,
+    labelNames: ['account', 'route', 'status'] as const,
     registers,
   });
   const doorflowDuration = new Histogram({
     name: `${prefix}doorflow_request_duration_seconds`,
     help: 'DoorFlow request latency by route template',
-    labelNames: ['route'] as const,
+    labelNames: ['account', 'route'] as const,
     buckets: [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers,
   });
   const rateLimited = new Counter({
     name: `${prefix}doorflow_rate_limited_total`,
     help: 'DoorFlow answers with status 429, by route template',
-    labelNames: ['route'] as const,
+    labelNames: ['account', 'route'] as const,
     registers,
   });
   const budgetWait = new Histogram({
     name: `${prefix}budget_wait_seconds`,
     help: 'Time spent waiting for the fleet-wide DoorFlow request budget before a request',
+    labelNames: ['account'] as const,
     buckets: [0, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers,
   });
   const deliveries = new Counter({
     name: `${prefix}deliveries_total`,
     help: 'Invitation deliveries by channel and outcome',
-    labelNames: ['channel', 'outcome'] as const,
+    labelNames: ['account', 'channel', 'outcome'] as const,
     registers,
   });
   const syncPlan = new Gauge({
     name: `${prefix}sync_plan_size`,
     help: 'Size of the most recent sync plan by action',
-    labelNames: ['action'] as const,
+    labelNames: ['account', 'action'] as const,
     registers,
   });
   const syncPlans = new Counter({
     name: `${prefix}sync_plans_total`,
     help: 'Sync plans computed by this process',
+    labelNames: ['account'] as const,
     registers,
   });
   const runsFinished = new Counter({
     name: `${prefix}runs_finished_total`,
     help: 'Runs that finished, by outcome',
-    labelNames: ['outcome'] as const,
+    labelNames: ['account', 'outcome'] as const,
     registers,
   });
   const audits = new Counter({
     name: `${prefix}audit_records_total`,
     help: 'Changes written to the audit log, by action',
-    labelNames: ['action'] as const,
+    labelNames: ['account', 'action'] as const,
     registers,
   });
 
@@ -176,29 +186,39 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   new Gauge({
     name: `${prefix}jobs`,
     help: 'Jobs in each queue by state (BullMQ getJobCounts at scrape time)',
-    labelNames: ['queue', 'state'] as const,
+    labelNames: ['account', 'queue', 'state'] as const,
     registers,
     async collect() {
       this.reset();
-      const counts = await sources.jobCounts?.().catch(() => undefined);
-      for (const [queue, states] of Object.entries(counts ?? {})) {
-        for (const [state, n] of Object.entries(states)) this.set({ queue, state }, n);
+      for (const [account, sources] of sourcesByAccount) {
+        const counts = await sources.jobCounts?.().catch(() => undefined);
+        for (const [queue, states] of Object.entries(counts ?? {})) {
+          for (const [state, n] of Object.entries(states)) this.set({ account, queue, state }, n);
+        }
       }
     },
   });
   /** A one-number gauge read at scrape time. */
-  const scrapedNumber = (name: string, help: string, read: () => Promise<number> | undefined) =>
+  const scrapedNumber = (
+    name: string,
+    help: string,
+    read: (sources: ScrapeSources) => Promise<number> | undefined,
+  ) =>
     new Gauge({
       name: `${prefix}${name}`,
       help,
+      labelNames: ['account'] as const,
       registers,
       async collect() {
-        // NaN says "unknown" when the source failed; 0 would claim there are none.
-        const n = await read()?.catch(() => Number.NaN);
-        if (n !== undefined) this.set(n);
+        this.reset();
+        for (const [account, sources] of sourcesByAccount) {
+          // NaN says "unknown" when the source failed; 0 would claim there are none.
+          const n = await read(sources)?.catch(() => Number.NaN);
+          if (n !== undefined) this.set({ account }, n);
+        }
       },
     });
-  scrapedNumber('dead_letters', 'Entries in the dead-letter store', () => sources.deadLetterSize?.());
+  scrapedNumber('dead_letters', 'Entries in the dead-letter store', (sources) => sources.deadLetterSize?.());
   // The event loop's delay since the previous scrape: a request handler that blocks the loop
   // (reading a whole run, say) shows here as a p99 far above the 10 ms sampling resolution.
   const loop = monitorEventLoopDelay({ resolution: 10 });
@@ -215,59 +235,70 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   new Gauge({
     name: `${prefix}credentials`,
     help: 'Tracked HID credentials by status',
-    labelNames: ['status'] as const,
+    labelNames: ['account', 'status'] as const,
     registers,
     async collect() {
       this.reset();
-      const byStatus = await sources.credentialsByStatus?.().catch(() => undefined);
-      for (const [status, n] of Object.entries(byStatus ?? {})) this.set({ status }, n);
+      for (const [account, sources] of sourcesByAccount) {
+        const byStatus = await sources.credentialsByStatus?.().catch(() => undefined);
+        for (const [status, n] of Object.entries(byStatus ?? {})) this.set({ account, status }, n);
+      }
     },
   });
   scrapedNumber(
     'stuck_provisioning',
     'Credentials in provisioning longer than STUCK_PROVISIONING_AFTER',
-    () => sources.stuckProvisioning?.(),
+    (sources) => sources.stuckProvisioning?.(),
   );
   scrapedNumber(
     'doorflow_auth_paused',
     '1 while DoorFlow access is paused fleet-wide (refresh token refused or client misconfigured), else 0',
-    () => sources.authPaused?.().then((paused) => (paused ? 1 : 0)),
+    (sources) => sources.authPaused?.().then((paused) => (paused ? 1 : 0)),
   );
 
-  return {
-    registry,
-    job(queue, outcome, durationMs, errorCode) {
-      jobsProcessed.inc({ queue, outcome });
-      jobDuration.observe({ queue, outcome }, Math.max(0, durationMs) / SECONDS);
-      if (outcome === 'failed') jobFailures.inc({ queue, code: errorCode ?? 'unknown' });
-    },
-    doorflowRequest(route, status, durationMs) {
-      const label = routeLabel(route);
-      doorflowRequests.inc({ route: label, status: String(status) });
-      if (status === 429) rateLimited.inc({ route: label });
-      if (durationMs !== undefined)
-        doorflowDuration.observe({ route: label }, Math.max(0, durationMs) / SECONDS);
-    },
-    budgetWait(waitMs) {
-      budgetWait.observe(Math.max(0, waitMs) / SECONDS);
-    },
-    delivery(channel, outcome) {
-      deliveries.inc({ channel, outcome });
-    },
-    syncPlan(sizes) {
-      syncPlans.inc();
-      for (const [action, n] of Object.entries(sizes)) syncPlan.set({ action }, n);
-    },
-    runFinished(outcome) {
-      runsFinished.inc({ outcome });
-    },
-    auditRecorded(action) {
-      audits.inc({ action });
-    },
-    setScrapeSources(next) {
-      sources = { ...next };
-    },
+  const recorders = new Map<string, Metrics>();
+  const recorderFor = (account: string): Metrics => {
+    const known = recorders.get(account);
+    if (known) return known;
+    const recorder: Metrics = {
+      registry,
+      job(queue, outcome, durationMs, errorCode) {
+        jobsProcessed.inc({ account, queue, outcome });
+        jobDuration.observe({ account, queue, outcome }, Math.max(0, durationMs) / SECONDS);
+        if (outcome === 'failed') jobFailures.inc({ account, queue, code: errorCode ?? 'unknown' });
+      },
+      doorflowRequest(route, status, durationMs) {
+        const label = routeLabel(route);
+        doorflowRequests.inc({ account, route: label, status: String(status) });
+        if (status === 429) rateLimited.inc({ account, route: label });
+        if (durationMs !== undefined)
+          doorflowDuration.observe({ account, route: label }, Math.max(0, durationMs) / SECONDS);
+      },
+      budgetWait(waitMs) {
+        budgetWait.observe({ account }, Math.max(0, waitMs) / SECONDS);
+      },
+      delivery(channel, outcome) {
+        deliveries.inc({ account, channel, outcome });
+      },
+      syncPlan(sizes) {
+        syncPlans.inc({ account });
+        for (const [action, n] of Object.entries(sizes)) syncPlan.set({ account, action }, n);
+      },
+      runFinished(outcome) {
+        runsFinished.inc({ account, outcome });
+      },
+      auditRecorded(action) {
+        audits.inc({ account, action });
+      },
+      setScrapeSources(next) {
+        sourcesByAccount.set(account, { ...next });
+      },
+      forAccount: recorderFor,
+    };
+    recorders.set(account, recorder);
+    return recorder;
   };
+  return recorderFor(options.account ?? 'default');
 }
 
 /** A recorder that records nothing, for tests and callers that do not care. */
@@ -281,6 +312,7 @@ export const noopMetrics: Metrics = Object.freeze({
   runFinished() {},
   auditRecorded() {},
   setScrapeSources() {},
+  forAccount: () => noopMetrics,
 });
 
 /** Anything with BullMQ's `getJobCounts` and a name (a `Queue`). */
