@@ -64,15 +64,15 @@ export async function buildProgram(argv: string[] = process.argv): Promise<Comma
 const WITHOUT_ACCOUNT = new Set(['demo', 'simulate']);
 
 /**
- * `--account NAME` on every command that touches DoorFlow or runs (every leaf command but
+ * `--account NAME` on every command that touches DoorFlow or runs (every command but
  * demo/simulate), read once before the command runs: each later configuration selects it.
  */
 function addAccountOption(program: Command): void {
-  const leaves = (command: Command): Command[] =>
-    command.commands.length === 0 ? [command] : command.commands.flatMap(leaves);
+  const tree = (command: Command): Command[] => [command, ...command.commands.flatMap(tree)];
   for (const top of program.commands) {
     if (WITHOUT_ACCOUNT.has(top.name())) continue;
-    for (const command of leaves(top)) {
+    // Groups too (`sync` acts itself; `runs --account x list` reads like `runs list --account x`).
+    for (const command of tree(top)) {
       command.option(
         '--account <name>',
         'DoorFlow account of DOORFLOW_ACCOUNTS_FILE (default: the only one, or default)',
@@ -80,7 +80,11 @@ function addAccountOption(program: Command): void {
     }
   }
   program.hook('preAction', async (_program, action) => {
-    const account = action.opts<{ account?: string }>().account;
+    // The nearest given: `runs list --account x`, else `runs --account x list`.
+    let account: string | undefined;
+    for (let c: Command | null = action; c && account === undefined; c = c.parent) {
+      account = c.opts<{ account?: string }>().account;
+    }
     const { chooseAccount } = await import('../app/runtime.ts');
     chooseAccount(account);
   });
