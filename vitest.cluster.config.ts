@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 import base from './vitest.config.ts';
 
 /**
- * `npm run test:cluster`: the pipeline, producers and lifecycle integration tests and the cluster
+ * `npm run test:cluster`: the pipeline, producers, lifecycle and accounts integration tests and the cluster
  * chaos test against a real local Redis Cluster (TEST_REDIS=cluster, test/helpers/global-setup.ts).
  * Left out: the single-server restart test (it restarts its own redis-server) and the two
  * slowest pipeline files whose faults are DoorFlow-side (lost responses, 5xx, per-channel
@@ -17,6 +17,8 @@ export default defineConfig({
       'test/integration/pipeline-*.test.ts',
       'test/integration/producers-*.test.ts',
       'test/integration/lifecycle-*.test.ts',
+      // Two accounts: two hash tags, so (usually) two masters.
+      'test/integration/accounts-*.test.ts',
       'test/chaos/ci-chaos-cluster.test.ts',
     ],
     exclude: [

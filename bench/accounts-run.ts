@@ -94,7 +94,7 @@ export async function accountsRun(options: AccountsRunOptions): Promise<Accounts
     let lastFinish = first;
     for (const [i, spec] of options.accounts.entries()) {
       const record = records[i]!;
-      const stats = env.sims.get(spec.name)!.stats();
+      const stats = await env.sims.get(spec.name)!.stats();
       const finishedAt = record.finishedAt ?? Date.now();
       lastFinish = Math.max(lastFinish, finishedAt);
       const wall = (finishedAt - started.get(spec.name)!) / 1000;

@@ -3,7 +3,7 @@
  * one process (each with its own redis-server, simulator and worker processes), prints each goal
  * with its measured value and writes every figure to bench/results/<date>-<mode>.json and
  * bench/results/latest-<mode>.json (BENCHMARKS.md quotes them).
- * Benchmarks: budget, calls, peers, overhead, ingest, scale-out, prefetch, soak (`--people N --nights N`), run-views.
+ * Benchmarks: budget, calls, peers, overhead, ingest, scale-out, prefetch, soak (`--people N --nights N`), run-views, accounts, accounts-scale.
  * `--against REF` measures the chosen benchmarks (default: overhead) on commit REF and on HEAD side by
  * side in one run and prints head ÷ base (bench/against.ts).
  * `--code-in-create` runs the simulator with its off-spec shortcut (the code on the create response).
@@ -11,6 +11,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { benchAgainst } from './against.ts';
+import { accountsBench, accountsScaleBench } from './accounts.ts';
 import { budgetBench } from './budget.ts';
 import { callsBench } from './calls.ts';
 import { type BenchOptions, type BenchResult, machine, round } from './common.ts';
@@ -32,6 +33,8 @@ const BENCHMARKS: Record<string, (o: BenchOptions) => Promise<BenchResult>> = {
   prefetch: prefetchBench,
   soak: soakBench,
   'run-views': runViewsBench,
+  accounts: accountsBench,
+  'accounts-scale': accountsScaleBench,
 };
 
 function arg(name: string): string | undefined {

@@ -1,6 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import * as TEMPFS from 'node:fs'; // TEMP-DEBUG
-const require_fs = () => TEMPFS; // TEMP-DEBUG
 import type { Route, SimContext } from './context.ts';
 import {
   apiError,
@@ -56,10 +54,6 @@ export function createRequestHandler(deps: {
     const key = found?.route.key ?? (isApi ? `${method} ${UNMATCHED}` : undefined);
     const recorded = found?.route.area !== 'admin';
     const finish = (out: SimResponse) => {
-      // TEMP-DEBUG
-      if (isApi && process.env.SIM_WRITE_LOG && method !== 'GET') {
-        require_fs().appendFileSync(process.env.SIM_WRITE_LOG, `${now} ${seq} ${method} ${path} ${out.lose ? 'lost' : out.status}\n`);
-      }
       if (out.lose) {
         if (key && recorded) requests.record(key, 'lost');
         req.socket.destroy();

@@ -1,4 +1,4 @@
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,8 +8,8 @@ import { type DeliveryReceiver, startDeliveryReceiver } from '../../src/cli/demo
 import { type Env, forAccount, loadConfig } from '../../src/lib/core/config.ts';
 import { silentLogger } from '../../src/lib/core/logger.ts';
 import { type EmbeddedRedis, startEmbeddedRedis } from '../../src/lib/core/redis.ts';
-import { type RunningSimulator, startSimulator } from '../../src/simulator/index.ts';
-import { killAndWait, spawnWorker } from './cli.ts';
+import type { SimulatorStats } from '../../src/simulator/index.ts';
+import { BIN, killAndWait, spawnWorker } from './cli.ts';
 import { type LocalCluster, startLocalCluster } from './redis-cluster.ts';
 
 /**
@@ -35,7 +35,8 @@ export interface AccountRunSpec {
 }
 
 export interface AccountsEnv {
-  readonly sims: ReadonlyMap<string, RunningSimulator>;
+  /** Each account's simulator: its own `doorflow-provisioner simulate` process. */
+  readonly sims: ReadonlyMap<string, SimProcess>;
   readonly pipelines: ReadonlyMap<string, Pipeline>;
   readonly env: Env;
   readonly workers: ChildProcess[];
@@ -57,20 +58,65 @@ export interface AccountsEnvOptions {
   onWorker?: (pid: number | undefined) => void;
 }
 
+/**
+ * A simulator in its own process, as DoorFlow is its own server: its arrival stamps (what its
+ * sliding-window limit counts) are not delayed by the work of the process measuring it.
+ */
+export interface SimProcess {
+  readonly url: string;
+  readonly accessToken: string;
+  stats(): Promise<SimulatorStats>;
+  close(): Promise<void>;
+}
+
+async function startSimProcess(args: string[]): Promise<SimProcess> {
+  const child = spawn(process.execPath, [BIN, 'simulate', '--port', '0', '--log-level', 'warn', ...args], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, DFP_USE_SOURCE: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const { url, accessToken } = await new Promise<{ url: string; accessToken: string }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`simulator did not start:\n${out}`)), 60_000);
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      const found = /listening on (http:\/\/\S+)/.exec(out);
+      const token = /bearer token:\s+(\S+)/.exec(out);
+      if (found?.[1] && token?.[1]) {
+        clearTimeout(timer);
+        resolve({ url: found[1], accessToken: token[1] });
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`simulator exited ${code}:\n${out}`)));
+  });
+  child.removeAllListeners('exit');
+  return {
+    url,
+    accessToken,
+    async stats() {
+      const res = await fetch(`${url}/__sim/stats`);
+      return (await res.json()) as SimulatorStats;
+    },
+    close: () => killAndWait(child, 'SIGTERM'),
+  };
+}
+
 /** Starts the fleet (simulators, Redis, receiver, accounts file, workers) without any run. */
 export async function startAccountsEnv(options: AccountsEnvOptions): Promise<AccountsEnv> {
   const dir = await mkdtemp(join(tmpdir(), 'dfp-accounts-run-'));
   const cluster = options.cluster && !options.redis ? await startLocalCluster() : undefined;
   const redis: EmbeddedRedis | undefined = cluster || options.redis ? undefined : await startEmbeddedRedis();
   const receiver: DeliveryReceiver = await startDeliveryReceiver({ secret: DELIVERY_SECRET });
-  const sims = new Map<string, RunningSimulator>();
+  const sims = new Map<string, SimProcess>();
   const entries = [];
+  const started = await Promise.all(
+    options.accounts.map((spec, i) =>
+      startSimProcess(['--seed', String(21 + i), '--rate-limit', String(spec.rate)]),
+    ),
+  );
   for (const [i, spec] of options.accounts.entries()) {
-    const sim = await startSimulator({
-      seed: 21 + i,
-      faults: { rateLimitPerSec: spec.rate },
-      ...(spec.grant ? { admin: true } : {}),
-    });
+    const sim = started[i]!;
     sims.set(spec.name, sim);
     const auth = spec.grant ? await grantOf(sim.url) : { accessToken: sim.accessToken };
     entries.push({

@@ -51,7 +51,7 @@ describe('accounts: two DoorFlow accounts served by one fleet', () => {
     );
     const smallRecord = await finished('small', smallRun.runId, 120_000);
     const smallSeconds = (smallRecord.finishedAt! - smallStarted) / 1000;
-    const smallStats = fleet.sims.get('small')!.stats();
+    const smallStats = await fleet.sims.get('small')!.stats();
     const bigAtSmallEnd = (await big.runs.get(bigRun.runId))!;
     console.log(
       `[accounts] small: 40 people, ${smallStats.requestsTotal} requests in ${smallSeconds.toFixed(1)} s (minimum at 20 req/s ${(smallStats.requestsTotal / 20).toFixed(1)} s); big still running: ${bigAtSmallEnd.finishedAt === undefined}`,
@@ -85,7 +85,7 @@ describe('accounts: two DoorFlow accounts served by one fleet', () => {
       ['big', 50],
       ['small', 20],
     ] as const) {
-      const stats = fleet.sims.get(name)!.stats();
+      const stats = await fleet.sims.get(name)!.stats();
       expect(stats.maxRequestsInAnySecond, name).toBeLessThanOrEqual(rate);
       expect(stats.rateLimited429, name).toBe(0);
     }
