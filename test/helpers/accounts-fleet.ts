@@ -185,7 +185,7 @@ export async function startAccountsEnv(options: AccountsEnvOptions): Promise<Acc
 }
 
 /** A refresh-token grant from the simulator's admin API (client `sim-client` / `sim-secret`). */
-export async function grantOf(simUrl: string): Promise<Record<string, string>> {
+async function grantOf(simUrl: string): Promise<Record<string, string>> {
   const res = await fetch(`${simUrl}/__sim/oauth/grant`, { method: 'POST' });
   const grant = (await res.json()) as { refresh_token: string };
   return { refreshToken: grant.refresh_token, clientId: 'sim-client', clientSecret: 'sim-secret' };
