@@ -49,7 +49,7 @@ export async function accountsBench({ quick, log }: BenchOptions): Promise<Bench
 export async function accountsScaleBench({ quick, log }: BenchOptions): Promise<BenchResult> {
   const started = Date.now();
   const rate = 50;
-  const people = quick ? 300 : 1_500;
+  const people = quick ? 300 : 3_000;
   const names = ['north', 'south', 'east', 'west'];
   log(
     `accounts-scale: ${names.length} accounts × ${people} people at ${rate} req/s each, 4 workers, cluster`,
