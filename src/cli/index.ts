@@ -94,7 +94,7 @@ function addAccountOption(program: Command): void {
 async function redisName(): Promise<string> {
   try {
     const { buildConfig } = await import('../app/runtime.ts');
-    return describeRedis(buildConfig());
+    return describeRedis(buildConfig({}, { all: true }));
   } catch {
     return 'REDIS_URL';
   }
