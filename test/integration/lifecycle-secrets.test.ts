@@ -64,8 +64,11 @@ describe('acceptance 6: no invitation code in logs or in plain text in Redis aft
     await lh.waitFor('sms reminders', () => (sms && sms.messages.length >= 6 ? true : undefined));
     // One person accepts; one is revoked; one gets a new credential.
     const creds = lh.h.sim.credentials();
-    lh.h.sim.acceptInvitation(creds[0]?.invitation_code ?? '');
     const byPerson = (sid: string) => lh.h.sim.people().find((p) => p.system_id === sid)?.id ?? 0;
+    // The one who accepts is neither the one revoked nor the one reissued (the simulator lists
+    // credentials in creation order, which concurrent batches do not fix).
+    const accepting = creds.find((c) => c.person_id === byPerson('E00001'));
+    lh.h.sim.acceptInvitation(accepting?.invitation_code ?? '');
     await lh.h.pipeline.queues.add('revocation', { personId: byPerson('E00002') }, { jobId: 'revoke-e2' });
     const e3Cred = creds.find((c) => c.person_id === byPerson('E00003'));
     await lh.h.pipeline.queues.add(
@@ -73,11 +76,23 @@ describe('acceptance 6: no invitation code in logs or in plain text in Redis aft
       { personId: byPerson('E00003'), oldCredentialId: e3Cred?.id ?? '', channel: 'email' },
       { jobId: `reissue--${encodeKey(e3Cred?.id ?? '')}` },
     );
-    await lh.waitFor('accepted, revoked and reissued', async () => {
-      const active = (await lh.record(creds[0]?.id ?? ''))?.status === 'active';
-      const revoked = lh.h.sim.credentials().filter((c) => c.status === 'revoked').length >= 2;
-      return active && revoked && lh.h.sim.credentials().length === 10 ? true : undefined;
-    });
+    let seen = '';
+    await lh
+      .waitFor('accepted, revoked and reissued', async () => {
+        const status = (await lh.record(accepting?.id ?? ''))?.status;
+        const revoked = lh.h.sim.credentials().filter((c) => c.status === 'revoked').length;
+        const total = lh.h.sim.credentials().length;
+        seen = `accepted one ${status}, ${revoked} revoked (want 2), ${total} credentials (want 10)`;
+        return status === 'active' && revoked >= 2 && total === 10 ? true : undefined;
+      })
+      .catch(async (err: Error) => {
+        const counts = await Promise.all(
+          (['status-events', 'revocation', 'reissue', 'status-poll', 'lifecycle-tick'] as const).map(
+            async (q) => `${q} ${JSON.stringify(await lh.h.pipeline.queues.get(q).getJobCounts())}`,
+          ),
+        );
+        throw new Error(`${err.message}: ${seen}; ${counts.join('; ')}`);
+      });
     await lh.smtp.waitFor(7);
 
     const codes = lh.h.sim
