@@ -84,7 +84,8 @@ export const sigtermInFlight: Scenario = {
         const people = quick ? 400 : 1_500;
         const url = new URL(env.redis().url);
         const connection = { host: url.hostname, port: Number(url.port), maxRetriesPerRequest: null };
-        const pipelineQueues = ['person', 'credential', 'invitation', 'delivery-webhook'];
+        // Batch jobs (`provision`) carry most entries; a failed entry goes on in its step's queue.
+        const pipelineQueues = ['provision', 'person', 'credential', 'invitation', 'delivery-webhook'];
         const events = pipelineQueues.map(
           (q) => new QueueEvents(q, { connection, prefix: env.config.queuePrefix }),
         );
