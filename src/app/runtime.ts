@@ -1,11 +1,5 @@
-import {
-  type AccountSelection,
-  type Config,
-  type Env,
-  loadConfig,
-  processEnv,
-  secretValues,
-} from '../lib/core/config.ts';
+import { type AccountSelection, type Config, type Env, loadConfig, processEnv } from '../lib/core/config.ts';
+import { secretValues } from '../lib/core/config-describe.ts';
 import { createLogger, type Logger } from '../lib/core/logger.ts';
 
 /**
@@ -30,9 +24,12 @@ export function chooseAccount(name: string | undefined): void {
   accountFlag = name;
 }
 
-/** The account named with `--account`, if one was: `worker` and `serve` serve every account without it. */
-export function chosenAccount(): string | undefined {
-  return accountFlag;
+/**
+ * The accounts a command serves or checks (`worker`, `serve`, `config check`): the one named with
+ * `--account`, else every account of the configuration.
+ */
+export function servedAccounts(config: Config): string[] {
+  return accountFlag === undefined ? config.accounts.map((a) => a.name) : [config.account];
 }
 
 /**

@@ -1,12 +1,13 @@
 import type { Command } from 'commander';
-import { type Config, describeConfig, forAccount } from '../lib/core/config.ts';
+import { type Config, forAccount } from '../lib/core/config.ts';
+import { describeConfig } from '../lib/core/config-describe.ts';
 import { ConfigError } from '../lib/core/errors.ts';
 import { describeRedis, isRedisUnavailable } from '../lib/core/redis-errors.ts';
 import { channelSettingProblems } from '../lib/delivery/channel-settings.ts';
 import { checkDoorFlowConnectivity } from '../lib/doorflow/connectivity.ts';
 import { checkEvictionPolicy } from '../lib/core/redis.ts';
 import { openPipeline } from '../app/pipeline.ts';
-import { buildConfig, buildRuntime, chosenAccount, type Runtime } from '../app/runtime.ts';
+import { buildConfig, buildRuntime, type Runtime, servedAccounts } from '../app/runtime.ts';
 import { EXIT } from './exit-codes.ts';
 
 /**
@@ -135,7 +136,7 @@ export function registerConfigCommand(program: Command): void {
         return;
       }
       const runtime = buildRuntime(cfg);
-      const accounts = chosenAccount() ? [cfg.account] : cfg.accounts.map((a) => a.name);
+      const accounts = servedAccounts(cfg);
       const checks = accounts.flatMap((account) =>
         deliveryChecks(forAccount(cfg, account)).map((c) => ({
           ...c,

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../lib/core/errors.ts';
 import { createMetrics } from '../lib/core/metrics.ts';
-import { buildConfig, buildRuntime, chosenAccount } from '../app/runtime.ts';
+import { buildConfig, buildRuntime, servedAccounts } from '../app/runtime.ts';
 import { type Config, forAccount } from '../lib/core/config.ts';
-import { queueJobCounts } from '../lib/core/metrics.ts';
+import { queueJobCounts, type ScrapeSources } from '../lib/core/metrics.ts';
 import type { Pipeline } from '../app/pipeline.ts';
 import { QUEUE_NAMES } from '../lib/jobs/registry.ts';
 import { buildServer } from '../server/app.ts';
@@ -40,7 +40,7 @@ export function registerServeCommand(program: Command): void {
     .action(async (options: ServeFlags) => {
       // Without --account: every account's webhooks; the admin pages are the selected account's.
       const config = buildConfig({}, { all: true });
-      const served = chosenAccount() ? [config.account] : config.accounts.map((a) => a.name);
+      const served = servedAccounts(config);
       requireWebhookSecrets(config, served);
       const port = options.port === undefined ? config.admin.port : Number(options.port);
       if (!(Number.isInteger(port) && port >= 0 && port <= 65_535)) {
@@ -51,7 +51,6 @@ export function registerServeCommand(program: Command): void {
         const metrics = createMetrics();
         // Reconnects for as long as Redis is away: serve must come back by itself after an outage.
         const pipeline = openPipeline(runtime, { role: 'service', metrics });
-        const { credentials } = pipeline.stores;
         const ops = opsHttpModule({
           config,
           redis: pipeline.redis,
@@ -66,21 +65,21 @@ export function registerServeCommand(program: Command): void {
           logger: runtime.logger,
           insecureLocal: options.insecureLocal ?? false,
           readOnlyQueues: options.readOnlyQueues ?? false,
-          scrapeSources: {
-            credentialsByStatus: () => credentials.countByStatus(),
-            stuckProvisioning: async () =>
-              (await credentials.stuckProvisioningIds(Date.now(), config.lifecycle.stuckProvisioningAfterMs))
-                .length,
-            // The fleet-wide auth pause (auth:pause) is on serve's /metrics too, not only the worker's.
-            authPaused: async () => (await pipeline.doorflow().authPause()) !== undefined,
-          },
+          scrapeSources: accountScrapeSources(pipeline),
         });
         const webhooks = served.map((account) => {
           const own =
             account === config.account
               ? pipeline
               : openPipeline(runtime, { role: 'service', metrics }, forAccount(config, account));
-          if (own !== pipeline) accountScrapeSources(own);
+          // The other accounts' figures on the same /metrics (the ops module sets the selected one's).
+          if (own !== pipeline) {
+            own.metrics.setScrapeSources({
+              ...accountScrapeSources(own),
+              jobCounts: queueJobCounts(QUEUE_NAMES.map((name) => own.queues.get(name))),
+              deadLetterSize: () => own.deadLetters.count(),
+            });
+          }
           return doorflowWebhookModule({
             secret: own.config.webhook.secret ?? '',
             acceptSeedFormat: own.config.webhook.acceptSeedFormat,
@@ -131,12 +130,14 @@ function requireWebhookSecrets(config: Config, served: readonly string[]): void 
   );
 }
 
-/** `/metrics` reports the other accounts' queues, dead letters and auth pause too (label `account`). */
-function accountScrapeSources(pipeline: Pipeline): void {
-  pipeline.metrics.setScrapeSources({
-    jobCounts: queueJobCounts(QUEUE_NAMES.map((name) => pipeline.queues.get(name))),
-    deadLetterSize: () => pipeline.deadLetters.count(),
-    credentialsByStatus: () => pipeline.stores.credentials.countByStatus(),
+/** What `/metrics` reads at scrape time for one account, besides its queues and dead letters. */
+function accountScrapeSources(pipeline: Pipeline): ScrapeSources {
+  const { credentials } = pipeline.stores;
+  const stuckAfterMs = pipeline.config.lifecycle.stuckProvisioningAfterMs;
+  return {
+    credentialsByStatus: () => credentials.countByStatus(),
+    stuckProvisioning: async () => (await credentials.stuckProvisioningIds(Date.now(), stuckAfterMs)).length,
+    // The fleet-wide auth pause (auth:pause) is on serve's /metrics too, not only the worker's.
     authPaused: async () => (await pipeline.doorflow().authPause()) !== undefined,
-  });
+  };
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { checkEvictionPolicy } from '../lib/core/redis.ts';
 import { QUEUE_NAMES, type QueueName } from '../lib/jobs/registry.ts';
-import { buildConfig, buildRuntime, chosenAccount, type Runtime } from '../app/runtime.ts';
+import { buildConfig, buildRuntime, type Runtime, servedAccounts } from '../app/runtime.ts';
 import { type Config, forAccount } from '../lib/core/config.ts';
 import { startWorkers } from '../processors/worker.ts';
 import { syncProcessor } from '../processors/sync.ts';
@@ -35,7 +35,7 @@ export function registerWorkerCommand(program: Command): void {
       if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency > 0)) {
         throw new Error('--concurrency expects a positive whole number');
       }
-      const accounts = chosenAccount() ? [config.account] : config.accounts.map((a) => a.name);
+      const accounts = servedAccounts(config);
       const metrics = createMetrics({ account: config.account });
       const setup = { queues, concurrency, metrics, several: accounts.length > 1 };
       let started = 0;

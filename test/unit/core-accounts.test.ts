@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { accountPrefix } from '../../src/lib/core/accounts.ts';
-import { describeConfig, forAccount, loadConfig, secretValues } from '../../src/lib/core/config.ts';
+import { forAccount, loadConfig } from '../../src/lib/core/config.ts';
+import { describeConfig, secretValues } from '../../src/lib/core/config-describe.ts';
 import { ConfigError } from '../../src/lib/core/errors.ts';
 
 const SECRET_A = 'a'.repeat(40);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { describeConfig, loadConfig, parseDurationMs, secretValues } from '../../src/lib/core/config.ts';
+import { loadConfig, parseDurationMs } from '../../src/lib/core/config.ts';
+import { describeConfig, secretValues } from '../../src/lib/core/config-describe.ts';
 import { ConfigError } from '../../src/lib/core/errors.ts';
 
 describe('loadConfig', () => {

@@ -289,14 +289,23 @@ export function readAccountsFile(
  */
 export function accountPrefix(configured: string, account: string): string {
   if (account === DEFAULT_ACCOUNT) return configured;
-  const open = configured.indexOf('{');
-  const close = open < 0 ? -1 : configured.indexOf('}', open + 1);
+  const tag = hashTagOf(configured);
   // The account's tag is the configured tag and its name (`dfp` → `dfp:london`).
-  const accountTag = (tag: string) => [tag, account].join(':');
-  if (close > open + 1) {
-    return (
-      configured.slice(0, open + 1) + accountTag(configured.slice(open + 1, close)) + configured.slice(close)
-    );
-  }
-  return `{${accountTag(configured)}}`;
+  const accountTag = (name: string) => [name, account].join(':');
+  if (!tag) return `{${accountTag(configured)}}`;
+  return (
+    configured.slice(0, tag.open + 1) +
+    accountTag(configured.slice(tag.open + 1, tag.close)) +
+    configured.slice(tag.close)
+  );
+}
+
+/**
+ * Where a key prefix's Redis Cluster hash tag is (a non-empty `{…}`, the first `{` up to the next
+ * `}`), if it has one: every key under a tagged prefix hashes to one slot.
+ */
+export function hashTagOf(prefix: string): { open: number; close: number } | undefined {
+  const open = prefix.indexOf('{');
+  const close = open < 0 ? -1 : prefix.indexOf('}', open + 1);
+  return close > open + 1 ? { open, close } : undefined;
 }
